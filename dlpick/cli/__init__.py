@@ -1,0 +1,1 @@
+"""The thin typer layer: parses flags, calls the core, renders results."""

@@ -1,0 +1,107 @@
+"""The `dlpick` command: wires the sub-commands and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from dlpick import __version__, errors
+
+HELP = """Pick a deep-learning framework for your project, scaffold it, prove it trains.
+
+Examples:
+
+  dlpick recommend                       # answer a few questions
+  dlpick recommend --task image-classification --hardware nvidia-gpu --deploy mobile
+  dlpick recommend --answers team.yaml --json
+  dlpick show pytorch
+  dlpick compare pytorch tensorflow jax
+  dlpick kb validate my-knowledge/
+"""
+
+_state = {"debug": bool(os.environ.get("DLPICK_DEBUG"))}
+
+
+class DlpickGroup(TyperGroup):
+    """Runs commands with one error policy: one line on stderr, the exit code from DESIGN.md."""
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:  # type: ignore[override]
+        from typer._click.exceptions import ClickException
+
+        code: int
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except errors.DlpickError as exc:
+            if _state["debug"]:
+                raise
+            _fail(str(exc))
+            code = exc.exit_code
+        except ClickException as exc:
+            command = f"{exc.ctx.command_path} --help" if getattr(exc, "ctx", None) else "dlpick --help"
+            _fail(f"{exc.format_message()} (see `{command}`)")
+            code = errors.BAD_INPUT
+        except (KeyboardInterrupt, typer.Abort):
+            sys.stderr.write("\ninterrupted\n")
+            code = errors.INTERRUPTED
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"dlpick: error: {message}\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlpick {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=DlpickGroup,
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    if debug:
+        _state["debug"] = True
+
+
+def _register() -> None:
+    from dlpick.cli import inspect, recommend
+
+    app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
+    app.command("show", help=inspect.SHOW_HELP)(inspect.show)
+    app.command("compare", help=inspect.COMPARE_HELP)(inspect.compare)
+    app.add_typer(inspect.kb_app, name="kb")
+
+
+_register()
+
+
+def main() -> None:
+    app()

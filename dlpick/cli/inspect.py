@@ -1,0 +1,133 @@
+"""`dlpick show`, `dlpick compare` and `dlpick kb ...`: look at the knowledge base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SHOW_HELP = """Show one framework's facts, each with its source and date.
+
+Examples:
+
+  dlpick show pytorch
+  dlpick show theano --json
+"""
+
+COMPARE_HELP = """Compare frameworks side by side, every cell sourced.
+
+Examples:
+
+  dlpick compare pytorch tensorflow
+  dlpick compare pytorch tensorflow jax mindspore --json
+"""
+
+KnowledgeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--knowledge", "-k", help="Extra knowledge folder overriding the built-in one [env: DLPICK_KNOWLEDGE]."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def show(
+    framework: Annotated[str, typer.Argument(help="Framework id, e.g. pytorch.", show_default=False)],
+    as_json: JsonOpt = False,
+    knowledge_dir: KnowledgeOpt = None,
+) -> None:
+    from dlpick.cli import output
+    from dlpick.core import knowledge
+
+    kb = knowledge.load(knowledge_dir)
+    fw = kb.framework(framework)
+    if as_json:
+        output.print_json(fw)
+    else:
+        output.render_show(fw, kb.origin.get(framework, ""))
+
+
+def compare(
+    frameworks: Annotated[list[str], typer.Argument(help="Two or more framework ids.", show_default=False)],
+    as_json: JsonOpt = False,
+    knowledge_dir: KnowledgeOpt = None,
+) -> None:
+    from dlpick.cli import output
+    from dlpick.core import compare as compare_mod
+    from dlpick.core import knowledge
+    from dlpick.errors import BadInput
+
+    if len(frameworks) < 2:
+        raise BadInput("compare needs at least two frameworks", hint="e.g. dlpick compare pytorch jax")
+    kb = knowledge.load(knowledge_dir)
+    chosen = [kb.framework(fid) for fid in dict.fromkeys(frameworks)]
+    if as_json:
+        output.print_json(compare_mod.to_json(chosen, kb.vocabulary))
+        return
+    rows, sources = compare_mod.footnoted(chosen, kb.vocabulary)
+    output.render_compare(rows, [fw["name"] for fw in chosen], sources)
+
+
+kb_app = typer.Typer(help="Check and describe the knowledge base.", no_args_is_help=True)
+
+
+@kb_app.command("validate")
+def validate(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A team's knowledge folder, checked as an overlay on the built-in one.", show_default=False
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every knowledge file; report each problem as file:line: field: message.
+
+    Examples:
+
+      dlpick kb validate
+      dlpick kb validate my-knowledge/ --json
+    """
+    from dlpick.cli import output
+    from dlpick.core import knowledge
+
+    dirs = knowledge.knowledge_dirs(directory)
+    kb, problems = knowledge.validate_dirs(dirs)
+    facts = len(knowledge._dates(kb.frameworks)) if kb else 0
+    if as_json:
+        output.print_json(
+            {
+                "valid": not problems,
+                "problems": problems,
+                "frameworks": sorted(kb.frameworks) if kb else [],
+                "facts": facts,
+            }
+        )
+    elif problems:
+        output.render_problems(problems, f"{len(problems)} problem(s) in {', '.join(str(d) for d in dirs)}")
+    else:
+        output.note(f"ok: {len(kb.frameworks) if kb else 0} frameworks, {facts} sourced facts")
+    if problems:
+        raise typer.Exit(2)
+
+
+@kb_app.command("schema")
+def schema(
+    which: Annotated[
+        str, typer.Argument(help="framework (a frameworks/*.yaml file), criteria or vocabulary.")
+    ] = "framework",
+) -> None:
+    """Print the JSON schema of a knowledge file, for editors that check YAML.
+
+    Example:
+
+      dlpick kb schema > framework.schema.json
+    """
+    from dlpick.cli import output
+    from dlpick.core import schema as schema_mod
+    from dlpick.core.vocab import check_id
+
+    models = {"framework": schema_mod.Framework, "criteria": schema_mod.Criteria, "vocabulary": schema_mod.Vocabulary}
+    check_id("schema", which, models)
+    output.print_json(models[which].model_json_schema())

@@ -1,0 +1,112 @@
+"""The interactive questionnaire (questionary). Every question has a flag and an answers-file key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlpick.core.answers import running_python
+
+
+def _ask(question: Any) -> Any:
+    """Run a prompt; Ctrl-C (questionary returns None) becomes KeyboardInterrupt -> exit 130."""
+    answer = question.unsafe_ask()
+    if answer is None:
+        raise KeyboardInterrupt
+    return answer
+
+
+def ask(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Ask for the answers; values already `given` (flags) become the defaults."""
+    import questionary
+    from questionary import Choice
+
+    answers = dict(given)
+    tasks = vocabulary["tasks"]
+    answers["task"] = _ask(
+        questionary.select(
+            "What will the model do?",
+            choices=[Choice(f"{tid:<24} {text}", value=tid) for tid, text in tasks.items()],
+            default=None,
+            use_shortcuts=False,
+            instruction="(arrow keys, Enter)",
+        )
+    )
+    hardware_given = set(given.get("hardware") or ["cpu"])
+    answers["hardware"] = _ask(
+        questionary.checkbox(
+            "Where will it train and run?",
+            choices=[
+                Choice(f"{hid:<14} {text}", value=hid, checked=hid in hardware_given)
+                for hid, text in vocabulary["hardware"].items()
+            ],
+            validate=lambda chosen: bool(chosen) or "pick at least one (space to select)",
+            instruction="(space to select, Enter to confirm)",
+        )
+    )
+    deploy_given = set(given.get("deployment") or [])
+    answers["deployment"] = _ask(
+        questionary.checkbox(
+            "Where will it be deployed? (none: no constraint)",
+            choices=[
+                Choice(f"{did:<16} {text}", value=did, checked=did in deploy_given)
+                for did, text in vocabulary["deployment"].items()
+            ],
+            instruction="(space to select, Enter to confirm)",
+        )
+    )
+    familiar_given = dict(given.get("familiarity") or {})
+    known = _ask(
+        questionary.checkbox(
+            "Which frameworks does the team already use?",
+            choices=[Choice(fid, value=fid, checked=fid in familiar_given) for fid in vocabulary["frameworks"]],
+            instruction="(space to select, Enter to confirm)",
+        )
+    )
+    familiarity = {}
+    for framework in known:
+        level = _ask(
+            questionary.select(
+                f"How well does the team know {framework}?",
+                choices=[
+                    Choice("5 experts", value=5),
+                    Choice("4 used in production", value=4),
+                    Choice("3 several projects", value=3),
+                    Choice("2 one project", value=2),
+                    Choice("1 tutorials only", value=1),
+                ],
+                default=None,
+            )
+        )
+        familiarity[framework] = level
+    answers["familiarity"] = familiarity
+    priorities_given = dict(given.get("priorities") or {})
+    important = _ask(
+        questionary.checkbox(
+            "What matters most? (selected ones get weight 5; the rest keep their defaults)",
+            choices=[
+                Choice(f"{cid:<12} {text}", value=cid, checked=str(priorities_given.get(cid)) == "5")
+                for cid, text in vocabulary["criteria"].items()
+                if cid != "familiarity"
+            ],
+            instruction="(space to select, Enter to confirm)",
+        )
+    )
+    answers["priorities"] = {**priorities_given, **{cid: 5 for cid in important}}
+    answers["python"] = _ask(
+        questionary.text(
+            "Python version of the project?",
+            default=str(given.get("python") or running_python()),
+            validate=lambda text: _python_ok(text) or "a version like 3.11",
+        )
+    )
+    answers["include_retired"] = _ask(
+        questionary.confirm(
+            "Rank retired frameworks (Theano, Caffe, MXNet) too?", default=bool(given.get("include_retired"))
+        )
+    )
+    return answers
+
+
+def _python_ok(text: str) -> bool:
+    major, _, minor = text.strip().partition(".")
+    return major == "3" and minor.isdigit()

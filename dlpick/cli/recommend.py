@@ -1,0 +1,108 @@
+"""`dlpick recommend`: questionnaire or answers file in, ranked frameworks out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+HELP = """Rank the frameworks for your project and explain why.
+
+Asks a few questions when run in a terminal; scripts pass an answers file or flags
+(flags override the file).
+
+Examples:
+
+  dlpick recommend
+  dlpick recommend --task text-classification --hardware cpu --deploy browser
+  dlpick recommend --answers team.yaml --familiar pytorch=4 --weight performance=5
+  dlpick recommend --answers team.yaml --json > ranking.json
+  dlpick recommend --save-answers team.yaml     # keep what you answered
+
+Answers file (YAML; only `task` is required):
+
+  task: image-classification
+  hardware: [nvidia-gpu]
+  deployment: [server]
+  familiarity: {pytorch: 4, tensorflow: 1}      # 0..5
+  priorities: {performance: 5, familiarity: 3}  # weights 0..5
+"""
+
+Opt = typer.Option
+
+
+def recommend(
+    answers: Annotated[
+        Path | None, Opt("--answers", "-a", help="YAML answers file (see above).", show_default=False)
+    ] = None,
+    task: Annotated[str | None, Opt("--task", "-t", help="Task id, e.g. image-classification.")] = None,
+    hardware: Annotated[
+        list[str] | None, Opt("--hardware", help="Hardware id; repeat or comma-separate: cpu,nvidia-gpu.")
+    ] = None,
+    deploy: Annotated[list[str] | None, Opt("--deploy", help="Deployment target id; repeat or comma-separate.")] = None,
+    familiar: Annotated[
+        list[str] | None, Opt("--familiar", help="FRAMEWORK=0..5, the team's experience; repeatable.")
+    ] = None,
+    weight: Annotated[
+        list[str] | None, Opt("--weight", help="CRITERION=0..5, how much it matters; repeatable.")
+    ] = None,
+    python: Annotated[str | None, Opt("--python", help="Python version the project uses [default: this one].")] = None,
+    include_retired: Annotated[
+        bool | None, Opt("--include-retired/--exclude-retired", help="Rank retired frameworks too.", show_default=False)
+    ] = None,
+    top: Annotated[int | None, Opt("--top", "-n", min=1, help="Show only the N best.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of tables.")] = False,
+    save_answers: Annotated[
+        Path | None, Opt("--save-answers", help="Write the answers used to this YAML file.")
+    ] = None,
+    knowledge_dir: Annotated[
+        Path | None,
+        Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one [env: DLPICK_KNOWLEDGE]."),
+    ] = None,
+    no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
+) -> None:
+    from dlpick.core import answers as answers_mod
+    from dlpick.core import knowledge, scoring
+    from dlpick.errors import BadInput
+
+    kb = knowledge.load(knowledge_dir)
+    flags: dict[str, object] = {
+        "task": task,
+        "hardware": _split(hardware),
+        "deployment": _split(deploy),
+        "familiarity": answers_mod.parse_pairs(familiar or [], "--familiar"),
+        "priorities": answers_mod.parse_pairs(weight or [], "--weight"),
+        "python": python,
+        "include_retired": include_retired,
+    }
+    raw = answers_mod.read_file(answers) if answers else {}
+    merged, origin = answers_mod.merge(raw, flags, str(answers or ""))
+    interactive = answers is None and task is None and not no_input
+    if interactive:
+        if not sys.stdin.isatty():
+            raise BadInput(
+                "no answers given and no terminal to ask in",
+                hint="pass --answers FILE or at least --task, e.g. --task image-classification",
+            )
+        from dlpick.cli import questionnaire
+
+        merged = questionnaire.ask(kb.vocabulary, merged)
+    normalised = answers_mod.normalise(merged, kb.vocabulary, source=origin)
+    if save_answers:
+        answers_mod.dump(normalised, save_answers)
+    result = scoring.recommend(normalised, kb)
+
+    from dlpick.cli import output
+
+    if as_json:
+        output.print_json(result.to_json(top))
+    else:
+        output.render_recommendation(result, top)
+    if save_answers and not as_json:
+        output.note(f"answers saved to {save_answers}")
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]

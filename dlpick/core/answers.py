@@ -1,0 +1,190 @@
+"""The answers a team gives: parsing (file and flags), checking and normalising.
+
+Hand-checked rather than pydantic: `recommend` must start fast, and the checks are few.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlpick.core.vocab import check_id
+from dlpick.errors import BadInput
+
+KEYS = ("task", "hardware", "deployment", "familiarity", "priorities", "python", "include_retired")
+LEVEL_MAX = 5
+
+
+def running_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@dataclass
+class Answers:
+    task: str
+    hardware: list[str] = field(default_factory=list)
+    deployment: list[str] = field(default_factory=list)
+    familiarity: dict[str, int] = field(default_factory=dict)
+    priorities: dict[str, float] = field(default_factory=dict)
+    python: str = field(default_factory=running_python)
+    include_retired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FLAGS = {
+    "task": "--task",
+    "hardware": "--hardware",
+    "deployment": "--deploy",
+    "familiarity": "--familiar",
+    "priorities": "--weight",
+    "python": "--python",
+    "include_retired": "--include-retired",
+}
+
+
+def _label(source: str | dict[str, str], key: str) -> str:
+    return source.get(key, "") if isinstance(source, dict) else source
+
+
+def _where(source: str | dict[str, str], key: str) -> str:
+    """Name the place a value came from: 'team.yaml: familiarity.jax', or the flag '--familiar'."""
+    label = _label(source, key.split(".", 1)[0])
+    if label.startswith("--"):
+        return label
+    return f"{label}: {key}" if label else key
+
+
+def _as_list(value: Any, key: str, source: str | dict[str, str]) -> list[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"{_where(source, key)}: expected a list of ids, got {value!r}")
+    return list(dict.fromkeys(value))
+
+
+def _number(value: Any, key: str, source: str | dict[str, str], integer: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value) if not integer else int(str(value))
+        except (TypeError, ValueError):
+            kind = "a whole number" if integer else "a number"
+            raise BadInput(f"{_where(source, key)}: expected {kind} 0..{LEVEL_MAX}, got {value!r}") from None
+    if integer and value != int(value):
+        raise BadInput(f"{_where(source, key)}: expected a whole number 0..{LEVEL_MAX}, got {value!r}")
+    if not 0 <= value <= LEVEL_MAX:
+        raise BadInput(f"{_where(source, key)}: must be between 0 and {LEVEL_MAX}, got {value!r}")
+    return value
+
+
+def _levels(
+    value: Any, key: str, valid: list[str], kind: str, source: str | dict[str, str], integer: bool
+) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadInput(f"{_where(source, key)}: expected a mapping like {{{valid[0]}: 3}}, got {value!r}")
+    out = {}
+    for name, level in value.items():
+        check_id(kind, str(name), valid, where=_where(source, key))
+        number = _number(level, f"{key}.{name}", source, integer)
+        out[str(name)] = int(number) if integer else number
+    return out
+
+
+def normalise(raw: dict[str, Any], vocabulary: dict[str, Any], source: str | dict[str, str] = "") -> Answers:
+    """Check raw answers against the vocabulary; raise BadInput naming the field.
+
+    `source` names where values came from: a file name, or per key (a file or a flag).
+    """
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source or 'answers'}: expected a mapping of answers (task: ..., hardware: [...])")
+    for key in raw:
+        check_id("answer key", str(key), KEYS, where=_label(source, str(key)))
+    task = raw.get("task")
+    if task is None:
+        raise BadInput(f"{_where(source, 'task')}: missing", hint="e.g. task: image-classification, or --task")
+    check_id("task", str(task), vocabulary["tasks"], where=_where(source, "task"))
+    answers = Answers(task=str(task))
+    for key, vocab_key, kind in (("hardware", "hardware", "hardware"), ("deployment", "deployment", "target")):
+        if raw.get(key) is not None:
+            values = _as_list(raw[key], key, source)
+            for value in values:
+                check_id(kind, value, vocabulary[vocab_key], where=_where(source, key))
+            setattr(answers, key, values)
+    if raw.get("familiarity") is not None:
+        answers.familiarity = _levels(
+            raw["familiarity"], "familiarity", vocabulary["frameworks"], "framework", source, integer=True
+        )
+    if raw.get("priorities") is not None:
+        answers.priorities = _levels(
+            raw["priorities"], "priorities", list(vocabulary["criteria"]), "criterion", source, integer=False
+        )
+    if raw.get("python") is not None:
+        python = str(raw["python"])
+        major, _, minor = python.partition(".")
+        if major != "3" or not minor.isdigit():
+            raise BadInput(f'{_where(source, "python")}: expected a version like "3.11", got {raw["python"]!r}')
+        answers.python = python
+    if raw.get("include_retired") is not None:
+        if not isinstance(raw["include_retired"], bool):
+            raise BadInput(
+                f"{_where(source, 'include_retired')}: expected true or false, got {raw['include_retired']!r}"
+            )
+        answers.include_retired = raw["include_retired"]
+    return answers
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The raw mapping of an answers file (checked later by `normalise`)."""
+    from dlpick.core import yamlfile
+
+    data = yamlfile.load(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}:1: expected a mapping of answers (task: ..., hardware: [...])")
+    return data
+
+
+def parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:
+    """['pytorch=4', 'jax=2'] -> {'pytorch': '4', 'jax': '2'}."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise BadInput(f"{flag} {pair!r}: expected NAME=LEVEL, e.g. {flag} pytorch=4")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def merge(
+    file_answers: dict[str, Any], flags: dict[str, Any], file_name: str = ""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Flags override the file; mappings (familiarity, priorities) merge key by key.
+
+    Returns the merged answers and, per key, where it came from (for error messages).
+    """
+    merged = dict(file_answers)
+    origin = {str(key): file_name for key in file_answers}
+    for key, value in flags.items():
+        if value is None or value == [] or value == {}:
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+        origin[key] = FLAGS[key]
+    return merged, origin
+
+
+def dump(answers: Answers, path: Path) -> None:
+    """Write answers as YAML that `--answers` reads back."""
+    import yaml
+
+    data = {k: v for k, v in answers.to_dict().items() if v not in ([], {}, None)}
+    try:
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write answers: {exc.strerror or exc}") from None

@@ -1,0 +1,256 @@
+"""Load, validate and overlay the YAML knowledge base.
+
+Validation uses the pydantic models in `schema`; the validated data is cached as JSON so
+that `recommend` pays for pydantic only when a knowledge file changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlpick import __version__
+from dlpick.errors import BadInput, KnowledgeError
+
+ENV_VAR = "DLPICK_KNOWLEDGE"
+SHARED_FILES = ("vocabulary.yaml", "criteria.yaml")
+
+
+def builtin_dir() -> Path:
+    """The knowledge shipped with dlpick: inside the wheel, or the source tree's `knowledge/`."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_data" / "knowledge", here.parent / "knowledge"):
+        if (candidate / "vocabulary.yaml").is_file():
+            return candidate
+    raise KnowledgeError([f"{here}: dlpick's built-in knowledge base is missing (broken install?)"])
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The validated knowledge base as plain data (what scoring and the CLI read)."""
+
+    vocabulary: dict[str, Any]
+    criteria: dict[str, Any]
+    frameworks: dict[str, dict[str, Any]]
+    dirs: tuple[str, ...]
+    digest: str
+    origin: dict[str, str] = field(default_factory=dict)  # framework id -> file it came from
+
+    @property
+    def as_of(self) -> str:
+        """The newest `as_of` of any fact: when the knowledge base was last checked."""
+        return max(_dates(self.frameworks), default="unknown")
+
+    @property
+    def version(self) -> str:
+        return f"dlpick {__version__}, knowledge {self.digest[:12]}"
+
+    def framework(self, framework_id: str) -> dict[str, Any]:
+        from dlpick.core.vocab import check_id
+
+        check_id("framework", framework_id, self.frameworks)
+        return self.frameworks[framework_id]
+
+
+def _dates(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["as_of"]] if isinstance(value.get("as_of"), str) else []
+        for child in value.values():
+            found.extend(_dates(child))
+        return found
+    if isinstance(value, list):
+        return [d for child in value for d in _dates(child)]
+    return []
+
+
+def knowledge_dirs(extra: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Built-in first, then $DLPICK_KNOWLEDGE, then --knowledge: later ones override."""
+    dirs = [builtin_dir()]
+    for raw in (os.environ.get(ENV_VAR), extra):
+        if raw:
+            path = Path(raw).expanduser()
+            if not path.is_dir():
+                raise BadInput(f"{path}: knowledge folder not found", hint="pass a folder with frameworks/*.yaml")
+            dirs.append(path)
+    return dirs
+
+
+def _files(dirs: list[Path]) -> list[Path]:
+    files = []
+    for directory in dirs:
+        files += [directory / name for name in SHARED_FILES if (directory / name).is_file()]
+        files += sorted((directory / "frameworks").glob("*.yaml"))
+    return files
+
+
+def _fingerprint(files: list[Path]) -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def _cache_path(fingerprint: str) -> Path | None:
+    if os.environ.get("DLPICK_NO_CACHE"):
+        return None
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("dlpick")) / f"knowledge-{fingerprint[:24]}.json"
+
+
+def load(extra: str | os.PathLike[str] | None = None) -> Knowledge:
+    """The merged knowledge base; raises KnowledgeError listing every problem."""
+    dirs = knowledge_dirs(extra)
+    files = _files(dirs)
+    fingerprint = _fingerprint(files)
+    cache = _cache_path(fingerprint)
+    if cache is not None and cache.is_file():
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            return Knowledge(**{**data, "dirs": tuple(data["dirs"])})
+        except (OSError, ValueError, TypeError):
+            pass  # a damaged cache is rebuilt below
+    knowledge, problems = validate_dirs(dirs)
+    if problems or knowledge is None:
+        raise KnowledgeError(problems)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(knowledge.__dict__), encoding="utf-8")
+            tmp.replace(cache)
+        except OSError:
+            pass  # caching is an optimisation only
+    return knowledge
+
+
+def _merge(base: Any, overlay: Any) -> Any:
+    """Mappings merge key by key; anything else in the overlay replaces the base."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        merged = dict(base)
+        for key, value in overlay.items():
+            merged[key] = _merge(base.get(key), value) if key in base else value
+        return merged
+    return overlay
+
+
+def _read_mapping(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    from dlpick.core import yamlfile
+
+    try:
+        data = yamlfile.load(path)
+    except BadInput as exc:
+        problems.append(exc.message)
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"{path}:1: (top level): expected a mapping of fields, got {type(data).__name__}")
+        return None
+    return data
+
+
+def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
+    """Validate every file (collecting all problems, not just the first) and merge the overlays."""
+    from pydantic import ValidationError
+
+    from dlpick.core import schema, yamlfile
+
+    problems: list[str] = []
+    shared: dict[str, dict[str, Any]] = {name: {} for name in SHARED_FILES}
+    shared_src: dict[str, Path] = {}
+    raw_frameworks: dict[str, dict[str, Any]] = {}
+    framework_src: dict[str, Path] = {}
+    for directory in dirs:
+        for name in SHARED_FILES:
+            path = directory / name
+            if path.is_file() and (data := _read_mapping(path, problems)) is not None:
+                shared[name] = _merge(shared[name], data)
+                shared_src[name] = path
+        for path in sorted((directory / "frameworks").glob("*.yaml")):
+            data = _read_mapping(path, problems)
+            if data is None:
+                continue
+            framework_id = str(data.get("id", path.stem))
+            if framework_id != path.stem:
+                line = yamlfile.line_of(path, ("id",))
+                problems.append(f"{path}:{line}: id: {framework_id!r} does not match the file name {path.stem!r}")
+                continue
+            raw_frameworks[framework_id] = _merge(raw_frameworks.get(framework_id, {}), data)
+            framework_src[framework_id] = path
+
+    validated: dict[str, Any] = {}
+    for name, model in (("vocabulary.yaml", schema.Vocabulary), ("criteria.yaml", schema.Criteria)):
+        try:
+            validated[name] = model.model_validate(shared[name]).model_dump(mode="json")
+        except ValidationError as exc:
+            problems += yamlfile.validation_problems(shared_src.get(name, Path(name)), exc)
+    frameworks: dict[str, dict[str, Any]] = {}
+    for framework_id, data in sorted(raw_frameworks.items()):
+        try:
+            model = schema.Framework.model_validate(data)
+        except ValidationError as exc:
+            problems += yamlfile.validation_problems(framework_src[framework_id], exc)
+            continue
+        frameworks[framework_id] = model.model_dump(mode="json", exclude_none=True)
+    if "vocabulary.yaml" not in validated or "criteria.yaml" not in validated:
+        return None, problems
+
+    vocabulary = validated["vocabulary.yaml"]
+    # A team's knowledge folder may add frameworks without editing the vocabulary.
+    vocabulary["frameworks"] = list(dict.fromkeys([*vocabulary["frameworks"], *frameworks]))
+    criteria_path = shared_src.get("criteria.yaml", Path("criteria.yaml"))
+    problems += _cross_check(vocabulary, validated["criteria.yaml"], criteria_path, frameworks, framework_src)
+    problems += [
+        f"{shared_src.get('vocabulary.yaml')}: frameworks: {fid!r} has no frameworks/{fid}.yaml"
+        for fid in vocabulary["frameworks"]
+        if fid not in frameworks and fid not in raw_frameworks
+    ]
+    digest = hashlib.sha256(
+        json.dumps([vocabulary, validated["criteria.yaml"], frameworks], sort_keys=True).encode()
+    ).hexdigest()
+    knowledge = Knowledge(
+        vocabulary=vocabulary,
+        criteria=validated["criteria.yaml"],
+        frameworks=frameworks,
+        dirs=tuple(str(d) for d in dirs),
+        digest=digest,
+        origin={fid: str(path) for fid, path in framework_src.items()},
+    )
+    return knowledge, problems
+
+
+def _cross_check(
+    vocabulary: dict[str, Any],
+    criteria: dict[str, Any],
+    criteria_path: Path,
+    frameworks: dict[str, dict[str, Any]],
+    sources: dict[str, Path],
+) -> list[str]:
+    """Ids used as keys must come from the vocabulary; successors must be known frameworks."""
+    from dlpick.core import yamlfile
+    from dlpick.core.vocab import suggest
+
+    problems = []
+
+    def unknown(path: Path, loc: tuple[str, ...], kind: str, value: str, valid: Any) -> None:
+        line = yamlfile.line_of(path, loc)
+        field_path = ".".join(loc)
+        problems.append(f"{path}:{line}: {field_path}: unknown {kind} {value!r}{suggest(value, valid)}")
+
+    for name in criteria["default_weights"]:
+        if name not in vocabulary["criteria"]:
+            unknown(criteria_path, ("default_weights", name), "criterion", name, vocabulary["criteria"])
+    for framework_id, data in frameworks.items():
+        path = sources[framework_id]
+        for section, kind in (("hardware", "hardware"), ("deployment", "deployment"), ("tasks", "task")):
+            for key in data.get(section, {}):
+                if key not in vocabulary[section]:
+                    unknown(path, (section, key), kind, key, vocabulary[section])
+        successor = data["status"].get("successor")
+        if successor and successor not in frameworks:
+            unknown(path, ("status", "successor"), "framework", successor, frameworks)
+    return problems

@@ -1,0 +1,178 @@
+"""Pydantic models of the knowledge base (validation only; scoring reads plain dicts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+SupportLevel = Literal["primary", "official", "vendor", "conversion", "community", "experimental", "cpu-fallback"]
+EvidenceKind = Literal["official-library", "model-zoo", "third-party-library", "hub", "example"]
+PerformanceFeature = Literal["graph-compiler", "mixed-precision", "mlperf-training", "custom-kernels"]
+EcosystemFeature = Literal[
+    "model-hub",
+    "hf-transformers",
+    "onnx-export",
+    "experiment-tracking",
+    "high-level-trainer",
+    "probabilistic-programming",
+]
+UsabilityFeature = Literal["eager-execution", "high-level-api", "official-tutorials"]
+DistributedLevel = Literal["none", "single-node", "multi-node", "sharded"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(Strict):
+    """A fact: where it comes from and when it was checked."""
+
+    source: str = Field(min_length=8, description="URL or document the fact is taken from")
+    as_of: dt.date = Field(description="When the source was read")
+    note: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_url_or_document(cls, value: str) -> str:
+        if value.startswith(("http://", "https://")):
+            HttpUrl(value)
+        return value
+
+
+class Release(Sourced):
+    version: str
+    date: dt.date
+
+
+class Status(Sourced):
+    value: Literal["active", "maintenance", "retired"]
+    since: dt.date | None = None
+    successor: str | None = Field(None, description="framework id that carries on its work")
+    migration: str | None = Field(None, description="how projects move off it, in one or two sentences")
+
+    @model_validator(mode="after")
+    def _since_when_not_active(self) -> Status:
+        if self.value != "active" and self.since is None:
+            raise ValueError(f"a {self.value} framework needs `since`")
+        return self
+
+
+class PythonSupport(Sourced):
+    versions: list[str] = Field(min_length=1)
+    requires: str | None = Field(None, description="the package's Requires-Python, e.g. '>=3.10'")
+
+    @field_validator("versions")
+    @classmethod
+    def _versions_look_like_3x(cls, value: list[str]) -> list[str]:
+        for version in value:
+            major, _, minor = version.partition(".")
+            if major != "3" or not minor.isdigit():
+                raise ValueError(f"{version!r} is not a Python version like '3.11'")
+        return value
+
+
+class HardwareSupport(Sourced):
+    level: SupportLevel
+    mechanism: str = Field(description="CUDA, ROCm, MPS/Metal, XLA/TPU, CANN, XPU ...")
+    install: str | None = Field(None, description="the install command for this hardware")
+
+
+class DeploymentPath(Sourced):
+    tool: str
+    level: SupportLevel
+
+
+class Distributed(Sourced):
+    level: DistributedLevel
+    tools: list[str] = Field(default_factory=list)
+
+
+class TaskEvidence(Sourced):
+    name: str
+    kind: EvidenceKind
+
+
+class Measure(Sourced):
+    value: float = Field(ge=0)
+
+
+class Community(Strict):
+    github_stars: Measure | None = None
+    pypi_download_rank: Measure | None = None
+    releases_last_year: Measure | None = None
+
+
+class Feature(Sourced):
+    """A named capability that adds to a feature-list criterion."""
+
+    name: str
+
+
+class PerformanceItem(Feature):
+    kind: PerformanceFeature
+
+
+class EcosystemItem(Feature):
+    kind: EcosystemFeature
+
+
+class UsabilityItem(Feature):
+    kind: UsabilityFeature
+
+
+class Framework(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str
+    summary: str
+    homepage: str
+    repository: str | None = None
+    packages: list[str] = Field(min_length=1, description="PyPI distribution names")
+    import_names: list[str] = Field(min_length=1, description="modules that `import` loads")
+    release: Release
+    status: Status
+    python: PythonSupport
+    hardware: dict[str, HardwareSupport] = Field(description="hardware id -> support; absent = none")
+    deployment: dict[str, list[DeploymentPath]] = Field(description="target id -> paths; absent = none")
+    distributed: Distributed
+    tasks: dict[str, list[TaskEvidence]] = Field(default_factory=dict)
+    community: Community = Field(default_factory=Community)
+    performance: list[PerformanceItem] = Field(default_factory=list)
+    ecosystem: list[EcosystemItem] = Field(default_factory=list)
+    ease_of_use: list[UsabilityItem] = Field(default_factory=list)
+    unverified: list[str] = Field(
+        default_factory=list, description="claims looked for but not confirmed, left out of scoring"
+    )
+
+
+class Criteria(Strict):
+    """knowledge/criteria.yaml: how facts become 0..1 scores."""
+
+    default_weights: dict[str, float]
+    support_levels: dict[SupportLevel, float]
+    task_evidence: dict[str, float]
+    performance_features: dict[PerformanceFeature, float]
+    ecosystem_features: dict[EcosystemFeature, float]
+    ease_of_use_features: dict[UsabilityFeature, float]
+    distributed_levels: dict[DistributedLevel, float]
+    community: dict[str, dict[str, float]]
+    successor_familiarity_transfer: float = Field(ge=0, le=1)
+
+    @field_validator("default_weights")
+    @classmethod
+    def _weights_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not 0 <= weight <= 5:
+                raise ValueError(f"weight of {name} must be between 0 and 5, got {weight}")
+        return value
+
+
+class Vocabulary(Strict):
+    """knowledge/vocabulary.yaml: the ids every other file and the answers use."""
+
+    frameworks: list[str]
+    tasks: dict[str, str]
+    hardware: dict[str, str]
+    deployment: dict[str, str]
+    criteria: dict[str, str]
