@@ -11,7 +11,10 @@ import json
 import sys
 import urllib.request
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+
+OLDER_PYTHONS = [f"3.{minor}" for minor in range(9, 16)]
 
 
 def facts(name: str, today: dt.date) -> str:
@@ -20,6 +23,7 @@ def facts(name: str, today: dt.date) -> str:
         data = json.load(response)
     info = data["info"]
     uploads: dict[str, dt.date] = {}
+    requires: dict[str, str] = {}
     for version, files in data["releases"].items():
         try:
             parsed = Version(version)
@@ -27,6 +31,7 @@ def facts(name: str, today: dt.date) -> str:
             continue
         if files and not parsed.is_prerelease and not any(f.get("yanked") for f in files):
             uploads[version] = min(dt.date.fromisoformat(f["upload_time"][:10]) for f in files)
+            requires[version] = next((f["requires_python"] for f in files if f.get("requires_python")), "")
     latest = info["version"]
     year_ago = today - dt.timedelta(days=365)
     recent = sorted(v for v, d in uploads.items() if d > year_ago)
@@ -35,6 +40,20 @@ def facts(name: str, today: dt.date) -> str:
         key=lambda v: int(v.split(".")[1]),
     )
     page = f"https://pypi.org/project/{name}/"
+    last_for = {}
+    for python in OLDER_PYTHONS:
+        if python in pythons:
+            continue
+        for version in sorted(uploads, key=Version, reverse=True):
+            try:
+                if Version(python) in SpecifierSet(requires[version] or ">=0"):
+                    if Version(version) < Version(latest) and Version(python) < Version(
+                        pythons[0] if pythons else "3.99"
+                    ):
+                        last_for[python] = version
+                    break
+            except InvalidSpecifier:
+                continue
     return "\n".join(
         [
             f"# {name}: facts read from {url} on {today}",
@@ -46,6 +65,7 @@ def facts(name: str, today: dt.date) -> str:
             "python:",
             f"  versions: {json.dumps(pythons)}",
             f'  requires: "{info.get("requires_python") or ""}"',
+            *([f"  last_release_for: {json.dumps(last_for)}"] if last_for else []),
             f"  source: {page}{latest}/",
             f"  as_of: {today}",
             "releases_last_year:",

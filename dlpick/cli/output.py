@@ -141,7 +141,9 @@ def render_show(fw: dict[str, Any], origin: str) -> None:
 
     out = console()
     out.print(f"[bold]{fw['name']}[/] ({fw['id']}): {fw['summary']}")
-    out.print(f"{fw['homepage']}  pip: {' '.join(fw['packages'])}  [dim]from {origin}[/]")
+    installs = [f"pip: {' '.join(fw['packages'])}"] if fw.get("packages") else []
+    installs += [f"{system}: {' '.join(names)}" for system, names in fw.get("system_packages", {}).items()]
+    out.print(f"{fw['homepage']}  {'  '.join(installs)}  [dim]from {origin}[/]")
     table = Table(show_lines=False, box=None, padding=(0, 1))
     table.add_column("fact")
     table.add_column("value", overflow="fold")

@@ -167,7 +167,7 @@ def merge(
     Returns the merged answers and, per key, where it came from (for error messages).
     """
     merged = dict(file_answers)
-    origin = {str(key): file_name for key in file_answers}
+    origin = {str(key): file_name for key in [*KEYS, *file_answers]}
     for key, value in flags.items():
         if value is None or value == [] or value == {}:
             continue

@@ -17,7 +17,7 @@ from dlpick import __version__
 from dlpick.errors import BadInput, KnowledgeError
 
 ENV_VAR = "DLPICK_KNOWLEDGE"
-SHARED_FILES = ("vocabulary.yaml", "criteria.yaml")
+SHARED_FILES = ("vocabulary.yaml", "criteria.yaml", "adoption.yaml")
 
 
 def builtin_dir() -> Path:
@@ -35,6 +35,7 @@ class Knowledge:
 
     vocabulary: dict[str, Any]
     criteria: dict[str, Any]
+    adoption: dict[str, Any]
     frameworks: dict[str, dict[str, Any]]
     dirs: tuple[str, ...]
     digest: str
@@ -183,20 +184,28 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
             framework_src[framework_id] = path
 
     validated: dict[str, Any] = {}
-    for name, model in (("vocabulary.yaml", schema.Vocabulary), ("criteria.yaml", schema.Criteria)):
+    shared_models: dict[str, type[schema.Strict]] = {
+        "vocabulary.yaml": schema.Vocabulary,
+        "criteria.yaml": schema.Criteria,
+        "adoption.yaml": schema.Adoption,
+    }
+    for name, shared_model in shared_models.items():
+        if name not in shared_src:
+            problems.append(f"{dirs[0] / name}: missing (every knowledge base needs {', '.join(SHARED_FILES)})")
+            continue
         try:
-            validated[name] = model.model_validate(shared[name]).model_dump(mode="json")
+            validated[name] = shared_model.model_validate(shared[name]).model_dump(mode="json")
         except ValidationError as exc:
             problems += yamlfile.validation_problems(shared_src.get(name, Path(name)), exc)
     frameworks: dict[str, dict[str, Any]] = {}
     for framework_id, data in sorted(raw_frameworks.items()):
         try:
-            model = schema.Framework.model_validate(data)
+            entry = schema.Framework.model_validate(data)
         except ValidationError as exc:
             problems += yamlfile.validation_problems(framework_src[framework_id], exc)
             continue
-        frameworks[framework_id] = model.model_dump(mode="json", exclude_none=True)
-    if "vocabulary.yaml" not in validated or "criteria.yaml" not in validated:
+        frameworks[framework_id] = entry.model_dump(mode="json", exclude_none=True)
+    if any(name not in validated for name in SHARED_FILES):
         return None, problems
 
     vocabulary = validated["vocabulary.yaml"]
@@ -204,17 +213,21 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
     vocabulary["frameworks"] = list(dict.fromkeys([*vocabulary["frameworks"], *frameworks]))
     criteria_path = shared_src.get("criteria.yaml", Path("criteria.yaml"))
     problems += _cross_check(vocabulary, validated["criteria.yaml"], criteria_path, frameworks, framework_src)
+    problems += _check_packages(validated["adoption.yaml"], frameworks, framework_src)
     problems += [
         f"{shared_src.get('vocabulary.yaml')}: frameworks: {fid!r} has no frameworks/{fid}.yaml"
         for fid in vocabulary["frameworks"]
         if fid not in frameworks and fid not in raw_frameworks
     ]
     digest = hashlib.sha256(
-        json.dumps([vocabulary, validated["criteria.yaml"], frameworks], sort_keys=True).encode()
+        json.dumps(
+            [vocabulary, validated["criteria.yaml"], validated["adoption.yaml"], frameworks], sort_keys=True
+        ).encode()
     ).hexdigest()
     knowledge = Knowledge(
         vocabulary=vocabulary,
         criteria=validated["criteria.yaml"],
+        adoption=validated["adoption.yaml"],
         frameworks=frameworks,
         dirs=tuple(str(d) for d in dirs),
         digest=digest,
@@ -250,7 +263,34 @@ def _cross_check(
             for key in data.get(section, {}):
                 if key not in vocabulary[section]:
                     unknown(path, (section, key), kind, key, vocabulary[section])
+        for section in ("performance", "ecosystem", "ease_of_use"):
+            for index, item in enumerate(data.get(section, [])):
+                for hardware in item.get("hardware", []):
+                    if hardware not in vocabulary["hardware"]:
+                        unknown(path, (section, str(index), "hardware"), "hardware", hardware, vocabulary["hardware"])
         successor = data["status"].get("successor")
         if successor and successor not in frameworks:
             unknown(path, ("status", "successor"), "framework", successor, frameworks)
+    return problems
+
+
+def _check_packages(
+    adoption: dict[str, Any], frameworks: dict[str, dict[str, Any]], sources: dict[str, Path]
+) -> list[str]:
+    """Every library named as task evidence has its adoption recorded (ranked or not)."""
+    from dlpick.core import yamlfile
+
+    known = set(adoption["pypi_download_rank"]) | set(adoption["not_ranked"])
+    problems = []
+    for framework_id, data in frameworks.items():
+        for task, evidence in data.get("tasks", {}).items():
+            for index, item in enumerate(evidence):
+                package = item.get("package")
+                if package and package not in known:
+                    path = sources[framework_id]
+                    line = yamlfile.line_of(path, ("tasks", task, index, "package"))
+                    problems.append(
+                        f"{path}:{line}: tasks.{task}.{index}.package: {package!r} is not in adoption.yaml "
+                        "(run tools/adoption.py)"
+                    )
     return problems

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-SupportLevel = Literal["primary", "official", "vendor", "conversion", "community", "experimental", "cpu-fallback"]
+SupportLevel = Literal[
+    "primary", "official", "vendor", "conversion", "community", "legacy", "experimental", "cpu-fallback"
+]
 EvidenceKind = Literal["official-library", "model-zoo", "third-party-library", "hub", "example"]
 PerformanceFeature = Literal["graph-compiler", "mixed-precision", "mlperf-training", "custom-kernels"]
 EcosystemFeature = Literal[
@@ -62,10 +64,13 @@ class Status(Sourced):
 class PythonSupport(Sourced):
     versions: list[str] = Field(min_length=1)
     requires: str | None = Field(None, description="the package's Requires-Python, e.g. '>=3.10'")
+    last_release_for: dict[str, str] = Field(
+        default_factory=dict, description="older Python -> the newest release that still supports it"
+    )
 
-    @field_validator("versions")
+    @field_validator("versions", "last_release_for")
     @classmethod
-    def _versions_look_like_3x(cls, value: list[str]) -> list[str]:
+    def _versions_look_like_3x(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
         for version in value:
             major, _, minor = version.partition(".")
             if major != "3" or not minor.isdigit():
@@ -82,6 +87,9 @@ class HardwareSupport(Sourced):
 class DeploymentPath(Sourced):
     tool: str
     level: SupportLevel
+    requires: str | None = Field(
+        None, description="what a device must have for this path, when it covers only part of the target"
+    )
 
 
 class Distributed(Sourced):
@@ -92,6 +100,10 @@ class Distributed(Sourced):
 class TaskEvidence(Sourced):
     name: str
     kind: EvidenceKind
+    package: str | None = Field(None, description="its PyPI name; its download rank is in adoption.yaml")
+    status: Literal["active", "maintenance", "dormant"] = Field(
+        "active", description="maintenance: fixes only, per its maintainers; dormant: no release for 2+ years"
+    )
 
 
 class Measure(Sourced):
@@ -108,6 +120,9 @@ class Feature(Sourced):
     """A named capability that adds to a feature-list criterion."""
 
     name: str
+    hardware: list[str] = Field(
+        default_factory=list, description="hardware ids it was shown on; empty: not hardware-specific"
+    )
 
 
 class PerformanceItem(Feature):
@@ -128,7 +143,10 @@ class Framework(Strict):
     summary: str
     homepage: str
     repository: str | None = None
-    packages: list[str] = Field(min_length=1, description="PyPI distribution names")
+    packages: list[str] = Field(default_factory=list, description="PyPI distribution names (none if not on PyPI)")
+    system_packages: dict[str, list[str]] = Field(
+        default_factory=dict, description="distribution (e.g. debian-bullseye) -> its package names"
+    )
     import_names: list[str] = Field(min_length=1, description="modules that `import` loads")
     release: Release
     status: Status
@@ -145,13 +163,22 @@ class Framework(Strict):
         default_factory=list, description="claims looked for but not confirmed, left out of scoring"
     )
 
+    @model_validator(mode="after")
+    def _installable_somehow(self) -> Framework:
+        if not self.packages and not self.system_packages:
+            raise ValueError("give `packages` (PyPI) or `system_packages` (e.g. debian-bullseye: [...])")
+        return self
+
 
 class Criteria(Strict):
     """knowledge/criteria.yaml: how facts become 0..1 scores."""
 
     default_weights: dict[str, float]
     support_levels: dict[SupportLevel, float]
+    partial_path: float = Field(ge=0, le=1)
     task_evidence: dict[str, float]
+    evidence_status: dict[Literal["active", "maintenance", "dormant"], float]
+    adoption: dict[str, float]
     performance_features: dict[PerformanceFeature, float]
     ecosystem_features: dict[EcosystemFeature, float]
     ease_of_use_features: dict[UsabilityFeature, float]
@@ -166,6 +193,13 @@ class Criteria(Strict):
             if not 0 <= weight <= 5:
                 raise ValueError(f"weight of {name} must be between 0 and 5, got {weight}")
         return value
+
+
+class Adoption(Sourced):
+    """knowledge/adoption.yaml: how widely the task libraries named as evidence are installed."""
+
+    pypi_download_rank: dict[str, int]
+    not_ranked: list[str] = Field(default_factory=list, description="on PyPI, outside the ranked top")
 
 
 class Vocabulary(Strict):

@@ -137,8 +137,9 @@ def constraints(fw: dict[str, Any], answers: Answers) -> tuple[list[str], list[d
         reasons.append(_retired_text(fw) + " (pass --include-retired to rank it anyway)")
         facts.append(_fact(f"status: retired since {status.get('since')}", status))
     python = fw["python"]
-    if answers.python not in python["versions"]:
-        reasons.append(f"does not support Python {answers.python} (supports {', '.join(python['versions'])})")
+    if answers.python not in python["versions"] and answers.python not in python.get("last_release_for", {}):
+        supported = sorted([*python["versions"], *python.get("last_release_for", {})], key=_minor)
+        reasons.append(f"does not support Python {answers.python} (supports {', '.join(supported)})")
         facts.append(_fact(f"Python versions {', '.join(python['versions'])}", python))
     for hardware in answers.hardware:
         if hardware not in fw["hardware"]:
@@ -147,6 +148,10 @@ def constraints(fw: dict[str, Any], answers: Answers) -> tuple[list[str], list[d
         if not fw["deployment"].get(target):
             reasons.append(f"no known deployment path to {target}")
     return reasons, facts
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
 
 
 def _retired_text(fw: dict[str, Any]) -> str:
@@ -160,34 +165,64 @@ def _retired_text(fw: dict[str, Any]) -> str:
 # --- criteria ---------------------------------------------------------------------------
 
 
-def _capped_features(
-    items: list[dict[str, Any]], values: dict[str, float], label: str
-) -> tuple[float, str, list[dict[str, Any]]]:
-    total, names, facts = 0.0, [], []
+def _features(items: list[dict[str, Any]], values: dict[str, float], label: str, hardware: list[str]) -> CriterionScore:
+    """Each feature kind counts once; the sum is capped at 1. Hardware-specific features count only
+    for teams on that hardware (or teams that named none)."""
+    total, names, facts, elsewhere = 0.0, [], [], []
     seen: set[str] = set()
     for item in items:
+        shown_on = item.get("hardware", [])
+        if hardware and shown_on and not set(shown_on) & set(hardware):
+            elsewhere.append(f"{item['name']} (shown on {', '.join(shown_on)})")
+            continue
         if item["kind"] in seen:  # one of each kind counts
             continue
         seen.add(item["kind"])
         total += values[item["kind"]]
         names.append(item["name"])
         facts.append(_fact(f"{item['kind']}: {item['name']}", item))
-    if not names:
-        return 0.0, f"no sourced {label} features", []
-    return min(total, 1.0), ", ".join(names), facts
+    reason = ", ".join(names) or f"no sourced {label} features"
+    if elsewhere:
+        reason += "; not counted, other hardware: " + ", ".join(elsewhere)
+    return CriterionScore(min(total, 1.0), 0, reason, facts)
 
 
-def _task_fit(fw: dict[str, Any], answers: Answers, criteria: dict[str, Any]) -> CriterionScore:
+def rank_score(rank: float | None, best: float, worst: float) -> float:
+    """1 at `best` rank or better, 0 at `worst` or unranked, log scale between."""
+    if not rank:
+        return 0.0
+    return _clamp((math.log10(worst) - math.log10(max(rank, 1))) / (math.log10(worst) - math.log10(best)))
+
+
+def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> CriterionScore:
     evidence = fw.get("tasks", {}).get(answers.task, [])
-    values = criteria["task_evidence"]
     if not evidence:
         return CriterionScore(0.0, 0, f"no sourced evidence for {answers.task}")
-    ordered = sorted(evidence, key=lambda e: -values[e["kind"]])
-    best = values[ordered[0]["kind"]]
-    score = min(1.0, best + values["breadth_bonus"] * sum(values[e["kind"]] for e in ordered[1:]))
-    named = ", ".join(f"{e['name']} ({e['kind']})" for e in ordered)
-    facts = [_fact(f"{answers.task}: {e['name']} ({e['kind']})", e) for e in ordered]
-    return CriterionScore(score, 0, f"{answers.task}: {named}", facts)
+    values = knowledge.criteria["task_evidence"]
+    scale = knowledge.criteria["adoption"]
+    ranks = knowledge.adoption["pypi_download_rank"]
+    items = []
+    for item in evidence:
+        rank = ranks.get(item.get("package", ""))
+        adoption = rank_score(rank, scale["best_rank"], scale["worst_rank"])
+        status = item.get("status", "active")
+        value = values[item["kind"]] * knowledge.criteria["evidence_status"][status]
+        value *= scale["base"] + (1 - scale["base"]) * adoption
+        details = [item["kind"]] + ([status] if status != "active" else [])
+        if rank:
+            details.append(f"PyPI download rank {rank:,}")
+        elif item.get("package"):
+            details.append("not among the top 15,000 PyPI packages")
+        label = f"{item['name']} ({', '.join(details)})"
+        facts = [_fact(f"{answers.task}: {item['name']} ({item['kind']})", item)]
+        if item.get("package"):
+            facts.append(_fact(f"{item['package']}: PyPI download rank {rank or 'beyond 15,000'}", knowledge.adoption))
+        items.append((value, label, facts))
+    items.sort(key=lambda entry: -entry[0])
+    score = min(1.0, items[0][0] + values["breadth_bonus"] * sum(value for value, _, _ in items[1:]))
+    return CriterionScore(
+        score, 0, f"{answers.task}: " + "; ".join(label for _, label, _ in items), [f for *_, fs in items for f in fs]
+    )
 
 
 def _familiarity(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> CriterionScore:
@@ -222,8 +257,8 @@ def _community(fw: dict[str, Any], criteria: dict[str, Any]) -> CriterionScore:
         parts.append(0.0)
     rank = measures.get("pypi_download_rank")
     if rank:
-        worst = scale["pypi_download_rank"]["worst"]
-        parts.append(_clamp(1 - math.log10(max(rank["value"], 1)) / math.log10(worst)))
+        ranks = scale["pypi_download_rank"]
+        parts.append(rank_score(rank["value"], ranks["best"], ranks["worst"]))
         texts.append(f"PyPI download rank {rank['value']:,.0f}")
         facts.append(_fact(f"PyPI download rank {rank['value']:,.0f}", rank))
     else:
@@ -256,7 +291,12 @@ def _hardware(fw: dict[str, Any], answers: Answers, levels: dict[str, float]) ->
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
-def _deployment(fw: dict[str, Any], answers: Answers, levels: dict[str, float]) -> CriterionScore:
+def _path_value(path: dict[str, Any], criteria: dict[str, Any]) -> float:
+    value = criteria["support_levels"][path["level"]]
+    return value * criteria["partial_path"] if path.get("requires") else value
+
+
+def _deployment(fw: dict[str, Any], answers: Answers, criteria: dict[str, Any]) -> CriterionScore:
     if not answers.deployment:
         return CriterionScore(0.0, 0, "no deployment target given", applicable=False)
     scores, texts, facts = [], [], []
@@ -266,10 +306,11 @@ def _deployment(fw: dict[str, Any], answers: Answers, levels: dict[str, float]) 
             scores.append(0.0)
             texts.append(f"{target}: none")
             continue
-        best = max(paths, key=lambda p: levels[p["level"]])
-        scores.append(levels[best["level"]])
-        texts.append(f"{target}: {best['tool']} ({best['level']})")
-        facts.append(_fact(f"{target}: {best['tool']} ({best['level']})", best))
+        best = max(paths, key=lambda p: _path_value(p, criteria))
+        scores.append(_path_value(best, criteria))
+        needs = f", needs {best['requires']}" if best.get("requires") else ""
+        texts.append(f"{target}: {best['tool']} ({best['level']}{needs})")
+        facts.append(_fact(f"{target}: {best['tool']} ({best['level']}{needs})", best))
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
@@ -290,18 +331,18 @@ def criterion_scores(fw: dict[str, Any], answers: Answers, knowledge: Knowledge)
     criteria = knowledge.criteria
     levels = criteria["support_levels"]
     features = {
-        name: _capped_features(fw.get(name, []), criteria[f"{name}_features"], name.replace("_", " "))
+        name: _features(fw.get(name, []), criteria[f"{name}_features"], name.replace("_", " "), answers.hardware)
         for name in ("performance", "ecosystem", "ease_of_use")
     }
     scores = {
-        "task_fit": _task_fit(fw, answers, criteria),
-        "performance": CriterionScore(*features["performance"]),
+        "task_fit": _task_fit(fw, answers, knowledge),
+        "performance": features["performance"],
         "familiarity": _familiarity(fw, answers, knowledge),
         "community": _community(fw, criteria),
-        "ecosystem": CriterionScore(*features["ecosystem"]),
-        "ease_of_use": CriterionScore(*features["ease_of_use"]),
+        "ecosystem": features["ecosystem"],
+        "ease_of_use": features["ease_of_use"],
         "hardware": _hardware(fw, answers, levels),
-        "deployment": _deployment(fw, answers, levels),
+        "deployment": _deployment(fw, answers, criteria),
         "distributed": _distributed(fw, criteria["distributed_levels"]),
     }
     # Criteria a team's knowledge adds to the vocabulary without a scorer count as not applicable.
@@ -337,13 +378,21 @@ def _warnings(fw: dict[str, Any], answers: Answers, criteria: dict[str, Criterio
         warnings.append(_retired_text(fw) + (f". {status['migration']}" if status.get("migration") else ""))
     elif status["value"] == "maintenance":
         warnings.append(f"in maintenance mode since {status.get('since')}: fixes only, no new features")
+    older = fw["python"].get("last_release_for", {}).get(answers.python)
+    if answers.python not in fw["python"]["versions"] and older:
+        warnings.append(
+            f"Python {answers.python}: the newest release supporting it is {older}; "
+            f"{fw['release']['version']} needs {', '.join(fw['python']['versions'])}"
+        )
     for hardware in answers.hardware:
         support = fw["hardware"].get(hardware)
         if support and support["level"] in ("experimental", "cpu-fallback", "community"):
             warnings.append(f"{hardware}: only {support['level']} support ({support['mechanism']})")
     for target in answers.deployment:
         paths = fw["deployment"].get(target, [])
-        if paths and all(p["level"] in ("conversion", "community", "experimental") for p in paths):
+        if paths and all(p.get("requires") for p in paths):
+            warnings.append(f"{target}: only on devices with " + " or ".join(p["requires"] for p in paths))
+        elif paths and all(p["level"] in ("conversion", "community", "experimental", "legacy") for p in paths):
             tools = ", ".join(p["tool"] for p in paths)
             warnings.append(f"{target}: only through {tools}")
     if criteria["task_fit"].score == 0:

@@ -44,7 +44,7 @@ def line_of(path: Path, loc: tuple[int | str, ...]) -> int | None:
 
     try:
         node = yaml.compose(read_text(path), Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, BadInput):
         return None
     best = node.start_mark.line + 1 if node is not None else None
     for part in loc:

@@ -1,0 +1,78 @@
+"""`dlpick --help` and `recommend` never import a deep-learning framework (or rich for --json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FRAMEWORK_MODULES = [
+    "torch",
+    "tensorflow",
+    "jax",
+    "flax",
+    "mxnet",
+    "theano",
+    "pytensor",
+    "mindspore",
+    "paddle",
+    "caffe",
+]
+
+PROBE = """
+import json, sys
+sys.argv = ["dlpick", *json.loads(sys.argv[1])]
+from dlpick.cli.app import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print("MODULES=" + json.dumps(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+"""
+
+
+@pytest.fixture
+def trap_dir(tmp_path: Path) -> Path:
+    """Fake framework packages that fail loudly when imported, first on the path."""
+    for name in FRAMEWORK_MODULES:
+        (tmp_path / "trap" / name).mkdir(parents=True)
+        (tmp_path / "trap" / name / "__init__.py").write_text(f"raise SystemExit('{name} was imported')\n")
+    return tmp_path / "trap"
+
+
+def probe(args: list[str], trap_dir: Path, home: Path) -> tuple[subprocess.CompletedProcess, set[str]]:
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{trap_dir}{os.pathsep}{root}",
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "cache"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, env=env, timeout=60
+    )
+    modules = set(json.loads(proc.stderr.rsplit("MODULES=", 1)[1]))
+    return proc, modules
+
+
+def test_recommend_json_loads_no_framework(tmp_path: Path, trap_dir: Path):
+    answers = tmp_path / "a.yaml"
+    answers.write_text("task: image-classification\nhardware: [nvidia-gpu]\n")
+    for _ in range(2):  # first run validates and caches, second reads the cache
+        proc, modules = probe(["recommend", "--answers", str(answers), "--json"], trap_dir, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["ranking"]
+        assert not modules & set(FRAMEWORK_MODULES)
+        assert not modules & {"rich", "questionary", "jinja2", "cookiecutter"}
+    assert "pydantic" not in modules  # the second run came from the validated cache
+
+
+def test_help_loads_no_framework(tmp_path: Path, trap_dir: Path):
+    proc, modules = probe(["--help"], trap_dir, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not modules & set(FRAMEWORK_MODULES)
+    assert not modules & {"yaml", "pydantic", "questionary"}

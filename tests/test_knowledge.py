@@ -1,0 +1,128 @@
+"""The knowledge base: the built-in files validate, every scored fact is sourced, overlays merge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BUILTIN, FACT, framework, write_kb
+
+from dlpick.core import knowledge
+from dlpick.errors import KnowledgeError
+
+SCORED_KEYS = {"level", "kind", "value", "version", "versions"}
+
+
+def _facts(node, path=()):
+    """Every mapping in a framework file that states something scored."""
+    if isinstance(node, dict):
+        if SCORED_KEYS & set(node):
+            yield path, node
+        for key, value in node.items():
+            yield from _facts(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _facts(value, (*path, index))
+
+
+def test_builtin_knowledge_validates():
+    kb, problems = knowledge.validate_dirs([BUILTIN])
+    assert problems == []
+    assert set(kb.frameworks) == set(kb.vocabulary["frameworks"])
+    assert set(kb.vocabulary["frameworks"]) >= {
+        "pytorch",
+        "tensorflow",
+        "jax",
+        "mxnet",
+        "caffe",
+        "theano",
+        "pytensor",
+        "mindspore",
+        "paddlepaddle",
+    }
+
+
+@pytest.mark.parametrize("path", sorted((BUILTIN / "frameworks").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_scored_fact_has_source_and_date(path: Path):
+    data = yaml.safe_load(path.read_text())
+    today = dt.date.today()
+    facts = list(_facts(data))
+    assert len(facts) >= 10
+    for where, fact in facts:
+        assert fact.get("source"), f"{path.name}: {'.'.join(map(str, where))} has no source"
+        as_of = fact.get("as_of")
+        assert isinstance(as_of, dt.date) and as_of <= today, f"{path.name}: {where} as_of {as_of!r}"
+    # Retired frameworks say since when and how to move on.
+    status = data["status"]
+    if status["value"] == "retired":
+        assert status.get("since") and status.get("migration")
+
+
+def test_retired_frameworks_are_the_expected_ones():
+    kb = knowledge.load()
+    retired = {fid for fid, fw in kb.frameworks.items() if fw["status"]["value"] == "retired"}
+    assert {"theano", "caffe", "mxnet"} <= retired
+    assert kb.frameworks["theano"]["status"]["successor"] == "pytensor"
+
+
+def test_overlay_merges_key_by_key_and_adds(tmp_path: Path):
+    overlay = tmp_path / "team"
+    (overlay / "frameworks").mkdir(parents=True)
+    (overlay / "frameworks" / "jax.yaml").write_text(
+        "id: jax\nhardware:\n"
+        "  fpga: {level: community, mechanism: our flow, source: team wiki page, as_of: 2026-10-01}\n"
+    )
+    write_kb(overlay, [framework("inhouse")], shared=False)
+    (overlay / "criteria.yaml").write_text("default_weights: {performance: 5}\n")
+    kb = knowledge.load(overlay)
+    builtin = knowledge.load()
+    assert kb.frameworks["jax"]["hardware"]["fpga"]["mechanism"] == "our flow"
+    assert kb.frameworks["jax"]["hardware"]["tpu"] == builtin.frameworks["jax"]["hardware"]["tpu"]
+    assert "inhouse" in kb.frameworks and "inhouse" in kb.vocabulary["frameworks"]
+    assert kb.criteria["default_weights"]["performance"] == 5
+    assert kb.criteria["default_weights"]["task_fit"] == builtin.criteria["default_weights"]["task_fit"]
+    assert kb.digest != builtin.digest
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path: Path):
+    bad = framework("bad", hardware={"warp-drive": {"level": "official", "mechanism": "x", **FACT}})
+    bad["status"] = {"value": "retired", **FACT}
+    bad["release"]["as_of"] = "yesterday"
+    write_kb(tmp_path, [bad, framework("fine")])
+    (tmp_path / "frameworks" / "broken.yaml").write_text("id: broken\nname: [unclosed\n")
+    kb, problems = knowledge.validate_dirs([tmp_path])
+    text = "\n".join(problems)
+    assert "bad.yaml:13: release.as_of: Input should be a valid date" in text
+    assert "bad.yaml:14: status: Value error, a retired framework needs `since`" in text
+    assert "broken.yaml:3: " in text
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert "more; run `dlpick kb validate`" in str(info.value)
+
+
+def test_unknown_ids_in_framework_files_are_named(tmp_path: Path):
+    odd = framework(
+        "odd",
+        hardware={"quantum": {"level": "official", "mechanism": "x", **FACT}},
+        status={"value": "retired", "since": "2020-01-01", "successor": "pytorh", **FACT},
+    )
+    write_kb(tmp_path, [odd])
+    _, problems = knowledge.validate_dirs([tmp_path])
+    assert any("odd.yaml:" in p and "hardware.quantum: unknown hardware 'quantum'" in p for p in problems)
+    assert any("status.successor: unknown framework 'pytorh'" in p for p in problems)
+
+
+def test_cache_is_used_and_invalidated(tmp_path: Path, monkeypatch):
+    directory = write_kb(tmp_path / "kb", [framework("a")])
+    first = knowledge.load(directory)
+    cached = list(Path(os.environ["XDG_CACHE_HOME"]).rglob("knowledge-*.json"))
+    assert len(cached) == 1
+    # A changed file is revalidated: an error appears although a cache exists.
+    path = directory / "frameworks" / "a.yaml"
+    path.write_text(path.read_text().replace("name: A", "name: [A"))
+    with pytest.raises(KnowledgeError):
+        knowledge.load(directory)
+    assert first.frameworks["a"]["name"] == "A"
