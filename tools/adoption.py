@@ -30,7 +30,7 @@ def main(ranks_path: str) -> None:
     wanted = packages()
     ranks: dict[str, int] = {}
     listed: set[str] = set()
-    with open(ranks_path, newline="") as handle:
+    with Path(ranks_path).open(newline="") as handle:
         for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
             if row and row[0] in wanted:
                 listed.add(row[0])

@@ -268,7 +268,7 @@ def _community(fw: dict[str, Any], criteria: dict[str, Any]) -> CriterionScore:
     if releases:
         high = scale["releases_last_year"]["high"]
         parts.append(_clamp(releases["value"] / high))
-        texts.append(f"{releases['value']:.0f} releases in the last year")
+        texts.append(f"{releases['value']:.0f} release{'s' * (releases['value'] != 1)} in the last year")
         facts.append(_fact(f"{releases['value']:.0f} releases in the last year", releases))
     else:
         parts.append(0.0)
