@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Install what the tests need, then run the whole suite (integration tests included).
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not integration" -x`.
+# Install what the tests need, then run the whole suite, integration tests included (they render
+# every template, smoke-train it, check its exports and run its own tests: about 6 minutes on 2 CPUs).
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not integration" -x` for a quick run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+pip_install() { python -m pip install --quiet --disable-pip-version-check "$@"; }
+# The CPU build of PyTorch first: the ranges below then install no other (multi-GB CUDA) build.
+pip_install "torch==2.13.0"
+pip_install -e ".[test,torch,tensorflow-cpu]"
 status=0
 python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

@@ -92,12 +92,14 @@ def _root(
 
 
 def _register() -> None:
-    from dlpick.cli import inspect, recommend
+    from dlpick.cli import inspect, recommend, scaffold, verify
 
     app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
     app.command("show", help=inspect.SHOW_HELP)(inspect.show)
     app.command("compare", help=inspect.COMPARE_HELP)(inspect.compare)
     app.add_typer(inspect.kb_app, name="kb")
+    app.command("scaffold", help=scaffold.HELP, no_args_is_help=False)(scaffold.scaffold)
+    app.command("verify", help=verify.HELP)(verify.verify)
 
 
 _register()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from .train import fit, log, predict
 def load_model(run: Path) -> tuple[torch.nn.Module, dict, dict]:
     """The trained model of a run folder, with its config and preprocessing."""
     config, _ = config_mod.read_run(run)
-    preprocess = config_mod.load_config(run / "preprocess.json")  # JSON is YAML
+    preprocess = json.loads((run / "preprocess.json").read_text())
     net = model_mod.build(preprocess, config)
     net.load_state_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=True))
     return net.eval(), config, preprocess

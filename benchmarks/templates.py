@@ -1,0 +1,224 @@
+"""Scaffold, verify and training-throughput figures for the generated projects (prints, asserts nothing).
+
+    python benchmarks/templates.py [--frameworks pytorch tensorflow] [--steps 200] [--repeats 5]
+
+1. render: `dlpick`'s render beside plain cookiecutter on the same template (goal <= 1.1x);
+2. verify: `dlpick verify` wall time beside the bare framework import (goal: import + 10 s on CPU);
+3. throughput: the generated project's training loop beside PyTorch Lightning's Trainer on the same
+   model and data (PyTorch), or beside a plain Keras `model.fit` (TensorFlow); goal ratio >= 1.0.
+Frameworks that are not installed are skipped and said so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+MODULE = {"pytorch": "torch", "tensorflow": "tensorflow"}
+TASK = "image-classification"
+
+
+def median_time(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_render(framework: str, repeats: int) -> None:
+    from cookiecutter.main import cookiecutter
+
+    from dlpick.core import render
+
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = iter(range(10**6))
+
+        def plain() -> None:
+            cookiecutter(
+                str(TEMPLATES / framework),
+                no_input=True,
+                output_dir=f"{tmp}/plain{next(counter)}",
+                extra_context={"task": TASK},
+            )
+
+        def dlpick() -> None:
+            render.render(framework, TASK, Path(tmp) / f"dl{next(counter)}", name="My DL Project")
+
+        plain()  # warm imports and caches for both
+        base, ours = median_time(plain, repeats), median_time(dlpick, repeats)
+    print(
+        f"  render     plain cookiecutter {base * 1000:7.1f} ms   dlpick {ours * 1000:7.1f} ms   "
+        f"ratio {ours / base:.2f} (goal <= 1.10)"
+    )
+
+
+def bench_verify(framework: str) -> None:
+    module = MODULE[framework]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, capture_output=True)
+    imported = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "proj"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dlpick",
+                "scaffold",
+                framework,
+                "--task",
+                TASK,
+                "--dest",
+                str(project),
+                "--no-input",
+                "--no-verify",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "dlpick", "verify", str(project), "--json"], capture_output=True, text=True
+        )
+        seconds = time.perf_counter() - start
+    passed = json.loads(done.stdout).get("passed") if done.stdout.strip().startswith("{") else None
+    print(
+        f"  verify     bare `import {module}` {imported:5.1f} s   dlpick verify {seconds:5.1f} s "
+        f"(passed: {passed})   goal <= import + 10 s = {imported + 10:.1f} s"
+    )
+
+
+def _project(framework: str, tmp: str):
+    """Render the template and import its package (src/ on sys.path)."""
+    from cookiecutter.main import cookiecutter
+
+    path = Path(
+        cookiecutter(
+            str(TEMPLATES / framework),
+            no_input=True,
+            output_dir=tmp,
+            extra_context={"task": TASK, "project_name": f"bench {framework}"},
+        )
+    )
+    sys.path.insert(0, str(path / "src"))
+    os.chdir(path)
+    package = f"bench_{framework}"
+    return path, package
+
+
+def bench_torch_throughput(steps: int) -> None:
+    import importlib
+
+    import lightning
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _, package = _project("pytorch", tmp)
+        config_mod = importlib.import_module(f"{package}.config")
+        data = importlib.import_module(f"{package}.data")
+        model_mod = importlib.import_module(f"{package}.model")
+        train = importlib.import_module(f"{package}.train")
+        config = config_mod.load_config()
+        train_split, val_split, _, preprocess = data.prepare(config)
+        batch = config["train"]["batch_size"]
+        samples = steps * batch
+
+        def ours() -> None:
+            torch.manual_seed(0)
+            net = model_mod.build(preprocess, config)
+            loader = data.loader(train_split, preprocess, batch, True, 0)
+            train.fit(
+                net,
+                loader,
+                data.loader(val_split, preprocess, batch, False, 0),
+                config["task"],
+                torch.device("cpu"),
+                config["train"],
+                max_steps=steps,
+            )
+
+        class Module(lightning.LightningModule):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = model_mod.build(preprocess, config)
+                self.loss = torch.nn.CrossEntropyLoss()
+
+            def training_step(self, batch_, _index):
+                x, y = batch_
+                return self.loss(self.net(x), y)
+
+            def validation_step(self, batch_, _index):
+                x, y = batch_
+                self.log("val_loss", self.loss(self.net(x), y))
+
+            def configure_optimizers(self):
+                return torch.optim.AdamW(self.parameters(), lr=config["train"]["learning_rate"])
+
+        def reference() -> None:
+            torch.manual_seed(0)
+            trainer = lightning.Trainer(
+                max_steps=steps,
+                accelerator="cpu",
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
+            trainer.fit(
+                Module(),
+                data.loader(train_split, preprocess, batch, True, 0),
+                data.loader(val_split, preprocess, batch, False, 0),
+            )
+
+        ours(), reference()  # warm-up
+        mine, theirs = median_time(ours, 3), median_time(reference, 3)
+    print(
+        f"  throughput generated repo {samples / mine:8.0f} samples/s   Lightning Trainer {samples / theirs:8.0f} "
+        f"samples/s   ratio {theirs / mine:.2f} (goal >= 1.0; {steps} steps, both validating each epoch)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frameworks", nargs="*", default=["pytorch", "tensorflow"])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    for framework in args.frameworks:
+        print(f"{framework} ({TASK}, CPU)")
+        if not (TEMPLATES / framework).is_dir():
+            print("  skipped: no template yet")
+            continue
+        bench_render(framework, args.repeats)
+        if importlib.util.find_spec(MODULE[framework]) is None:
+            print(f"  verify/throughput skipped: {MODULE[framework]} is not installed")
+            continue
+        bench_verify(framework)
+        if framework == "pytorch":
+            if importlib.util.find_spec("lightning") is None:
+                print("  throughput skipped: `pip install lightning` to compare with its Trainer")
+            else:
+                bench_torch_throughput(args.steps)
+        else:
+            tf_throughput = TEMPLATES / "tensorflow" / "bench_throughput.py"
+            print(
+                "  throughput: see benchmarks/templates_tf.py"
+                if tf_throughput.exists()
+                else "  throughput: TensorFlow comparison not written yet"
+            )
+
+
+if __name__ == "__main__":
+    main()

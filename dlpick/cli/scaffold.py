@@ -1,0 +1,177 @@
+"""`dlpick scaffold`: render a framework's starter project, then prove it trains."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dlpick.cli.verify import DeviceOpt, TimeoutOpt
+
+if TYPE_CHECKING:
+    from dlpick.core.render import Rendered, Template
+
+HELP = """Create a runnable starter project from a framework's template, then verify it.
+
+Without FRAMEWORK, dlpick ranks the frameworks for your answers (as `dlpick recommend` does) and \
+scaffolds the best-ranked one that has a template for the task. In a terminal it asks for what is \
+missing; scripts pass --task and --dest (or an answers file).
+
+Nothing that exists is overwritten unless --force, and a failed or interrupted scaffold leaves nothing behind.
+
+Examples:
+
+  dlpick scaffold pytorch --task image-classification --dest flowers
+  dlpick scaffold --answers team.yaml --dest churn --name "Churn model"
+  dlpick scaffold pytorch -t tabular-regression -d prices --no-verify
+  dlpick scaffold pytorch -t text-classification -d reviews --force --json
+"""
+
+Opt = typer.Option
+
+
+def scaffold(
+    framework: Annotated[
+        str | None, typer.Argument(help="Framework id (default: the top recommendation).", show_default=False)
+    ] = None,
+    task: Annotated[str | None, Opt("--task", "-t", help="Task id, e.g. image-classification.")] = None,
+    dest: Annotated[Path | None, Opt("--dest", "-d", help="Folder to create the project in.")] = None,
+    name: Annotated[str | None, Opt("--name", help="Project name (default: the folder's name).")] = None,
+    answers: Annotated[
+        Path | None, Opt("--answers", "-a", help="YAML answers file (as for `dlpick recommend`).", show_default=False)
+    ] = None,
+    no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
+    verify: Annotated[bool, Opt("--verify/--no-verify", help="Smoke-train and check the new project.")] = True,
+    force: Annotated[bool, Opt("--force", help="Replace an existing non-empty --dest.")] = False,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON instead of text.")] = False,
+    knowledge_dir: Annotated[
+        Path | None,
+        Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    timeout: TimeoutOpt = 300.0,
+) -> None:
+    from dlpick.core import answers as answers_mod
+    from dlpick.core import render
+    from dlpick.errors import BadInput
+
+    if verify:
+        from dlpick.cli.verify import check_device
+
+        check_device(device)
+    raw = answers_mod.read_file(answers) if answers else {}
+    task = task or (str(raw["task"]) if raw.get("task") else None)
+    missing = [flag for flag, value in (("--task", task), ("--dest", dest)) if value is None]
+    interactive = not no_input and sys.stdin.isatty()
+    if missing and not interactive:
+        why = "--no-input was given" if no_input else "there is no terminal to ask in"
+        raise BadInput(f"missing {' and '.join(missing)} ({why})", hint="e.g. --task image-classification --dest DIR")
+    templates = render.list_templates()
+    if framework is not None:
+        render.get_template(framework)
+    if task is None:
+        task = _ask_task(templates, framework)
+    note = None
+    if framework is None:
+        framework, note = _recommend(raw, task, answers, knowledge_dir, templates)
+    render.check_task(templates[framework], task)
+    if dest is None:
+        dest = _ask_dest(name)
+    python = str(raw["python"]) if raw.get("python") else None
+    rendered = render.render(framework, task, dest, name=name, force=force, python_version=python)
+
+    from dlpick.cli import output
+
+    steps = next_steps(rendered)
+    summary = {**rendered.to_json(), "note": note, "next_steps": steps}
+    if not as_json:
+        if note:
+            output.note(f"note: {note}")
+        what = "replaced" if rendered.replaced else "created"
+        typer.echo(f"{what} {rendered.project_dir}: {framework} {task} starter (package {rendered.name.package})")
+    if verify:
+        from dlpick.cli import verify as verify_cli
+
+        result = None
+        try:
+            result = verify_cli.run(rendered.project_dir, device, timeout, knowledge_dir, as_json)
+        finally:
+            if result is None and not as_json:
+                output.note(f"the project is complete at {rendered.project_dir}; verification did not finish")
+        verify_cli.show(result, as_json, extra=summary)
+        if not as_json:
+            _print_steps(steps)
+        verify_cli.raise_for(result)
+        return
+    if as_json:
+        output.print_json({**summary, "verify": None})
+    else:
+        _print_steps(steps)
+
+
+def _recommend(
+    raw: dict[str, Any], task: str, answers: Path | None, knowledge_dir: Path | None, templates: dict[str, Template]
+) -> tuple[str, str | None]:
+    from dlpick.core import answers as answers_mod
+    from dlpick.core import knowledge, render, scoring
+
+    kb = knowledge.load(knowledge_dir)
+    merged, origin = answers_mod.merge(raw, {"task": task}, str(answers or ""))
+    result = scoring.recommend(answers_mod.normalise(merged, kb.vocabulary, source=origin), kb)
+    framework, note = render.pick_template([r.framework for r in result.ranking], task, templates)
+    return framework, note or f"{framework} is the top recommendation for these answers (`dlpick recommend`)"
+
+
+def _ask(question: Any) -> Any:
+    answer = question.unsafe_ask()
+    if answer is None:
+        raise KeyboardInterrupt
+    return answer
+
+
+def _ask_task(templates: dict[str, Template], framework: str | None) -> str:
+    import questionary
+
+    chosen = [templates[framework]] if framework else list(templates.values())
+    tasks = list(dict.fromkeys(task for template in chosen for task in template.tasks))
+    return str(_ask(questionary.select("What will the model do?", choices=tasks)))
+
+
+def _ask_dest(name: str | None) -> Path:
+    import questionary
+
+    from dlpick.core import render
+    from dlpick.errors import BadInput
+
+    default = "my-dl-project"
+    if name:
+        try:
+            default = render.project_name(name).slug
+        except BadInput:
+            pass
+    text = _ask(
+        questionary.text(
+            "Folder to create the project in?", default=default, validate=lambda t: bool(t.strip()) or "a folder"
+        )
+    )
+    return Path(str(text).strip())
+
+
+def next_steps(rendered: Rendered) -> list[str]:
+    package = rendered.name.package
+    return [
+        f"cd {shlex.quote(str(rendered.project_dir))}",
+        "python -m pip install -e '.[dev]'",
+        f"python -m {package}.train --out runs/first",
+        f"python -m {package}.evaluate --run runs/first",
+        f"python -m {package}.export --run runs/first --check",
+    ]
+
+
+def _print_steps(steps: list[str]) -> None:
+    typer.echo("\nNext steps:")
+    for step in steps:
+        typer.echo(f"  {step}")

@@ -1,0 +1,137 @@
+"""`dlpick verify`: smoke-train a generated project and check it honestly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from dlpick.core.verify import VerifyResult
+
+HELP = """Prove a generated project works: smoke-train it, check the metrics and the loss, export \
+the model and compare its predictions, run the project's own tests.
+
+Exit status: 0 passed, 1 a check failed, 3 the framework is not installed (reported as not verified, \
+with the install command; never as passed).
+
+Examples:
+
+  dlpick verify flowers
+  dlpick verify flowers --device cuda --timeout 600
+  dlpick verify flowers --json > verify.json
+"""
+
+Opt = typer.Option
+DeviceOpt = Annotated[str, Opt("--device", help="auto, cpu, cuda or mps: passed to the project's train.")]
+TimeoutOpt = Annotated[float, Opt("--timeout", min=1, help="Seconds the smoke-train (and the export) may take.")]
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def verify(
+    project: Annotated[Path, typer.Argument(help="The generated project's folder.", show_default=False)],
+    as_json: Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of a table.")] = False,
+    device: DeviceOpt = "auto",
+    timeout: TimeoutOpt = 300.0,
+    knowledge_dir: Annotated[
+        Path | None, Opt("--knowledge", "-k", help="Extra knowledge folder (env: DLPICK_KNOWLEDGE).")
+    ] = None,
+) -> None:
+    result = run(project, device, timeout, knowledge_dir, as_json)
+    finish(result, as_json)
+
+
+def check_device(device: str) -> str:
+    from dlpick.core.vocab import check_id
+
+    return check_id("device", device, DEVICES, where="--device")
+
+
+def run(project: Path, device: str, timeout: float, knowledge_dir: Path | None, as_json: bool) -> VerifyResult:
+    """Run the checks with progress on stderr (a spinner in a terminal, plain lines otherwise)."""
+    from dlpick.core import knowledge
+    from dlpick.core import verify as verify_mod
+
+    check_device(device)
+    kb = knowledge.load(knowledge_dir)
+    if not sys.stderr.isatty():
+        return verify_mod.verify(project, device, timeout, on_event=_plain_progress, kb=kb)
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False)
+    with console.status("verifying") as status:
+        step = ["verifying"]
+
+        def on_event(kind: str, payload: Any) -> None:
+            if kind == "step":
+                step[0] = str(payload)
+                status.update(escape(step[0]))
+            elif kind == "output":
+                status.update(f"{escape(step[0])}\n[dim]{escape(str(payload)[:110])}[/]")
+            elif kind == "check":
+                mark = "[green]✓[/]" if payload.passed else "[red]✗[/]"
+                console.print(f"{mark} {escape(payload.name)}")
+
+        return verify_mod.verify(project, device, timeout, on_event=on_event, kb=kb)
+
+
+def _plain_progress(kind: str, payload: Any) -> None:
+    if kind == "step":
+        sys.stderr.write(f"dlpick: {payload}...\n")
+        sys.stderr.flush()
+
+
+def report(result: VerifyResult) -> None:
+    """The checks as a table on stdout, with the install commands when something is missing."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dlpick.cli import output
+
+    out = output.console()
+    table = Table(box=None, padding=(0, 1), show_header=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for check in result.checks:
+        mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+        table.add_row(mark, escape(check.name), escape(check.detail))
+    out.print(table)
+    if not result.verified:
+        out.print(f"[yellow]not verified[/]: install what is missing, then run `dlpick verify {result.project}`:")
+        for command in result.install:
+            out.print(f"  {escape(command)}", soft_wrap=True)
+    elif result.passed:
+        out.print(f"[green]verified[/]: {result.framework} on {result.device} in {result.seconds:.1f} s")
+    else:
+        names = ", ".join(check.name for check in result.failed)
+        out.print(f"[red]verification failed[/] ({names}) after {result.seconds:.1f} s")
+
+
+def finish(result: VerifyResult, as_json: bool) -> None:
+    show(result, as_json)
+    raise_for(result)
+
+
+def show(result: VerifyResult, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    """Print the result: JSON (inside `extra` as "verify" when given), or the checks table."""
+    from dlpick.cli import output
+
+    if as_json:
+        output.print_json(result.to_json() if extra is None else {**extra, "verify": result.to_json()})
+    else:
+        report(result)
+
+
+def raise_for(result: VerifyResult) -> None:
+    """The error that sets the exit status: 1 a check failed, 3 something is missing."""
+    from dlpick.errors import MissingTool, VerifyFailed
+
+    if not result.verified:
+        missing = next((c.detail for c in result.failed), "a needed tool is missing")
+        raise MissingTool(missing.split(";")[0] + "; not verified", hint=f"install: {' && '.join(result.install)}")
+    if not result.passed:
+        raise VerifyFailed(f"verification failed: {', '.join(check.name for check in result.failed)}")

@@ -1,0 +1,441 @@
+"""Prove a generated project works: smoke-train, metrics, export round trip, its own tests.
+
+Relies only on what templates/CONTRACT.md fixes. Every step runs in a subprocess of the
+project's Python (dlpick never imports a framework), in its own process group that is
+killed as a whole when the step runs past its time limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import queue
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from dlpick.errors import BadInput
+
+if TYPE_CHECKING:
+    from dlpick.core.knowledge import Knowledge
+
+DEFAULT_TIMEOUT = 300.0
+TESTS_TIMEOUT = 600.0
+KILL_GRACE = 5.0
+REGRESSION_KEYS = ("mse", "mae", "r2")
+CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix")
+METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval")
+# Used when the knowledge base does not list the framework's import names.
+MODULES = {"pytorch": ["torch"], "tensorflow": ["tensorflow"], "jax": ["jax", "flax"], "paddlepaddle": ["paddle"]}
+PROBE = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))"
+
+OnEvent = Callable[[str, Any], None]  # ("step", text) | ("output", line) | ("check", Check)
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+
+@dataclass
+class VerifyResult:
+    project: Path
+    framework: str
+    device: str
+    seconds: float
+    checks: list[Check] = field(default_factory=list)
+    verified: bool = True  # False: a framework or tool is missing, so the project could not be checked
+    install: list[str] = field(default_factory=list)  # commands that install what is missing
+
+    @property
+    def passed(self) -> bool:
+        return self.verified and bool(self.checks) and all(check.passed for check in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "framework": self.framework,
+            "device": self.device,
+            "seconds": round(self.seconds, 1),
+            "checks": [check.to_json() for check in self.checks],
+            "verified": self.verified,
+            "install": self.install,
+            "project": str(self.project),
+        }
+
+
+@dataclass(frozen=True)
+class Project:
+    """What verify reads from a generated project's `.cookiecutter.json`."""
+
+    path: Path
+    framework: str
+    task: str
+    package: str
+
+
+def eval_keys(task: str) -> tuple[str, ...]:
+    return REGRESSION_KEYS if task.endswith("regression") else CLASSIFICATION_KEYS
+
+
+def read_project(project_dir: str | os.PathLike[str]) -> Project:
+    path = Path(project_dir).expanduser().absolute()
+    answers = path / ".cookiecutter.json"
+    if not path.is_dir():
+        raise BadInput(f"{path}: no such project folder")
+    try:
+        data = json.loads(answers.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{answers}: missing; not a project generated from a dlpick template") from None
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{answers}: unreadable ({exc})") from None
+    missing = [key for key in ("__framework", "package_name", "task") if not isinstance(data.get(key), str)]
+    if missing:
+        raise BadInput(f"{answers}: missing {', '.join(missing)}; not a project generated from a dlpick template")
+    return Project(path, data["__framework"], data["task"], data["package_name"])
+
+
+def install_commands(framework: str, kb: Knowledge | None, project: Path, device: str = "cpu") -> list[str]:
+    """The exact commands that install the framework, then the project with its dev tools."""
+    entry = kb.frameworks.get(framework, {}) if kb else {}
+    hardware = entry.get("hardware", {})
+    preferred = hardware.get("nvidia-gpu", {}) if device == "cuda" else {}
+    command = preferred.get("install") or hardware.get("cpu", {}).get("install")
+    if not command:
+        command = "pip install " + " ".join(entry.get("packages") or MODULES.get(framework, [framework]))
+    return [command, f"pip install -e {shlex.quote(f'{project}[dev]')}"]
+
+
+def _modules(framework: str, kb: Knowledge | None) -> list[str]:
+    names = (kb.frameworks.get(framework, {}) if kb else {}).get("import_names")
+    return list(names or MODULES.get(framework, [framework]))
+
+
+def _env(project: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(project / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else src
+    # Stream progress, leave no __pycache__ in the project, never open a plot window.
+    env.update({"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"})
+    return env
+
+
+def missing_modules(python: str, modules: list[str], project: Path) -> list[str]:
+    """Modules `python` cannot import, found without importing them (nor anything into dlpick)."""
+    try:
+        proc = subprocess.run(
+            [python, "-c", PROBE, *modules],
+            cwd=project,
+            env=_env(project),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return list(json.loads(proc.stdout.strip().splitlines()[-1]))
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired) as exc:
+        raise BadInput(f"{python}: cannot run this Python to look for {', '.join(modules)} ({exc})") from None
+
+
+@dataclass
+class Ran:
+    returncode: int | None  # None: killed after the time limit
+    seconds: float
+    tail: list[str]
+
+    def last(self, count: int = 3) -> str:
+        lines = [line for line in self.tail if line.strip()]
+        return " | ".join(lines[-count:]) or "no output"
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Stop the whole process group (workers, data loaders, torchrun ranks), politely first."""
+    if not hasattr(os, "killpg"):
+        proc.kill()
+        return
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        if grace is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(grace)
+    proc.wait()
+    deadline = time.monotonic() + 2  # SIGKILL is delivered asynchronously; let the group go
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
+
+
+def run_step(cmd: list[str], cwd: Path, timeout: float, on_event: OnEvent | None = None) -> Ran:
+    """Run `cmd` in a new session; kill its process group after `timeout` seconds or on Ctrl-C."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=_env(cwd),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    tail: deque[str] = deque(maxlen=200)
+
+    def drain() -> None:
+        while True:
+            try:
+                line = lines.get_nowait()
+            except queue.Empty:
+                return
+            tail.append(line)
+            if on_event:
+                on_event("output", line)
+
+    timed_out = False
+    try:
+        while proc.poll() is None:
+            drain()
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                _kill_group(proc)
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(0.2)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        proc.wait()
+    if hasattr(os, "killpg"):  # children the step left running
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    reader.join(KILL_GRACE)
+    drain()
+    if not reader.is_alive():  # else a process outside the group still holds the pipe
+        stdout.close()
+    return Ran(None if timed_out else proc.returncode, time.monotonic() - start, list(tail))
+
+
+def _step_check(name: str, ran: Ran, timeout: float) -> Check:
+    if ran.returncode is None:
+        return Check(name, False, f"timed out after {timeout:g} s; its process group was killed")
+    if ran.returncode != 0:
+        return Check(name, False, f"exit status {ran.returncode} after {ran.seconds:.1f} s: {ran.last()}")
+    return Check(name, True, f"exit status 0 in {ran.seconds:.1f} s")
+
+
+def _read_json(path: Path) -> tuple[Any, str]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), ""
+    except FileNotFoundError:
+        return None, f"{path.name} was not written"
+    except (OSError, ValueError) as exc:
+        return None, f"{path.name} is unreadable: {exc}"
+
+
+def _finite(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_metrics(metrics: Any, project: Project) -> Check:
+    """metrics.json has every field of the contract, for this framework and task."""
+    if not isinstance(metrics, dict):
+        return Check("metrics", False, "metrics.json is not a JSON object")
+    problems = [f"missing {key}" for key in METRICS_KEYS if key not in metrics]
+    for key, expected in (("framework", project.framework), ("task", project.task)):
+        if key in metrics and metrics[key] != expected:
+            problems.append(f"{key} is {metrics[key]!r}, expected {expected!r}")
+    evaluation = metrics.get("eval")
+    if "eval" in metrics and not isinstance(evaluation, dict):
+        problems.append("eval is not an object")
+    elif isinstance(evaluation, dict):
+        for key in eval_keys(project.task):
+            value = evaluation.get(key)
+            if key not in evaluation:
+                problems.append(f"missing eval.{key}")
+            elif key == "confusion_matrix" and not isinstance(value, list):
+                problems.append("eval.confusion_matrix is not a list")
+            elif key != "confusion_matrix" and not _finite(value):
+                problems.append(f"eval.{key} is {value!r}, not a finite number")
+    if problems:
+        return Check("metrics", False, "; ".join(problems))
+    shown = ", ".join(f"{k} {metrics['eval'][k]:.3g}" for k in eval_keys(project.task) if k != "confusion_matrix")
+    return Check("metrics", True, f"complete; {shown}")
+
+
+def check_loss(metrics: Any) -> Check:
+    history = metrics.get("loss_history") if isinstance(metrics, dict) else None
+    if not isinstance(history, list) or len(history) < 2:
+        return Check("loss", False, f"loss_history needs at least 2 values, got {history!r}")
+    bad = [value for value in history if not _finite(value)]
+    if bad:
+        return Check("loss", False, f"loss is not finite: {bad[0]!r} among {len(history)} values")
+    first, last = history[0], history[-1]
+    text = f"{first:.4g} -> {last:.4g} over {len(history)} logged steps"
+    if not last < first:
+        return Check("loss", False, f"loss did not decrease: {text}")
+    return Check("loss", True, text)
+
+
+def check_export(ran: Ran, report: Any, problem: str, timeout: float) -> Check:
+    if ran.returncode is None or report is None:
+        detail = _step_check("export", ran, timeout).detail
+        return Check("export", False, f"{detail}; {problem}" if problem else detail)
+    checks = report.get("checks") if isinstance(report, dict) else None
+    if not isinstance(checks, list) or not checks:
+        return Check("export", False, "export.json lists no checks: nothing compared the exported model")
+    parts, ok = [], ran.returncode == 0
+    for item in checks:
+        item = item if isinstance(item, dict) else {}
+        diff, tolerance = item.get("max_abs_diff"), item.get("tolerance")
+        within = _finite(diff) and _finite(tolerance) and diff <= tolerance
+        agreement_text = ""
+        if "min_agreement" in item:  # quantised classifiers are also judged on predicted classes
+            agreement, minimum = item.get("agreement"), item.get("min_agreement")
+            within = within and _finite(agreement) and _finite(minimum) and agreement >= minimum
+            agreement_text = f", class agreement {agreement} vs at least {minimum}"
+        good = item.get("passed") is True and within
+        ok = ok and good
+        shown = f"{diff:.2g}" if _finite(diff) else repr(diff)
+        verdict = "ok" if good else "FAILED"
+        parts.append(f"{item.get('name', '?')}: max |diff| {shown} vs tolerance {tolerance}{agreement_text}: {verdict}")
+    if ran.returncode != 0:
+        parts.append(f"export exited with status {ran.returncode}: {ran.last(1)}")
+    return Check("export", ok, "; ".join(parts))
+
+
+def check_tests(ran: Ran, timeout: float) -> Check:
+    if ran.returncode == 5:
+        return Check("project tests", False, "pytest collected no tests")
+    check = _step_check("project tests", ran, timeout)
+    if check.passed:
+        check.detail = f"{ran.last(1)}"
+    return check
+
+
+def verify(
+    project_dir: str | os.PathLike[str],
+    device: str = "auto",
+    timeout: float = DEFAULT_TIMEOUT,
+    python: str = sys.executable,
+    on_event: OnEvent | None = None,
+    *,
+    tests_timeout: float = TESTS_TIMEOUT,
+    kb: Knowledge | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+) -> VerifyResult:
+    """Smoke-train the project, check what it wrote, export and compare, run its tests."""
+    start = time.monotonic()
+    project = read_project(project_dir)
+    if kb is None:
+        from dlpick.core import knowledge
+
+        kb = knowledge.load()
+    result = VerifyResult(project.path, project.framework, device, 0.0)
+
+    def event(kind: str, payload: Any) -> None:
+        if on_event:
+            on_event(kind, payload)
+
+    def add(check: Check) -> None:
+        result.checks.append(check)
+        event("check", check)
+
+    modules = _modules(project.framework, kb)
+    event("step", f"looking for {', '.join(modules)} and pytest")
+    missing = missing_modules(python, [*modules, "pytest"], project.path)
+    missing_framework = [m for m in missing if m != "pytest"]
+    if missing_framework:
+        result.verified = False
+        result.install = install_commands(project.framework, kb, project.path, device)
+        add(Check("framework", False, f"{', '.join(missing_framework)} not installed for {python}; not verified"))
+        result.seconds = time.monotonic() - start
+        return result
+    add(Check("framework", True, f"{', '.join(modules)} importable by {python}"))
+
+    temporary = run_dir is None
+    run = Path(tempfile.mkdtemp(prefix="dlpick-verify-")) if run_dir is None else Path(run_dir).absolute()
+    try:
+        _train_and_export(project, run, device, timeout, python, event, add, result)
+    finally:
+        if temporary:
+            shutil.rmtree(run, ignore_errors=True)
+
+    if "pytest" in missing:
+        result.verified = False
+        result.install = [f"pip install -e {shlex.quote(f'{project.path}[dev]')}"]
+        add(Check("project tests", False, f"pytest not installed for {python}; not verified"))
+    else:
+        event("step", f"running the project's tests (up to {tests_timeout:g} s)")
+        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        add(check_tests(run_step(cmd, project.path, tests_timeout, on_event), tests_timeout))
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _train_and_export(
+    project: Project,
+    run: Path,
+    device: str,
+    timeout: float,
+    python: str,
+    event: OnEvent,
+    add: Callable[[Check], None],
+    result: VerifyResult,
+) -> None:
+    package = project.package
+    event("step", f"smoke-training on {device} (up to {timeout:g} s)")
+    cmd = [python, "-m", f"{package}.train", "--smoke", "--out", str(run), "--device", device]
+    trained = _step_check("smoke-train", run_step(cmd, project.path, timeout, event), timeout)
+    add(trained)
+    metrics, problem = _read_json(run / "metrics.json")
+    if isinstance(metrics, dict) and isinstance(metrics.get("device"), str):
+        result.device = metrics["device"]
+    if metrics is None:
+        add(Check("metrics", False, problem if trained.passed else f"not checked: smoke-train failed, {problem}"))
+        for name in ("loss", "export"):
+            add(Check(name, False, "not checked: no metrics.json from the smoke-train"))
+        return
+    add(check_metrics(metrics, project))
+    add(check_loss(metrics))
+    event("step", "exporting and comparing the exported model's predictions")
+    cmd = [python, "-m", f"{package}.export", "--run", str(run), "--check"]
+    ran = run_step(cmd, project.path, timeout, event)
+    report, problem = _read_json(run / "export.json")
+    add(check_export(ran, report, problem, timeout))

@@ -1,0 +1,413 @@
+"""Rendering templates: plain cookiecutter, dlpick's all-or-nothing render, names, and `dlpick scaffold`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlpick.cli.app import app
+from dlpick.core import render
+from dlpick.errors import BadInput
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = sorted(p.parent.name for p in (ROOT / "templates").glob("*/cookiecutter.json"))
+MODULES = ("__init__", "data", "model", "train", "evaluate", "export", "explain")
+runner = CliRunner()
+
+
+def children(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under `root` (hidden ones too) with its content; None for folders."""
+    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))}
+
+
+def leftovers(parent: Path) -> list[str]:
+    return [p.name for p in parent.iterdir() if ".dlpick-" in p.name]
+
+
+# --- plain cookiecutter -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_plain_cookiecutter_renders_the_contract(template: str, tmp_path: Path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(ROOT / "templates" / template), "--no-input", "-o", str(out),
+         "task=image-classification"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    project = out / "my-dl-project"
+    answers = json.loads((project / ".cookiecutter.json").read_text())
+    assert answers["__framework"] == template
+    assert answers["task"] == "image-classification"
+    assert answers["package_name"] == "my_dl_project"
+    for path in ("pyproject.toml", "configs/default.yaml", "README.md", ".gitignore", ".github/workflows/ci.yml"):
+        assert (project / path).is_file(), path
+    for module in MODULES:
+        assert (project / "src" / "my_dl_project" / f"{module}.py").is_file(), module
+    assert list((project / "tests").glob("test_*.py"))
+
+
+def test_templates_are_listed_with_their_tasks():
+    templates = render.list_templates()
+    assert "pytorch" in templates
+    assert templates["pytorch"].tasks == (
+        "tabular-regression",
+        "tabular-classification",
+        "image-classification",
+        "text-classification",
+    )
+
+
+# --- names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "slug", "package"),
+    [
+        ("Churn model", "churn-model", "churn_model"),
+        ("My_DL--Project 2", "my-dl-project-2", "my_dl_project_2"),
+        ("  flowers  ", "flowers", "flowers"),
+        ("torch project", "torch-project", "torch_project"),
+    ],
+)
+def test_good_names(name: str, slug: str, package: str):
+    derived = render.project_name(name)
+    assert (derived.slug, derived.package) == (slug, package)
+    assert derived.package.isidentifier()
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("../x", "invalid project name"),
+        ("a/b", "invalid project name"),
+        ("a;rm -rf", "invalid project name"),
+        ("a$(id)", "invalid project name"),
+        ("1abc", "invalid project name"),
+        ("", "empty"),
+        ("import", "keyword"),
+        ("match", "keyword"),
+        ("torch", "shadow"),
+        ("test", "shadow"),
+        ("json", "shadow"),
+        ("x" * 65, "invalid project name"),
+    ],
+)
+def test_bad_names(name: str, says: str):
+    with pytest.raises(BadInput, match=says):
+        render.project_name(name)
+
+
+# --- dlpick's render -------------------------------------------------------------------
+
+
+def test_render_into_a_new_nested_folder(tmp_path: Path):
+    dest = tmp_path / "a" / "b" / "churn"
+    rendered = render.render("pytorch", "tabular-classification", dest, name="Churn model", python_version="3.12")
+    assert rendered.project_dir == dest and not rendered.replaced
+    answers = json.loads((dest / ".cookiecutter.json").read_text())
+    assert answers["project_slug"] == "churn-model"
+    assert answers["package_name"] == "churn_model"
+    assert answers["task"] == "tabular-classification"
+    assert answers["python_version"] == "3.12"
+    assert answers["_output_dir"] == str(dest.parent)  # the final place, not the temporary one
+    assert (dest / "src" / "churn_model" / "train.py").is_file()
+    assert leftovers(dest.parent) == [] and children(dest.parent) == ["churn"]
+    assert not (Path.home() / ".cookiecutter_replay").exists()  # no side effects in the home folder
+
+
+def test_name_defaults_to_the_folder_name(tmp_path: Path):
+    rendered = render.render("pytorch", "tabular-regression", tmp_path / "house-prices")
+    assert rendered.name.package == "house_prices"
+
+
+def test_empty_dest_folder_is_used(tmp_path: Path):
+    (tmp_path / "flowers").mkdir()
+    render.render("pytorch", "image-classification", tmp_path / "flowers")
+    assert (tmp_path / "flowers" / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize("existing", ["folder", "file"])
+def test_refuses_a_non_empty_dest_and_changes_nothing(tmp_path: Path, existing: str):
+    dest = tmp_path / "proj"
+    if existing == "folder":
+        dest.mkdir()
+        (dest / "notes.txt").write_text("mine")
+    else:
+        dest.write_text("mine")
+    before = snapshot(tmp_path)
+    with pytest.raises(BadInput, match="already exists and is not empty.*--force"):
+        render.render("pytorch", "tabular-regression", dest)
+    assert snapshot(tmp_path) == before
+
+
+def test_force_replaces_the_old_dest(tmp_path: Path):
+    dest = tmp_path / "proj"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("mine")
+    rendered = render.render("pytorch", "tabular-regression", dest, force=True)
+    assert rendered.replaced
+    assert not (dest / "notes.txt").exists()
+    assert (dest / "pyproject.toml").is_file()
+    assert children(tmp_path) == ["proj"]
+
+
+def test_unknown_framework_or_task_names_what_exists(tmp_path: Path):
+    with pytest.raises(BadInput, match="no template for framework 'jax'.*pytorch"):
+        render.render("jax", "tabular-regression", tmp_path / "p")
+    with pytest.raises(BadInput, match="no 'object-detection' starter.*image-classification"):
+        render.render("pytorch", "object-detection", tmp_path / "p")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def fail_midway(monkeypatch: pytest.MonkeyPatch):
+    """Make cookiecutter's generate_file raise `error` after it wrote a few files."""
+    import cookiecutter.generate as generate
+
+    real = generate.generate_file
+
+    def arm(error: BaseException, after: int = 3) -> None:
+        calls = []
+
+        def flaky(*args, **kwargs):
+            calls.append(args)
+            if len(calls) > after:
+                raise error
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(generate, "generate_file", flaky)
+
+    return arm
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_failure_midway_leaves_nothing(tmp_path: Path, fail_midway, error: BaseException):
+    fail_midway(error)
+    with pytest.raises(type(error)):
+        render.render("pytorch", "tabular-regression", tmp_path / "new" / "proj")
+    assert list(tmp_path.iterdir()) == []  # no project, no temporary folder, no parents it created
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_failure_with_force_keeps_the_old_dest(tmp_path: Path, fail_midway, error: BaseException):
+    dest = tmp_path / "proj"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    fail_midway(error)
+    with pytest.raises(type(error)):
+        render.render("pytorch", "tabular-regression", dest, force=True)
+    assert snapshot(tmp_path) == before
+
+
+def test_pick_template_falls_back_and_says_so():
+    templates = {"pytorch": render.Template("pytorch", Path("t"), ("tabular-regression", "image-classification"))}
+    assert render.pick_template(["pytorch", "jax"], "image-classification", templates) == ("pytorch", None)
+    framework, note = render.pick_template(["jax", "tensorflow", "pytorch"], "tabular-regression", templates)
+    assert framework == "pytorch"
+    assert note and "jax ranks first" in note and "#3" in note
+    with pytest.raises(BadInput, match="no template supports 'speech'"):
+        render.pick_template(["pytorch"], "speech", templates)
+
+
+# --- fake templates (for the CLI) -----------------------------------------------------------
+
+
+def fake_template(root: Path, framework: str = "json", hook: str | None = None) -> Path:
+    """A minimal cookiecutter template under root/<framework>."""
+    template = root / framework
+    project = template / "{{cookiecutter.project_slug}}"
+    (project / "src" / "{{cookiecutter.package_name}}").mkdir(parents=True)
+    context = {
+        "project_name": "My DL Project",
+        "project_slug": "{{ cookiecutter.project_name.lower().replace(' ', '-') }}",
+        "package_name": "{{ cookiecutter.project_slug.replace('-', '_') }}",
+        "task": ["tabular-regression", "tabular-classification"],
+        "python_version": "3.11",
+        "__framework": framework,
+    }
+    (template / "cookiecutter.json").write_text(json.dumps(context))
+    (project / ".cookiecutter.json").write_text("{{ cookiecutter | jsonify }}\n")
+    (project / "src" / "{{cookiecutter.package_name}}" / "__init__.py").write_text("")
+    if hook is not None:
+        (template / "hooks").mkdir()
+        (template / "hooks" / "post_gen_project.py").write_text(hook)
+    return template
+
+
+def test_a_failing_template_hook_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    fake_template(tmp_path / "templates", hook="import sys\nsys.exit(1)\n")
+    monkeypatch.setenv(render.TEMPLATES_ENV, str(tmp_path / "templates"))
+    work = tmp_path / "work"
+    work.mkdir()
+    result = runner.invoke(app, ["scaffold", "json", "--task", "tabular-regression", "--dest", str(work / "p")])
+    assert result.exit_code == 2, result.output
+    assert "failed to render" in result.stderr
+    assert list(work.iterdir()) == []
+
+
+# --- dlpick scaffold --------------------------------------------------------------------------
+
+
+def scaffold(*args: str):
+    return runner.invoke(app, ["scaffold", *args])
+
+
+def one_line_error(result, code: int = 2) -> str:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dlpick: error: "), result.stderr
+    return lines[0]
+
+
+def test_scaffold_json_without_verify(tmp_path: Path):
+    dest = tmp_path / "prices"
+    result = scaffold("pytorch", "--task", "tabular-regression", "--dest", str(dest), "--no-verify", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["project"] == str(dest)
+    assert (data["framework"], data["task"], data["package_name"]) == ("pytorch", "tabular-regression", "prices")
+    assert data["verify"] is None
+    assert data["next_steps"][0] == f"cd {dest}"
+    assert "python -m prices.train --out runs/first" in data["next_steps"]
+    assert (dest / "src" / "prices" / "train.py").is_file()
+
+
+def test_scaffold_text_prints_next_steps(tmp_path: Path):
+    dest = tmp_path / "flowers"
+    result = scaffold("pytorch", "-t", "image-classification", "-d", str(dest), "--name", "Flower id", "--no-verify")
+    assert result.exit_code == 0, result.output
+    assert f"created {dest}: pytorch image-classification starter (package flower_id)" in result.stdout
+    for step in ("Next steps:", f"cd {dest}", "flower_id.train", "flower_id.evaluate", "flower_id.export"):
+        assert step in result.stdout
+
+
+def test_scaffold_answers_file_picks_the_recommendation(tmp_path: Path):
+    answers = tmp_path / "team.yaml"
+    answers.write_text("task: tabular-classification\nhardware: [cpu]\nfamiliarity: {pytorch: 5}\n")
+    dest = tmp_path / "churn"
+    result = scaffold("--answers", str(answers), "--dest", str(dest), "--no-verify", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["framework"] in render.list_templates()
+    assert data["task"] == "tabular-classification"
+    assert data["framework"] in data["note"]
+
+
+def test_scaffold_without_terminal_names_the_flags(tmp_path: Path):
+    line = one_line_error(scaffold("pytorch"))
+    assert "--task and --dest" in line and "no terminal" in line
+    line = one_line_error(scaffold("pytorch", "--task", "tabular-regression", "--no-input"))
+    assert "missing --dest (--no-input was given)" in line
+
+
+def test_scaffold_refuses_existing_project(tmp_path: Path):
+    dest = tmp_path / "proj"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("mine")
+    line = one_line_error(scaffold("pytorch", "--task", "tabular-regression", "--dest", str(dest), "--no-verify"))
+    assert "already exists" in line and "--force" in line
+    assert children(dest) == ["notes.txt"]
+    result = scaffold("pytorch", "-t", "tabular-regression", "-d", str(dest), "--no-verify", "--force")
+    assert result.exit_code == 0, result.output
+    assert f"replaced {dest}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["jax", "--task", "tabular-regression"], "no template for framework 'jax' (templates exist for: "),
+        (["pytorch", "--task", "speech"], "no 'speech' starter"),
+        (["--task", "imag-classification"], "did you mean 'image-classification'"),
+        (["pytorch", "--task", "tabular-regression", "--name", "a;b"], "invalid project name"),
+        (["pytorch", "--task", "tabular-regression", "--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_scaffold_bad_input(tmp_path: Path, args: list[str], says: str):
+    line = one_line_error(scaffold(*args, "--dest", str(tmp_path / "p")))
+    assert says in line
+    assert not (tmp_path / "p").exists()
+
+
+def test_render_works_without_the_include_symlink(tmp_path: Path):
+    """Wheels drop symbolic links: a template without `templates -> ../_shared` still renders."""
+    import shutil
+
+    root = tmp_path / "installed"
+    shutil.copytree(ROOT / "templates" / "_shared", root / "_shared")
+    shutil.copytree(ROOT / "templates" / "pytorch", root / "pytorch", ignore=shutil.ignore_patterns("templates"))
+    assert not (root / "pytorch" / "templates").exists()
+    dest = tmp_path / "work" / "demo"
+    render.render("pytorch", "text-classification", dest, templates_root=root)
+    assert (dest / ".gitignore").is_file() and (dest / ".github" / "workflows" / "ci.yml").is_file()
+    answers = json.loads((dest / ".cookiecutter.json").read_text())
+    assert answers["_template"] == str(root / "pytorch")  # the real template, for cruft; not a temporary copy
+    assert children(tmp_path / "work") == ["demo"]
+
+
+def test_scaffold_prompts_for_what_is_missing_in_a_terminal(tmp_path: Path):
+    import pexpect
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120"}
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "dlpick", "scaffold", "pytorch", "--no-verify"],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 120),
+    )
+    child.expect("What will the model do")
+    child.send("\x1b[B\r")  # the second task: tabular-classification
+    child.expect("Folder to create the project in")
+    child.send("\r")  # accept the default
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    answers = json.loads((tmp_path / "my-dl-project" / ".cookiecutter.json").read_text())
+    assert answers["task"] == "tabular-classification"
+
+
+def test_dot_dest_fills_the_current_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`--dest .` in an empty folder keeps that folder (the shell is in it) and names the project after it."""
+    folder = tmp_path / "churn"
+    folder.mkdir()
+    inode = folder.stat().st_ino
+    monkeypatch.chdir(folder)
+    rendered = render.render("pytorch", "tabular-classification", ".")
+    assert rendered.project_dir == folder and rendered.name.package == "churn"
+    assert folder.stat().st_ino == inode
+    assert (folder / "src" / "churn" / "train.py").is_file()
+    assert children(tmp_path) == ["churn"]
+
+
+def test_failure_while_filling_an_empty_folder_empties_it_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = tmp_path / "churn"
+    folder.mkdir()
+    real = Path.rename
+    calls = []
+
+    def flaky(self: Path, target: Path) -> Path:
+        calls.append(self)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        render.render("pytorch", "tabular-classification", folder)
+    assert children(tmp_path) == ["churn"] and children(folder) == []

@@ -1,0 +1,385 @@
+"""`verify` against fake generated projects: standard library only, but following templates/CONTRACT.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dlpick.cli.app import app
+from dlpick.core import verify
+from dlpick.core.verify import VerifyResult
+
+runner = CliRunner()
+
+
+def children(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+CLASSIFICATION_EVAL = {
+    "accuracy": 0.9,
+    "precision": 0.9,
+    "recall": 0.9,
+    "f1": 0.9,
+    "roc_auc": 0.95,
+    "confusion_matrix": [[5, 1], [0, 4]],
+}
+
+TRAIN = '''"""Fake train: writes metrics.json as CONFIG says."""
+import argparse, json, os, subprocess, sys, time
+from pathlib import Path
+
+CONFIG = json.loads(%r)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print("training on", args.device, file=sys.stderr)
+    if CONFIG["hang"]:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        info = {"pid": os.getpid(), "pgid": os.getpgid(0), "child": child.pid}
+        Path(CONFIG["hang"]).write_text(json.dumps(info))
+        time.sleep(600)
+    answers = json.loads(Path(".cookiecutter.json").read_text())
+    metrics = {
+        "framework": answers["__framework"], "task": answers["task"],
+        "device": "cpu" if args.device == "auto" else args.device, "seconds": 0.1,
+        "loss_history": CONFIG["loss"], "eval": CONFIG["eval"],
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    (out / "model.json").write_text("{}")
+    print("done", file=sys.stderr)
+    sys.exit(CONFIG["exit"])
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+EXPORT = '''"""Fake export --check: compares nothing, reports CONFIG's numbers."""
+import argparse, json, sys
+from pathlib import Path
+
+CONFIG = json.loads(%r)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--run", required=True)
+parser.add_argument("--check", action="store_true")
+args = parser.parse_args()
+diff = CONFIG["diff"]
+passed = CONFIG["claims_passed"] if CONFIG["claims_passed"] is not None else diff <= 1e-4
+item = {"name": "json", "max_abs_diff": diff, "tolerance": 1e-4, "passed": passed}
+if CONFIG["agreement"] is not None:
+    item.update(agreement=CONFIG["agreement"], min_agreement=0.9)
+report = {"formats": {"json": "model.json"}, "checks": [item]}
+Path(args.run, "export.json").write_text(json.dumps(report))
+sys.exit(0 if passed else 1)
+'''
+
+
+def make_project(
+    root: Path,
+    framework: str = "json",
+    task: str = "tabular-classification",
+    loss: list[Any] | None = None,
+    eval_: dict[str, Any] | None = None,
+    exit_code: int = 0,
+    hang: str = "",
+    diff: float = 1e-7,
+    claims_passed: bool | None = None,
+    tests_pass: bool = True,
+    agreement: float | None = None,
+) -> Path:
+    """A generated project as CONTRACT.md describes it, whose modules use only the standard library."""
+    project = root / "fake-project"
+    package = project / "src" / "fake_project"
+    package.mkdir(parents=True)
+    (project / "tests").mkdir()
+    answers = {"__framework": framework, "task": task, "package_name": "fake_project", "project_slug": "fake-project"}
+    (project / ".cookiecutter.json").write_text(json.dumps(answers))
+    (project / "pyproject.toml").write_text('[project]\nname = "fake-project"\n\n[tool.pytest.ini_options]\n')
+    (package / "__init__.py").write_text("")
+    config = {
+        "loss": [1.0, 0.5, 0.25] if loss is None else loss,
+        "eval": CLASSIFICATION_EVAL if eval_ is None else eval_,
+        "exit": exit_code,
+        "hang": hang,
+    }
+    (package / "train.py").write_text(TRAIN % json.dumps(config))
+    (package / "export.py").write_text(
+        EXPORT % json.dumps({"diff": diff, "claims_passed": claims_passed, "agreement": agreement})
+    )
+    (project / "tests" / "test_fake.py").write_text(
+        f"import fake_project\n\n\ndef test_it():\n    assert {tests_pass}\n"
+    )
+    return project
+
+
+def names(result: VerifyResult) -> dict[str, bool]:
+    return {check.name: check.passed for check in result.checks}
+
+
+def check(result: VerifyResult, name: str):
+    return next(c for c in result.checks if c.name == name)
+
+
+KB = SimpleNamespace(frameworks={})
+
+
+@pytest.fixture(autouse=True)
+def _fast_child_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake projects' own test runs need no plugins (loading them takes ~1 s per run)."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def run(project: Path, **kwargs: Any) -> VerifyResult:
+    return verify.verify(project, kb=KB, **kwargs)
+
+
+def test_a_good_project_passes(tmp_path: Path):
+    events: list[tuple[str, Any]] = []
+    result = run(make_project(tmp_path), on_event=lambda kind, payload: events.append((kind, payload)))
+    assert result.passed, result.checks
+    assert list(names(result)) == ["framework", "smoke-train", "metrics", "loss", "export", "project tests"]
+    assert result.device == "cpu"  # what metrics.json says ran, not "auto"
+    assert "1 -> 0.25 over 3 logged steps" in check(result, "loss").detail
+    assert "json: max |diff| 1e-07 vs tolerance 0.0001: ok" in check(result, "export").detail
+    assert "1 passed" in check(result, "project tests").detail
+    data = result.to_json()
+    assert set(data) >= {"passed", "framework", "device", "seconds", "checks"}
+    assert data["passed"] is True and data["framework"] == "json"
+    assert all(set(c) == {"name", "passed", "detail"} for c in data["checks"])
+    kinds = {kind for kind, _ in events}
+    assert kinds == {"step", "output", "check"}
+    assert ("output", "training on auto") in events
+    assert not list((tmp_path / "fake-project").rglob("__pycache__"))  # verify leaves the project as it was
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "failed", "says"),
+    [
+        ({"loss": [1.0, 1.2, 1.5]}, "loss", "did not decrease: 1 -> 1.5"),
+        ({"loss": [1.0, float("nan"), 0.5]}, "loss", "not finite: nan"),
+        ({"loss": [1.0, float("inf")]}, "loss", "not finite: inf"),
+        ({"loss": [1.0]}, "loss", "at least 2 values"),
+        ({"eval_": {"accuracy": 0.9, "f1": 0.8}}, "metrics", "missing eval.precision"),
+        ({"eval_": {**CLASSIFICATION_EVAL, "roc_auc": float("nan")}}, "metrics", "eval.roc_auc is nan"),
+        ({"task": "tabular-regression"}, "metrics", "missing eval.mse"),
+        ({"diff": 0.5}, "export", "json: max |diff| 0.5 vs tolerance 0.0001: FAILED"),
+        ({"diff": 0.5, "claims_passed": True}, "export", "FAILED"),  # passed: true does not hide the numbers
+        ({"agreement": 0.5, "claims_passed": True}, "export", "class agreement 0.5 vs at least 0.9: FAILED"),
+        ({"exit_code": 3}, "smoke-train", "exit status 3"),
+        ({"tests_pass": False}, "project tests", "exit status 1"),
+    ],
+)
+def test_failures_are_reported(tmp_path: Path, kwargs: dict[str, Any], failed: str, says: str):
+    result = run(make_project(tmp_path, **kwargs))
+    assert not result.passed and result.verified
+    assert [c.name for c in result.failed] == [failed]
+    assert says in check(result, failed).detail
+
+
+def test_regression_task_needs_regression_metrics(tmp_path: Path):
+    result = run(make_project(tmp_path, task="tabular-regression", eval_={"mse": 0.1, "mae": 0.2, "r2": 0.9}))
+    assert result.passed, result.checks
+    assert "mse 0.1, mae 0.2, r2 0.9" in check(result, "metrics").detail
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Processes (not zombies) in process group `pgid`."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in "ZX" and int(fields[2]) == pgid:
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """The group's processes that are still running a second later (the kernel finishes kills asynchronously)."""
+    deadline = time.monotonic() + 1
+    while (members := _group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return members
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_timeout_kills_the_whole_process_group(tmp_path: Path):
+    info = tmp_path / "pids.json"
+    start = time.monotonic()
+    result = run(make_project(tmp_path, hang=str(info)), timeout=3)
+    assert time.monotonic() - start < 30
+    assert not result.passed
+    assert check(result, "smoke-train").detail == "timed out after 3 s; its process group was killed"
+    assert check(result, "metrics").detail.startswith("not checked: smoke-train failed")
+    pids = json.loads(info.read_text())
+    assert pids["pgid"] == pids["pid"]  # the step ran in its own session
+    assert _group_alive(pids["pgid"]) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_kills_the_process_group(tmp_path: Path):
+    info = tmp_path / "pids.json"
+
+    def interrupt(kind: str, payload: Any) -> None:
+        if kind == "output" and info.exists():
+            raise KeyboardInterrupt
+
+    project = make_project(tmp_path, hang=str(info))
+    with pytest.raises(KeyboardInterrupt):
+        verify.run_step(
+            [sys.executable, "-c", "import runpy,time; time.sleep(1); runpy.run_module('fake_project.train', "
+             "run_name='__main__')", "--out", str(tmp_path / "run")],
+            project, timeout=60, on_event=interrupt,
+        )  # fmt: skip
+    assert _group_alive(json.loads(info.read_text())["pgid"]) == []
+
+
+def test_missing_framework_is_not_verified(tmp_path: Path):
+    project = make_project(tmp_path, framework="no_such_framework_xyz")
+    result = run(project)
+    assert not result.passed and not result.verified
+    assert names(result) == {"framework": False}
+    assert "no_such_framework_xyz not installed" in result.checks[0].detail
+    assert result.install == ["pip install no_such_framework_xyz", f"pip install -e '{project}[dev]'"]
+    assert result.to_json()["passed"] is False
+
+
+def test_install_command_comes_from_the_knowledge_base(tmp_path: Path):
+    project = make_project(tmp_path, framework="pytorch")
+    kb = SimpleNamespace(
+        frameworks={
+            "pytorch": {
+                "import_names": ["no_such_torch_xyz"],
+                "packages": ["torch"],
+                "hardware": {"cpu": {"install": "pip3 install torch --index-url https://example.org/cpu"}},
+            }
+        }
+    )
+    result = verify.verify(project, kb=kb)
+    assert not result.verified
+    assert result.install[0] == "pip3 install torch --index-url https://example.org/cpu"
+    del kb.frameworks["pytorch"]["hardware"]["cpu"]["install"]
+    assert verify.install_commands("pytorch", kb, project)[0] == "pip install torch"
+
+
+def test_not_a_project(tmp_path: Path):
+    from dlpick.errors import BadInput
+
+    with pytest.raises(BadInput, match="missing; not a project generated"):
+        run(tmp_path)
+    with pytest.raises(BadInput, match="no such project folder"):
+        run(tmp_path / "nope")
+
+
+# --- dlpick verify -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kb_overlay(tmp_path: Path) -> Path:
+    """A team knowledge folder saying pytorch imports as a module that does not exist."""
+    directory = tmp_path / "kb"
+    (directory / "frameworks").mkdir(parents=True)
+    (directory / "frameworks" / "pytorch.yaml").write_text("id: pytorch\nimport_names: [no_such_torch_xyz]\n")
+    return directory
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["verify", *args])
+
+
+def test_cli_passed(tmp_path: Path):
+    result = invoke(str(make_project(tmp_path)), "--json", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["passed"] is True and data["device"] == "cpu"
+    text = invoke(str(tmp_path / "fake-project"))
+    assert text.exit_code == 0, text.output
+    assert "verified: json on cpu" in text.stdout
+
+
+def test_cli_failed_exit_1(tmp_path: Path):
+    result = invoke(str(make_project(tmp_path, loss=[1.0, 2.0])), "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["passed"] is False
+    assert result.stderr.strip().splitlines()[-1] == "dlpick: error: verification failed: loss"
+
+
+def test_cli_framework_missing_exit_3(tmp_path: Path, kb_overlay: Path):
+    project = make_project(tmp_path, framework="pytorch")
+    result = invoke(str(project), "--json", "--knowledge", str(kb_overlay))
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.stdout)
+    assert data["passed"] is False and data["verified"] is False
+    assert data["install"][0].startswith("pip3 install torch")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("dlpick: error: no_such_torch_xyz not installed") and "install: pip3 install torch" in last
+    text = invoke(str(project), "--knowledge", str(kb_overlay))
+    assert text.exit_code == 3
+    assert "not verified" in text.stdout and "pip3 install torch" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(["--device", "tpu"], "unknown device 'tpu'"), (["--timeout", "0"], "--timeout")],
+)
+def test_cli_bad_input(tmp_path: Path, args: list[str], says: str):
+    result = invoke(str(make_project(tmp_path)), *args)
+    assert result.exit_code == 2
+    assert says in result.stderr
+
+
+def test_cli_not_a_project(tmp_path: Path):
+    result = invoke(str(tmp_path))
+    assert result.exit_code == 2
+    assert "not a project generated from a dlpick template" in result.stderr
+
+
+def test_scaffold_then_verify_with_a_fake_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """scaffold --verify end to end, on a stdlib-only template (framework module: json)."""
+    templates = tmp_path / "templates"
+    make_project(tmp_path)
+    template = templates / "json"
+    project = template / "{{cookiecutter.project_slug}}"
+    (project / "src").mkdir(parents=True)
+    (tmp_path / "fake-project" / "src" / "fake_project").rename(project / "src" / "{{cookiecutter.package_name}}")
+    (tmp_path / "fake-project" / "tests").rename(project / "tests")
+    (project / ".cookiecutter.json").write_text("{{ cookiecutter | jsonify }}\n")
+    (project / "tests" / "test_fake.py").write_text("def test_it():\n    pass\n")
+    context = {
+        "project_name": "x",
+        "project_slug": "{{ cookiecutter.project_name }}",
+        "package_name": "{{ cookiecutter.project_slug.replace('-', '_') }}",
+        "task": ["tabular-classification"],
+        "python_version": "3.11",
+        "__framework": "json",
+    }
+    (template / "cookiecutter.json").write_text(json.dumps(context))
+    monkeypatch.setenv("DLPICK_TEMPLATES", str(templates))
+    dest = tmp_path / "work" / "demo"
+    result = runner.invoke(app, ["scaffold", "json", "-t", "tabular-classification", "-d", str(dest), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["package_name"] == "demo" and data["verify"]["passed"] is True
+    assert [c["name"] for c in data["verify"]["checks"]][-1] == "project tests"
+    (dest / "src" / "demo" / "export.py").write_text("import sys\nsys.exit(2)\n")
+    failed = runner.invoke(app, ["verify", str(dest)])
+    assert failed.exit_code == 1
+    assert "FAIL" in failed.stdout and "export" in failed.stderr
+    assert children(dest.parent) == ["demo"]
