@@ -18,6 +18,9 @@ Examples:
   dlpick recommend                       # answer a few questions
   dlpick recommend --task image-classification --hardware nvidia-gpu --deploy mobile
   dlpick recommend --answers team.yaml --json
+  dlpick scaffold --answers team.yaml --dest vision   # the top pick's starter, smoke-trained
+  dlpick scaffold pytorch --task text-classification --dest reviews
+  dlpick verify vision --json
   dlpick show pytorch
   dlpick compare pytorch tensorflow jax
   dlpick kb validate my-knowledge/
