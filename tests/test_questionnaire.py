@@ -15,7 +15,8 @@ DOWN, SPACE, ENTER = "\x1b[B", " ", "\r"
 
 
 def spawn(*args: str) -> pexpect.spawn:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120"}
+    # DLPICK_NO_DETECT: the hardware question starts from `cpu` alone, whatever this machine has.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120", "DLPICK_NO_DETECT": "1"}
     env.pop("NO_COLOR", None)
     return pexpect.spawn(
         sys.executable, ["-m", "dlpick", *args], env=env, encoding="utf-8", timeout=30, dimensions=(50, 120)

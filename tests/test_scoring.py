@@ -171,25 +171,22 @@ def test_stability_names_the_smallest_single_weight_change(raw):
     top = result.ranking[0].framework
     stability = result.stability
 
-    def top_after(criterion: str, weight: float) -> tuple[str, float]:
-        changed = dataclasses.replace(answers, priorities={**answers.priorities, criterion: weight})
-        scores = _scores(changed)
-        best = max(scores.values())
-        return top, scores[top] - max(s for f, s in scores.items() if f != top) if len(scores) > 1 else best
+    def margin_after(criterion: str, weight: float) -> float:
+        """How far the current top pick leads once `criterion` has `weight` (negative: it lost the lead)."""
+        scores = _scores(dataclasses.replace(answers, priorities={**answers.priorities, criterion: weight}))
+        return scores[top] - max(s for f, s in scores.items() if f != top)
 
     if stability.stable:
         # Brute force on a grid: no single weight in 0..5 takes the lead from the top pick.
         for criterion in CRITERIA:
             for step in range(0, 51):
-                _, margin = top_after(criterion, step / 10)
-                assert margin >= -1e-6, (criterion, step / 10)
+                assert margin_after(criterion, step / 10) >= -1e-6, (criterion, step / 10)
     else:
-        _, margin = top_after(stability.criterion, stability.to_weight)
-        assert margin == pytest.approx(0, abs=1e-6)
+        assert margin_after(stability.criterion, stability.to_weight) == pytest.approx(0, abs=1e-6)
         # ... and nothing smaller does it: a change 10% short keeps the top pick ahead.
         short = stability.from_weight + 0.9 * (stability.to_weight - stability.from_weight)
         for criterion in CRITERIA:
             low = result.weights[criterion] - abs(short - stability.from_weight)
             high = result.weights[criterion] + abs(short - stability.from_weight)
             for weight in (max(0.0, low), min(5.0, high)):
-                assert top_after(criterion, weight)[1] >= -1e-6
+                assert margin_after(criterion, weight) >= -1e-6

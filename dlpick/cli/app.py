@@ -95,7 +95,7 @@ def _root(
 
 
 def _register() -> None:
-    from dlpick.cli import inspect, recommend, scaffold, verify
+    from dlpick.cli import inspect, machine, recommend, scaffold, verify
 
     app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
     app.command("show", help=inspect.SHOW_HELP)(inspect.show)
@@ -103,6 +103,7 @@ def _register() -> None:
     app.add_typer(inspect.kb_app, name="kb")
     app.command("scaffold", help=scaffold.HELP, no_args_is_help=False)(scaffold.scaffold)
     app.command("verify", help=verify.HELP)(verify.verify)
+    app.command("doctor", help=machine.DOCTOR_HELP)(machine.doctor)
 
 
 _register()

@@ -26,7 +26,7 @@ Examples:
 KnowledgeOpt = Annotated[
     Path | None,
     typer.Option(
-        "--knowledge", "-k", help="Extra knowledge folder overriding the built-in one [env: DLPICK_KNOWLEDGE]."
+        "--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -94,7 +94,7 @@ def validate(
 
     dirs = knowledge.knowledge_dirs(directory)
     kb, problems = knowledge.validate_dirs(dirs)
-    facts = len(knowledge._dates(kb.frameworks)) if kb else 0
+    facts = len(knowledge.fact_dates(kb.frameworks)) if kb else 0
     if as_json:
         output.print_json(
             {

@@ -31,7 +31,9 @@ def ask(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
             instruction="(arrow keys, Enter)",
         )
     )
-    hardware_given = set(given.get("hardware") or ["cpu"])
+    from dlpick.core.hardware import quick_hardware_ids
+
+    hardware_given = set(given.get("hardware") or quick_hardware_ids())
     answers["hardware"] = _ask(
         questionary.checkbox(
             "Where will it train and run?",

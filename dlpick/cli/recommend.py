@@ -48,7 +48,7 @@ def recommend(
     weight: Annotated[
         list[str] | None, Opt("--weight", help="CRITERION=0..5, how much it matters; repeatable.")
     ] = None,
-    python: Annotated[str | None, Opt("--python", help="Python version the project uses [default: this one].")] = None,
+    python: Annotated[str | None, Opt("--python", help="Python version the project uses (default: this one).")] = None,
     include_retired: Annotated[
         bool | None, Opt("--include-retired/--exclude-retired", help="Rank retired frameworks too.", show_default=False)
     ] = None,
@@ -59,7 +59,7 @@ def recommend(
     ] = None,
     knowledge_dir: Annotated[
         Path | None,
-        Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one [env: DLPICK_KNOWLEDGE]."),
+        Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."),
     ] = None,
     no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
 ) -> None:

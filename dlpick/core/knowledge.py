@@ -44,7 +44,7 @@ class Knowledge:
     @property
     def as_of(self) -> str:
         """The newest `as_of` of any fact: when the knowledge base was last checked."""
-        return max(_dates(self.frameworks), default="unknown")
+        return max(fact_dates(self.frameworks), default="unknown")
 
     @property
     def version(self) -> str:
@@ -57,14 +57,15 @@ class Knowledge:
         return self.frameworks[framework_id]
 
 
-def _dates(value: Any) -> list[str]:
+def fact_dates(value: Any) -> list[str]:
+    """The `as_of` date of every sourced fact under `value`."""
     if isinstance(value, dict):
         found = [value["as_of"]] if isinstance(value.get("as_of"), str) else []
         for child in value.values():
-            found.extend(_dates(child))
+            found.extend(fact_dates(child))
         return found
     if isinstance(value, list):
-        return [d for child in value for d in _dates(child)]
+        return [d for child in value for d in fact_dates(child)]
     return []
 
 
