@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import hardware
+from dlpick.core import doctor, hardware
 from dlpick.core.hardware import Accelerator, Machine
 from tests import test_imports
 from tests.test_imports import FRAMEWORK_MODULES, probe
@@ -75,11 +75,11 @@ def fake_packages(monkeypatch: pytest.MonkeyPatch):
     return install
 
 
-def report_for(kb_frameworks, box: Machine) -> list[hardware.Finding]:
+def report_for(kb_frameworks, box: Machine) -> list[doctor.Finding]:
     """The findings for `box` with the (fake) installed packages."""
-    installed = hardware.installed_frameworks(kb_frameworks, box.os, box.arch)
-    libraries = {name: info[0] for name in hardware.LIBRARIES if (info := hardware._distribution(name))}
-    return hardware.analyse(box, installed, kb_frameworks, libraries)
+    installed = doctor.installed_frameworks(kb_frameworks, box.os, box.arch)
+    libraries = {name: info[0] for name in doctor.LIBRARIES if (info := doctor._distribution(name))}
+    return doctor.analyse(box, installed, kb_frameworks, libraries)
 
 
 # --- parsers on recorded outputs -------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_cpuinfo_and_meminfo():
     ],
 )
 def test_torch_build(version, requires, system, label, targets):
-    build = hardware.torch_build(version, requires, system)
+    build = doctor.torch_build(version, requires, system)
     assert (build.label, build.targets) == (label, frozenset(targets))
 
 
@@ -183,13 +183,13 @@ def test_torch_build(version, requires, system, label, targets):
     ],
 )
 def test_package_build(name, version, system, targets):
-    assert hardware.package_build(name, version, [], system).targets == frozenset(targets)
+    assert doctor.package_build(name, version, [], system).targets == frozenset(targets)
 
 
 def test_package_build_labels_name_the_cuda_version():
-    assert hardware.package_build("mxnet-cu112", "1.9.1").label == "CUDA 11.2"
-    assert hardware.package_build("paddlepaddle-gpu", "2.6.1.post120").label == "CUDA 12.0"
-    assert hardware.package_build("flax", "0.12.0").targets is None
+    assert doctor.package_build("mxnet-cu112", "1.9.1").label == "CUDA 11.2"
+    assert doctor.package_build("paddlepaddle-gpu", "2.6.1.post120").label == "CUDA 12.0"
+    assert doctor.package_build("flax", "0.12.0").targets is None
 
 
 # --- findings, with fake importlib.metadata --------------------------------------------------
@@ -277,11 +277,11 @@ def test_driver_missing_and_module_without_metadata(kb_frameworks, fake_packages
     (tmp_path / "caffe").mkdir()
     (tmp_path / "caffe" / "__init__.py").write_text("raise SystemExit('caffe was imported')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    installed = hardware.installed_frameworks({"caffe": kb_frameworks["caffe"]})
+    installed = doctor.installed_frameworks({"caffe": kb_frameworks["caffe"]})
     assert [(i.framework, i.version) for i in installed] == [("caffe", "unknown")]
     assert "no package metadata" in installed[0].packages[0].build.label
     pci_only = Accelerator("nvidia-gpu", "NVIDIA GPU (driver not working)", source="PCI bus")
-    findings = hardware.analyse(machine(pci_only), [], kb_frameworks, {})
+    findings = doctor.analyse(machine(pci_only), [], kb_frameworks, {})
     assert "nvidia-smi" in findings[0].problem
 
 
@@ -289,12 +289,12 @@ def test_driver_missing_and_module_without_metadata(kb_frameworks, fake_packages
 
 
 def test_install_command_for_the_detected_hardware(kb_frameworks):
-    torch = hardware.install_command(kb_frameworks["pytorch"], "pytorch", ["cpu", "nvidia-gpu"], "3.12")
+    torch = doctor.install_command(kb_frameworks["pytorch"], "pytorch", ["cpu", "nvidia-gpu"], "3.12")
     cuda = kb_frameworks["pytorch"]["hardware"]["nvidia-gpu"]["install"]
     assert (torch.hardware, torch.command) == ("nvidia-gpu", cuda)
-    tf = hardware.install_command(kb_frameworks["tensorflow"], "tensorflow", ["cpu", "amd-gpu"], "3.12")
+    tf = doctor.install_command(kb_frameworks["tensorflow"], "tensorflow", ["cpu", "amd-gpu"], "3.12")
     assert tf.hardware == "cpu" and "no amd-gpu install" in tf.note
-    jax = hardware.install_command(kb_frameworks["jax"], "jax", ["cpu"], "3.11")
+    jax = doctor.install_command(kb_frameworks["jax"], "jax", ["cpu"], "3.11")
     assert "0.10.2" in jax.note
 
 
@@ -310,13 +310,13 @@ def test_install_command_for_the_detected_hardware(kb_frameworks):
     ],
 )
 def test_command_cuda_major(command, major):
-    assert hardware.command_cuda_major(command) == major
+    assert doctor.command_cuda_major(command) == major
 
 
 def test_install_note_when_the_driver_is_older_than_the_build(kb_frameworks):
-    torch = hardware.install_command(kb_frameworks["pytorch"], "pytorch", ["cpu", "nvidia-gpu"], "3.12", "12.4")
+    torch = doctor.install_command(kb_frameworks["pytorch"], "pytorch", ["cpu", "nvidia-gpu"], "3.12", "12.4")
     assert "needs a driver for CUDA 13" in torch.note
-    mxnet = hardware.install_command(kb_frameworks["mxnet"], "mxnet", ["cpu", "nvidia-gpu"], "3.11", "12.4")
+    mxnet = doctor.install_command(kb_frameworks["mxnet"], "mxnet", ["cpu", "nvidia-gpu"], "3.11", "12.4")
     assert "driver" not in mxnet.note
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from dlpick.core.hardware import Report
+    from dlpick.core.doctor import Report
 
 DOCTOR_HELP = """Check this machine for deep learning: hardware, installed frameworks, problems.
 
@@ -37,10 +37,10 @@ def doctor(
     ] = None,
 ) -> None:
     from dlpick.cli import output
-    from dlpick.core import hardware, knowledge
+    from dlpick.core import doctor, knowledge
 
     kb = knowledge.load(knowledge_dir)
-    report = hardware.doctor(kb.frameworks)
+    report = doctor.doctor(kb.frameworks)
     if as_json:
         output.print_json({**report.to_json(), "knowledge": {"as_of": kb.as_of, "version": kb.version}})
     else:
