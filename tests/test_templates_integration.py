@@ -54,6 +54,9 @@ def test_scaffold_then_verify(framework: str, task: str, tmp_path: Path):
     made = dlpick("scaffold", framework, "--task", task, "--dest", str(dest), "--no-verify", "--json")
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout)["project"] == str(dest)
+    # The generated code is clean under its own lint settings (pyproject's [tool.ruff]).
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=dest, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-3000:]
     checked = dlpick("verify", str(dest), "--json", "--device", "cpu", "--timeout", "600")
     report = json.loads(checked.stdout)
     failed = [c for c in report["checks"] if not c["passed"]]

@@ -11,8 +11,8 @@ def _setup():
     return cfg, *data.prepare(cfg)
 
 
-def test_data_is_split_without_overlap():
-    cfg, train_split, val_split, test_split, preprocess = _setup()
+def test_data_is_split_into_train_validation_and_test():
+    _, train_split, val_split, test_split, preprocess = _setup()
     sizes = [len(s.y) for s in (train_split, val_split, test_split)]
     assert all(size > 0 for size in sizes)
     assert sizes[0] > sizes[2] > 0
