@@ -8,6 +8,11 @@ pip_install() { python -m pip install --quiet --disable-pip-version-check "$@"; 
 # The CPU build of PyTorch first: the ranges below then install no other (multi-GB CUDA) build.
 pip_install "torch==2.13.0"
 pip_install -e ".[test,torch,tensorflow-cpu]"
+# Debian's Chromium renders the HTML decision record in a real browser in tests/test_report.py.
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 status=0
 python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then
