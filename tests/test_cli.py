@@ -263,3 +263,40 @@ def test_version_and_help():
     result = run("recommend", "--help")
     assert result.exit_code == 0
     assert "Examples" in result.stdout and "--answers" in result.stdout
+
+
+def test_recommend_writes_decision_records(tmp_path: Path, answers_file):
+    path = answers_file("task: image-classification\nhardware: [nvidia-gpu]\ndeployment: [server]\n")
+    for name in ("decision.md", "decision.html"):
+        result = run("recommend", "-a", str(path), "--json", "--report", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+        assert f"decision record written to {tmp_path / name}" in result.stderr
+    assert (tmp_path / "decision.md").read_text().startswith("# ADR")
+    assert "<svg" in (tmp_path / "decision.html").read_text()
+
+
+def test_outputs_are_not_overwritten_without_force(tmp_path: Path, answers_file):
+    path = answers_file("task: speech\n")
+    record = tmp_path / "decision.md"
+    record.write_text("keep me")
+    saved = tmp_path / "answers.yaml"
+    saved.write_text("keep me too")
+    assert "already exists (pass --force" in one_line_error(run("recommend", "-a", str(path), "--report", str(record)))
+    assert "already exists (pass --force" in one_line_error(
+        run("recommend", "-a", str(path), "--save-answers", str(saved))
+    )
+    assert record.read_text() == "keep me" and saved.read_text() == "keep me too"
+    forced = run(
+        "recommend", "-a", str(path), "--json", "--force", "--report", str(record), "--save-answers", str(saved)
+    )
+    assert forced.exit_code == 0, forced.output
+    assert record.read_text().startswith("# ADR") and "task: speech" in saved.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("missing/decision.md", "does not exist"), ("decision.pdf", "unknown report format '.pdf'")],
+)
+def test_bad_report_path_fails_before_anything_else(tmp_path: Path, name: str, says: str):
+    # No answers either: the report path is checked first, so the user is not asked questions in vain.
+    assert says in one_line_error(run("recommend", "--report", str(tmp_path / name), input=""))

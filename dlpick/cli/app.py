@@ -104,6 +104,7 @@ def _register() -> None:
     app.command("scaffold", help=scaffold.HELP, no_args_is_help=False)(scaffold.scaffold)
     app.command("verify", help=verify.HELP)(verify.verify)
     app.command("doctor", help=machine.DOCTOR_HELP)(machine.doctor)
+    app.command("bench", help=machine.BENCH_HELP)(machine.bench)
 
 
 _register()

@@ -20,6 +20,8 @@ Examples:
   dlpick recommend --answers team.yaml --familiar pytorch=4 --weight performance=5
   dlpick recommend --answers team.yaml --json > ranking.json
   dlpick recommend --save-answers team.yaml     # keep what you answered
+  dlpick recommend --answers team.yaml --bench last   # performance measured here by `dlpick bench`
+  dlpick recommend --answers team.yaml --report decision.html   # or .md: a decision record to file
 
 Answers file (YAML; only `task` is required):
 
@@ -62,12 +64,39 @@ def recommend(
         Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."),
     ] = None,
     no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
+    report: Annotated[
+        Path | None,
+        Opt("--report", help="Also write a decision record: .md (Markdown) or .html (one self-contained file)."),
+    ] = None,
+    force: Annotated[bool, Opt("--force", help="Overwrite an existing --report or --save-answers file.")] = False,
+    bench: Annotated[
+        str | None,
+        Opt(
+            "--bench",
+            help="Score performance from a `dlpick bench` result: FILE, or `last` for the latest saved run "
+            "(never used unless asked for). Frameworks it did not measure keep the knowledge base's figures.",
+            metavar="FILE|last",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     from dlpick.core import answers as answers_mod
     from dlpick.core import knowledge, scoring
     from dlpick.errors import BadInput
 
+    # Bad output paths fail before any question is asked.
+    if report is not None:
+        from dlpick.core import report as report_mod
+
+        report_mod.check_path(report, overwrite=force)
+    if save_answers is not None and save_answers.exists() and not force:
+        raise BadInput(f"{save_answers}: already exists (pass --force to overwrite)")
     kb = knowledge.load(knowledge_dir)
+    measured = None
+    if bench is not None:
+        from dlpick.core import bench as bench_mod
+
+        measured = bench_mod.load(bench)
     flags: dict[str, object] = {
         "task": task,
         "hardware": _split(hardware),
@@ -92,7 +121,7 @@ def recommend(
     normalised = answers_mod.normalise(merged, kb.vocabulary, source=origin)
     if save_answers:
         answers_mod.dump(normalised, save_answers)
-    result = scoring.recommend(normalised, kb)
+    result = scoring.recommend(normalised, kb, bench=measured)
 
     from dlpick.cli import output
 
@@ -102,6 +131,8 @@ def recommend(
         output.render_recommendation(result, top)
     if save_answers and not as_json:
         output.note(f"answers saved to {save_answers}")
+    if report is not None:
+        output.note(f"decision record written to {report_mod.write_report(result, report, overwrite=force)}")
 
 
 def _split(values: list[str] | None) -> list[str]:

@@ -368,8 +368,8 @@ def render_html(result: Recommendation) -> str:
 # --- files ------------------------------------------------------------------------------
 
 
-def write_report(result: Recommendation, path: Path, *, overwrite: bool = True) -> Path:
-    """Write the record as Markdown (.md) or HTML (.html/.htm); return the absolute path written."""
+def check_path(path: Path, overwrite: bool = False) -> tuple[Path, str]:
+    """(absolute path, 'markdown' or 'html') for a report file that can be written; BadInput if not."""
     path = Path(path).expanduser()
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
@@ -383,10 +383,15 @@ def write_report(result: Recommendation, path: Path, *, overwrite: bool = True) 
         raise BadInput(f"{path}: is a directory; give a file name ending in .md or .html")
     if path.exists() and not overwrite:
         raise BadInput(f"{path}: already exists (pass --force to overwrite)")
+    return folder / path.name, kind
+
+
+def write_report(result: Recommendation, path: Path, *, overwrite: bool = True) -> Path:
+    """Write the record as Markdown (.md) or HTML (.html/.htm); return the absolute path written."""
+    target, kind = check_path(path, overwrite)
     text = render_markdown(result) if kind == "markdown" else render_html(result)
-    target = folder / path.name
     # Write beside the target, then rename: a failure never leaves a half-written report.
-    temp = folder / f".{path.name}.{os.getpid()}.tmp"
+    temp = target.parent / f".{target.name}.{os.getpid()}.tmp"
     try:
         temp.write_text(text, encoding="utf-8")
         temp.replace(target)

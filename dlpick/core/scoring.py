@@ -7,12 +7,16 @@ the total is the weighted mean of the applicable criteria, x 100.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlpick.core.answers import Answers
 from dlpick.core.knowledge import Knowledge
 from dlpick.errors import BadInput
+
+if TYPE_CHECKING:
+    from dlpick.core.bench import Throughput
 
 MAX_WEIGHT = 5.0
 
@@ -100,10 +104,11 @@ class Recommendation:
     weights: dict[str, float]
     stability: Stability
     knowledge: Knowledge
+    bench: dict[str, Any] | None = None  # which `dlpick bench` run fed the performance criterion
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         ranking = self.ranking[:top] if top else self.ranking
-        return {
+        data = {
             "ranking": [r.to_json() for r in ranking],
             "excluded": [e.to_json() for e in self.excluded],
             "answers": self.answers.to_dict(),
@@ -111,6 +116,9 @@ class Recommendation:
             "stability": self.stability.to_json(),
             "knowledge": {"as_of": self.knowledge.as_of, "version": self.knowledge.version},
         }
+        if self.bench is not None:
+            data["bench"] = self.bench
+        return data
 
 
 def _fact(what: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -322,18 +330,64 @@ def _distributed(fw: dict[str, Any], levels: dict[str, float]) -> CriterionScore
     )
 
 
+# Which answers hardware ids a bench device stands for.
+DEVICE_HARDWARE = {"cpu": ("cpu",), "cuda": ("nvidia-gpu", "amd-gpu"), "mps": ("apple-silicon",)}
+
+
+def _measured_performance(
+    kb_score: CriterionScore, measured: Throughput | None, bench: Mapping[str, Any], answers: Answers
+) -> CriterionScore:
+    """The performance criterion from `dlpick bench`: samples/s relative to the fastest measured framework."""
+    from dlpick.core import bench as bench_mod
+
+    if measured is None:
+        return CriterionScore(kb_score.score, 0, f"{kb_score.reason}; not measured here", kb_score.facts)
+    if measured.others:
+        # "1.3x the throughput of JAX, 2.9x PaddlePaddle"
+        ratios = sorted(measured.others.items(), key=lambda item: item[1])
+        against = ", ".join(f"{r:.2g}x {'the throughput of ' * (i == 0)}{name}" for i, (name, r) in enumerate(ratios))
+    else:
+        against = "the only framework measured"
+    figures = " and ".join(f"{model} {value:,.0f}" for model, value in measured.samples_per_s.items())
+    reason = f"measured here: {against} ({figures} samples/s on {measured.device})"
+    devices = {kind for part in measured.device.split(", ") for kind in DEVICE_HARDWARE.get(part, (part,))}
+    if answers.hardware and not devices & set(answers.hardware):
+        reason += f"; the team named {', '.join(answers.hardware)}, not {measured.device}"
+    source, date = bench_mod.source(bench, measured.device), bench_mod.run_date(bench)
+    facts = [
+        {"fact": f"{model}: {value:,.1f} samples/s on {measured.device}", "source": source, "as_of": date}
+        for model, value in measured.samples_per_s.items()
+    ]
+    return CriterionScore(_clamp(measured.relative), 0, reason, facts)
+
+
 def _clamp(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
-def criterion_scores(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> dict[str, CriterionScore]:
-    """Every criterion's 0..1 score for one framework (weights not applied)."""
+def criterion_scores(
+    fw: dict[str, Any],
+    answers: Answers,
+    knowledge: Knowledge,
+    bench: Mapping[str, Any] | None = None,
+    measured: Mapping[str, Throughput] | None = None,
+) -> dict[str, CriterionScore]:
+    """Every criterion's 0..1 score for one framework (weights not applied).
+
+    With a `dlpick bench` result, performance is the measured throughput (`measured`, computed from
+    `bench` when not given) for the frameworks it measured; the others keep the knowledge base's.
+    """
     criteria = knowledge.criteria
     levels = criteria["support_levels"]
     features = {
         name: _features(fw.get(name, []), criteria[f"{name}_features"], name.replace("_", " "), answers.hardware)
         for name in ("performance", "ecosystem", "ease_of_use")
     }
+    if bench is not None:
+        from dlpick.core import bench as bench_mod
+
+        measured = bench_mod.relative_throughput(bench) if measured is None else measured
+        features["performance"] = _measured_performance(features["performance"], measured.get(fw["id"]), bench, answers)
     scores = {
         "task_fit": _task_fit(fw, answers, knowledge),
         "performance": features["performance"],
@@ -403,8 +457,15 @@ def _warnings(fw: dict[str, Any], answers: Answers, criteria: dict[str, Criterio
 # --- ranking and stability --------------------------------------------------------------
 
 
-def recommend(answers: Answers, knowledge: Knowledge) -> Recommendation:
+def recommend(answers: Answers, knowledge: Knowledge, bench: Mapping[str, Any] | None = None) -> Recommendation:
+    """Rank the eligible frameworks; `bench` (a loaded `dlpick bench` result) replaces the knowledge
+    base's performance figures with the throughput measured on this machine."""
     weights = weights_for(answers, knowledge)
+    measured = None
+    if bench is not None:
+        from dlpick.core import bench as bench_mod
+
+        measured = bench_mod.relative_throughput(bench)
     ranking: list[Ranked] = []
     excluded: list[Excluded] = []
     for framework_id, fw in knowledge.frameworks.items():
@@ -412,24 +473,32 @@ def recommend(answers: Answers, knowledge: Knowledge) -> Recommendation:
         if reasons:
             excluded.append(Excluded(framework_id, fw["name"], reasons, facts))
             continue
-        criteria = criterion_scores(fw, answers, knowledge)
+        criteria = criterion_scores(fw, answers, knowledge, bench, measured)
         for name, criterion in criteria.items():
             criterion.weight = weights[name]
         if not any(c.applicable and c.weight > 0 for c in criteria.values()):
             raise BadInput("priorities: every applicable criterion has weight 0; give at least one a weight above 0")
-        ranking.append(
-            Ranked(
-                framework_id,
-                fw["name"],
-                total(criteria, weights),
-                criteria,
-                _reasons(criteria),
-                _warnings(fw, answers, criteria),
-            )
-        )
+        reasons = _reasons(criteria)
+        performance = criteria.get("performance")
+        if measured is not None and performance and performance.weight > 0:
+            # A measurement is news: say it even when performance is not among the strongest criteria.
+            said = f"performance {performance.score:.0%}: {performance.reason}"
+            reasons += [] if said in reasons else [said]
+        warnings = _warnings(fw, answers, criteria)
+        ranking.append(Ranked(framework_id, fw["name"], total(criteria, weights), criteria, reasons, warnings))
     ranking.sort(key=lambda r: (-round(r.score, 9), r.framework))
     excluded.sort(key=lambda e: e.framework)
-    return Recommendation(ranking, excluded, answers, weights, stability(ranking, weights), knowledge)
+    used = _bench_summary(bench, measured) if bench is not None and measured is not None else None
+    return Recommendation(ranking, excluded, answers, weights, stability(ranking, weights), knowledge, used)
+
+
+def _bench_summary(bench: Mapping[str, Any], measured: Mapping[str, Throughput]) -> dict[str, Any]:
+    return {
+        "file": bench.get("file"),
+        "created": bench.get("created"),
+        "devices": bench.get("machine", {}).get("devices", []),
+        "measured": {fid: round(t.relative, 4) for fid, t in sorted(measured.items())},
+    }
 
 
 def stability(ranking: list[Ranked], weights: dict[str, float]) -> Stability:

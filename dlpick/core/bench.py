@@ -1,0 +1,402 @@
+"""`dlpick bench`: the same small models trained in every installed framework, each in its own process.
+
+Each (framework, model) pair runs `python -m dlpick.core.bench_worker` in a fresh process with a time
+limit, so import time and peak memory are that framework's alone and a crash costs one row. A run is
+saved as JSON (`latest.json` plus a timestamped copy under the user data folder); `recommend --bench`
+turns it into the performance criterion (`relative_throughput`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dlpick.core import bench_worker
+from dlpick.errors import BadInput, MissingTool
+
+FORMAT = "dlpick-bench/1"
+MODELS = ("mlp", "cnn")
+DEVICES = bench_worker.DEVICES
+DESCRIPTIONS = {
+    "mlp": "MLP 32-256-256-10 on tabular data",
+    "cnn": "CNN conv16-conv32-dense10 on 1x28x28 images",
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    batch: int
+    steps: int  # timed
+    warmup: int  # untimed, first: lazy imports, kernel selection, graph tracing
+
+
+# The batch stays the same in --quick so quick and full figures measure the same thing.
+FULL = {"mlp": Spec(256, 1000, 50), "cnn": Spec(64, 200, 10)}
+QUICK = {"mlp": Spec(256, 40, 5), "cnn": Spec(64, 12, 3)}
+TIMEOUT = {"full": 300.0, "quick": 120.0}
+
+OnEvent = Callable[[str, Any], None]  # ("plan", runs to make), ("start" | "done", (Run, model))
+
+
+@dataclass
+class Run:
+    """One framework's benchmark: what was planned for it, then what happened."""
+
+    framework: str
+    name: str
+    status: str  # "pending", "measured", "failed", "not installed", "no benchmark"
+    version: str | None = None
+    install: str | None = None
+    error: str | None = None
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        devices = sorted({m["device"] for m in self.models.values() if m.get("status") == "ok"})
+        return {
+            "framework": self.framework,
+            "name": self.name,
+            "status": self.status,
+            "version": self.version,
+            "device": ", ".join(devices) or None,
+            "error": self.error,
+            "install": self.install,
+            "models": self.models,
+        }
+
+
+def plan(
+    frameworks: Mapping[str, Mapping[str, Any]], requested: Iterable[str] = (), hardware: Iterable[str] = ("cpu",)
+) -> list[Run]:
+    """The frameworks to run: those asked for, else every one with a benchmark or installed."""
+    from dlpick.core.doctor import install_command, installed_frameworks
+
+    installed = {item.framework: item for item in installed_frameworks(frameworks)}
+    wanted = list(dict.fromkeys(requested)) or [
+        fid for fid in frameworks if fid in bench_worker.FRAMEWORKS or fid in installed
+    ]
+    runs = []
+    for fid in wanted:
+        fw = frameworks[fid]
+        run = Run(fid, fw.get("name", fid), "pending")
+        if fid not in installed:
+            run.status = "not installed"
+            run.install = install_command(fw, fid, list(hardware)).command
+            if fid not in bench_worker.FRAMEWORKS:
+                run.error = f"dlpick bench has no benchmark for {run.name} (nor is it installed)"
+            elif run.install and fid in bench_worker.NEEDS:
+                run.install += f"; the benchmark also needs: pip install {' '.join(bench_worker.NEEDS[fid])}"
+        elif fid not in bench_worker.FRAMEWORKS:
+            run.status, run.version = "no benchmark", installed[fid].version
+            run.error = f"dlpick bench has no benchmark for {run.name} yet (installed {run.version})"
+        else:
+            run.version = installed[fid].version
+        runs.append(run)
+    return runs
+
+
+def specs(
+    quick: bool, models: Iterable[str] = MODELS, steps: int | None = None, batch: int | None = None
+) -> dict[str, Spec]:
+    """{model: Spec} for this run; --steps/--batch override every model's."""
+    base = QUICK if quick else FULL
+    chosen = {}
+    for model in dict.fromkeys(models):
+        spec = base[model]
+        warmup = min(spec.warmup, steps) if steps else spec.warmup
+        chosen[model] = Spec(batch or spec.batch, steps or spec.steps, warmup)
+    return chosen
+
+
+def run_worker(
+    framework: str, model: str, spec: Spec, device: str, timeout: float, python: str | None = None
+) -> dict[str, Any]:
+    """One worker process; always a dict with "status" ok or failed (with the error), never raises."""
+    package_root = str(Path(__file__).resolve().parents[2])  # another interpreter still finds this dlpick
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    env["PYTHONUNBUFFERED"] = "1"
+    argv = [python or sys.executable, "-m", "dlpick.core.bench_worker", framework, "--model", model]
+    argv += ["--steps", str(spec.steps), "--warmup", str(spec.warmup), "--batch", str(spec.batch)]
+    argv += ["--device", device, "--json"]
+    head = {"status": "failed", "batch": spec.batch, "steps": spec.steps, "warmup": spec.warmup}
+    with tempfile.TemporaryDirectory(prefix="dlpick-bench-") as cwd:  # nothing in cwd shadows a module
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return {**head, "error": f"could not start {argv[0]}: {exc}"}
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            return {**head, "error": f"timed out after {timeout:g} s; the worker was killed"}
+        except BaseException:  # Ctrl-C: take the worker down with us
+            _kill(proc)
+            raise
+    result = _last_json(out)
+    if result is None:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        tail = " | ".join(lines[-2:]) or "no output"
+        return {**head, "error": f"the worker exited with status {proc.returncode} without a result: {tail}"}
+    if result.get("status") == "ok" and proc.returncode != 0:
+        return {**head, "error": f"the worker reported a result but exited with status {proc.returncode}"}
+    return result
+
+
+def _last_json(text: str) -> dict[str, Any] | None:
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                value = json.loads(line)
+                if isinstance(value, dict) and "status" in value:
+                    return value
+    return None
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=5)
+
+
+def bench(
+    frameworks: Mapping[str, Mapping[str, Any]],
+    requested: Iterable[str] = (),
+    *,
+    quick: bool = False,
+    device: str = "auto",
+    models: Iterable[str] = MODELS,
+    steps: int | None = None,
+    batch: int | None = None,
+    timeout: float | None = None,
+    on_event: OnEvent | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark and return its JSON document (not yet saved)."""
+    from dlpick import __version__
+    from dlpick.core.hardware import detect_machine, detected_hardware_ids
+
+    machine = detect_machine(timeout=5)
+    hardware = detected_hardware_ids(machine)
+    runs = plan(frameworks, requested, hardware)
+    if not any(run.status == "pending" for run in runs):
+        raise MissingTool(*_nothing_to_run(runs))
+    chosen = specs(quick, models, steps, batch)
+    limit = timeout or TIMEOUT["quick" if quick else "full"]
+    if on_event:
+        on_event("plan", sum(len(chosen) for run in runs if run.status == "pending"))
+    started = time.monotonic()
+    for run in runs:
+        if run.status != "pending":
+            continue
+        for model, spec in chosen.items():
+            if on_event:
+                on_event("start", (run, model))
+            result = run_worker(run.framework, model, spec, device, limit)
+            if result.get("device") == "cpu" and not result.get("device_name"):
+                result["device_name"] = machine.cpu_model
+            run.models[model] = result
+            if result["status"] != "ok":
+                run.status, run.error = "failed", f"{model}: {result['error']}"
+            else:
+                run.version = result.get("version", run.version)
+            if on_event:
+                on_event("done", (run, model))
+            if run.status == "failed":
+                break  # the next model would hit the same import or device error
+        if run.status == "pending":
+            run.status = "measured"
+    created = datetime.now(timezone.utc).replace(microsecond=0)
+    return {
+        "format": FORMAT,
+        "created": created.isoformat().replace("+00:00", "Z"),
+        "seconds": round(time.monotonic() - started, 1),
+        "dlpick": __version__,
+        "quick": quick,
+        "requested_device": device,
+        "machine": {
+            "os": f"{machine.os} {machine.os_release} ({machine.arch})",
+            "cpu_model": machine.cpu_model,
+            "logical_cores": machine.logical_cores,
+            "memory_total_mib": machine.memory_total_mib,
+            "python": machine.python,
+            "hardware_ids": hardware,
+            "accelerators": [f"{a.kind}: {a.name}" for a in machine.accelerators],
+            "devices": devices_used(runs),
+        },
+        "models": {
+            model: {
+                "description": DESCRIPTIONS[model],
+                "layer_parameters": bench_worker.layer_parameters(model),
+                "parameters": sum(bench_worker.layer_parameters(model)),
+                "batch": spec.batch,
+                "steps": spec.steps,
+                "warmup": spec.warmup,
+                "dtype": "float32",
+            }
+            for model, spec in chosen.items()
+        },
+        "frameworks": [run.to_json() for run in runs],
+        "notes": [
+            "peak_rss_mb is the worker process's peak resident set size (MiB), framework import included",
+            "peak_device_mb is the framework's own peak accelerator allocation (MiB), where it reports one",
+        ],
+    }
+
+
+def devices_used(runs: Iterable[Run]) -> list[str]:
+    seen = {
+        f"{m['device']}: {m['device_name']}" if m.get("device_name") else m["device"]
+        for run in runs
+        for m in run.models.values()
+        if m.get("status") == "ok"
+    }
+    return sorted(seen)
+
+
+def _nothing_to_run(runs: list[Run]) -> tuple[str, str | None]:
+    names = ", ".join(run.framework for run in runs) or "no framework"
+    if any(run.status == "no benchmark" for run in runs):
+        return f"nothing to run: {'; '.join(run.error or '' for run in runs if run.error)}", None
+    hint = next((f"install one, e.g. {run.install}" for run in runs if run.install), None)
+    verb = "is" if len(runs) == 1 else "are"
+    return f"{names} {verb} not installed: nothing to benchmark", hint
+
+
+# --- saving and loading -------------------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("dlpick")) / "bench"
+
+
+def save(result: Mapping[str, Any], out: Path | None = None, latest: bool = True) -> list[Path]:
+    """Write `out`, and (unless latest=False) latest.json with a timestamped copy; returns the paths written."""
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    paths = [out] if out else []
+    if latest:
+        folder = data_dir()
+        stamp = str(result["created"]).replace(":", "").replace("-", "")
+        paths += [folder / "latest.json", folder / f"bench-{stamp}.json"]
+    for path in paths:
+        _write(path, text)
+    return paths
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary file: an interrupted save never leaves half a JSON file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def load(where: str | Path) -> dict[str, Any]:
+    """A saved bench run: a path, or "last" for the latest saved run. Errors are BadInput (exit 2)."""
+    path = data_dir() / "latest.json" if str(where) == "last" else Path(where)
+    if str(where) == "last" and not path.exists():
+        raise BadInput("--bench last: no saved bench run", hint="run `dlpick bench` first, or pass --bench FILE")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"--bench {where}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"--bench {where}: cannot read it: {exc}") from None
+    except ValueError as exc:
+        raise BadInput(f"--bench {where}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BadInput(f'--bench {where}: not a dlpick bench result (no "format": "{FORMAT}")')
+    if not isinstance(data.get("frameworks"), list) or not all(isinstance(f, dict) for f in data["frameworks"]):
+        raise BadInput(f'--bench {where}: "frameworks" must be a list of objects')
+    data["file"] = str(path)
+    return data
+
+
+# --- from a run to the performance criterion ----------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    framework: str
+    name: str
+    relative: float  # 0..1: geometric mean of samples/s over the models, over the fastest framework's
+    geomean: float
+    samples_per_s: dict[str, float]
+    device: str
+    others: dict[str, float]  # other measured frameworks' names -> this framework's speed-up over them
+
+
+def relative_throughput(result: Mapping[str, Any]) -> dict[str, Throughput]:
+    """Measured frameworks' throughput relative to the fastest, over the models every one of them ran."""
+    measured = []
+    for entry in result.get("frameworks", []):
+        models = entry.get("models") or {}
+        ok = {
+            m: float(r["samples_per_s"])
+            for m, r in models.items()
+            if isinstance(r, dict) and r.get("status") == "ok" and _positive(r.get("samples_per_s"))
+        }
+        if entry.get("status") == "measured" and ok:
+            measured.append((entry, ok))
+    if not measured:
+        return {}
+    common = set.intersection(*(set(ok) for _, ok in measured))
+    if not common:
+        return {}
+    means = {entry["framework"]: math.exp(sum(math.log(ok[m]) for m in common) / len(common)) for entry, ok in measured}
+    best = max(means.values())
+    names = {entry["framework"]: entry.get("name", entry["framework"]) for entry, _ in measured}
+    return {
+        entry["framework"]: Throughput(
+            entry["framework"],
+            names[entry["framework"]],
+            means[entry["framework"]] / best,
+            means[entry["framework"]],
+            {m: ok[m] for m in sorted(common, key=_model_order)},
+            str(entry.get("device") or "unknown device"),
+            {names[f]: means[entry["framework"]] / g for f, g in means.items() if f != entry["framework"]},
+        )
+        for entry, ok in measured
+    }
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def _model_order(model: str) -> int:
+    return MODELS.index(model) if model in MODELS else len(MODELS)
+
+
+def run_date(result: Mapping[str, Any]) -> str:
+    return str(result.get("created", ""))[:10] or "unknown date"
+
+
+def source(result: Mapping[str, Any], device: str) -> str:
+    """The `source` of a measured fact: "dlpick bench on this machine (cpu, 2026-11-27)"."""
+    return f"dlpick bench on this machine ({device}, {run_date(result)})"

@@ -1,0 +1,406 @@
+"""`dlpick bench`: real runs at tiny sizes, equivalent models, failures as errors, and recommend --bench."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_imports import FRAMEWORK_MODULES, probe
+from typer.testing import CliRunner
+
+from dlpick.cli.app import app
+from dlpick.core import bench as bench_mod
+from dlpick.core import bench_worker, knowledge, scoring
+from dlpick.core.answers import Answers, normalise
+
+runner = CliRunner()
+KB = knowledge.load()
+
+
+def installed(*distributions: str) -> bool:
+    for name in distributions:
+        try:
+            metadata.version(name)
+            return True
+        except metadata.PackageNotFoundError:
+            continue
+    return False
+
+
+INSTALLED = {
+    "pytorch": installed("torch"),
+    "tensorflow": installed("tensorflow", "tensorflow-cpu"),
+    "jax": installed("jax"),
+    "paddlepaddle": installed("paddlepaddle", "paddlepaddle-gpu"),
+}
+
+
+def one_line_error(result, code: int) -> str:
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dlpick: error: ") and "Traceback" not in result.output
+    return lines[0]
+
+
+# --- a real run, once for the module ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`dlpick bench --json` at tiny sizes with whatever is installed here (torch and tensorflow-cpu in CI)."""
+    if not any(INSTALLED[f] for f in bench_worker.FRAMEWORKS):
+        pytest.skip("no framework with a benchmark is installed")
+    home = tmp_path_factory.mktemp("bench-home")
+    out = home / "out.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("XDG_DATA_HOME", str(home / "data"))
+        mp.setenv("NO_COLOR", "1")
+        args = ["bench", "--quick", "--steps", "2", "--batch", "4", "--device", "cpu", "--json", "--out", str(out)]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    return {"data": data, "stderr": result.stderr, "out": out, "home": home}
+
+
+def test_bench_measures_every_installed_framework(real_run):
+    data = real_run["data"]
+    assert data["format"] == bench_mod.FORMAT and data["created"].endswith("Z")
+    assert data["machine"]["cpu_model"] and data["machine"]["devices"]
+    assert set(data["models"]) == {"mlp", "cnn"}
+    assert data["models"]["cnn"]["batch"] == 4 and data["models"]["cnn"]["steps"] == 2
+    by_id = {f["framework"]: f for f in data["frameworks"]}
+    for fid, present in INSTALLED.items():
+        entry = by_id[fid]
+        if not present:  # skipped, and the output says so with the install command
+            assert entry["status"] == "not installed" and entry["models"] == {}
+            assert entry["install"]
+            continue
+        assert entry["status"] == "measured", entry["error"]
+        assert entry["version"] and entry["device"] == "cpu"
+        for model, m in entry["models"].items():
+            assert m["status"] == "ok"
+            assert m["device"] == "cpu" and m["device_name"] == data["machine"]["cpu_model"]
+            for key in ("import_s", "steps_per_s", "samples_per_s", "peak_rss_mb"):
+                assert isinstance(m[key], (int, float)) and m[key] > 0, (fid, model, key)
+            assert m["samples_per_s"] == pytest.approx(m["steps_per_s"] * 4, rel=0.01)
+    assert "bench: pytorch mlp" in real_run["stderr"] or not INSTALLED["pytorch"]
+
+
+def test_bench_saves_latest_a_timestamped_copy_and_out(real_run):
+    folder = real_run["home"] / "data" / "dlpick" / "bench"
+    latest = json.loads((folder / "latest.json").read_text())
+    assert latest == real_run["data"] == json.loads(real_run["out"].read_text())
+    assert len(list(folder.glob("bench-*.json"))) == 1
+
+
+def test_bench_models_are_equivalent_across_frameworks(real_run):
+    """The same layer sizes in every framework, each count computed by that framework."""
+    assert bench_worker.layer_parameters("mlp") == [32 * 256 + 256, 256 * 256 + 256, 256 * 10 + 10]
+    # 'same' padding: 28 -> pool 14 -> pool 7, so the dense layer sees 32 x 7 x 7 features.
+    assert bench_worker.layer_parameters("cnn") == [3 * 3 * 1 * 16 + 16, 3 * 3 * 16 * 32 + 32, 32 * 7 * 7 * 10 + 10]
+    counted: dict[str, dict[str, list[int]]] = {}
+    for entry in real_run["data"]["frameworks"]:
+        if entry["status"] == "measured":
+            counted[entry["framework"]] = {m: r["layer_parameters"] for m, r in entry["models"].items()}
+    assert counted, "no framework measured"
+    for model in ("mlp", "cnn"):
+        assert {tuple(c[model]) for c in counted.values()} == {tuple(bench_worker.layer_parameters(model))}
+
+
+def test_bench_table_output(real_run, capsys):
+    from dlpick.cli import machine
+
+    machine.render_bench(real_run["data"], [real_run["out"]])
+    text = capsys.readouterr().out
+    assert "samples/s" in text and "peak RSS" in text
+    for fid, present in INSTALLED.items():
+        if present:
+            assert fid in text
+        else:
+            assert f"{KB.frameworks[fid]['name']} not installed, not measured" in text
+    assert str(real_run["out"]) in text
+
+
+# --- failures are errors, never numbers ---------------------------------------------------------
+
+
+def fake_worker(results: dict[tuple[str, str], dict[str, Any]]):
+    def run_worker(framework: str, model: str, spec: Any, device: str, timeout: float, python=None):
+        default = {"status": "failed", "error": f"no fake result for {framework} {model}"}
+        return {
+            "batch": spec.batch,
+            "steps": spec.steps,
+            "warmup": spec.warmup,
+            **results.get((framework, model), default),
+        }
+
+    return run_worker
+
+
+def ok(samples: float, device: str = "cpu", **extra: Any) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "version": "1.0",
+        "device": device,
+        "device_name": None,
+        "import_s": 1.0,
+        "steps_per_s": samples / 4,
+        "samples_per_s": samples,
+        "peak_rss_mb": 300.0,
+        "peak_device_mb": None,
+        **extra,
+    }
+
+
+@pytest.fixture
+def all_installed(monkeypatch):
+    """Pretend pytorch and tensorflow are installed (metadata only; the workers are faked)."""
+    from dlpick.core import doctor
+
+    def fake(frameworks, system=None, arch=None):
+        return [
+            doctor.InstalledFramework(
+                fid, frameworks[fid]["name"], [doctor.Package(fid, "9.9", doctor.Build("", None))]
+            )
+            for fid in ("pytorch", "tensorflow")
+        ]
+
+    monkeypatch.setattr(doctor, "installed_frameworks", fake)
+    monkeypatch.setenv("XDG_DATA_HOME", str(Path(os.environ["HOME"]) / "data"))
+
+
+def test_a_failing_framework_is_reported_with_its_error(monkeypatch, all_installed):
+    results = {
+        ("pytorch", "mlp"): ok(1000.0),
+        ("pytorch", "cnn"): ok(100.0),
+        ("tensorflow", "mlp"): {"status": "failed", "error": "RuntimeError: boom in the worker"},
+    }
+    monkeypatch.setattr(bench_mod, "run_worker", fake_worker(results))
+    result = runner.invoke(app, ["bench", "pytorch", "tensorflow", "--json"])
+    assert result.exit_code == 1, result.output
+    progress, error = result.stderr.strip().splitlines()[:-1], result.stderr.strip().splitlines()[-1]
+    assert error == "dlpick: error: tensorflow: the benchmark failed (see the table)"
+    assert "bench: tensorflow mlp: failed: RuntimeError: boom in the worker" in progress
+    data = json.loads(result.stdout)
+    tf = next(f for f in data["frameworks"] if f["framework"] == "tensorflow")
+    assert tf["status"] == "failed" and "boom in the worker" in tf["error"]
+    assert list(tf["models"]) == ["mlp"]  # stopped after the failure
+    assert "samples_per_s" not in tf["models"]["mlp"]
+    # ... and a failed framework never feeds the performance criterion
+    assert set(bench_mod.relative_throughput(data)) == {"pytorch"}
+
+    table = runner.invoke(app, ["bench", "pytorch", "tensorflow"])
+    assert table.exit_code == 1
+    assert "TensorFlow failed: mlp: RuntimeError: boom in the worker" in table.stdout
+
+
+def test_nothing_installed_exits_3_with_the_install_command(monkeypatch):
+    from dlpick.core import doctor
+
+    monkeypatch.setattr(doctor, "installed_frameworks", lambda frameworks, system=None, arch=None: [])
+    result = runner.invoke(app, ["bench", "pytorch"])
+    line = one_line_error(result, 3)
+    assert "pytorch is not installed" in line and "pip3 install torch" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["bench", "pytorh"], "did you mean 'pytorch'"),
+        (["bench", "--model", "rnn"], "--model: unknown model 'rnn'"),
+        (["bench", "--device", "gpu"], "--device: unknown device 'gpu'"),
+    ],
+)
+def test_bench_bad_input(args, expected):
+    assert expected in one_line_error(runner.invoke(app, args), 2)
+
+
+def test_worker_timeout_and_bad_device_are_errors():
+    spec = bench_mod.Spec(batch=2, steps=1, warmup=0)
+    timed_out = bench_mod.run_worker("pytorch", "mlp", spec, "cpu", timeout=0.3)
+    assert timed_out["status"] == "failed" and "timed out after 0.3 s" in timed_out["error"]
+    if not INSTALLED["pytorch"]:
+        pytest.skip("torch is not installed")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    no_cuda = bench_mod.run_worker("pytorch", "mlp", spec, "cuda", timeout=120)
+    assert no_cuda["status"] == "failed" and "no CUDA device" in no_cuda["error"]
+    assert "samples_per_s" not in no_cuda
+
+
+def test_bench_help_imports_no_framework(tmp_path: Path):
+    trap = tmp_path / "trap"
+    for name in FRAMEWORK_MODULES:
+        (trap / name).mkdir(parents=True)
+        (trap / name / "__init__.py").write_text(f"raise SystemExit('{name} was imported')\n")
+    proc, modules = probe(["bench", "--help"], trap, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "dlpick recommend --answers team.yaml --bench last" in proc.stdout
+    assert not modules & set(FRAMEWORK_MODULES)
+    assert not modules & {"yaml", "pydantic", "platformdirs"}  # rich: typer draws the help with it
+
+
+# --- from a bench run to the performance criterion ----------------------------------------------
+
+
+def bench_result(**samples: tuple[float, float]) -> dict[str, Any]:
+    """A saved bench run: framework id -> (mlp, cnn) samples/s."""
+    frameworks = [
+        {
+            "framework": fid,
+            "name": KB.frameworks[fid]["name"],
+            "status": "measured",
+            "version": "1.0",
+            "device": "cpu",
+            "models": {"mlp": ok(mlp), "cnn": ok(cnn)},
+        }
+        for fid, (mlp, cnn) in samples.items()
+    ]
+    frameworks.append({"framework": "jax", "name": "JAX", "status": "not installed", "models": {}})
+    return {
+        "format": bench_mod.FORMAT,
+        "created": "2026-11-20T10:00:00Z",
+        "machine": {"devices": ["cpu: Test CPU"]},
+        "frameworks": frameworks,
+    }
+
+
+def test_relative_throughput_is_a_geometric_mean_over_the_models():
+    measured = bench_mod.relative_throughput(bench_result(pytorch=(100.0, 10.0), tensorflow=(50.0, 40.0)))
+    assert measured["tensorflow"].relative == pytest.approx(1.0)
+    assert measured["pytorch"].relative == pytest.approx((100 * 10) ** 0.5 / (50 * 40) ** 0.5)
+    assert measured["tensorflow"].others == {"PyTorch": pytest.approx((50 * 40) ** 0.5 / (100 * 10) ** 0.5)}
+    assert "jax" not in measured
+
+
+@pytest.fixture
+def bench_file(tmp_path: Path):
+    def write(data: Any) -> Path:
+        path = tmp_path / "bench.json"
+        path.write_text(data if isinstance(data, str) else json.dumps(data))
+        return path
+
+    return write
+
+
+def test_recommend_with_a_bench_file_uses_the_measured_throughput(tmp_path: Path, bench_file):
+    answers = tmp_path / "team.yaml"
+    answers.write_text("task: image-classification\nhardware: [cpu]\npriorities: {performance: 5}\n")
+    path = bench_file(bench_result(pytorch=(3100.0, 310.0), tensorflow=(1000.0, 100.0)))
+    before = json.loads(runner.invoke(app, ["recommend", "-a", str(answers), "--json"]).stdout)
+    result = runner.invoke(app, ["recommend", "-a", str(answers), "--json", "--bench", str(path)])
+    assert result.exit_code == 0, result.output
+    after = json.loads(result.stdout)
+    by_id = {r["framework"]: r for r in after["ranking"]}
+    old = {r["framework"]: r for r in before["ranking"]}
+
+    torch_perf = by_id["pytorch"]["breakdown"]["performance"]
+    tf_perf = by_id["tensorflow"]["breakdown"]["performance"]
+    assert torch_perf["score"] == 100.0
+    assert tf_perf["score"] == pytest.approx(100 / 3.1, abs=0.05)
+    assert tf_perf["score"] != old["tensorflow"]["breakdown"]["performance"]["score"]
+    assert torch_perf["reason"].startswith("measured here: 3.1x the throughput of TensorFlow")
+    assert tf_perf["reason"].startswith("measured here: 0.32x the throughput of PyTorch")
+    assert "mlp 3,100 and cnn 310 samples/s on cpu" in torch_perf["reason"]
+    for fact in tf_perf["facts"]:
+        assert fact["source"] == "dlpick bench on this machine (cpu, 2026-11-20)" and fact["as_of"] == "2026-11-20"
+    assert any(r.startswith("performance 100%: measured here") for r in by_id["pytorch"]["reasons"])
+    assert any("measured here: 0.32x" in r for r in by_id["tensorflow"]["reasons"])
+    # Frameworks it did not measure keep the knowledge base's figure, and say so.
+    jax = by_id["jax"]["breakdown"]["performance"]
+    assert jax["score"] == old["jax"]["breakdown"]["performance"]["score"]
+    assert jax["reason"].endswith("; not measured here")
+    assert after["bench"]["measured"] == {"pytorch": 1.0, "tensorflow": pytest.approx(1 / 3.1, abs=1e-4)}
+    assert after["bench"]["file"] == str(path)
+    assert "bench" not in before
+
+
+def test_recommend_bench_says_when_the_team_named_other_hardware(bench_file):
+    path = bench_file(bench_result(pytorch=(2.0, 2.0), tensorflow=(1.0, 1.0)))
+    args = ["recommend", "--task", "image-classification", "--hardware", "nvidia-gpu", "--bench", str(path), "--json"]
+    data = json.loads(runner.invoke(app, args).stdout)
+    reason = next(r for r in data["ranking"] if r["framework"] == "pytorch")["breakdown"]["performance"]["reason"]
+    assert reason.endswith("; the team named nvidia-gpu, not cpu")
+
+
+def test_recommend_bench_last_reads_the_saved_run(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    args = ["recommend", "--task", "image-classification", "--json", "--bench", "last"]
+    missing = one_line_error(runner.invoke(app, args), 2)
+    assert "--bench last: no saved bench run" in missing and "run `dlpick bench` first" in missing
+    paths = bench_mod.save(bench_result(pytorch=(2.0, 2.0), tensorflow=(1.0, 1.0)))
+    assert paths[0] == tmp_path / "data" / "dlpick" / "bench" / "latest.json"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["bench"]["file"] == str(paths[0])
+    # Without --bench nothing saved is used.
+    plain = json.loads(runner.invoke(app, args[:-2]).stdout)
+    assert "bench" not in plain
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "no such file"),
+        ("{not json", "not valid JSON"),
+        ('{"format": "other"}', "not a dlpick bench result"),
+        (json.dumps({"format": bench_mod.FORMAT, "frameworks": [1]}), '"frameworks" must be a list of objects'),
+    ],
+)
+def test_recommend_bad_bench_file_is_one_line_exit_2(tmp_path: Path, content, expected):
+    path = tmp_path / "bench.json"
+    if content is not None:
+        path.write_text(content)
+    result = runner.invoke(app, ["recommend", "--task", "image-classification", "--bench", str(path)])
+    assert expected in one_line_error(result, 2)
+
+
+# --- the scoring invariants still hold with a bench ---------------------------------------------
+
+VOCAB = KB.vocabulary
+BENCH = bench_result(pytorch=(3000.0, 300.0), tensorflow=(1000.0, 200.0), paddlepaddle=(500.0, 50.0))
+profiles = st.fixed_dictionaries(
+    {
+        "task": st.sampled_from(list(VOCAB["tasks"])),
+        "hardware": st.lists(st.sampled_from(list(VOCAB["hardware"])), max_size=2, unique=True),
+        "familiarity": st.dictionaries(st.sampled_from(VOCAB["frameworks"]), st.integers(0, 5), max_size=3),
+        "priorities": st.dictionaries(st.sampled_from(list(VOCAB["criteria"])), st.integers(1, 5), max_size=4),
+    }
+)
+
+
+def _scores(answers: Answers) -> dict[str, float]:
+    return {r.framework: r.score for r in scoring.recommend(answers, KB, bench=copy.deepcopy(BENCH)).ranking}
+
+
+@settings(max_examples=60, deadline=None)
+@given(profiles, st.sampled_from(list(VOCAB["criteria"])), st.data())
+def test_invariants_hold_with_a_bench(raw, criterion, data):
+    answers = normalise(raw, VOCAB)
+    result = scoring.recommend(answers, KB, bench=BENCH)
+    scores = {r.framework: r.score for r in result.ranking}
+    assert all(0 <= s <= 100 for s in scores.values())
+    if len(result.ranking) >= 2:
+        first, second = data.draw(st.permutations(result.ranking))[:2]
+        a, b = (first, second) if first.score >= second.score else (second, first)
+        if a.criteria[criterion].applicable and a.criteria[criterion].score > b.criteria[criterion].score:
+            raised = {**answers.priorities, criterion: min(5, result.weights[criterion] + data.draw(st.integers(1, 5)))}
+            after = _scores(dataclasses.replace(answers, priorities=raised))
+            assert after[a.framework] >= after[b.framework] - 1e-9
+    fid = data.draw(st.sampled_from(VOCAB["frameworks"]))
+    more = {**answers.familiarity, fid: min(5, answers.familiarity.get(fid, 0) + data.draw(st.integers(1, 5)))}
+    after = _scores(dataclasses.replace(answers, familiarity=more))
+    if fid in scores:
+        assert after[fid] >= scores[fid] - 1e-9
