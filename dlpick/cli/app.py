@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,6 +25,11 @@ Examples:
   dlpick show pytorch
   dlpick compare pytorch tensorflow jax
   dlpick kb validate my-knowledge/
+  dlpick init                            # write a team profile, dlpick.yaml
+
+A team profile (./dlpick.yaml, or --profile FILE) gives every command its defaults:
+answers, a knowledge folder and template settings; an answers file and flags override it.
+Colour follows the terminal; set NO_COLOR=1 to turn it off.
 """
 
 _state = {"debug": bool(os.environ.get("DLPICK_DEBUG"))}
@@ -89,13 +95,43 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="No notes or progress on stderr (errors still).",
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="More detail on stderr: the profile and knowledge folders used.",
+        ),
+    ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            help="Team profile (default: ./dlpick.yaml when it exists): answers, knowledge folder, template defaults.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
+    from dlpick.cli import output, team
+
     if debug:
         _state["debug"] = True
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other")
+    output.verbosity = -1 if quiet else 1 if verbose else 0
+    team.reset(profile)
 
 
 def _register() -> None:
-    from dlpick.cli import inspect, machine, recommend, scaffold, verify
+    from dlpick.cli import init, inspect, machine, recommend, scaffold, verify
 
     app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
     app.command("show", help=inspect.SHOW_HELP)(inspect.show)
@@ -105,6 +141,7 @@ def _register() -> None:
     app.command("verify", help=verify.HELP)(verify.verify)
     app.command("doctor", help=machine.DOCTOR_HELP)(machine.doctor)
     app.command("bench", help=machine.BENCH_HELP)(machine.bench)
+    app.command("init", help=init.HELP)(init.init)
 
 
 _register()

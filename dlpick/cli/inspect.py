@@ -37,10 +37,10 @@ def show(
     as_json: JsonOpt = False,
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
-    from dlpick.cli import output
+    from dlpick.cli import output, team
     from dlpick.core import knowledge
 
-    kb = knowledge.load(knowledge_dir)
+    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     fw = kb.framework(framework)
     if as_json:
         output.print_json(fw)
@@ -53,14 +53,14 @@ def compare(
     as_json: JsonOpt = False,
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
-    from dlpick.cli import output
+    from dlpick.cli import output, team
     from dlpick.core import compare as compare_mod
     from dlpick.core import knowledge
     from dlpick.errors import BadInput
 
     if len(frameworks) < 2:
         raise BadInput("compare needs at least two frameworks", hint="e.g. dlpick compare pytorch jax")
-    kb = knowledge.load(knowledge_dir)
+    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     chosen = [kb.framework(fid) for fid in dict.fromkeys(frameworks)]
     if as_json:
         output.print_json(compare_mod.to_json(chosen, kb.vocabulary))

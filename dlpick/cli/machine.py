@@ -36,10 +36,10 @@ def doctor(
         ),
     ] = None,
 ) -> None:
-    from dlpick.cli import output
+    from dlpick.cli import output, team
     from dlpick.core import doctor, knowledge
 
-    kb = knowledge.load(knowledge_dir)
+    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     report = doctor.doctor(kb.frameworks)
     if as_json:
         output.print_json({**report.to_json(), "knowledge": {"as_of": kb.as_of, "version": kb.version}})
@@ -193,13 +193,13 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    from dlpick.cli import output
+    from dlpick.cli import output, team
     from dlpick.core import bench as bench_mod
     from dlpick.core import knowledge
     from dlpick.core.vocab import check_id
     from dlpick.errors import VerifyFailed
 
-    kb = knowledge.load(knowledge_dir)
+    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     wanted = [check_id("framework", f, kb.frameworks, where="FRAMEWORK") for f in frameworks or []]
     models = [check_id("model", m, bench_mod.MODELS, where="--model") for m in model or bench_mod.MODELS]
     check_id("device", device, bench_mod.DEVICES, where="--device")
@@ -219,18 +219,19 @@ def _run_with_progress(frameworks: Any, wanted: list[str], options: dict[str, An
     """Run the benchmark with progress on stderr: a rich progress bar in a terminal, plain lines otherwise."""
     import sys
 
+    from dlpick.cli import output
     from dlpick.core import bench as bench_mod
 
-    if not sys.stderr.isatty():
+    if output.verbosity < 0 or not sys.stderr.isatty():
 
         def plain(kind: str, payload: Any) -> None:
             if kind == "plan":
                 return
             run, model = payload
             if kind == "start":
-                sys.stderr.write(f"bench: {run.framework} {model} ...\n")
+                output.note(f"bench: {run.framework} {model} ...")
             else:
-                sys.stderr.write(f"bench: {run.framework} {model}: {_outcome(run.models[model])}\n")
+                output.note(f"bench: {run.framework} {model}: {_outcome(run.models[model])}")
 
         return bench_mod.bench(frameworks, wanted, on_event=plain, **options)
 

@@ -18,8 +18,19 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def note(message: str) -> None:
-    sys.stderr.write(message + "\n")
+# -1 quiet (no notes or progress), 0 normal, 1 verbose; set once by the root command's --quiet/--verbose.
+verbosity = 0
+
+
+def note(message: str, level: int = 0) -> None:
+    """A diagnostic on stderr, shown when `verbosity` is at least `level` (errors never go through here)."""
+    if verbosity >= level:
+        sys.stderr.write(message + "\n")
+
+
+def detail(message: str) -> None:
+    """Extra detail for --verbose."""
+    note(message, level=1)
 
 
 def console() -> Console:

@@ -10,8 +10,9 @@ import typer
 
 HELP = """Rank the frameworks for your project and explain why.
 
-Asks a few questions when run in a terminal; scripts pass an answers file or flags
-(flags override the file).
+Asks a few questions when run in a terminal; scripts pass an answers file or flags.
+A team profile (./dlpick.yaml or `dlpick --profile FILE`) gives defaults: the answers
+file overrides the profile's answers, and flags override both.
 
 Examples:
 
@@ -26,8 +27,8 @@ Examples:
 Answers file (YAML; only `task` is required):
 
   task: image-classification
-  hardware: [nvidia-gpu]
-  deployment: [server]
+  hardware: \\[nvidia-gpu]
+  deployment: \\[server]
   familiarity: {pytorch: 4, tensorflow: 1}      # 0..5
   priorities: {performance: 5, familiarity: 3}  # weights 0..5
 """
@@ -91,7 +92,9 @@ def recommend(
         report_mod.check_path(report, overwrite=force)
     if save_answers is not None and save_answers.exists() and not force:
         raise BadInput(f"{save_answers}: already exists (pass --force to overwrite)")
-    kb = knowledge.load(knowledge_dir)
+    from dlpick.cli import team
+
+    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     measured = None
     if bench is not None:
         from dlpick.core import bench as bench_mod
@@ -106,9 +109,9 @@ def recommend(
         "python": python,
         "include_retired": include_retired,
     }
-    raw = answers_mod.read_file(answers) if answers else {}
-    merged, origin = answers_mod.merge(raw, flags, str(answers or ""))
-    interactive = answers is None and task is None and not no_input
+    raw, origin, label = team.answers(answers)
+    merged, origin = answers_mod.merge(raw, flags, label, origin)
+    interactive = answers is None and task is None and not no_input and not raw.get("task")
     if interactive:
         if not sys.stdin.isatty():
             raise BadInput(

@@ -12,6 +12,7 @@ import typer
 from dlpick.cli.verify import DeviceOpt, TimeoutOpt
 
 if TYPE_CHECKING:
+    from dlpick.core.profile import Profile
     from dlpick.core.render import Rendered, Template
 
 HELP = """Create a runnable starter project from a framework's template, then verify it.
@@ -19,6 +20,9 @@ HELP = """Create a runnable starter project from a framework's template, then ve
 Without FRAMEWORK, dlpick ranks the frameworks for your answers (as `dlpick recommend` does) and \
 scaffolds the best-ranked one that has a template for the task. In a terminal it asks for what is \
 missing; scripts pass --task and --dest (or an answers file).
+
+A team profile (./dlpick.yaml or `dlpick --profile FILE`) supplies default answers, the knowledge \
+folder, the Python version and the project-name pattern (used when --name is not given).
 
 Nothing that exists is overwritten unless --force, and a failed or interrupted scaffold leaves nothing behind.
 
@@ -39,7 +43,13 @@ def scaffold(
     ] = None,
     task: Annotated[str | None, Opt("--task", "-t", help="Task id, e.g. image-classification.")] = None,
     dest: Annotated[Path | None, Opt("--dest", "-d", help="Folder to create the project in.")] = None,
-    name: Annotated[str | None, Opt("--name", help="Project name (default: the folder's name).")] = None,
+    name: Annotated[
+        str | None,
+        Opt(
+            "--name",
+            help="Project name (default: the profile's pattern, else the folder's name).",
+        ),
+    ] = None,
     answers: Annotated[
         Path | None, Opt("--answers", "-a", help="YAML answers file (as for `dlpick recommend`).", show_default=False)
     ] = None,
@@ -54,7 +64,6 @@ def scaffold(
     device: DeviceOpt = "auto",
     timeout: TimeoutOpt = 300.0,
 ) -> None:
-    from dlpick.core import answers as answers_mod
     from dlpick.core import render
     from dlpick.errors import BadInput
 
@@ -62,7 +71,11 @@ def scaffold(
         from dlpick.cli.verify import check_device
 
         check_device(device)
-    raw = answers_mod.read_file(answers) if answers else {}
+    from dlpick.cli import team
+
+    profile = team.current()
+    knowledge_dir = team.knowledge_dir(knowledge_dir)
+    raw, origin, label = team.answers(answers)
     task = task or (str(raw["task"]) if raw.get("task") else None)
     missing = [flag for flag, value in (("--task", task), ("--dest", dest)) if value is None]
     interactive = not no_input and sys.stdin.isatty()
@@ -76,11 +89,13 @@ def scaffold(
         task = _ask_task(templates, framework)
     note = None
     if framework is None:
-        framework, note = _recommend(raw, task, answers, knowledge_dir, templates)
+        framework, note = _recommend(raw, origin, label, task, knowledge_dir, templates)
     render.check_task(templates[framework], task)
+    if name is None and profile is not None:
+        name = profile.project_name_for(task, framework)
     if dest is None:
         dest = _ask_dest(name)
-    python = str(raw["python"]) if raw.get("python") else None
+    python = _python(raw, origin, profile)
     rendered = render.render(framework, task, dest, name=name, force=force, python_version=python)
 
     from dlpick.cli import output
@@ -112,14 +127,29 @@ def scaffold(
         _print_steps(steps)
 
 
+def _python(raw: dict[str, Any], origin: dict[str, str], profile: Profile | None) -> str | None:
+    """The answers file's `python`, else the profile's template.python_version, else the profile's answers."""
+    from_profile = profile is not None and origin.get("python") == f"{profile.path} (answers)"
+    if raw.get("python") and not from_profile:
+        return str(raw["python"])
+    if profile is not None and profile.python_version:
+        return profile.python_version
+    return str(raw["python"]) if raw.get("python") else None
+
+
 def _recommend(
-    raw: dict[str, Any], task: str, answers: Path | None, knowledge_dir: Path | None, templates: dict[str, Template]
+    raw: dict[str, Any],
+    origin: dict[str, str],
+    label: str,
+    task: str,
+    knowledge_dir: Path | None,
+    templates: dict[str, Template],
 ) -> tuple[str, str | None]:
     from dlpick.core import answers as answers_mod
     from dlpick.core import knowledge, render, scoring
 
     kb = knowledge.load(knowledge_dir)
-    merged, origin = answers_mod.merge(raw, {"task": task}, str(answers or ""))
+    merged, origin = answers_mod.merge(raw, {"task": task}, label, origin)
     result = scoring.recommend(answers_mod.normalise(merged, kb.vocabulary, source=origin), kb)
     framework, note = render.pick_template([r.framework for r in result.ranking], task, templates)
     return framework, note or f"{framework} is the top recommendation for these answers (`dlpick recommend`)"

@@ -55,8 +55,10 @@ def run(project: Path, device: str, timeout: float, knowledge_dir: Path | None, 
     from dlpick.core import verify as verify_mod
 
     check_device(device)
-    kb = knowledge.load(knowledge_dir)
-    if not sys.stderr.isatty():
+    from dlpick.cli import output, team
+
+    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
+    if output.verbosity < 0 or not sys.stderr.isatty():
         return verify_mod.verify(project, device, timeout, on_event=_plain_progress, kb=kb)
     from rich.console import Console
     from rich.markup import escape
@@ -79,8 +81,10 @@ def run(project: Path, device: str, timeout: float, knowledge_dir: Path | None, 
 
 
 def _plain_progress(kind: str, payload: Any) -> None:
+    from dlpick.cli import output
+
     if kind == "step":
-        sys.stderr.write(f"dlpick: {payload}...\n")
+        output.note(f"dlpick: {payload}...")
         sys.stderr.flush()
 
 

@@ -159,15 +159,31 @@ def parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def layer(
+    base: dict[str, Any], base_name: str, top: dict[str, Any], top_name: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Answers `top` (an answers file) over `base` (a team profile's), mappings key by key, with origins."""
+    merged = dict(base)
+    origin = {str(key): base_name for key in base}
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+        origin[str(key)] = top_name
+    return merged, origin
+
+
 def merge(
-    file_answers: dict[str, Any], flags: dict[str, Any], file_name: str = ""
+    file_answers: dict[str, Any], flags: dict[str, Any], file_name: str = "", origin: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Flags override the file; mappings (familiarity, priorities) merge key by key.
 
-    Returns the merged answers and, per key, where it came from (for error messages).
+    Returns the merged answers and, per key, where it came from (for error messages); `origin`
+    gives the origins of `file_answers` when they were layered from several files.
     """
     merged = dict(file_answers)
-    origin = {str(key): file_name for key in [*KEYS, *file_answers]}
+    origin = {str(key): file_name for key in [*KEYS, *file_answers]} | (origin or {})
     for key, value in flags.items():
         if value is None or value == [] or value == {}:
             continue
