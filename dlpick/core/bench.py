@@ -12,7 +12,6 @@ import contextlib
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dlpick.core import bench_worker
+from dlpick.core.processes import kill_group
 from dlpick.errors import BadInput, MissingTool
 
 FORMAT = "dlpick-bench/1"
@@ -148,10 +148,10 @@ def run_worker(
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            kill_group(proc, drain=5)
             return {**head, "error": f"timed out after {timeout:g} s; the worker was killed"}
         except BaseException:  # Ctrl-C: take the worker down with us
-            _kill(proc)
+            kill_group(proc, drain=5)
             raise
     result = _last_json(out)
     if result is None:
@@ -171,16 +171,6 @@ def _last_json(text: str) -> dict[str, Any] | None:
                 if isinstance(value, dict) and "status" in value:
                     return value
     return None
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.communicate(timeout=5)
 
 
 def bench(

@@ -28,7 +28,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -36,6 +35,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dlpick.core.processes import kill_group
 
 # Vocabulary hardware ids, in the order detected ids are listed (cpu is always first).
 HARDWARE_ORDER = ("cpu", "nvidia-gpu", "amd-gpu", "apple-silicon", "intel-gpu", "tpu", "ascend-npu", "kunlun-xpu")
@@ -266,26 +267,12 @@ def run_tools(commands: Mapping[str, list[str]], timeout: float) -> dict[str, tu
         try:
             out, err = proc.communicate(timeout=max(0.05, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            kill_group(proc)
             results[key] = (f"timed out after {timeout:g} s", "")
             continue
         first = next((line.strip() for line in (err or out).splitlines() if line.strip()), "")
         results[key] = ("ok", out) if proc.returncode == 0 else (f"failed (exit {proc.returncode}): {first}", out)
     return {key: results[key] for key in commands}
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except OSError:
-        proc.kill()
-    try:
-        proc.communicate(timeout=1)
-    except subprocess.TimeoutExpired:
-        pass  # a child that left the process group still holds the pipe: give up on it
 
 
 def _read(path: str | Path) -> str:
