@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -248,6 +250,24 @@ def test_ctrl_c_kills_the_process_group(tmp_path: Path):
              "run_name='__main__')", "--out", str(tmp_path / "run")],
             project, timeout=60, on_event=interrupt,
         )  # fmt: skip
+    assert _group_alive(json.loads(info.read_text())["pgid"]) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_cancel_stops_a_step_running_in_another_thread(tmp_path: Path):
+    """The project's tests run in a worker thread beside the export: `cancel` is their Ctrl-C."""
+    info = tmp_path / "pids.json"
+    project = make_project(tmp_path, hang=str(info))
+    cancel = threading.Event()
+    cmd = [sys.executable, "-m", "fake_project.train", "--smoke", "--out", str(tmp_path / "run")]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(verify.run_step, cmd, project, 60, None, cancel)
+        deadline = time.monotonic() + 30
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cancel.set()
+        with pytest.raises(KeyboardInterrupt):
+            future.result(timeout=30)
     assert _group_alive(json.loads(info.read_text())["pgid"]) == []
 
 
