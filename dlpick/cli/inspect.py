@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from dlpick.cli.options import KnowledgeOpt
+
 SHOW_HELP = """Show one framework's facts, each with its source and date.
 
 Examples:
@@ -23,12 +25,6 @@ Examples:
   dlpick compare pytorch tensorflow jax mindspore --json
 """
 
-KnowledgeOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dlpick.cli.options import KnowledgeOpt
+
 if TYPE_CHECKING:
     from dlpick.core.doctor import Report
 
@@ -29,12 +31,7 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    knowledge_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."
-        ),
-    ] = None,
+    knowledge_dir: KnowledgeOpt = None,
 ) -> None:
     from dlpick.cli import output, team
     from dlpick.core import doctor, knowledge
@@ -186,12 +183,7 @@ def bench(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the result JSON here.")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="Do not save it as the latest run.")] = False,
-    knowledge_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."
-        ),
-    ] = None,
+    knowledge_dir: KnowledgeOpt = None,
 ) -> None:
     from dlpick.cli import output, team
     from dlpick.core import bench as bench_mod

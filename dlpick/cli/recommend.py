@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from dlpick.cli.options import KnowledgeOpt
+
 HELP = """Rank the frameworks for your project and explain why.
 
 Asks a few questions when run in a terminal; scripts pass an answers file or flags.
@@ -60,10 +62,7 @@ def recommend(
     save_answers: Annotated[
         Path | None, Opt("--save-answers", help="Write the answers used to this YAML file.")
     ] = None,
-    knowledge_dir: Annotated[
-        Path | None,
-        Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."),
-    ] = None,
+    knowledge_dir: KnowledgeOpt = None,
     no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
     report: Annotated[
         Path | None,

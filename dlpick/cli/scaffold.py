@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dlpick.cli.options import KnowledgeOpt
 from dlpick.cli.verify import DeviceOpt, TimeoutOpt
 
 if TYPE_CHECKING:
@@ -57,10 +58,7 @@ def scaffold(
     verify: Annotated[bool, Opt("--verify/--no-verify", help="Smoke-train and check the new project.")] = True,
     force: Annotated[bool, Opt("--force", help="Replace an existing non-empty --dest.")] = False,
     as_json: Annotated[bool, Opt("--json", help="Print JSON instead of text.")] = False,
-    knowledge_dir: Annotated[
-        Path | None,
-        Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."),
-    ] = None,
+    knowledge_dir: KnowledgeOpt = None,
     device: DeviceOpt = "auto",
     timeout: TimeoutOpt = 300.0,
 ) -> None:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dlpick.cli.options import KnowledgeOpt
+
 if TYPE_CHECKING:
     from dlpick.core.verify import VerifyResult
 
@@ -35,9 +37,7 @@ def verify(
     as_json: Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of a table.")] = False,
     device: DeviceOpt = "auto",
     timeout: TimeoutOpt = 300.0,
-    knowledge_dir: Annotated[
-        Path | None, Opt("--knowledge", "-k", help="Extra knowledge folder (env: DLPICK_KNOWLEDGE).")
-    ] = None,
+    knowledge_dir: KnowledgeOpt = None,
 ) -> None:
     result = run(project, device, timeout, knowledge_dir, as_json)
     finish(result, as_json)
