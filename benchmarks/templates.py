@@ -118,20 +118,25 @@ def _project(framework: str, tmp: str):
     return path, package
 
 
-def bench_torch_throughput(steps: int) -> None:
+def _modules(package: str):
+    """The rendered project's data, model and train modules, its config, and its prepared splits."""
     import importlib
 
+    config_mod, data, model_mod, train = (
+        importlib.import_module(f"{package}.{name}") for name in ("config", "data", "model", "train")
+    )
+    config = config_mod.load_config()
+    train_split, val_split, _, preprocess = data.prepare(config)
+    return data, model_mod, train, config, (train_split, val_split, preprocess)
+
+
+def bench_torch_throughput(steps: int) -> None:
     import lightning
     import torch
 
     with tempfile.TemporaryDirectory() as tmp:
         _, package = _project("pytorch", tmp)
-        config_mod = importlib.import_module(f"{package}.config")
-        data = importlib.import_module(f"{package}.data")
-        model_mod = importlib.import_module(f"{package}.model")
-        train = importlib.import_module(f"{package}.train")
-        config = config_mod.load_config()
-        train_split, val_split, _, preprocess = data.prepare(config)
+        data, model_mod, train, config, (train_split, val_split, preprocess) = _modules(package)
         batch = config["train"]["batch_size"]
         samples = steps * batch
 
@@ -191,18 +196,11 @@ def bench_torch_throughput(steps: int) -> None:
 
 
 def bench_tf_throughput(steps: int) -> None:
-    import importlib
-
     import numpy as np
 
     with tempfile.TemporaryDirectory() as tmp:
         _, package = _project("tensorflow", tmp)
-        config_mod = importlib.import_module(f"{package}.config")
-        data = importlib.import_module(f"{package}.data")
-        model_mod = importlib.import_module(f"{package}.model")
-        train = importlib.import_module(f"{package}.train")
-        config = config_mod.load_config()
-        train_split, val_split, _, preprocess = data.prepare(config)
+        data, model_mod, train, config, (train_split, val_split, preprocess) = _modules(package)
         batch = config["train"]["batch_size"]
         samples = steps * batch
 
