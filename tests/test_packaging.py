@@ -50,3 +50,14 @@ def test_installed_dlpick_runs_from_anywhere(wheel: Path, tmp_path: Path):
     )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["id"] == "jax"
+
+
+def test_every_template_gets_its_shared_includes_in_the_wheel():
+    """Wheels cannot hold symlinks: each template's `templates` link needs a force-include line."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    included = config["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    for template in sorted((ROOT / "templates").glob("*/cookiecutter.json")):
+        link = f"templates/{template.parent.name}/templates"
+        assert included.get(link) == f"dlpick/_data/{link}", link

@@ -68,6 +68,102 @@ def test_scaffold_then_verify(framework: str, task: str, tmp_path: Path):
     assert "passed" in tests["detail"]  # the generated repository's own pytest ran and passed
 
 
+# Frameworks whose pins conflict with each other (and with dlpick's own environment): each is
+# verified in the environment its project documents, built once per session and then reused.
+ISOLATED = {
+    "pytensor": TASKS,
+    "theano": TASKS,
+    "caffe": TASKS[:3],
+    "mxnet": TASKS,
+    "jax": TASKS,
+    "paddlepaddle": TASKS,
+    "mindspore": TASKS,
+}
+ISOLATED_CASES = [
+    pytest.param(
+        framework,
+        task,
+        id=f"{framework}-{task}-isolated",
+        marks=pytest.mark.skipif(
+            not (ROOT / "templates" / framework / "cookiecutter.json").is_file(),
+            reason=f"templates/{framework} does not exist yet",
+        ),
+    )
+    for framework, tasks in ISOLATED.items()
+    for task in tasks
+]
+
+
+@pytest.fixture(scope="session")
+def envs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of isolated environments for the session (DLPICK_TEST_ENVS keeps one across runs)."""
+    kept = os.environ.get("DLPICK_TEST_ENVS")
+    return Path(kept) if kept else tmp_path_factory.mktemp("envs")
+
+
+@pytest.mark.parametrize(("framework", "task"), ISOLATED_CASES)
+def test_scaffold_then_verify_isolated(
+    framework: str, task: str, tmp_path: Path, envs_root: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from dlpick.core import envs
+
+    if framework == "caffe" and envs.debian_tools_missing():
+        pytest.skip(f"Caffe runs in a Debian root: {envs.debian_tools_missing()}")
+    monkeypatch.setenv("DLPICK_ENVS", str(envs_root))
+    first = not any(envs_root.glob(f"{framework}-*/{envs.MARKER}"))
+    dest = tmp_path / f"{task}-demo"
+    made = dlpick("scaffold", framework, "--task", task, "--dest", str(dest), "--no-verify", "--json")
+    assert made.returncode == 0, made.stderr
+    warning = json.loads(made.stdout)["warning"]
+    assert (warning is not None) == (framework in ("theano", "caffe", "mxnet")), warning
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=dest, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-3000:]
+    checked = dlpick("verify", str(dest), "--isolated", "--json", "--device", "cpu", "--timeout", "600", timeout=3000)
+    report = json.loads(checked.stdout)
+    failed = [c for c in report["checks"] if not c["passed"]]
+    assert checked.returncode == 0 and report["passed"], json.dumps(failed, indent=1) + checked.stderr[-3000:]
+    names = [c["name"] for c in report["checks"]]
+    assert names == ["environment", "framework", "smoke-train", "metrics", "loss", "export", "project tests"]
+    assert report["framework"] == framework and report["device"] == "cpu"
+    environment = report["checks"][0]["detail"]
+    assert ("built" if first else "reused") in environment, environment  # a second verify does not reinstall
+    assert report["environment"] and Path(report["environment"]).parent == envs_root
+
+
+def test_pytorch_verify_isolated_keeps_the_cpu_build_with_a_constraint(
+    tmp_path: Path, envs_root: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """requirements.txt says torch>=2.4,<3, which alone would pull a multi-GB CUDA build into a
+    fresh venv; the caller's constraint file pins the CPU build instead."""
+    monkeypatch.setenv("DLPICK_ENVS", str(envs_root))
+    constraint = tmp_path / "cpu-torch.txt"
+    constraint.write_text("torch==2.13.0\n")
+    dest = tmp_path / "constrained"
+    made = dlpick(
+        "scaffold",
+        "pytorch",
+        "-t",
+        "tabular-classification",
+        "-d",
+        str(dest),
+        "--isolated",
+        "--constraint",
+        str(constraint),
+        "--device",
+        "cpu",
+        "--json",
+        timeout=3000,
+    )
+    report = json.loads(made.stdout)["verify"]
+    failed = [c for c in report["checks"] if not c["passed"]]
+    assert made.returncode == 0 and report["passed"], json.dumps(failed, indent=1) + made.stderr[-3000:]
+    python = Path(report["environment"]) / "bin" / "python"
+    version = subprocess.run(
+        [str(python), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert version.startswith("2.13.0") and "cu" not in version.split("+")[-1], version
+
+
 @needs("pytorch", "torch")
 def test_pytorch_two_process_training_agrees(tmp_path: Path):
     """torchrun with 2 CPU processes (gloo): both ranks finish with identical weights."""

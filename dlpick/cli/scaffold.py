@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dlpick.cli.options import KnowledgeOpt
-from dlpick.cli.verify import DeviceOpt, TimeoutOpt
+from dlpick.cli.verify import ConstraintOpt, DeviceOpt, IsolatedOpt, TimeoutOpt
 
 if TYPE_CHECKING:
     from dlpick.core.profile import Profile
@@ -33,6 +33,10 @@ Examples:
   dlpick scaffold --answers team.yaml --dest churn --name "Churn model"
   dlpick scaffold pytorch -t tabular-regression -d prices --no-verify
   dlpick scaffold pytorch -t text-classification -d reviews --force --json
+  dlpick scaffold theano -t tabular-regression -d legacy --isolated
+
+Retired frameworks (Theano, Caffe, MXNet) still scaffold, with a warning that names the successor \
+and the knowledge-base facts behind it.
 """
 
 Opt = typer.Option
@@ -61,6 +65,8 @@ def scaffold(
     knowledge_dir: KnowledgeOpt = None,
     device: DeviceOpt = "auto",
     timeout: TimeoutOpt = 300.0,
+    isolated: IsolatedOpt = False,
+    constraint: ConstraintOpt = None,
 ) -> None:
     from dlpick.core import render
     from dlpick.errors import BadInput
@@ -94,12 +100,16 @@ def scaffold(
     if dest is None:
         dest = _ask_dest(name)
     python = _python(raw, origin, profile)
+    retired = _retired_warning(framework, knowledge_dir)
     rendered = render.render(framework, task, dest, name=name, force=force, python_version=python)
 
     from dlpick.cli import output
 
+    if retired and not as_json:
+        output.note(f"warning: {retired}")
+
     steps = next_steps(rendered)
-    summary = {**rendered.to_json(), "note": note, "next_steps": steps}
+    summary = {**rendered.to_json(), "note": note, "warning": retired, "next_steps": steps}
     if not as_json:
         if note:
             output.note(f"note: {note}")
@@ -110,7 +120,9 @@ def scaffold(
 
         result = None
         try:
-            result = verify_cli.run(rendered.project_dir, device, timeout, knowledge_dir, as_json)
+            result = verify_cli.run(
+                rendered.project_dir, device, timeout, knowledge_dir, as_json, isolated, constraint or []
+            )
         finally:
             if result is None and not as_json:
                 output.note(f"the project is complete at {rendered.project_dir}; verification did not finish")
@@ -123,6 +135,26 @@ def scaffold(
         output.print_json({**summary, "verify": None})
     else:
         _print_steps(steps)
+
+
+def _retired_warning(framework: str, knowledge_dir: Path | None) -> str | None:
+    """For a retired framework: since when, the successor, how to migrate, and the source."""
+    from dlpick.core import knowledge
+
+    kb = knowledge.load(knowledge_dir)
+    entry = kb.frameworks.get(framework, {})
+    status = entry.get("status")
+    if not isinstance(status, dict) or status.get("value") != "retired":
+        return None
+    successor = status.get("successor")
+    name = kb.frameworks.get(successor, {}).get("name", successor) if successor else None
+    text = f"{entry.get('name', framework)} is retired (since {status.get('since', 'unknown')})"
+    text += f"; its successor is {name} (`dlpick scaffold {successor}`)" if successor else "; no successor is named"
+    migration = " ".join(str(status.get("migration", "")).split())
+    if migration:
+        text += f". {migration}"
+    source = status.get("source")
+    return text + (f" [source: {source}, as of {status.get('as_of')}]" if source else "")
 
 
 def _python(raw: dict[str, Any], origin: dict[str, str], profile: Profile | None) -> str | None:

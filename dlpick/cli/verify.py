@@ -16,19 +16,33 @@ if TYPE_CHECKING:
 HELP = """Prove a generated project works: smoke-train it, check the metrics and the loss, export \
 the model and compare its predictions, run the project's own tests.
 
-Exit status: 0 passed, 1 a check failed, 3 the framework is not installed (reported as not verified, \
-with the install command; never as passed).
+With --isolated, dlpick first builds the environment the project documents (its requirements.txt \
+in a virtual environment, or its debian-packages.txt in a Debian root made with debootstrap) in its \
+cache, reuses it next time, and runs every check there: one machine can verify projects whose pins \
+conflict. --constraint passes pip constraint files to that install (e.g. to keep a CPU build of torch).
+
+Exit status: 0 passed, 1 a check failed, 3 the framework is not installed or the isolated environment \
+could not be built (reported as not verified, with what to do; never as passed).
 
 Examples:
 
   dlpick verify flowers
   dlpick verify flowers --device cuda --timeout 600
   dlpick verify flowers --json > verify.json
+  dlpick verify old-theano-project --isolated
+  dlpick verify flowers --isolated --constraint cpu-torch.txt
 """
 
 Opt = typer.Option
 DeviceOpt = Annotated[str, Opt("--device", help="auto, cpu, cuda or mps: passed to the project's train.")]
 TimeoutOpt = Annotated[float, Opt("--timeout", min=1, help="Seconds the smoke-train (and the export) may take.")]
+IsolatedOpt = Annotated[
+    bool, Opt("--isolated", help="Verify in an environment built from the project's requirements (cached).")
+]
+ConstraintOpt = Annotated[
+    list[Path] | None,
+    Opt("--constraint", "-c", help="pip constraint file for --isolated (repeatable).", show_default=False),
+]
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -38,8 +52,10 @@ def verify(
     device: DeviceOpt = "auto",
     timeout: TimeoutOpt = 300.0,
     knowledge_dir: KnowledgeOpt = None,
+    isolated: IsolatedOpt = False,
+    constraint: ConstraintOpt = None,
 ) -> None:
-    result = run(project, device, timeout, knowledge_dir, as_json)
+    result = run(project, device, timeout, knowledge_dir, as_json, isolated, constraint or [])
     finish(result, as_json)
 
 
@@ -49,17 +65,37 @@ def check_device(device: str) -> str:
     return check_id("device", device, DEVICES, where="--device")
 
 
-def run(project: Path, device: str, timeout: float, knowledge_dir: Path | None, as_json: bool) -> VerifyResult:
+def run(
+    project: Path,
+    device: str,
+    timeout: float,
+    knowledge_dir: Path | None,
+    as_json: bool,
+    isolated: bool = False,
+    constraints: list[Path] | None = None,
+) -> VerifyResult:
     """Run the checks with progress on stderr (a spinner in a terminal, plain lines otherwise)."""
+    import functools
+
     from dlpick.core import knowledge
     from dlpick.core import verify as verify_mod
 
     check_device(device)
+    if constraints and not isolated:
+        from dlpick.errors import BadInput
+
+        raise BadInput("--constraint only applies with --isolated")
+    for path in constraints or []:
+        if not path.is_file():
+            from dlpick.errors import BadInput
+
+            raise BadInput(f"{path}: constraint file not found")
+    verify_fn = functools.partial(verify_mod.verify, isolated=isolated, constraints=constraints or [])
     from dlpick.cli import output, team
 
     kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     if output.verbosity < 0 or not sys.stderr.isatty():
-        return verify_mod.verify(project, device, timeout, on_event=_plain_progress, kb=kb)
+        return verify_fn(project, device, timeout, on_event=_plain_progress, kb=kb)
     from rich.console import Console
     from rich.markup import escape
 
@@ -77,7 +113,7 @@ def run(project: Path, device: str, timeout: float, knowledge_dir: Path | None, 
                 mark = "[green]✓[/]" if payload.passed else "[red]✗[/]"
                 console.print(f"{mark} {escape(payload.name)}")
 
-        return verify_mod.verify(project, device, timeout, on_event=on_event, kb=kb)
+        return verify_fn(project, device, timeout, on_event=on_event, kb=kb)
 
 
 def _plain_progress(kind: str, payload: Any) -> None:

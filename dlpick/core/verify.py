@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +64,7 @@ class VerifyResult:
     checks: list[Check] = field(default_factory=list)
     verified: bool = True  # False: a framework or tool is missing, so the project could not be checked
     install: list[str] = field(default_factory=list)  # commands that install what is missing
+    environment: str | None = None  # the isolated environment used, if any
 
     @property
     def passed(self) -> bool:
@@ -82,6 +83,7 @@ class VerifyResult:
             "checks": [check.to_json() for check in self.checks],
             "verified": self.verified,
             "install": self.install,
+            "environment": self.environment,
             "project": str(self.project),
         }
 
@@ -198,6 +200,7 @@ def run_step(
     timeout: float,
     on_event: OnEvent | None = None,
     cancel: threading.Event | None = None,
+    env: dict[str, str] | None = None,
 ) -> Ran:
     """Run `cmd` in a new session; kill its process group after `timeout` seconds, on Ctrl-C, or
     when `cancel` is set (a step running in another thread has no Ctrl-C of its own)."""
@@ -205,7 +208,7 @@ def run_step(
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
-        env=_env(cwd),
+        env=_env(cwd) if env is None else env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -369,8 +372,15 @@ def verify(
     tests_timeout: float = TESTS_TIMEOUT,
     kb: Knowledge | None = None,
     run_dir: str | os.PathLike[str] | None = None,
+    isolated: bool = False,
+    constraints: Sequence[Path] = (),
+    envs_root: Path | None = None,
 ) -> VerifyResult:
-    """Smoke-train the project, check what it wrote, export and compare, run its tests."""
+    """Smoke-train the project, check what it wrote, export and compare, run its tests.
+
+    `isolated`: first build (or reuse) the environment the project documents (core/envs.py) and
+    run everything in it; `python` is then only the base interpreter of a virtual environment.
+    """
     start = time.monotonic()
     project = read_project(project_dir)
     if kb is None:
@@ -386,6 +396,22 @@ def verify(
     def add(check: Check) -> None:
         result.checks.append(check)
         event("check", check)
+
+    if isolated:
+        from dlpick.core import envs
+
+        spec = envs.spec_for(project.path, project.framework, constraints, python)
+        try:
+            env = envs.ensure(spec, event, envs_root)
+        except envs.EnvError as exc:
+            result.verified = False
+            result.install = [exc.hint]
+            add(Check("environment", False, f"{spec.describe()} could not be built: {exc.message}; not verified"))
+            result.seconds = time.monotonic() - start
+            return result
+        how = f"reused {env.path}" if env.reused else f"built {env.path} in {env.seconds:.0f} s"
+        add(Check("environment", True, f"{spec.describe()}: {how}"))
+        python, result.environment = env.python, str(env.path)
 
     modules = _modules(project.framework, kb)
     event("step", f"looking for {', '.join(modules)} and pytest")

@@ -1,0 +1,306 @@
+"""Isolated environments for `dlpick verify --isolated`, built from the project's own files.
+
+A project says how to build its environment in one of two ways (templates/CONTRACT.md):
+
+- `requirements.txt`: a virtual environment made with `python -m venv`, then
+  `pip install -r requirements.txt pytest` (with the caller's pip constraint files);
+- `debian-packages.txt` (first line `# debian: <suite>`): a Debian root made with
+  `debootstrap --variant=minbase --include=<packages>`, run through `chroot` (Caffe, whose only
+  working build is Debian bullseye's package). Needs root, `debootstrap` and `unshare`.
+
+Environments live in dlpick's cache (`DLPICK_ENVS` overrides), one folder per hash of what
+built them, so projects with the same requirements share one and a second verify reuses it.
+A folder counts as built only once its marker file exists: an interrupted build is redone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlpick.errors import BadInput
+
+MARKER = ".dlpick-env.json"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+BUILD_TIMEOUT = 3600.0
+OnEvent = Callable[[str, Any], None]
+
+# Runs the root's python3 in a private mount namespace: the project folder (the current one)
+# and the temporary folder are bind-mounted at the same paths, so absolute paths still hold.
+WRAPPER = """#!/bin/sh
+# python3 of the Debian root {root} (made by dlpick for `verify --isolated`).
+exec unshare --mount --propagation private -- sh -c '
+root=$1; shift
+here=$(pwd -P)
+for dir in /tmp "${{TMPDIR:-/tmp}}" "$here"; do
+  mkdir -p "$root$dir" && mount --bind "$dir" "$root$dir" || exit 125
+done
+mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" || exit 125
+exec chroot "$root" /bin/sh -c "cd \\"\\$0\\" && exec /usr/bin/python3 \\"\\$@\\"" "$here" "$@"
+' sh {root_quoted} "$@"
+"""
+
+
+class EnvError(Exception):
+    """The environment could not be built: why, and what the user can do instead."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What an environment is built from; its hash names the cache folder."""
+
+    kind: str  # "venv" | "debian"
+    framework: str
+    requirements: tuple[str, ...]  # requirement lines, or Debian packages
+    source: str  # the project file they came from
+    suite: str = ""  # Debian suite
+    constraints: tuple[tuple[str, str], ...] = ()  # (file name, content) of pip constraint files
+    python: str = sys.executable  # base interpreter of a venv
+
+    def python_version(self) -> str:
+        if self.kind != "venv":
+            return ""
+        if Path(self.python).resolve() == Path(sys.executable).resolve():
+            return platform.python_version()
+        proc = subprocess.run(
+            [self.python, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return proc.stdout.strip()
+
+    def key(self) -> str:
+        data = [
+            self.kind,
+            self.requirements,
+            self.suite,
+            [c for _, c in self.constraints],
+            self.python_version(),
+            platform.machine(),
+        ]
+        return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
+
+    def describe(self) -> str:
+        if self.kind == "debian":
+            return f"Debian {self.suite} root with {len(self.requirements)} packages from {self.source}"
+        extra = f" and {len(self.constraints)} constraint file(s)" if self.constraints else ""
+        return f"virtual environment from {self.source} ({len(self.requirements)} requirements{extra})"
+
+
+@dataclass
+class Env:
+    path: Path
+    python: str  # what to run as the project's Python
+    spec: EnvSpec
+    reused: bool
+    seconds: float
+    log: list[str] = field(default_factory=list)
+
+
+def envs_dir() -> Path:
+    if os.environ.get("DLPICK_ENVS"):
+        return Path(os.environ["DLPICK_ENVS"]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("dlpick")) / "envs"
+
+
+def _lines(path: Path) -> list[str]:
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def spec_for(project: Path, framework: str, constraints: Sequence[Path] = (), python: str = sys.executable) -> EnvSpec:
+    """The environment the project documents: debian-packages.txt, else requirements.txt."""
+    debian = project / "debian-packages.txt"
+    if debian.is_file():
+        first = debian.read_text(encoding="utf-8").splitlines()[:1]
+        suite = first[0].split(":", 1)[1].strip() if first and first[0].startswith("# debian:") else ""
+        if not suite:
+            raise BadInput(f"{debian}: the first line must name the Debian suite, e.g. '# debian: bullseye'")
+        packages = _lines(debian)
+        bad = [p for p in packages if not all(c.isalnum() or c in "+-.:" for c in p)]
+        if bad or not packages:
+            raise BadInput(f"{debian}: expected one Debian package name per line, got {bad[0] if bad else 'none'!r}")
+        return EnvSpec("debian", framework, tuple(packages), debian.name, suite=suite)
+    requirements = project / "requirements.txt"
+    if not requirements.is_file():
+        raise BadInput(
+            f"{project}: no requirements.txt or debian-packages.txt, so no isolated environment can be built from it",
+            hint="verify without --isolated in an environment you installed",
+        )
+    loaded = []
+    for path in constraints:
+        try:
+            loaded.append((Path(path).name, Path(path).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read the constraint file ({exc.strerror or exc})") from None
+    return EnvSpec(
+        "venv", framework, tuple(_lines(requirements)), requirements.name, constraints=tuple(loaded), python=python
+    )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One builder per environment folder at a time (other dlpick processes wait)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock; builds of one environment at once are unlikely
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _python_of(path: Path, spec: EnvSpec) -> str:
+    if spec.kind == "debian":
+        return str(path.parent / f"{path.name}.python")
+    return str(path / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+
+
+def ensure(
+    spec: EnvSpec, on_event: OnEvent | None = None, root: Path | None = None, timeout: float = BUILD_TIMEOUT
+) -> Env:
+    """The environment for `spec`: reused when built before, else built now (streaming its log)."""
+    start = time.monotonic()
+    root = root or envs_dir()
+    path = root / f"{spec.framework}-{spec.kind}-{spec.key()}"
+    with _locked(root / f"{path.name}.lock"):
+        if (path / MARKER).is_file() and Path(_python_of(path, spec)).exists():
+            return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
+        if path.exists():  # an interrupted or failed build
+            shutil.rmtree(path, ignore_errors=True)
+        log: list[str] = []
+        try:
+            if spec.kind == "debian":
+                _build_debian(spec, path, on_event, timeout, log)
+            else:
+                _build_venv(spec, path, on_event, timeout, log)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        record = {
+            "spec": {
+                "kind": spec.kind,
+                "framework": spec.framework,
+                "requirements": list(spec.requirements),
+                "suite": spec.suite,
+                "constraints": [name for name, _ in spec.constraints],
+                "python": spec.python_version(),
+            },
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "seconds": round(time.monotonic() - start, 1),
+        }
+        (path / MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return Env(path, _python_of(path, spec), spec, False, time.monotonic() - start, log)
+
+
+def _run(
+    cmd: list[str],
+    on_event: OnEvent | None,
+    timeout: float,
+    log: list[str],
+    what: str,
+    env: dict[str, str] | None = None,
+) -> None:
+    from dlpick.core.verify import run_step
+
+    if on_event:
+        on_event("output", "$ " + shlex.join(cmd))
+    ran = run_step(cmd, Path.cwd(), timeout, on_event, env=env or {**os.environ, "PYTHONUNBUFFERED": "1"})
+    log.extend(ran.tail)
+    if ran.returncode is None:
+        raise EnvError(f"{what} timed out after {timeout:g} s", hint="retry with a faster network, or raise the limit")
+    if ran.returncode != 0:
+        raise EnvError(
+            f"{what} failed (exit status {ran.returncode}): {ran.last(2)}",
+            hint="the full log is above; fix requirements.txt or pass --constraint",
+        )
+
+
+def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float, log: list[str]) -> None:
+    if on_event:
+        on_event("step", f"building an isolated {spec.describe()} (first time only)")
+    _run([spec.python, "-m", "venv", str(path)], on_event, 300, log, "python -m venv")
+    (path / "requirements.txt").write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
+    cmd = [
+        _python_of(path, spec),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
+        "-r",
+        str(path / "requirements.txt"),
+        "pytest",
+    ]
+    for number, (name, content) in enumerate(spec.constraints):
+        copy = path / f"constraints-{number}-{name}"
+        copy.write_text(content, encoding="utf-8")
+        cmd += ["-c", str(copy)]
+    _run(cmd, on_event, timeout, log, "pip install")
+
+
+def debian_tools_missing() -> str:
+    """Why this machine cannot build a Debian root ("" if it can)."""
+    if os.name != "posix" or sys.platform != "linux":
+        return "building a Debian root needs Linux"
+    if os.geteuid() != 0:
+        return "building and entering a Debian root (debootstrap, chroot) needs root"
+    missing = [tool for tool in ("debootstrap", "unshare", "chroot") if shutil.which(tool) is None]
+    return f"{', '.join(missing)} not found (apt-get install debootstrap)" if missing else ""
+
+
+def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float, log: list[str]) -> None:
+    problem = debian_tools_missing()
+    if problem:
+        raise EnvError(problem, hint="or use the project's Dockerfile: docker build -t NAME . && docker run --rm NAME")
+    if on_event:
+        on_event("step", f"building an isolated {spec.describe()} with debootstrap (first time only, minutes)")
+    mirror = os.environ.get("DLPICK_DEBIAN_MIRROR", DEBIAN_MIRROR)
+    cmd = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(spec.requirements)}",
+        spec.suite,
+        str(path),
+        mirror,
+    ]
+    _run(cmd, on_event, timeout, log, "debootstrap")
+    wrapper = Path(_python_of(path, spec))
+    wrapper.write_text(WRAPPER.format(root=path, root_quoted=shlex.quote(str(path))), encoding="utf-8")
+    wrapper.chmod(0o755)
+
+
+def remove(path: Path) -> None:
+    """Delete a built environment (and a Debian root's wrapper)."""
+    shutil.rmtree(path, ignore_errors=True)
+    Path(f"{path}.python").unlink(missing_ok=True)
+    Path(f"{path}.lock").unlink(missing_ok=True)

@@ -1,0 +1,120 @@
+"""Isolated environments (`verify --isolated`): specs from project files, build once, reuse, fail cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlpick.cli.app import app
+from dlpick.core import envs, render
+from dlpick.errors import BadInput
+
+runner = CliRunner()
+
+
+def project_with(tmp_path: Path, **files: str) -> Path:
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (project / name.replace("_", "-").replace("-txt", ".txt")).write_text(text)
+    return project
+
+
+def test_requirements_become_a_venv_spec_whose_key_follows_its_inputs(tmp_path: Path):
+    project = project_with(tmp_path, requirements_txt="# pinned\nnumpy<1.24\n\nTheano==1.0.5  \n")
+    spec = envs.spec_for(project, "theano")
+    assert (spec.kind, spec.requirements, spec.source) == ("venv", ("numpy<1.24", "Theano==1.0.5"), "requirements.txt")
+    assert spec.key() == envs.spec_for(project, "theano").key()  # stable
+    constraint = tmp_path / "c.txt"
+    constraint.write_text("torch==2.13.0\n")
+    constrained = envs.spec_for(project, "theano", [constraint])
+    assert constrained.constraints == (("c.txt", "torch==2.13.0\n"),)
+    assert constrained.key() != spec.key()
+    (project / "requirements.txt").write_text("numpy<1.24\nTheano==1.0.4\n")
+    assert envs.spec_for(project, "theano").key() != spec.key()
+
+
+def test_debian_packages_become_a_debian_spec(tmp_path: Path):
+    project = project_with(tmp_path, debian_packages_txt="# debian: bullseye\n# the framework\ncaffe\npython3-caffe\n")
+    spec = envs.spec_for(project, "caffe")
+    assert (spec.kind, spec.suite, spec.requirements) == ("debian", "bullseye", ("caffe", "python3-caffe"))
+    assert "Debian bullseye root with 2 packages" in spec.describe()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("caffe\n", "first line must name the Debian suite"), ("# debian: bullseye\ncaffe; rm -rf /\n", "package name")],
+)
+def test_bad_debian_package_files_are_rejected(tmp_path: Path, text: str, message: str):
+    with pytest.raises(BadInput, match=message):
+        envs.spec_for(project_with(tmp_path, debian_packages_txt=text), "caffe")
+
+
+def test_a_project_without_environment_files_cannot_be_isolated(tmp_path: Path):
+    with pytest.raises(BadInput, match="no requirements.txt or debian-packages.txt"):
+        envs.spec_for(project_with(tmp_path), "pytorch")
+    with pytest.raises(BadInput, match="cannot read the constraint file"):
+        envs.spec_for(project_with(tmp_path, requirements_txt="numpy\n"), "x", [tmp_path / "missing.txt"])
+
+
+def test_a_venv_is_built_once_then_reused_and_an_unfinished_one_is_rebuilt(tmp_path: Path):
+    project = project_with(tmp_path, requirements_txt="# nothing but pytest, which every environment gets\n")
+    spec = envs.spec_for(project, "none")
+    events: list[tuple[str, object]] = []
+    built = envs.ensure(spec, lambda kind, payload: events.append((kind, payload)), root=tmp_path / "envs")
+    assert not built.reused
+    assert any(kind == "step" and "building an isolated" in str(text) for kind, text in events)
+    code = "import pytest, sys; print(sys.prefix)"
+    probe = subprocess.run([built.python, "-c", code], capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    assert Path(probe.stdout.strip()).resolve() == built.path.resolve()  # its own prefix, not dlpick's
+    record = json.loads((built.path / envs.MARKER).read_text())
+    assert record["spec"]["kind"] == "venv"
+
+    again = envs.ensure(spec, root=tmp_path / "envs")
+    assert again.reused and again.path == built.path and again.seconds < 5
+
+    (built.path / envs.MARKER).unlink()  # as if the first build had been interrupted
+    rebuilt = envs.ensure(spec, root=tmp_path / "envs")
+    assert not rebuilt.reused and (rebuilt.path / envs.MARKER).is_file()
+
+
+def test_a_failed_install_reports_pip_and_leaves_nothing(tmp_path: Path):
+    project = project_with(tmp_path, requirements_txt="dlpick-no-such-package-for-tests==0.0.1\n")
+    with pytest.raises(envs.EnvError, match="pip install failed") as raised:
+        envs.ensure(envs.spec_for(project, "none"), root=tmp_path / "envs")
+    assert "constraint" in raised.value.hint
+    assert [p.name for p in (tmp_path / "envs").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_debian_root_needs_root_and_says_what_to_do_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    spec = envs.spec_for(project_with(tmp_path, debian_packages_txt="# debian: bullseye\ncaffe\n"), "caffe")
+    with pytest.raises(envs.EnvError, match="needs root") as raised:
+        envs.ensure(spec, root=tmp_path / "envs")
+    assert "docker build" in raised.value.hint
+
+
+def test_verify_isolated_reports_an_unbuildable_environment_as_not_verified(tmp_path: Path, monkeypatch):
+    project = render.render("pytensor", "tabular-regression", tmp_path / "proj").project_dir
+    (project / "requirements.txt").write_text("dlpick-no-such-package-for-tests==0.0.1\n")
+    monkeypatch.setenv("DLPICK_ENVS", str(tmp_path / "envs"))
+    result = runner.invoke(app, ["verify", str(project), "--isolated", "--json"])
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.stdout)
+    assert data["verified"] is False and data["passed"] is False
+    assert data["checks"][0]["name"] == "environment" and "pip install failed" in data["checks"][0]["detail"]
+
+
+def test_constraint_needs_isolated(tmp_path: Path):
+    project = render.render("pytensor", "tabular-regression", tmp_path / "proj").project_dir
+    constraint = tmp_path / "c.txt"
+    constraint.write_text("numpy<3\n")
+    result = runner.invoke(app, ["verify", str(project), "--constraint", str(constraint)])
+    assert result.exit_code == 2
+    assert "--constraint only applies with --isolated" in result.output
