@@ -118,3 +118,21 @@ def test_constraint_needs_isolated(tmp_path: Path):
     result = runner.invoke(app, ["verify", str(project), "--constraint", str(constraint)])
     assert result.exit_code == 2
     assert "--constraint only applies with --isolated" in result.output
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mounting needs root")
+def test_removing_a_root_unmounts_first_and_never_deletes_through_a_mount(tmp_path: Path):
+    """debootstrap mounts /proc inside the root while it works: an interrupted build must not
+    delete files through that mount (a bind-mounted /dev would be the host's)."""
+    outside = tmp_path / "host-files"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    root = tmp_path / "root"
+    (root / "dev").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(outside), str(root / "dev")], check=True)
+    try:
+        envs._remove_tree(root)
+    finally:
+        subprocess.run(["umount", "--lazy", str(root / "dev")], capture_output=True, check=False)
+    assert not root.exists()
+    assert (outside / "precious").read_text() == "keep me"

@@ -195,7 +195,7 @@ def ensure(
         if (path / MARKER).is_file() and Path(_python_of(path, spec)).exists():
             return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
         if path.exists():  # an interrupted or failed build
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_tree(path)
         log: list[str] = []
         try:
             if spec.kind == "debian":
@@ -203,7 +203,7 @@ def ensure(
             else:
                 _build_venv(spec, path, on_event, timeout, log)
         except BaseException:
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_tree(path)
             raise
         record = {
             "spec": {
@@ -299,8 +299,29 @@ def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: 
     wrapper.chmod(0o755)
 
 
+def _mounts_under(path: Path) -> list[str]:
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = str(path.resolve())
+    points = [line.split()[4].replace("\\040", " ") for line in lines if len(line.split()) > 4]
+    return sorted((p for p in points if p == prefix or p.startswith(prefix + "/")), key=len, reverse=True)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a build folder, never through a mount: debootstrap mounts /proc (and may bind /dev)
+    inside the root while it works, and deleting through those would reach the host's."""
+    for point in _mounts_under(path):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+    left = _mounts_under(path)
+    if left:
+        raise EnvError(f"{path} still has {left[0]} mounted; not deleting it", hint=f"umount {left[0]}, then retry")
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def remove(path: Path) -> None:
     """Delete a built environment (and a Debian root's wrapper)."""
-    shutil.rmtree(path, ignore_errors=True)
+    _remove_tree(path)
     Path(f"{path}.python").unlink(missing_ok=True)
     Path(f"{path}.lock").unlink(missing_ok=True)

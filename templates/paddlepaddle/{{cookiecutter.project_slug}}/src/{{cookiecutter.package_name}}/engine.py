@@ -1,0 +1,218 @@
+"""PaddlePaddle engine: `paddle.nn` layers trained in dynamic-graph (eager) mode with AdamW.
+
+`export` turns the trained layer into a static inference program with `paddle.jit.save` and
+reloads it twice, as a deployment would: with `paddle.jit.load` and with the Paddle Inference
+predictor (`paddle.inference`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+# Before Paddle is imported: keep glog's INFO lines ("New Executor is Running ...") out of the
+# logs, and drop the import-time warning that ccache is missing (only needed to compile C++
+# extensions, which this project does not). Set GLOG_minloglevel=0 to see everything again.
+os.environ.setdefault("GLOG_minloglevel", "1")
+warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+
+import numpy as np  # noqa: E402
+import paddle  # noqa: E402
+import paddle.nn.functional as F  # noqa: E402
+from paddle import inference, nn  # noqa: E402
+from paddle.static import InputSpec  # noqa: E402
+
+FRAMEWORK = "{{ cookiecutter.__framework }}"
+NAME = "PaddlePaddle"
+DEVICES = ("auto", "cuda", "cpu")
+EXPORT_FORMATS = ("Paddle static inference model: inference.json + inference.pdiparams",)
+EXPORT_PREFIX = "inference"
+
+
+def _has_cuda() -> bool:
+    return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+
+
+def select_device(name: str) -> str:
+    """`paddle.set_device`: "gpu" for --device cuda (or auto with a CUDA build and a GPU), else "cpu"."""
+    if name in ("auto", "cuda") and _has_cuda():
+        paddle.set_device("gpu")
+        return "cuda"
+    if name == "cuda":
+        if paddle.device.is_compiled_with_cuda():
+            raise SystemExit("error: --device cuda: this Paddle build has CUDA but sees no GPU")
+        raise SystemExit("error: --device cuda: this is the CPU build of Paddle (paddlepaddle); "
+                         "install paddlepaddle-gpu instead (see README, GPU)")
+    paddle.set_device("cpu")
+    return "cpu"
+
+
+def seed(value: int) -> None:
+    paddle.seed(value)
+
+
+class MLP(nn.Layer):
+    def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(n_features, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, n_outputs),
+        )
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.layers(x)
+
+
+class CNN(nn.Layer):
+    def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2D(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
+            nn.Conv2D(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Linear(32 * (size // 4) ** 2, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs))
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.head(self.features(x))
+
+
+class TextClassifier(nn.Layer):
+    """Mean of the token embeddings (padding masked out), then a linear layer."""
+
+    def __init__(self, vocab_size: int, dim: int, n_outputs: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.head = nn.Linear(dim, n_outputs)
+
+    def forward(self, tokens: paddle.Tensor) -> paddle.Tensor:
+        mask = (tokens > 0).astype(self.embedding.weight.dtype).unsqueeze(-1)
+        summed = (self.embedding(tokens) * mask).sum(axis=1)
+        return self.head(summed / mask.sum(axis=1).clip(min=1.0))
+
+
+def build(preprocess: dict, config: dict) -> nn.Layer:
+    task, shape, outputs = preprocess["task"], preprocess["input_shape"], preprocess["n_outputs"]
+    hidden = config["model"]["hidden"]
+    if task == "image-classification":
+        model = CNN(shape[0], shape[1], outputs, hidden)
+    elif task == "text-classification":
+        model = TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    else:
+        model = MLP(shape[0], outputs, hidden)
+    # What export needs to describe the input (plain attributes, not parameters).
+    model.task, model.input_shape = task, list(shape)
+    return model
+
+
+def _loss(model: nn.Layer, output: paddle.Tensor, y: paddle.Tensor) -> paddle.Tensor:
+    output = output.astype("float32")
+    if model.task == "tabular-regression":
+        return F.mse_loss(output[:, 0], y)
+    return F.cross_entropy(output, y)
+
+
+def _amp_dtype(train_cfg: dict) -> str | None:
+    """Mixed precision on GPUs only: bfloat16 where supported, else float16 (with loss scaling)."""
+    if not train_cfg.get("mixed_precision") or not paddle.get_device().startswith("gpu"):
+        return None
+    return "bfloat16" if paddle.amp.is_bfloat16_supported() else "float16"
+
+
+class Trainer:
+    """AdamW steps on numpy batches (eager mode), under `paddle.amp.auto_cast` on GPUs."""
+
+    def __init__(self, model: nn.Layer, preprocess: dict, train_cfg: dict) -> None:
+        self.model = model
+        self.optimizer = paddle.optimizer.AdamW(learning_rate=train_cfg["learning_rate"],
+                                                parameters=model.parameters())
+        self.amp_dtype = _amp_dtype(train_cfg)
+        self.scaler = paddle.amp.GradScaler() if self.amp_dtype == "float16" else None
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        self.model.train()
+        with paddle.amp.auto_cast(enable=self.amp_dtype is not None, dtype=self.amp_dtype or "float16"):
+            loss = _loss(self.model, self.model(paddle.to_tensor(x)), paddle.to_tensor(y))
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        self.optimizer.clear_grad()
+        return float(loss)
+
+    def loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        self.model.eval()
+        with paddle.no_grad():
+            return float(_loss(self.model, self.model(paddle.to_tensor(x)), paddle.to_tensor(y)))
+
+    def snapshot(self) -> dict[str, paddle.Tensor]:
+        with paddle.no_grad():
+            return {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+
+    def restore(self, snapshot: dict[str, paddle.Tensor]) -> None:
+        self.model.set_state_dict(snapshot)
+
+
+def forward(model: nn.Layer, x: np.ndarray) -> np.ndarray:
+    model.eval()
+    with paddle.no_grad():
+        return model(paddle.to_tensor(x)).numpy()
+
+
+def save(model: nn.Layer, run: Path) -> None:
+    paddle.save(model.state_dict(), str(run / "model.pdparams"))
+
+
+def load(run: Path, preprocess: dict, config: dict) -> nn.Layer:
+    model = build(preprocess, config)
+    model.set_state_dict(paddle.load(str(run / "model.pdparams")))
+    model.eval()
+    return model
+
+
+def _input_spec(model: nn.Layer) -> list[InputSpec]:
+    """A None batch dimension: the exported program takes any batch size."""
+    dtype = "int64" if model.task == "text-classification" else "float32"
+    return [InputSpec([None, *model.input_shape], dtype, name="x")]
+
+
+def _predictor(model_file: Path, params_file: Path) -> inference.Predictor:
+    config = inference.Config(str(model_file), str(params_file))
+    config.disable_gpu()  # the CPU runtime, as on a serving machine without a GPU
+    config.disable_glog_info()  # no log of the predictor's graph passes
+    return inference.create_predictor(config)
+
+
+def _predict(predictor: inference.Predictor, x: np.ndarray) -> np.ndarray:
+    handle = predictor.get_input_handle(predictor.get_input_names()[0])
+    handle.reshape(list(x.shape))
+    handle.copy_from_cpu(np.ascontiguousarray(x))
+    predictor.run()
+    return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+
+
+def export(model: nn.Layer, x: np.ndarray, run: Path) -> dict:
+    """`paddle.jit.save` writes the static inference program (inference.json with Paddle 3's PIR;
+    inference.pdmodel if PIR is switched off) and its weights (inference.pdiparams). Both checks
+    load those files: `paddle.jit.load` (a TranslatedLayer, eager) and the Paddle Inference
+    predictor on the CPU (the C++ runtime that Paddle's deployment tools use)."""
+    model.eval()
+    prefix = run / EXPORT_PREFIX
+    paddle.jit.save(model, str(prefix), input_spec=_input_spec(model))
+    program = next(p for p in (prefix.with_suffix(".json"), prefix.with_suffix(".pdmodel")) if p.exists())
+    params = prefix.with_suffix(".pdiparams")
+
+    loaded = paddle.jit.load(str(prefix))
+    loaded.eval()
+    with paddle.no_grad():
+        jit_output = loaded(paddle.to_tensor(x)).numpy()
+    predictor_output = _predict(_predictor(program, params), x)
+    return {
+        "paddle.jit": {"file": program.name, "output": jit_output},
+        "paddle.inference": {"file": program.name, "output": predictor_output},
+    }
