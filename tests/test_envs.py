@@ -136,3 +136,15 @@ def test_removing_a_root_unmounts_first_and_never_deletes_through_a_mount(tmp_pa
         subprocess.run(["umount", "--lazy", str(root / "dev")], capture_output=True, check=False)
     assert not root.exists()
     assert (outside / "precious").read_text() == "keep me"
+
+
+def test_a_missing_framework_points_to_isolated_when_the_project_documents_its_environment(tmp_path: Path):
+    import importlib.util
+
+    if importlib.util.find_spec("theano") is not None:
+        pytest.skip("Theano is installed here")
+    project = render.render("theano", "tabular-regression", tmp_path / "old").project_dir
+    result = runner.invoke(app, ["verify", str(project)])
+    assert result.exit_code == 3
+    assert f"dlpick verify {project} --isolated" in result.output
+    assert " # " not in result.output.split("install:")[-1]  # the knowledge base's comment is not in the && chain

@@ -144,11 +144,22 @@ def report(result: VerifyResult) -> None:
         out.print(f"[yellow]not verified[/]: install what is missing, then run `dlpick verify {result.project}`:")
         for command in result.install:
             out.print(f"  {escape(command)}", soft_wrap=True)
+        if _can_isolate(result):
+            out.print(f"or let dlpick build the project's own environment: `dlpick verify {result.project} --isolated`")
     elif result.passed:
         out.print(f"[green]verified[/]: {result.framework} on {result.device} in {result.seconds:.1f} s")
     else:
         names = ", ".join(check.name for check in result.failed)
         out.print(f"[red]verification failed[/] ({names}) after {result.seconds:.1f} s")
+
+
+def _can_isolate(result: VerifyResult) -> bool:
+    """Not verified for a missing framework, and the project documents an environment to build."""
+    return (
+        result.environment is None
+        and any((result.project / name).is_file() for name in ("requirements.txt", "debian-packages.txt"))
+        and not any(check.name == "environment" for check in result.checks)
+    )
 
 
 def finish(result: VerifyResult, as_json: bool) -> None:
@@ -172,6 +183,9 @@ def raise_for(result: VerifyResult) -> None:
 
     if not result.verified:
         missing = next((c.detail for c in result.failed), "a needed tool is missing")
-        raise MissingTool(missing.split(";")[0] + "; not verified", hint=f"install: {' && '.join(result.install)}")
+        hint = f"install: {' && '.join(result.install)}"
+        if _can_isolate(result):
+            hint += f"; or: dlpick verify {result.project} --isolated"
+        raise MissingTool(missing.split(";")[0] + "; not verified", hint=hint)
     if not result.passed:
         raise VerifyFailed(f"verification failed: {', '.join(check.name for check in result.failed)}")

@@ -127,6 +127,8 @@ def install_commands(framework: str, kb: Knowledge | None, project: Path, device
     command = preferred.get("install") or hardware.get("cpu", {}).get("install")
     if not command:
         command = "pip install " + " ".join(entry.get("packages") or MODULES.get(framework, [framework]))
+    # A knowledge-base command may end in a shell comment; the commands are joined with && in hints.
+    command = command.split(" #", 1)[0].strip()
     return [command, f"pip install -e {shlex.quote(f'{project}[dev]')}"]
 
 

@@ -1,0 +1,213 @@
+{% raw %}"""JAX/Flax engine: models are `flax.nnx` modules, trained with an optax AdamW step under `nnx.jit`
+and exported as serialised StableHLO with `jax.export`.
+
+Images arrive channels-first (N, 1, H, W) and are transposed to the channels-last layout that
+`nnx.Conv` expects inside the model, so the exported function takes the same input as `forward`.
+Token ids are fed as int32 (JAX's default integer width).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx, traverse_util
+
+{% endraw %}FRAMEWORK = "{{ cookiecutter.__framework }}"{% raw %}
+NAME = "JAX/Flax"
+# --device choices: "auto" tries them in JAX's own backend order (GPU plugin, TPU, CPU).
+DEVICES = ("auto", "cuda", "tpu", "cpu")
+EXPORT_FORMATS = ("StableHLO via jax.export: model.stablehlo",)
+# Every training batch has the same shape, so the jitted step compiles once.
+DROP_LAST = True
+WEIGHT_DECAY = 0.01  # AdamW, as torch.optim.AdamW's default
+_PLATFORMS = {"cuda": "gpu", "tpu": "tpu", "cpu": "cpu"}
+_seed = 0
+
+
+def select_device(name: str) -> str:
+    """Make `name` JAX's default device; "auto" keeps JAX's choice (GPU, then TPU, then CPU)."""
+    if name == "cpu":
+        # Before JAX starts its back ends this also keeps it from initialising (and claiming) a GPU.
+        jax.config.update("jax_platforms", "cpu")
+    if name == "auto":
+        device = jax.devices()[0]
+    else:
+        try:
+            device = jax.devices(_PLATFORMS[name])[0]
+        except RuntimeError as error:
+            raise SystemExit(f"error: --device {name}: JAX finds no {name} device ({error})") from None
+    jax.config.update("jax_default_device", device)
+    return "cuda" if device.platform == "gpu" else device.platform
+
+
+def seed(value: int) -> None:
+    """Seed for the initial weights (`nnx.Rngs`) of the next `build`."""
+    global _seed
+    _seed = int(value)
+
+
+class MLP(nnx.Module):
+    def __init__(self, n_features: int, hidden: int, n_outputs: int, *, rngs: nnx.Rngs) -> None:
+        self.dense1 = nnx.Linear(n_features, hidden, rngs=rngs)
+        self.dense2 = nnx.Linear(hidden, hidden, rngs=rngs)
+        self.out = nnx.Linear(hidden, n_outputs, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = nnx.relu(self.dense1(x))
+        x = nnx.relu(self.dense2(x))
+        return self.out(x)
+
+
+class CNN(nnx.Module):
+    def __init__(self, channels: int, size: int, hidden: int, n_outputs: int, *, rngs: nnx.Rngs) -> None:
+        self.conv1 = nnx.Conv(channels, 16, kernel_size=(3, 3), padding="SAME", rngs=rngs)
+        self.conv2 = nnx.Conv(16, 32, kernel_size=(3, 3), padding="SAME", rngs=rngs)
+        self.dense1 = nnx.Linear(32 * (size // 4) ** 2, hidden, rngs=rngs)
+        self.out = nnx.Linear(hidden, n_outputs, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = jnp.transpose(x, (0, 2, 3, 1))  # NCHW -> NHWC
+        x = nnx.max_pool(nnx.relu(self.conv1(x)), window_shape=(2, 2), strides=(2, 2))
+        x = nnx.max_pool(nnx.relu(self.conv2(x)), window_shape=(2, 2), strides=(2, 2))
+        x = x.reshape(x.shape[0], -1)
+        return self.out(nnx.relu(self.dense1(x)))
+
+
+class TextClassifier(nnx.Module):
+    """Mean of the token embeddings (padding, id 0, masked out), then a linear layer."""
+
+    def __init__(self, vocab_size: int, dim: int, n_outputs: int, *, rngs: nnx.Rngs) -> None:
+        self.embedding = nnx.Embed(vocab_size, dim, rngs=rngs)
+        self.out = nnx.Linear(dim, n_outputs, rngs=rngs)
+
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        mask = (tokens > 0)[..., None].astype(jnp.float32)
+        summed = (self.embedding(tokens) * mask).sum(axis=1)
+        return self.out(summed / jnp.maximum(mask.sum(axis=1), 1.0))
+
+
+@functools.partial(nnx.jit, static_argnums=(0, 1))
+def _init(kind: type, args: tuple, key: jax.Array) -> nnx.Module:
+    """The initial weights as one compiled program (not one per initialiser and shape)."""
+    return kind(*args, rngs=nnx.Rngs(key))
+
+
+def build(preprocess: dict, config: dict) -> nnx.Module:
+    task, shape, outputs = preprocess["task"], preprocess["input_shape"], preprocess["n_outputs"]
+    hidden = config["model"]["hidden"]
+    if task == "image-classification":
+        kind, args = CNN, (shape[0], shape[1], hidden, outputs)
+    elif task == "text-classification":
+        kind, args = TextClassifier, (len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    else:
+        kind, args = MLP, (shape[0], hidden, outputs)
+    return _init(kind, args, jax.random.key(_seed))
+
+
+def _inputs(model: nnx.Module, x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.int32 if isinstance(model, TextClassifier) else np.float32)
+
+
+def _targets(y: np.ndarray, regression: bool) -> np.ndarray:
+    return np.asarray(y, dtype=np.float32 if regression else np.int32)
+
+
+def _loss(model: nnx.Module, x: jax.Array, y: jax.Array, regression: bool) -> jax.Array:
+    output = model(x)
+    if regression:
+        return jnp.mean((output[:, 0] - y) ** 2)
+    return optax.softmax_cross_entropy_with_integer_labels(output, y).mean()
+
+
+@functools.partial(nnx.jit, static_argnames="regression")
+def _train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array, regression: bool):
+    loss, grads = nnx.value_and_grad(_loss)(model, x, y, regression)
+    optimizer.update(model, grads)  # updates the model's nnx.Param variables in place
+    return loss
+
+
+_eval_loss = nnx.jit(_loss, static_argnames="regression")
+
+
+@nnx.jit
+def _forward(model: nnx.Module, x: jax.Array) -> jax.Array:
+    return model(x)
+
+
+def _weights(model: nnx.Module) -> dict[str, np.ndarray]:
+    """The parameters as a flat {"dense1/kernel": array} dict of NumPy copies."""
+    nested = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    return {key: np.array(value) for key, value in traverse_util.flatten_dict(nested, sep="/").items()}
+
+
+def _set_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
+    state = nnx.state(model, nnx.Param)
+    nnx.replace_by_pure_dict(state, traverse_util.unflatten_dict(dict(weights), sep="/"))
+    nnx.update(model, state)
+
+
+class Trainer:
+    """AdamW (optax) on the model's parameters; `step` runs one jitted update."""
+
+    def __init__(self, model: nnx.Module, preprocess: dict, train_cfg: dict) -> None:
+        self.model = model
+        self.regression = preprocess["task"] == "tabular-regression"
+        tx = optax.adamw(train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
+        self.optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        x, y = _inputs(self.model, x), _targets(y, self.regression)
+        return float(_train_step(self.model, self.optimizer, x, y, self.regression))
+
+    def loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        x, y = _inputs(self.model, x), _targets(y, self.regression)
+        return float(_eval_loss(self.model, x, y, self.regression))
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return _weights(self.model)
+
+    def restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        _set_weights(self.model, snapshot)
+
+
+def forward(model: nnx.Module, x: np.ndarray) -> np.ndarray:
+    return np.asarray(_forward(model, _inputs(model, x)))
+
+
+def save(model: nnx.Module, run: Path) -> None:
+    np.savez(run / "model.npz", **_weights(model))
+
+
+def load(run: Path, preprocess: dict, config: dict) -> nnx.Module:
+    """The model's structure from `nnx.eval_shape` (no initialisation), then the saved weights."""
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: build(preprocess, config)))
+    with np.load(run / "model.npz") as weights:
+        nested = traverse_util.unflatten_dict({key: jnp.asarray(weights[key]) for key in weights.files}, sep="/")
+    nnx.replace_by_pure_dict(state, nested)
+    return nnx.merge(graphdef, state)
+
+
+def export(model: nnx.Module, x: np.ndarray, run: Path) -> dict:
+    """Serialise the jitted forward pass, weights included as constants, to StableHLO with a
+    symbolic batch size, lowered for CPU and CUDA; reload it from the file and run it with
+    `jax.export.deserialize(...).call`, as a deployment would."""
+    graphdef, state = nnx.split(model)
+
+    def predict(inputs: jax.Array) -> jax.Array:
+        return nnx.merge(graphdef, state)(inputs)
+
+    inputs = _inputs(model, x)
+    shape = jax.export.symbolic_shape(", ".join(["b", *map(str, inputs.shape[1:])]))
+    exported = jax.export.export(jax.jit(predict), platforms=("cpu", "cuda"))(
+        jax.ShapeDtypeStruct(shape, inputs.dtype))
+    (run / "model.stablehlo").write_bytes(exported.serialize())
+
+    reloaded = jax.export.deserialize(bytearray((run / "model.stablehlo").read_bytes()))
+    output = np.asarray(reloaded.call(inputs))
+    return {"stablehlo": {"file": "model.stablehlo", "output": output}}
+{% endraw %}
