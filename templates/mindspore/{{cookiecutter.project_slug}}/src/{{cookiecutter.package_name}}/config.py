@@ -1,0 +1,1 @@
+{% include "src/config.py.j2" %}

@@ -1,0 +1,1 @@
+{% include "driver/data.py.j2" %}

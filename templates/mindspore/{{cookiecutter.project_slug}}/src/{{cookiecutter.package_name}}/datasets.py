@@ -1,0 +1,1 @@
+{% include "src/datasets.py.j2" %}

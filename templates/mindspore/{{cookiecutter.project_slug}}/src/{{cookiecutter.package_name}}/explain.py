@@ -1,0 +1,1 @@
+{% include "driver/explain.py.j2" %}

@@ -1,0 +1,1 @@
+{% include "driver/export.py.j2" %}

@@ -1,0 +1,1 @@
+{% include "src/metrics.py.j2" %}

@@ -1,0 +1,1 @@
+{% include "driver/train.py.j2" %}

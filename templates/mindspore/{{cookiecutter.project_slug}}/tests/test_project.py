@@ -1,0 +1,1 @@
+{% include "driver/test_project.py.j2" %}
