@@ -285,6 +285,31 @@ def test_scaffold_json_without_verify(tmp_path: Path):
     assert (dest / "src" / "prices" / "train.py").is_file()
 
 
+@pytest.mark.parametrize(("framework", "successor"), [("theano", "PyTensor"), ("caffe", "PyTorch"), ("mxnet", None)])
+def test_scaffolding_a_retired_framework_works_and_warns_with_the_facts(tmp_path: Path, framework: str, successor):
+    dest = tmp_path / "legacy"
+    result = scaffold(framework, "-t", "tabular-regression", "-d", str(dest), "--no-verify", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    warning = data["warning"]
+    from dlpick.core import knowledge
+
+    assert warning.startswith(f"{knowledge.load().frameworks[framework]['name']} is retired (since 20")
+    assert "[source: https://" in warning
+    assert (f"its successor is {successor}" in warning) if successor else ("no successor is named" in warning)
+    assert (dest / "README.md").read_text().count("is retired.") == 1
+    text = scaffold(framework, "-t", "tabular-regression", "-d", str(tmp_path / "again"), "--no-verify")
+    assert "warning: " in text.output and "is retired" in text.output
+    if framework == "caffe":  # no pip install for a Debian-only framework: the Dockerfile instead
+        assert data["next_steps"][1] == "docker build -t legacy ."
+        assert all("docker run" in step for step in data["next_steps"][2:])
+
+
+def test_an_active_framework_has_no_warning(tmp_path: Path):
+    result = scaffold("pytensor", "-t", "tabular-regression", "-d", str(tmp_path / "p"), "--no-verify", "--json")
+    assert json.loads(result.stdout)["warning"] is None
+
+
 def test_scaffold_text_prints_next_steps(tmp_path: Path):
     dest = tmp_path / "flowers"
     result = scaffold("pytorch", "-t", "image-classification", "-d", str(dest), "--name", "Flower id", "--no-verify")

@@ -222,13 +222,17 @@ def _ask_dest(name: str | None) -> Path:
 
 def next_steps(rendered: Rendered) -> list[str]:
     package = rendered.name.package
-    return [
-        f"cd {shlex.quote(str(rendered.project_dir))}",
-        "python -m pip install -e '.[dev]'",
+    commands = [
         f"python -m {package}.train --out runs/first",
         f"python -m {package}.evaluate --run runs/first",
         f"python -m {package}.export --run runs/first --check",
     ]
+    where = f"cd {shlex.quote(str(rendered.project_dir))}"
+    if (rendered.project_dir / "debian-packages.txt").is_file():  # no pip install: a Debian environment
+        image = rendered.name.slug
+        docker = f'docker run --rm -v "$PWD/runs:/project/runs" {image}'
+        return [where, f"docker build -t {image} .", *(f"{docker} {command}" for command in commands)]
+    return [where, "python -m pip install -e '.[dev]'", *commands]
 
 
 def _print_steps(steps: list[str]) -> None:
