@@ -353,7 +353,8 @@ def test_scaffold_refuses_existing_project(tmp_path: Path):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["jax", "--task", "tabular-regression"], "no template for framework 'jax' (templates exist for: "),
+        (["chainer", "--task", "tabular-regression"], "no template for framework 'chainer' (templates exist for: "),
+        (["caffe", "--task", "text-classification"], "the caffe template has no 'text-classification' starter"),
         (["pytorch", "--task", "speech"], "no 'speech' starter"),
         (["--task", "imag-classification"], "did you mean 'image-classification'"),
         (["pytorch", "--task", "tabular-regression", "--name", "a;b"], "invalid project name"),
