@@ -80,16 +80,14 @@ def run(
     from dlpick.core import knowledge
     from dlpick.core import verify as verify_mod
 
+    from dlpick.errors import BadInput
+
     check_device(device)
     if constraints and not isolated:
-        from dlpick.errors import BadInput
-
         raise BadInput("--constraint only applies with --isolated")
-    for path in constraints or []:
-        if not path.is_file():
-            from dlpick.errors import BadInput
-
-            raise BadInput(f"{path}: constraint file not found")
+    missing = [path for path in constraints or [] if not path.is_file()]
+    if missing:
+        raise BadInput(f"{missing[0]}: constraint file not found")
     verify_fn = functools.partial(verify_mod.verify, isolated=isolated, constraints=constraints or [])
     from dlpick.cli import output, team
 
