@@ -79,7 +79,6 @@ def run(
 
     from dlpick.core import knowledge
     from dlpick.core import verify as verify_mod
-
     from dlpick.errors import BadInput
 
     check_device(device)
