@@ -148,3 +148,37 @@ def test_a_missing_framework_points_to_isolated_when_the_project_documents_its_e
     assert result.exit_code == 3
     assert f"dlpick verify {project} --isolated" in result.output
     assert " # " not in result.output.split("install:")[-1]  # the knowledge base's comment is not in the && chain
+
+
+def test_envs_lists_and_removes_the_cached_environments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    root = tmp_path / "envs"
+    done = root / "theano-venv-0123456789abcdef"
+    (done / "lib").mkdir(parents=True)
+    (done / "lib" / "big.bin").write_bytes(b"x" * 5000)
+    record = {
+        "spec": {"kind": "venv", "framework": "theano", "requirements": ["Theano==1.0.5"], "python": "3.11.7"},
+        "built": "2026-11-27T01:00:00+0000",
+    }
+    (done / envs.MARKER).write_text(json.dumps(record))
+    half = root / "caffe-debian-fedcba9876543210"
+    half.mkdir()
+    (root / "caffe-debian-fedcba9876543210.python").write_text("#!/bin/sh\n")
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+
+    listed = runner.invoke(app, ["envs", "--json"])
+    assert listed.exit_code == 0, listed.output
+    found = {env["name"]: env for env in json.loads(listed.stdout)["environments"]}
+    assert found[done.name]["complete"] and found[done.name]["framework"] == "theano"
+    assert found[done.name]["bytes"] >= 5000
+    assert not found[half.name]["complete"]
+    text = runner.invoke(app, ["envs"]).output
+    assert "(incomplete: rebuilt on next use)" in text and "2 environment(s)" in text
+
+    assert runner.invoke(app, ["envs", "remove", "nope"]).exit_code == 2
+    assert runner.invoke(app, ["envs", "remove"]).exit_code == 2
+    removed = runner.invoke(app, ["envs", "remove", half.name])
+    assert removed.exit_code == 0 and f"removed {half.name}" in removed.output
+    assert not half.exists() and not (root / f"{half.name}.python").exists() and done.exists()
+    assert runner.invoke(app, ["envs", "remove", "--all"]).exit_code == 0
+    assert not done.exists()
+    assert "no isolated environments" in runner.invoke(app, ["envs"]).output

@@ -131,7 +131,7 @@ def _root(
 
 
 def _register() -> None:
-    from dlpick.cli import init, inspect, machine, recommend, scaffold, verify
+    from dlpick.cli import envs, init, inspect, machine, recommend, scaffold, verify
 
     app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
     app.command("show", help=inspect.SHOW_HELP)(inspect.show)
@@ -139,6 +139,7 @@ def _register() -> None:
     app.add_typer(inspect.kb_app, name="kb")
     app.command("scaffold", help=scaffold.HELP, no_args_is_help=False)(scaffold.scaffold)
     app.command("verify", help=verify.HELP)(verify.verify)
+    app.add_typer(envs.envs_app, name="envs")
     app.command("doctor", help=machine.DOCTOR_HELP)(machine.doctor)
     app.command("bench", help=machine.BENCH_HELP)(machine.bench)
     app.command("init", help=init.HELP)(init.init)

@@ -321,7 +321,46 @@ def _remove_tree(path: Path) -> None:
 
 
 def remove(path: Path) -> None:
-    """Delete a built environment (and a Debian root's wrapper)."""
+    """Delete a built environment (and a Debian root's wrapper and its lock file)."""
     _remove_tree(path)
+    Path(f"{path}.python").unlink(missing_ok=True)
+    Path(f"{path}.lock").unlink(missing_ok=True)
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for folder, dirs, files in os.walk(path):
+        if folder == str(path / "proc"):  # a Debian root's mount point, empty when idle
+            dirs.clear()
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(folder) / name).lstat().st_size
+    return total
+
+
+def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, Any]]:
+    """The environments in the cache: name, path, what built them, size, and whether complete."""
+    root = root or envs_dir()
+    found = []
+    for path in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        try:
+            record = json.loads((path / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = {}
+        spec = record.get("spec", {})
+        found.append(
+            {
+                "name": path.name,
+                "path": str(path),
+                "complete": bool(record),
+                "framework": spec.get("framework", path.name.split("-")[0]),
+                "kind": spec.get("kind", ""),
+                "python": spec.get("python", ""),
+                "requirements": spec.get("requirements", []),
+                "built": record.get("built"),
+                "bytes": _size(path) if sizes else None,
+            }
+        )
+    return found
     Path(f"{path}.python").unlink(missing_ok=True)
     Path(f"{path}.lock").unlink(missing_ok=True)
