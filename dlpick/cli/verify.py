@@ -152,11 +152,8 @@ def report(result: VerifyResult) -> None:
 
 def _can_isolate(result: VerifyResult) -> bool:
     """Not verified for a missing framework, and the project documents an environment to build."""
-    return (
-        result.environment is None
-        and any((result.project / name).is_file() for name in ("requirements.txt", "debian-packages.txt"))
-        and not any(check.name == "environment" for check in result.checks)
-    )
+    documented = any((result.project / name).is_file() for name in ("requirements.txt", "debian-packages.txt"))
+    return documented and not any(check.name == "environment" for check in result.checks)
 
 
 def finish(result: VerifyResult, as_json: bool) -> None:

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,6 @@ class Env:
     spec: EnvSpec
     reused: bool
     seconds: float
-    log: list[str] = field(default_factory=list)
 
 
 def envs_dir() -> Path:
@@ -196,12 +195,11 @@ def ensure(
             return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
         if path.exists():  # an interrupted or failed build
             _remove_tree(path)
-        log: list[str] = []
         try:
             if spec.kind == "debian":
-                _build_debian(spec, path, on_event, timeout, log)
+                _build_debian(spec, path, on_event, timeout)
             else:
-                _build_venv(spec, path, on_event, timeout, log)
+                _build_venv(spec, path, on_event, timeout)
         except BaseException:
             _remove_tree(path)
             raise
@@ -218,14 +216,13 @@ def ensure(
             "seconds": round(time.monotonic() - start, 1),
         }
         (path / MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        return Env(path, _python_of(path, spec), spec, False, time.monotonic() - start, log)
+        return Env(path, _python_of(path, spec), spec, False, time.monotonic() - start)
 
 
 def _run(
     cmd: list[str],
     on_event: OnEvent | None,
     timeout: float,
-    log: list[str],
     what: str,
     env: dict[str, str] | None = None,
 ) -> None:
@@ -234,20 +231,19 @@ def _run(
     if on_event:
         on_event("output", "$ " + shlex.join(cmd))
     ran = run_step(cmd, Path.cwd(), timeout, on_event, env=env or {**os.environ, "PYTHONUNBUFFERED": "1"})
-    log.extend(ran.tail)
     if ran.returncode is None:
         raise EnvError(f"{what} timed out after {timeout:g} s", hint="retry with a faster network, or raise the limit")
     if ran.returncode != 0:
         raise EnvError(
             f"{what} failed (exit status {ran.returncode}): {ran.last(2)}",
-            hint="the full log is above; fix requirements.txt or pass --constraint",
+            hint="fix requirements.txt, or pass --constraint",
         )
 
 
-def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float, log: list[str]) -> None:
+def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float) -> None:
     if on_event:
         on_event("step", f"building an isolated {spec.describe()} (first time only)")
-    _run([spec.python, "-m", "venv", str(path)], on_event, 300, log, "python -m venv")
+    _run([spec.python, "-m", "venv", str(path)], on_event, 300, "python -m venv")
     (path / "requirements.txt").write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
     cmd = [
         _python_of(path, spec),
@@ -265,7 +261,7 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
         copy = path / f"constraints-{number}-{name}"
         copy.write_text(content, encoding="utf-8")
         cmd += ["-c", str(copy)]
-    _run(cmd, on_event, timeout, log, "pip install")
+    _run(cmd, on_event, timeout, "pip install")
 
 
 def debian_tools_missing() -> str:
@@ -278,7 +274,7 @@ def debian_tools_missing() -> str:
     return f"{', '.join(missing)} not found (apt-get install debootstrap)" if missing else ""
 
 
-def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float, log: list[str]) -> None:
+def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float) -> None:
     problem = debian_tools_missing()
     if problem:
         raise EnvError(problem, hint="or use the project's Dockerfile: docker build -t NAME . && docker run --rm NAME")
@@ -293,7 +289,7 @@ def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: 
         str(path),
         mirror,
     ]
-    _run(cmd, on_event, timeout, log, "debootstrap")
+    _run(cmd, on_event, timeout, "debootstrap")
     wrapper = Path(_python_of(path, spec))
     wrapper.write_text(WRAPPER.format(root=path, root_quoted=shlex.quote(str(path))), encoding="utf-8")
     wrapper.chmod(0o755)
