@@ -179,6 +179,58 @@ def test_envs_lists_and_removes_the_cached_environments(tmp_path: Path, monkeypa
     removed = runner.invoke(app, ["envs", "remove", half.name])
     assert removed.exit_code == 0 and f"removed {half.name}" in removed.output
     assert not half.exists() and not (root / f"{half.name}.python").exists() and done.exists()
-    assert runner.invoke(app, ["envs", "remove", "--all"]).exit_code == 0
+    no_terminal = runner.invoke(app, ["envs", "remove", "--all"])
+    assert no_terminal.exit_code == 2 and "--yes" in no_terminal.output and done.exists()
+    assert runner.invoke(app, ["envs", "remove", "--all", "--yes"]).exit_code == 0
     assert not done.exists()
     assert "no isolated environments" in runner.invoke(app, ["envs"]).output
+
+
+def test_envs_never_touches_what_dlpick_did_not_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`mkdir $DLPICK_ENVS/my-thesis` survives `remove --all`; a symlink out of the cache is not followed."""
+    root = tmp_path / "envs"
+    ours = root / "theano-venv-0123456789abcdef"
+    ours.mkdir(parents=True)
+    (ours / envs.MARKER).write_text(json.dumps({"spec": {"kind": "venv", "framework": "theano"}}))
+    thesis = root / "my-thesis"
+    (thesis / "chapter1.tex").parent.mkdir(parents=True)
+    (thesis / "chapter1.tex").write_text("precious")
+    elsewhere = tmp_path / "data"
+    (elsewhere / envs.MARKER).parent.mkdir(parents=True)
+    (elsewhere / envs.MARKER).write_text("{}")  # even a marker does not make a link target dlpick's
+    (elsewhere / "keep.csv").write_text("1,2\n")
+    link = root / "jax-venv-fedcba9876543210"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    lookalike = root / "caffe-debian-00000000000000ff"  # dlpick's name pattern, but nothing says dlpick made it
+    lookalike.mkdir()
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+
+    listed = json.loads(runner.invoke(app, ["envs", "--json"]).stdout)
+    assert [env["name"] for env in listed["environments"]] == [ours.name]
+    assert listed["not_dlpicks"] == sorted([thesis.name, link.name, lookalike.name])
+    for name in (thesis.name, link.name, lookalike.name):
+        refused = runner.invoke(app, ["envs", "remove", name])
+        assert refused.exit_code == 2 and "left alone" in refused.output, refused.output
+    removed = runner.invoke(app, ["envs", "remove", "--all", "--yes"])
+    assert removed.exit_code == 0 and f"removed {ours.name}" in removed.output
+    assert not ours.exists()
+    assert (thesis / "chapter1.tex").read_text() == "precious"
+    assert link.is_symlink() and (elsewhere / "keep.csv").exists() and lookalike.is_dir()
+    with pytest.raises(BadInput, match="left alone"):
+        envs.remove(link, root)
+
+
+@pytest.mark.parametrize("kind", ["file", "unwritable"])
+def test_an_unusable_envs_folder_is_not_verified(tmp_path: Path, kind: str):
+    root = tmp_path / "envs"
+    if kind == "file":
+        root.write_text("not a folder")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root can write to any folder")
+        root.mkdir()
+        root.chmod(0o500)
+    project = project_with(tmp_path, requirements_txt="numpy\n")
+    with pytest.raises(envs.EnvError) as raised:
+        envs.ensure(envs.spec_for(project, "none"), root=root)
+    assert raised.value.exit_code == 3 and "DLPICK_ENVS" in raised.value.hint

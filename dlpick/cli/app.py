@@ -48,6 +48,10 @@ class DlpickGroup(TyperGroup):
     ) -> Any:  # type: ignore[override]
         from typer._click.exceptions import ClickException
 
+        from dlpick.core import processes
+
+        processes.install_signal_handlers()
+        as_json = "--json" in (sys.argv[1:] if args is None else list(args))
         code: int
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -55,22 +59,31 @@ class DlpickGroup(TyperGroup):
         except errors.DlpickError as exc:
             if _state["debug"]:
                 raise
-            _fail(str(exc))
             code = exc.exit_code
+            _fail(str(exc), code, as_json)
         except ClickException as exc:
             command = f"{exc.ctx.command_path} --help" if getattr(exc, "ctx", None) else "dlpick --help"
-            _fail(f"{exc.format_message()} (see `{command}`)")
             code = errors.BAD_INPUT
-        except (KeyboardInterrupt, typer.Abort):
-            sys.stderr.write("\ninterrupted\n")
-            code = errors.INTERRUPTED
+            _fail(f"{exc.format_message()} (see `{command}`)", code, as_json)
+        except (KeyboardInterrupt, typer.Abort) as exc:
+            processes.kill_all_descendants()
+            signum = getattr(exc, "signum", 2)
+            name = {2: "interrupted", 15: "terminated", 1: "hung up"}.get(signum, f"stopped by signal {signum}")
+            code = 128 + signum
+            _fail(f"{name}; {processes.outcome()}", code, as_json, prefix="\ndlpick: ")
         if standalone_mode:
             sys.exit(code)
         return code
 
 
-def _fail(message: str) -> None:
-    sys.stderr.write(f"dlpick: error: {message}\n")
+def _fail(message: str, code: int, as_json: bool, prefix: str = "dlpick: error: ") -> None:
+    """One line on stderr; with --json also {"error", "exit_code"} on stdout, so scripts always get JSON."""
+    sys.stderr.write(f"{prefix}{message}\n")
+    output = sys.modules.get("dlpick.cli.output")
+    if as_json and not getattr(output, "json_printed", False):
+        import json
+
+        sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
 
 
 def _version(value: bool) -> None:

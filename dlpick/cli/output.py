@@ -14,8 +14,13 @@ if TYPE_CHECKING:
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
 
+json_printed = False  # a command printed its JSON result: an error after it adds no second document
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    global json_printed
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    json_printed = True
 
 
 # -1 quiet (no notes or progress), 0 normal, 1 verbose; set once by the root command's --quiet/--verbose.

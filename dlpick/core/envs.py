@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,9 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlpick.errors import BadInput
+from dlpick.core import processes
+from dlpick.errors import MISSING_TOOL, BadInput, DlpickError
 
-MARKER = ".dlpick-env.json"
+MARKER = ".dlpick-env.json"  # inside a folder: its build completed
+OWNER = ".dlpick-owner.json"  # beside a folder (NAME.dlpick-owner.json): dlpick made it, before building
+NAME_RE = re.compile(r"[a-z0-9_]+-(venv|debian)-[0-9a-f]{16}")
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BUILD_TIMEOUT = 3600.0
 OnEvent = Callable[[str, Any], None]
@@ -53,13 +57,13 @@ exec chroot "$root" /bin/sh -c "cd \\"\\$0\\" && exec /usr/bin/python3 \\"\\$@\\
 """
 
 
-class EnvError(Exception):
+class EnvError(DlpickError):
     """The environment could not be built: why, and what the user can do instead."""
 
     def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, hint)
+
+    exit_code = MISSING_TOOL
 
 
 @dataclass(frozen=True)
@@ -161,20 +165,63 @@ def spec_for(project: Path, framework: str, constraints: Sequence[Path] = (), py
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One builder per environment folder at a time (other dlpick processes wait)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _locked(path: Path) -> Iterator[int | None]:
+    """One builder per environment folder at a time (other dlpick processes wait).
+
+    Yields the lock's file descriptor: the build's children inherit it, so a pip still running
+    after dlpick itself was SIGKILLed keeps the lock and the next build waits for it.
+    """
     with path.open("a") as handle:
         try:
             import fcntl
         except ImportError:  # Windows: no lock; builds of one environment at once are unlikely
-            yield
+            yield None
             return
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            yield handle.fileno()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _usable_root(root: Path) -> Path:
+    """The cache folder, created if needed; one that cannot hold environments is 'not verified'."""
+    hint = "set DLPICK_ENVS to a folder you can write to"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise EnvError(f"{root} (the environments folder) is a file, not a folder", hint) from None
+    except OSError as exc:
+        raise EnvError(f"cannot create the environments folder {root}: {exc.strerror or exc}", hint) from None
+    if not root.is_dir():
+        raise EnvError(f"{root} (the environments folder) is not a folder", hint)
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise EnvError(f"cannot write to the environments folder {root}", hint)
+    return root
+
+
+def owner_file(path: Path) -> Path:
+    return path.parent / f"{path.name}{OWNER}"
+
+
+def built_by_dlpick(path: Path, root: Path) -> bool:
+    """True only for a real folder directly in `root` that dlpick made: its owner file (written
+    before the build started) names it, or (environments of older dlpick versions) it carries the
+    completion marker and dlpick's name pattern. Symbolic links are never dlpick's."""
+    if path.is_symlink() or not path.is_dir() or path.parent.resolve() != root.resolve():
+        return False
+    if not NAME_RE.fullmatch(path.name):
+        return False
+    try:
+        owner = json.loads(owner_file(path).read_text(encoding="utf-8"))
+        if isinstance(owner, dict) and owner.get("name") == path.name:
+            return True
+    except (OSError, ValueError):
+        pass
+    if (path / MARKER).is_file() and not (path / MARKER).is_symlink():
+        return True
+    # An unfinished build of an older dlpick: only its lock or Debian wrapper beside it says whose it is.
+    return any(Path(f"{path}{suffix}").is_file() for suffix in (".lock", ".python"))
 
 
 def _python_of(path: Path, spec: EnvSpec) -> str:
@@ -188,20 +235,30 @@ def ensure(
 ) -> Env:
     """The environment for `spec`: reused when built before, else built now (streaming its log)."""
     start = time.monotonic()
-    root = root or envs_dir()
+    root = _usable_root(root or envs_dir())
     path = root / f"{spec.framework}-{spec.kind}-{spec.key()}"
-    with _locked(root / f"{path.name}.lock"):
+    with _locked(root / f"{path.name}.lock") as lock:
+        keep = () if lock is None else (lock,)
         if (path / MARKER).is_file() and Path(_python_of(path, spec)).exists():
             return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
-        if path.exists():  # an interrupted or failed build
+        if path.exists() or path.is_symlink():  # an interrupted or failed build
+            if not built_by_dlpick(path, root):
+                raise EnvError(
+                    f"{path} exists but dlpick did not build it; not touching it", hint="move it out of the way"
+                )
             _remove_tree(path)
+        owner = {"name": path.name, "key": spec.key(), "framework": spec.framework, "kind": spec.kind}
+        owner_file(path).write_text(json.dumps(owner) + "\n", encoding="utf-8")
+        unfinished = f"the unfinished isolated environment {path.name} was removed"
         try:
-            if spec.kind == "debian":
-                _build_debian(spec, path, on_event, timeout)
-            else:
-                _build_venv(spec, path, on_event, timeout)
+            with processes.doing(unfinished):
+                if spec.kind == "debian":
+                    _build_debian(spec, path, on_event, timeout, keep)
+                else:
+                    _build_venv(spec, path, on_event, timeout, keep)
         except BaseException:
             _remove_tree(path)
+            owner_file(path).unlink(missing_ok=True)
             raise
         record = {
             "spec": {
@@ -225,12 +282,12 @@ def _run(
     timeout: float,
     what: str,
     env: dict[str, str] | None = None,
+    keep: tuple[int, ...] = (),
 ) -> None:
-    from dlpick.core.verify import run_step
-
     if on_event:
         on_event("output", "$ " + shlex.join(cmd))
-    ran = run_step(cmd, Path.cwd(), timeout, on_event, env=env or {**os.environ, "PYTHONUNBUFFERED": "1"})
+    env = env or {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ran = processes.run_step(cmd, Path.cwd(), timeout, on_event, env=env, pass_fds=keep)
     if ran.returncode is None:
         raise EnvError(f"{what} timed out after {timeout:g} s", hint="retry with a faster network, or raise the limit")
     if ran.returncode != 0:
@@ -240,10 +297,10 @@ def _run(
         )
 
 
-def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float) -> None:
+def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float, keep: tuple[int, ...]) -> None:
     if on_event:
         on_event("step", f"building an isolated {spec.describe()} (first time only)")
-    _run([spec.python, "-m", "venv", str(path)], on_event, 300, "python -m venv")
+    _run([spec.python, "-m", "venv", str(path)], on_event, 300, "python -m venv", keep=keep)
     (path / "requirements.txt").write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
     cmd = [
         _python_of(path, spec),
@@ -261,7 +318,12 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
         copy = path / f"constraints-{number}-{name}"
         copy.write_text(content, encoding="utf-8")
         cmd += ["-c", str(copy)]
-    _run(cmd, on_event, timeout, "pip install")
+    # pip's temporary folders go inside the environment, so an interrupted build takes them along.
+    scratch = path / ".tmp"
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
+    _run(cmd, on_event, timeout, "pip install", env=env, keep=keep)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def debian_tools_missing() -> str:
@@ -274,10 +336,15 @@ def debian_tools_missing() -> str:
     return f"{', '.join(missing)} not found (apt-get install debootstrap)" if missing else ""
 
 
-def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float) -> None:
+def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float, keep: tuple[int, ...]) -> None:
     problem = debian_tools_missing()
     if problem:
-        raise EnvError(problem, hint="or use the project's Dockerfile: docker build -t NAME . && docker run --rm NAME")
+        raise EnvError(
+            problem,
+            hint="run `dlpick verify --isolated` as root on Linux with debootstrap installed "
+            "(apt-get install debootstrap), or use the project's Dockerfile: "
+            "docker build -t NAME . && docker run --rm NAME",
+        )
     if on_event:
         on_event("step", f"building an isolated {spec.describe()} with debootstrap (first time only, minutes)")
     mirror = os.environ.get("DLPICK_DEBIAN_MIRROR", DEBIAN_MIRROR)
@@ -289,7 +356,7 @@ def _build_debian(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: 
         str(path),
         mirror,
     ]
-    _run(cmd, on_event, timeout, "debootstrap")
+    _run(cmd, on_event, timeout, "debootstrap", keep=keep)
     wrapper = Path(_python_of(path, spec))
     wrapper.write_text(WRAPPER.format(root=path, root_quoted=shlex.quote(str(path))), encoding="utf-8")
     wrapper.chmod(0o755)
@@ -316,11 +383,18 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def remove(path: Path) -> None:
-    """Delete a built environment (and a Debian root's wrapper and its lock file)."""
+def remove(path: Path, root: Path | None = None) -> None:
+    """Delete an environment dlpick built (and a Debian root's wrapper, its lock and owner files).
+
+    Anything else in the cache folder, and anything a symbolic link points to, is left alone."""
+    root = root or envs_dir()
+    if not built_by_dlpick(path, root):
+        why = "a symbolic link" if path.is_symlink() else "not an environment dlpick built"
+        raise BadInput(f"{path}: {why}; left alone")
     _remove_tree(path)
-    Path(f"{path}.python").unlink(missing_ok=True)
-    Path(f"{path}.lock").unlink(missing_ok=True)
+    for extra in (Path(f"{path}.python"), Path(f"{path}.lock"), owner_file(path)):
+        if not extra.is_dir():
+            extra.unlink(missing_ok=True)
 
 
 def _size(path: Path) -> int:
@@ -335,22 +409,24 @@ def _size(path: Path) -> int:
 
 
 def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, Any]]:
-    """The environments in the cache: name, path, what built them, size, and whether complete."""
+    """The environments dlpick built in the cache: name, path, what built them, size, complete?"""
     root = root or envs_dir()
     found = []
-    for path in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+    entries = sorted(root.iterdir()) if root.is_dir() else []
+    for path in (p for p in entries if built_by_dlpick(p, root)):
         try:
             record = json.loads((path / MARKER).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             record = {}
-        spec = record.get("spec", {})
+        record = record if isinstance(record, dict) else {}
+        spec = record.get("spec") if isinstance(record.get("spec"), dict) else {}
         found.append(
             {
                 "name": path.name,
                 "path": str(path),
                 "complete": bool(record),
                 "framework": spec.get("framework", path.name.split("-")[0]),
-                "kind": spec.get("kind", ""),
+                "kind": spec.get("kind", NAME_RE.fullmatch(path.name).group(1)),  # type: ignore[union-attr]
                 "python": spec.get("python", ""),
                 "requirements": spec.get("requirements", []),
                 "built": record.get("built"),
@@ -358,5 +434,18 @@ def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, An
             }
         )
     return found
-    Path(f"{path}.python").unlink(missing_ok=True)
-    Path(f"{path}.lock").unlink(missing_ok=True)
+
+
+def foreign(root: Path | None = None) -> list[str]:
+    """Entries of the cache folder that dlpick did not build (never listed as environments nor removed)."""
+    root = root or envs_dir()
+    if not root.is_dir():
+        return []
+    ours = {p.name for p in root.iterdir() if built_by_dlpick(p, root)}
+    extras = {f"{name}{suffix}" for name in ours for suffix in (".python", ".lock", OWNER)}
+    leftovers = (".lock", ".python", OWNER)  # files of environments since removed
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.name not in ours and p.name not in extras and not (p.is_file() and p.name.endswith(leftovers))
+    )

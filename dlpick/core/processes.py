@@ -1,20 +1,309 @@
-"""Child processes started in their own session: stop the whole group, never leave it running."""
+"""The one way dlpick starts, time-limits and stops child processes, and how it meets signals.
+
+- Every step runs in a session of its own; stopping it kills the whole tree: its process group,
+  every descendant seen while it ran, and, on Linux, any orphan it left behind (dlpick makes
+  itself a child subreaper, so a grandchild that called `setsid` is re-parented to dlpick
+  instead of init, where it can still be found and killed).
+- SIGINT, SIGTERM and SIGHUP all become `Interrupted` (a KeyboardInterrupt) in the main
+  thread, so every `finally` that removes a temporary folder runs alike for Ctrl-C, a
+  cancelled CI job, `timeout`, `docker stop` and a closed terminal; the exit status is
+  128 + the signal number (130, 143, 129).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KILL_GRACE = 5.0
+PR_SET_CHILD_SUBREAPER = 36
+HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+OnEvent = Callable[[str, Any], None]
+
+_active: set[int] = set()  # pids of the steps running now (any thread)
+_active_lock = threading.Lock()
+_subreaper = False
+_outcome: list[str] = []  # what a command has done so far, said if a signal stops it
+_outcome: list[str] = []  # what a command has done so far, said if a signal stops it
 
 
-def kill_group(proc: subprocess.Popen[str], drain: float = 1.0) -> None:
-    """SIGKILL the process group of `proc` (started with start_new_session=True), then drain its pipes."""
-    with contextlib.suppress(OSError):
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived; `exit_code` is 128 + the signal number."""
+
+    def __init__(self, signum: int = int(signal.SIGINT)) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def name(self) -> str:
+        return {2: "Ctrl-C", 15: "SIGTERM", 1: "SIGHUP"}.get(self.signum, f"signal {self.signum}")
+
+
+def record(done: str) -> None:
+    """Note what is done and stays done (e.g. "the project is complete at DIR"), for an interrupt's message."""
+    _outcome.append(done)
+
+
+@contextlib.contextmanager
+def doing(unfinished: str) -> Iterator[None]:
+    """While the block runs, an interrupt's message says `unfinished` (e.g. what was cleaned up)."""
+    _outcome.append(unfinished)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            _outcome.remove(unfinished)
+
+
+def outcome() -> str:
+    """What was done before an interrupt: the recorded notes, or that nothing was written."""
+    return "; ".join(_outcome) or "nothing was written"
+
+
+def _raise(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGINT, SIGTERM and SIGHUP raise `Interrupted` in the main thread (call from the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in HANDLED:
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+                signal.signal(sig, _raise)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP while a few renames run, then deliver the first that came."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for sig in HANDLED:
+        with contextlib.suppress(OSError, ValueError):
+            previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise Interrupted(caught[0])
+
+
+def become_subreaper() -> bool:
+    """Linux: orphaned descendants are re-parented to this process, so they can be found and killed."""
+    global _subreaper
+    if _subreaper or sys.platform != "linux":
+        return _subreaper
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        _subreaper = False
+    return _subreaper
+
+
+def _descendants(pid: int) -> list[Any]:
+    try:
+        import psutil
+
+        return list(psutil.Process(pid).children(recursive=True))
+    except Exception:  # noqa: BLE001 - psutil missing or the process gone: nothing to add
+        return []
+
+
+def _kill_processes(processes: Sequence[Any]) -> None:
+    """SIGKILL psutil processes (their own children first found), and reap what is ours."""
+    if not processes:
+        return
+    import psutil
+
+    everything = {p.pid: p for p in processes}
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            everything.update({child.pid: child for child in process.children(recursive=True)})
+    for process in everything.values():
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(list(everything.values()), timeout=3)
+
+
+def kill_orphans() -> None:
+    """Kill children re-parented to dlpick (subreaper) that belong to no running step."""
+    mine = _descendants(os.getpid())
+    if not mine:
+        return
+    with _active_lock:
+        active = set(_active)
+    import psutil
+
+    orphans = []
+    for process in mine:
+        with contextlib.suppress(psutil.Error):
+            if process.ppid() == os.getpid() and process.pid not in active:
+                orphans.append(process)
+    _kill_processes(orphans)
+
+
+def kill_all_descendants() -> None:
+    """On the way out (an interrupt, an error): nothing dlpick started survives it."""
+    _kill_processes(_descendants(os.getpid()))
+
+
+def kill_tree(proc: subprocess.Popen[Any], seen: Sequence[Any] = (), grace: float | None = KILL_GRACE) -> None:
+    """Stop a step: SIGTERM its process group (politely, `grace` seconds), then SIGKILL the group,
+    every descendant seen while it ran and any orphan it left."""
+    group = proc.pid if hasattr(os, "killpg") else None
+    signals = [(signal.SIGTERM, grace), (signal.SIGKILL, None)] if grace else [(signal.SIGKILL, None)]
+    for sig, wait in signals:
+        if group is None:
             proc.kill()
-    # A grandchild that left the group may still hold a pipe open: give up after `drain` seconds.
-    with contextlib.suppress(subprocess.TimeoutExpired):
+            break
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        if wait is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(wait)
+    with contextlib.suppress(OSError):
+        proc.wait()
+    _kill_processes([p for p in [*seen, *_descendants(proc.pid)] if _alive(p)])
+    if group is not None:  # SIGKILL is delivered asynchronously; let the group go
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.02)
+    kill_orphans()
+
+
+def _alive(process: Any) -> bool:
+    try:
+        return bool(process.is_running())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def kill_group(proc: subprocess.Popen[Any], drain: float = 1.0) -> None:
+    """SIGKILL a child started with start_new_session=True and all it started, then drain its pipes."""
+    kill_tree(proc, grace=None)
+    # A process that escaped everything may still hold a pipe open: give up after `drain` seconds.
+    with contextlib.suppress(subprocess.TimeoutExpired, ValueError, OSError):
         proc.communicate(timeout=drain)
+
+
+@dataclass
+class Ran:
+    returncode: int | None  # None: killed after the time limit
+    seconds: float
+    tail: list[str]
+
+    def last(self, count: int = 3) -> str:
+        lines = [line for line in self.tail if line.strip()]
+        return " | ".join(lines[-count:]) or "no output"
+
+
+def run_step(
+    cmd: list[str],
+    cwd: Path,
+    timeout: float,
+    on_event: OnEvent | None = None,
+    cancel: threading.Event | None = None,
+    env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
+) -> Ran:
+    """Run `cmd` in a new session, streaming its output lines to `on_event("output", line)`.
+
+    Its whole tree is killed after `timeout` seconds, on a signal, or when `cancel` is set (a step
+    running in another thread has no signal of its own); when it ends, whatever it left running
+    is killed too. `pass_fds` stay open in the child (a lock it must keep holding if dlpick dies).
+    """
+    become_subreaper()
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        pass_fds=tuple(pass_fds),
+    )
+    with _active_lock:
+        _active.add(proc.pid)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def read() -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stdout:
+                lines.put(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    tail: deque[str] = deque(maxlen=200)
+    seen: dict[int, Any] = {}
+
+    def drain() -> None:
+        while True:
+            try:
+                line = lines.get_nowait()
+            except queue.Empty:
+                return
+            tail.append(line)
+            if on_event:
+                on_event("output", line)
+
+    timed_out = False
+    try:
+        while proc.poll() is None:
+            drain()
+            seen.update({p.pid: p for p in _descendants(proc.pid)})
+            if cancel is not None and cancel.is_set():
+                raise Interrupted(int(signal.SIGINT))
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(0.2)
+        # Finished or timed out: nothing it started may outlive it (politely only on a time-out).
+        kill_tree(proc, list(seen.values()), grace=KILL_GRACE if timed_out else None)
+    except BaseException:
+        kill_tree(proc, list(seen.values()), grace=None)
+        raise
+    finally:
+        with _active_lock:
+            _active.discard(proc.pid)
+    reader.join(KILL_GRACE)
+    drain()
+    if not reader.is_alive():  # else a process outside the tree still holds the pipe
+        stdout.close()
+    return Ran(None if timed_out else proc.returncode, time.monotonic() - start, list(tail))

@@ -7,26 +7,24 @@ killed as a whole when the step runs past its time limit.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import queue
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from dlpick.core import processes
+from dlpick.core.processes import Ran
 from dlpick.errors import BadInput
 
 if TYPE_CHECKING:
@@ -34,7 +32,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 300.0
 TESTS_TIMEOUT = 600.0
-KILL_GRACE = 5.0
 REGRESSION_KEYS = ("mse", "mae", "r2")
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix")
 METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval")
@@ -162,40 +159,6 @@ def missing_modules(python: str, modules: list[str], project: Path) -> list[str]
         raise BadInput(f"{python}: cannot run this Python to look for {', '.join(modules)} ({exc})") from None
 
 
-@dataclass
-class Ran:
-    returncode: int | None  # None: killed after the time limit
-    seconds: float
-    tail: list[str]
-
-    def last(self, count: int = 3) -> str:
-        lines = [line for line in self.tail if line.strip()]
-        return " | ".join(lines[-count:]) or "no output"
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    """Stop the whole process group (workers, data loaders, torchrun ranks), politely first."""
-    if not hasattr(os, "killpg"):
-        proc.kill()
-        return
-    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        if grace is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(grace)
-    proc.wait()
-    deadline = time.monotonic() + 2  # SIGKILL is delivered asynchronously; let the group go
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.02)
-
-
 def run_step(
     cmd: list[str],
     cwd: Path,
@@ -204,67 +167,8 @@ def run_step(
     cancel: threading.Event | None = None,
     env: dict[str, str] | None = None,
 ) -> Ran:
-    """Run `cmd` in a new session; kill its process group after `timeout` seconds, on Ctrl-C, or
-    when `cancel` is set (a step running in another thread has no Ctrl-C of its own)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=_env(cwd) if env is None else env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    stdout = proc.stdout
-
-    def read() -> None:
-        for line in stdout:
-            lines.put(line.rstrip("\n"))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    tail: deque[str] = deque(maxlen=200)
-
-    def drain() -> None:
-        while True:
-            try:
-                line = lines.get_nowait()
-            except queue.Empty:
-                return
-            tail.append(line)
-            if on_event:
-                on_event("output", line)
-
-    timed_out = False
-    try:
-        while proc.poll() is None:
-            drain()
-            if cancel is not None and cancel.is_set():
-                raise KeyboardInterrupt
-            if time.monotonic() - start > timeout:
-                timed_out = True
-                _kill_group(proc)
-                break
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(0.2)
-    except BaseException:
-        _kill_group(proc)
-        raise
-    finally:
-        proc.wait()
-    if hasattr(os, "killpg"):  # children the step left running
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    reader.join(KILL_GRACE)
-    drain()
-    if not reader.is_alive():  # else a process outside the group still holds the pipe
-        stdout.close()
-    return Ran(None if timed_out else proc.returncode, time.monotonic() - start, list(tail))
+    """Run one step of the project (processes.run_step) with the project's environment variables."""
+    return processes.run_step(cmd, cwd, timeout, on_event, cancel, _env(cwd) if env is None else env)
 
 
 def _step_check(name: str, ran: Ran, timeout: float) -> Check:
@@ -421,8 +325,14 @@ def verify(
     missing_framework = [m for m in missing if m != "pytest"]
     if missing_framework:
         result.verified = False
-        result.install = install_commands(project.framework, kb, project.path, device)
-        add(Check("framework", False, f"{', '.join(missing_framework)} not installed for {python}; not verified"))
+        if result.environment:  # dlpick's own environment is broken: rebuilding it is the fix
+            name = Path(result.environment).name
+            result.install = [f"dlpick envs remove {name}"]
+            detail = f"{', '.join(missing_framework)} missing from the isolated environment {name}; not verified"
+        else:
+            result.install = install_commands(project.framework, kb, project.path, device)
+            detail = f"{', '.join(missing_framework)} not installed for {python}; not verified"
+        add(Check("framework", False, detail))
         result.seconds = time.monotonic() - start
         return result
     add(Check("framework", True, f"{', '.join(modules)} importable by {python}"))
@@ -440,17 +350,21 @@ def verify(
             tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel)
 
     temporary = run_dir is None
-    run = Path(tempfile.mkdtemp(prefix="dlpick-verify-")) if run_dir is None else Path(run_dir).absolute()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        try:
-            _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
-            if tests is not None:
-                add(check_tests(tests.result(), tests_timeout))
-        except BaseException:
-            cancel.set()  # Ctrl-C or an error here: stop the tests' process group too
-            raise
-        finally:
-            if temporary:
+    with processes.signals_deferred():  # an interrupt here would leave the folder behind
+        run = Path(tempfile.mkdtemp(prefix="dlpick-verify-")) if run_dir is None else Path(run_dir).absolute()
+    unfinished = "verification did not finish" + ("; its temporary run folder was removed" if temporary else "")
+    try:
+        with processes.doing(unfinished), ThreadPoolExecutor(max_workers=1) as pool:
+            try:
+                _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
+                if tests is not None:
+                    add(check_tests(tests.result(), tests_timeout))
+            except BaseException:
+                cancel.set()  # a signal or an error here: stop the tests' process tree too
+                raise
+    finally:
+        if temporary:
+            with processes.signals_deferred():
                 shutil.rmtree(run, ignore_errors=True)
 
     if "pytest" in missing:
