@@ -1,41 +1,134 @@
-"""Safe YAML loading that can say on which line a problem is."""
+"""Safe YAML loading that can say on which line a problem is.
+
+Every YAML file dlpick reads (answers, team profiles, knowledge files and overlays) goes through
+`load`, which refuses before building anything what would crash, hang or mislead:
+
+- nesting deeper than MAX_DEPTH (checked on the event stream: the C composer recurses in C and a
+  deep enough document kills the interpreter);
+- aliases (`*name`): none of dlpick's files needs them, and expanding them is how a small file
+  becomes billions of objects;
+- duplicate keys (YAML says they are an error; PyYAML silently keeps the last);
+- values whose construction fails (`!!timestamp 2026-13-45`, `!!int x`, a 5,000-digit integer).
+
+Dates are not constructed: `2026-11-01` stays a string, and the fields that are dates (the
+knowledge base's `as_of`, `since` ...) are parsed and checked by the schema, with a line number.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from dlpick.errors import BadInput
 
+MAX_DEPTH = 100
+MAX_BYTES = 10 * 1024 * 1024
+TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
-def read_text(path: Path) -> str:
+
+def read_text(path: Path, limit: int = MAX_BYTES) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BadInput(f"{path}: is a directory, expected a YAML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise BadInput(f"{path}: larger than {limit // (1024 * 1024)} MiB; not a dlpick file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+@functools.cache
+def _loader() -> Any:
+    """A safe loader (the C one when available) without timestamps, with duplicate-key and value checks."""
+    import yaml
+    from yaml.constructor import ConstructorError
+    from yaml.resolver import Resolver
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[valid-type, misc]
+        yaml_implicit_resolvers = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag != TIMESTAMP]
+            for first, resolvers in Resolver.yaml_implicit_resolvers.items()
+        }
+
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep=deep)
+            except yaml.YAMLError:
+                raise
+            except (ValueError, TypeError, KeyError, OverflowError, ArithmeticError) as exc:
+                problem = f"cannot read this {node.tag.rsplit(':', 1)[-1]} value: {exc}"
+                raise ConstructorError(None, None, problem, node.start_mark) from None
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                first: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    line = key_node.start_mark.line + 1
+                    try:
+                        seen = first.get(key)
+                    except TypeError:
+                        continue  # unhashable: the base class says so, with its line
+                    if seen is not None:
+                        problem = f"duplicate key {key!r} (first at line {seen})"
+                        raise ConstructorError(None, None, problem, key_node.start_mark)
+                    first[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    # A value constructed by an explicit `!!timestamp` tag stays the text it was written as.
+    Loader.add_constructor(TIMESTAMP, lambda loader, node: loader.construct_scalar(node))
+    return Loader
+
+
+def _check_events(text: str, path: Path, loader: Any) -> None:
+    """Refuse deep nesting and aliases from the event stream, before anything is composed."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise BadInput(f"{path}:{line}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            raise BadInput(f"{path}:{line}: aliases (*{event.anchor}) are not allowed; write the value out")
 
 
 def load(path: Path) -> Any:
-    """yaml.safe_load a file; syntax errors and object-constructing tags become one-line errors."""
+    """Safely load a YAML file; every problem becomes one line `FILE:LINE: what` (BadInput)."""
     import yaml
 
     text = read_text(path)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = _loader()
     try:
+        _check_events(text, path, loader)
         return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        what = (exc.problem or exc.context or "invalid YAML").strip()
+        what = " ".join((exc.problem or exc.context or "invalid YAML").split())
         if "could not determine a constructor" in what:
             what = "tags that construct objects are not allowed (" + what.split("tag ")[-1] + ")"
         raise BadInput(f"{path}{line}: {what}") from None
     except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: invalid YAML: {exc}") from None
+        raise BadInput(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    except (ValueError, TypeError, KeyError, OverflowError, ArithmeticError, RecursionError) as exc:
+        raise BadInput(f"{path}: invalid YAML: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
 def line_of(path: Path, loc: tuple[int | str, ...]) -> int | None:
@@ -44,7 +137,7 @@ def line_of(path: Path, loc: tuple[int | str, ...]) -> int | None:
 
     try:
         node = yaml.compose(read_text(path), Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, BadInput):
+    except (yaml.YAMLError, BadInput, RecursionError):
         return None
     best = node.start_mark.line + 1 if node is not None else None
     for part in loc:
@@ -72,7 +165,7 @@ def validation_problems(path: Path, error: Any) -> list[str]:
         line = line_of(path, loc)
         field = ".".join(str(p) for p in loc) or "(top level)"
         where = f"{path}:{line}" if line else str(path)
-        message = item["msg"]
+        message = " ".join(str(item["msg"]).split())
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         problems.append(f"{where}: {field}: {message}")
