@@ -5,6 +5,8 @@ Hand-checked rather than pydantic: `recommend` must start fast, and the checks a
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +17,31 @@ from dlpick.errors import BadInput
 
 KEYS = ("task", "hardware", "deployment", "familiarity", "priorities", "python", "include_retired")
 LEVEL_MAX = 5
+
+
+PYTHON_VERSION = re.compile(r"([0-9]+)\.([0-9]+)", re.ASCII)
+PYTHON_MINOR = (8, 20)  # the Python 3 minor versions an answer may name
+
+
+def python_version(value: Any, minors: tuple[int, int] = PYTHON_MINOR) -> tuple[str, str | None]:
+    """("3.11", None) for a usable Python version, else (..., why not): quoted, ASCII 3.MINOR, in range.
+
+    An unquoted 3.10 is the YAML float 3.1: refused with a hint, never read as another version.
+    """
+    if isinstance(value, float) and not isinstance(value, bool):
+        return "", (
+            f'expected a quoted version like "3.11", got the number {value!r} '
+            '(YAML reads an unquoted 3.10 as the number 3.1: write "3.10")'
+        )
+    if not isinstance(value, str):
+        return "", f'expected a version like "3.11", got {_show(value)}'
+    match = PYTHON_VERSION.fullmatch(value.strip())
+    if not match:
+        return "", f'expected a version like "3.11", got {_show(value)}'
+    major, minor = int(match[1]), int(match[2])
+    if major != 3 or not minors[0] <= minor <= minors[1]:
+        return "", f"Python {value.strip()} is not a version dlpick knows (3.{minors[0]} .. 3.{minors[1]})"
+    return f"{major}.{minor}", None
 
 
 def running_python() -> str:
@@ -66,13 +93,25 @@ def _as_list(value: Any, key: str, source: str | dict[str, str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """repr() of a value for an error message, shortened: a message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+INTEGER = re.compile(r"[0-9]+", re.ASCII)
+DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+", re.ASCII)
+
+
 def _number(value: Any, key: str, source: str | dict[str, str], integer: bool) -> float:
+    """A finite level 0..LEVEL_MAX: a YAML number or a flag's ASCII digits; never a bool."""
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, str) and (INTEGER if integer else DECIMAL).fullmatch(value.strip()):
+        value = int(value.strip()) if integer else float(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            value = float(value) if not integer else int(str(value))
-        except (TypeError, ValueError):
-            kind = "a whole number" if integer else "a number"
-            raise BadInput(f"{_where(source, key)}: expected {kind} 0..{LEVEL_MAX}, got {value!r}") from None
+        raise BadInput(f"{_where(source, key)}: expected {kind} 0..{LEVEL_MAX}, got {_show(value)}")
+    if not math.isfinite(value):
+        raise BadInput(f"{_where(source, key)}: expected {kind} 0..{LEVEL_MAX}, got {value}")
     if integer and value != int(value):
         raise BadInput(f"{_where(source, key)}: expected a whole number 0..{LEVEL_MAX}, got {value!r}")
     if not 0 <= value <= LEVEL_MAX:
@@ -122,10 +161,9 @@ def normalise(raw: dict[str, Any], vocabulary: dict[str, Any], source: str | dic
             raw["priorities"], "priorities", list(vocabulary["criteria"]), "criterion", source, integer=False
         )
     if raw.get("python") is not None:
-        python = str(raw["python"])
-        major, _, minor = python.partition(".")
-        if major != "3" or not minor.isdigit():
-            raise BadInput(f'{_where(source, "python")}: expected a version like "3.11", got {raw["python"]!r}')
+        python, problem = python_version(raw["python"])
+        if problem:
+            raise BadInput(f"{_where(source, 'python')}: {problem}")
         answers.python = python
     if raw.get("include_retired") is not None:
         if not isinstance(raw["include_retired"], bool):

@@ -33,6 +33,9 @@ class Profile:
         """The project name from the pattern, e.g. "{team}-{task}" -> "vision-image-classification"."""
         if not self.project_name:
             return None
+        problem = name_pattern_problem(self.project_name)
+        if problem:
+            raise BadInput(f"{self.path}: template.project_name: {problem}")
         return self.project_name.format(team=self.team or "", task=task, framework=framework)
 
 
@@ -46,15 +49,30 @@ def find(explicit: Path | None = None, cwd: Path | None = None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+MAX_PATTERN = 200
+
+
 def name_pattern_problem(pattern: str) -> str | None:
-    """Why a project-name pattern is unusable, or None."""
+    """Why a project-name pattern is unusable, or None.
+
+    Only the plain placeholders of NAME_FIELDS: no format spec ({team:>9999}), conversion ({team!r}),
+    attribute or index ({team.x}, {team[0]}), and a bounded length.
+    """
+    fields = ", ".join("{" + n + "}" for n in NAME_FIELDS)
+    if len(pattern) > MAX_PATTERN:
+        return f"pattern longer than {MAX_PATTERN} characters"
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+        parts = list(string.Formatter().parse(pattern))
     except ValueError as exc:
-        return f"invalid pattern: {exc}"
-    unknown = [name for name in names if name not in NAME_FIELDS]
-    if unknown:
-        return f"unknown placeholder {{{unknown[0]}}} (use {', '.join('{' + n + '}' for n in NAME_FIELDS)})"
+        return f"invalid pattern: {exc} (use {fields}; write {{{{ and }}}} for literal braces)"
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in NAME_FIELDS:
+            return f"unknown placeholder {{{name}}} (use {fields})"
+        if spec or conversion:
+            written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            return f"placeholder {written} may not have a format or conversion (use {fields})"
     return None
 
 

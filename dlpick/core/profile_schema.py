@@ -21,7 +21,7 @@ class AnswersModel(_Strict):
     deployment: list[str] | str | None = None
     familiarity: dict[str, Any] | None = None
     priorities: dict[str, Any] | None = None
-    python: str | None = None
+    python: Any = None  # answers.normalise says what is wrong with 3.10 unquoted
     include_retired: bool | None = None
 
 
@@ -42,12 +42,14 @@ class TemplateModel(_Strict):
     @field_validator("python_version", mode="before")
     @classmethod
     def _python(cls, value: Any) -> Any:
+        from dlpick.core.answers import _show, python_version
+
         if not isinstance(value, str):
-            raise ValueError(f'expected a quoted version like "3.11", got {value!r}')
-        major, _, minor = value.partition(".")
-        if major != "3" or not minor.isdigit():
-            raise ValueError(f'expected a version like "3.11", got {value!r}')
-        return value
+            raise ValueError(f'expected a quoted version like "3.11", got {_show(value)}')
+        version, problem = python_version(value)
+        if problem:
+            raise ValueError(problem)
+        return version
 
 
 class ProfileModel(_Strict):
