@@ -213,7 +213,9 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
     # A team's knowledge folder may add frameworks without editing the vocabulary.
     vocabulary["frameworks"] = list(dict.fromkeys([*vocabulary["frameworks"], *frameworks]))
     criteria_path = shared_src.get("criteria.yaml", Path("criteria.yaml"))
-    problems += _cross_check(vocabulary, validated["criteria.yaml"], criteria_path, frameworks, framework_src)
+    problems += _cross_check(
+        vocabulary, validated["criteria.yaml"], criteria_path, frameworks, framework_src, set(raw_frameworks)
+    )
     problems += _check_packages(validated["adoption.yaml"], frameworks, framework_src)
     problems += [
         f"{shared_src.get('vocabulary.yaml')}: frameworks: {fid!r} has no frameworks/{fid}.yaml"
@@ -243,8 +245,13 @@ def _cross_check(
     criteria_path: Path,
     frameworks: dict[str, dict[str, Any]],
     sources: dict[str, Path],
+    present: set[str] | None = None,
 ) -> list[str]:
-    """Ids used as keys must come from the vocabulary; successors must be known frameworks."""
+    """Ids used as keys must come from the vocabulary; successors must be known frameworks.
+
+    `present`: every framework with a file, valid or not. A successor whose own file is invalid is
+    not a problem of the framework naming it: the invalid file's problems are reported, against it.
+    """
     from dlpick.core import yamlfile
     from dlpick.core.vocab import suggest
 
@@ -270,7 +277,7 @@ def _cross_check(
                     if hardware not in vocabulary["hardware"]:
                         unknown(path, (section, str(index), "hardware"), "hardware", hardware, vocabulary["hardware"])
         successor = data["status"].get("successor")
-        if successor and successor not in frameworks:
+        if successor and successor not in frameworks and successor not in (present or ()):
             unknown(path, ("status", "successor"), "framework", successor, frameworks)
     return problems
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -22,6 +23,7 @@ EcosystemFeature = Literal[
 ]
 UsabilityFeature = Literal["eager-execution", "high-level-api", "official-tutorials"]
 DistributedLevel = Literal["none", "single-node", "multi-node", "sharded"]
+EvidenceStatus = Literal["active", "maintenance", "dormant"]
 
 
 class Strict(BaseModel):
@@ -72,8 +74,8 @@ class PythonSupport(Sourced):
     @classmethod
     def _versions_look_like_3x(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
         for version in value:
-            major, _, minor = version.partition(".")
-            if major != "3" or not minor.isdigit():
+            match = re.fullmatch(r"3\.(0|[1-9][0-9]?)", version, re.ASCII)
+            if not match:
                 raise ValueError(f"{version!r} is not a Python version like '3.11'")
         return value
 
@@ -107,7 +109,7 @@ class TaskEvidence(Sourced):
 
 
 class Measure(Sourced):
-    value: float = Field(ge=0)
+    value: float = Field(ge=0, allow_inf_nan=False)
 
 
 class Community(Strict):
@@ -170,35 +172,129 @@ class Framework(Strict):
         return self
 
 
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]  # a 0..1 part of a criterion's score
+Weight = Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)]  # a criterion's default weight, as answers'
+Rank = Annotated[float, Field(ge=1, allow_inf_nan=False)]  # a download rank: 1 is the most downloaded
+
+
+def _complete(value: dict[str, Any], kinds: tuple[str, ...], what: str) -> dict[str, Any]:
+    """Scoring looks every kind up: a table that leaves one out is an error, not a crash later."""
+    missing = [kind for kind in kinds if kind not in value]
+    if missing:
+        raise ValueError(f"{what} needs a value for {', '.join(missing)}")
+    return value
+
+
+class Between(Strict):
+    """Two anchors of a scale; `low` < `high`."""
+
+    low: float = Field(ge=0, allow_inf_nan=False)
+    high: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Between:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        return self
+
+
+class LogBetween(Between):
+    """A log scale: both anchors at least 1."""
+
+    low: float = Field(ge=1, allow_inf_nan=False)
+
+
+class RankScale(Strict):
+    """Download ranks on a log scale: 1 at `best`, 0 at `worst`; best < worst."""
+
+    best: Rank
+    worst: Rank
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RankScale:
+        if not self.best < self.worst:
+            raise ValueError(f"best ({self.best:g}) must be a smaller rank than worst ({self.worst:g})")
+        return self
+
+
+class AdoptionScale(Strict):
+    base: Share = Field(description="share of an evidence item's value that does not depend on adoption")
+    best_rank: Rank
+    worst_rank: Rank
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdoptionScale:
+        if not self.best_rank < self.worst_rank:
+            raise ValueError(f"best_rank ({self.best_rank:g}) must be smaller than worst_rank ({self.worst_rank:g})")
+        return self
+
+
+class CommunityScales(Strict):
+    github_stars: LogBetween
+    pypi_download_rank: RankScale
+    releases_last_year: Between
+
+
 class Criteria(Strict):
-    """knowledge/criteria.yaml: how facts become 0..1 scores."""
+    """knowledge/criteria.yaml: how facts become 0..1 scores.
 
-    default_weights: dict[str, float]
-    support_levels: dict[SupportLevel, float]
-    partial_path: float = Field(ge=0, le=1)
-    task_evidence: dict[str, float]
-    evidence_status: dict[Literal["active", "maintenance", "dormant"], float]
-    adoption: dict[str, float]
-    performance_features: dict[PerformanceFeature, float]
-    ecosystem_features: dict[EcosystemFeature, float]
-    ease_of_use_features: dict[UsabilityFeature, float]
-    distributed_levels: dict[DistributedLevel, float]
-    community: dict[str, dict[str, float]]
-    successor_familiarity_transfer: float = Field(ge=0, le=1)
+    Every modelling number is bounded so that each criterion stays within 0..1 and a total within
+    0..100: shares 0..1, weights 0..5, ranks >= 1 with best < worst; nothing is NaN or infinite.
+    """
 
-    @field_validator("default_weights")
+    default_weights: dict[str, Weight]
+    support_levels: dict[SupportLevel, Share]
+    partial_path: Share
+    task_evidence: dict[EvidenceKind | Literal["breadth_bonus"], Share]
+    evidence_status: dict[EvidenceStatus, Share]
+    adoption: AdoptionScale
+    performance_features: dict[PerformanceFeature, Share]
+    ecosystem_features: dict[EcosystemFeature, Share]
+    ease_of_use_features: dict[UsabilityFeature, Share]
+    distributed_levels: dict[DistributedLevel, Share]
+    community: CommunityScales
+    successor_familiarity_transfer: Share
+
+    @field_validator("support_levels")
     @classmethod
-    def _weights_in_range(cls, value: dict[str, float]) -> dict[str, float]:
-        for name, weight in value.items():
-            if not 0 <= weight <= 5:
-                raise ValueError(f"weight of {name} must be between 0 and 5, got {weight}")
-        return value
+    def _all_levels(cls, value: dict[str, float]) -> dict[str, float]:
+        return _complete(value, get_args(SupportLevel), "support_levels")
+
+    @field_validator("task_evidence")
+    @classmethod
+    def _all_evidence(cls, value: dict[str, float]) -> dict[str, float]:
+        return _complete(value, (*get_args(EvidenceKind), "breadth_bonus"), "task_evidence")
+
+    @field_validator("evidence_status")
+    @classmethod
+    def _all_statuses(cls, value: dict[str, float]) -> dict[str, float]:
+        return _complete(value, get_args(EvidenceStatus), "evidence_status")
+
+    @field_validator("performance_features")
+    @classmethod
+    def _all_performance(cls, value: dict[str, float]) -> dict[str, float]:
+        return _complete(value, get_args(PerformanceFeature), "performance_features")
+
+    @field_validator("ecosystem_features")
+    @classmethod
+    def _all_ecosystem(cls, value: dict[str, float]) -> dict[str, float]:
+        return _complete(value, get_args(EcosystemFeature), "ecosystem_features")
+
+    @field_validator("ease_of_use_features")
+    @classmethod
+    def _all_usability(cls, value: dict[str, float]) -> dict[str, float]:
+        return _complete(value, get_args(UsabilityFeature), "ease_of_use_features")
+
+    @field_validator("distributed_levels")
+    @classmethod
+    def _all_distributed(cls, value: dict[str, float]) -> dict[str, float]:
+        return _complete(value, get_args(DistributedLevel), "distributed_levels")
 
 
 class Adoption(Sourced):
     """knowledge/adoption.yaml: how widely the task libraries named as evidence are installed."""
 
-    pypi_download_rank: dict[str, int]
+    pypi_download_rank: dict[str, Annotated[int, Field(ge=1)]]
     not_ranked: list[str] = Field(default_factory=list, description="on PyPI, outside the ranked top")
 
 

@@ -507,8 +507,11 @@ def stability(ranking: list[Ranked], weights: dict[str, float]) -> Stability:
     With weighted means, top A stays ahead of B while sum_i w_i (a_i - b_i) > 0; changing w_c by d
     adds d (a_c - b_c), so the flip point is d = -D / (a_c - b_c), solved exactly per pair.
     """
-    if len(ranking) < 2:
-        return Stability(True, "only one framework is eligible: no weight change alters the pick")
+    if not ranking:
+        return Stability(True, "no framework is eligible: each one is excluded by a hard constraint, which no weight changes")
+    if len(ranking) == 1:
+        only = ranking[0].framework
+        return Stability(True, f"only one framework ({only}) is eligible: no weight change alters the pick")
     top = ranking[0]
     best: tuple[float, str, float, str] | None = None
     for other in ranking[1:]:
