@@ -195,6 +195,11 @@ def bench(
     wanted = [check_id("framework", f, kb.frameworks, where="FRAMEWORK") for f in frameworks or []]
     models = [check_id("model", m, bench_mod.MODELS, where="--model") for m in model or bench_mod.MODELS]
     check_id("device", device, bench_mod.DEVICES, where="--device")
+    # A path that cannot be written fails now, not after a run of several minutes.
+    if out is not None:
+        bench_mod.check_writable(out, "--out")
+    if not no_save:
+        bench_mod.check_writable(bench_mod.data_dir() / "latest.json", "saving to")
     options = {"quick": quick, "device": device, "models": models, "steps": steps, "batch": batch, "timeout": timeout}
     result = _run_with_progress(kb.frameworks, wanted, options)
     saved = bench_mod.save(result, out, latest=not no_save)

@@ -286,45 +286,110 @@ def data_dir() -> Path:
 
 
 def save(result: Mapping[str, Any], out: Path | None = None, latest: bool = True) -> list[Path]:
-    """Write `out`, and (unless latest=False) latest.json with a timestamped copy; returns the paths written."""
+    """Write `out`, and (unless latest=False) latest.json with a timestamped copy; returns the paths written.
+
+    The saved copies are written first: when `out` cannot be written after all, the error says where
+    the result was kept.
+    """
     text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-    paths = [out] if out else []
+    paths = []
     if latest:
         folder = data_dir()
         stamp = str(result["created"]).replace(":", "").replace("-", "")
         paths += [folder / "latest.json", folder / f"bench-{stamp}.json"]
+    if out:
+        paths.append(out)
+    written: list[Path] = []
     for path in paths:
-        _write(path, text)
-    return paths
+        try:
+            _write(path, text)
+        except BadInput as exc:
+            kept = f"; the result was saved as {written[0]}" if written else ""
+            raise BadInput(exc.message + kept) from None
+        written.append(path)
+    return ([out] if out else []) + [path for path in written if path != out]
+
+
+def check_writable(path: Path, what: str = "--out") -> None:
+    """Fail now, before a long run, if `path` cannot be written later: BadInput, one line."""
+    if path.is_dir():
+        raise BadInput(f"{what} {path}: is a directory; give a file name, e.g. {path / 'bench.json'}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise BadInput(f"{what} {path}: not writable")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise BadInput(f"{what} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInput(f"{what} {path}: cannot write in {folder}")
 
 
 def _write(path: Path, text: str) -> None:
-    """Write through a temporary file: an interrupted save never leaves half a JSON file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Write through a temporary file: an interrupted or failed save never leaves half a JSON file,
+    nor the temporary file."""
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        tmp.replace(path)
+        tmp = None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write the bench result: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def load(where: str | Path) -> dict[str, Any]:
     """A saved bench run: a path, or "last" for the latest saved run. Errors are BadInput (exit 2)."""
+    from dlpick.core import jsonfile
+
     path = data_dir() / "latest.json" if str(where) == "last" else Path(where)
     if str(where) == "last" and not path.exists():
         raise BadInput("--bench last: no saved bench run", hint="run `dlpick bench` first, or pass --bench FILE")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"--bench {where}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--bench {where}: cannot read it: {exc}") from None
-    except ValueError as exc:
-        raise BadInput(f"--bench {where}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BadInput(f'--bench {where}: not a dlpick bench result (no "format": "{FORMAT}")')
-    if not isinstance(data.get("frameworks"), list) or not all(isinstance(f, dict) for f in data["frameworks"]):
-        raise BadInput(f'--bench {where}: "frameworks" must be a list of objects')
+        data = jsonfile.load(path, "bench result")
+    except BadInput as exc:
+        raise BadInput(f"--bench {exc.message}") from None
+    problem = _shape_problem(data)
+    if problem:
+        raise BadInput(f"--bench {path}: {problem}")
     data["file"] = str(path)
     return data
+
+
+def _shape_problem(data: Any) -> str | None:
+    """What in a bench result is not what `recommend --bench` reads, or None."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return f'not a dlpick bench result (no "format": "{FORMAT}")'
+    if not isinstance(data.get("frameworks"), list) or not all(isinstance(f, dict) for f in data["frameworks"]):
+        return '"frameworks" must be a list of objects'
+    if not isinstance(data.get("created", ""), str):
+        return '"created" must be a date-time text'
+    machine = data.get("machine", {})
+    if not isinstance(machine, dict):
+        return '"machine" must be an object'
+    devices = machine.get("devices", [])
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        return '"machine.devices" must be a list of texts'
+    for index, entry in enumerate(data["frameworks"]):
+        where = f"frameworks[{index}]"
+        if not isinstance(entry.get("framework"), str):
+            return f'{where}: "framework" must be a framework id'
+        for key in ("name", "status", "device"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                return f'{where}: "{key}" must be a text'
+        models = entry.get("models") or {}
+        if not isinstance(models, dict) or not all(isinstance(m, dict) for m in models.values()):
+            return f'{where}: "models" must be an object of objects'
+    return None
 
 
 # --- from a run to the performance criterion ----------------------------------------------------
@@ -360,7 +425,7 @@ def relative_throughput(result: Mapping[str, Any]) -> dict[str, Throughput]:
         return {}
     means = {entry["framework"]: math.exp(sum(math.log(ok[m]) for m in common) / len(common)) for entry, ok in measured}
     best = max(means.values())
-    names = {entry["framework"]: entry.get("name", entry["framework"]) for entry, _ in measured}
+    names = {entry["framework"]: entry.get("name") or entry["framework"] for entry, _ in measured}
     return {
         entry["framework"]: Throughput(
             entry["framework"],
@@ -376,7 +441,7 @@ def relative_throughput(result: Mapping[str, Any]) -> dict[str, Throughput]:
 
 
 def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def _model_order(model: str) -> int:
