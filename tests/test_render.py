@@ -147,19 +147,27 @@ def test_refuses_a_non_empty_dest_and_changes_nothing(tmp_path: Path, existing: 
     else:
         dest.write_text("mine")
     before = snapshot(tmp_path)
-    with pytest.raises(BadInput, match="already exists and is not empty.*--force"):
+    expected = "already exists and is not empty.*--force" if existing == "folder" else "a file is in the way"
+    with pytest.raises(BadInput, match=expected):
         render.render("pytorch", "tabular-regression", dest)
+    if existing == "file":  # --force never turns a file into a folder
+        with pytest.raises(BadInput, match="a file is in the way"):
+            render.render("pytorch", "tabular-regression", dest, force=2)
     assert snapshot(tmp_path) == before
 
 
-def test_force_replaces_the_old_dest(tmp_path: Path):
+def test_force_writes_the_template_files_and_keeps_the_rest(tmp_path: Path):
     dest = tmp_path / "proj"
     dest.mkdir()
     (dest / "notes.txt").write_text("mine")
-    rendered = render.render("pytorch", "tabular-regression", dest, force=True)
-    assert rendered.replaced
-    assert not (dest / "notes.txt").exists()
-    assert (dest / "pyproject.toml").is_file()
+    (dest / "README.md").write_text("my readme")
+    with pytest.raises(render.NeedsConfirmation, match="no generated project.*--force twice"):
+        render.render("pytorch", "tabular-regression", dest, force=1)
+    rendered = render.render("pytorch", "tabular-regression", dest, force=2)
+    assert rendered.replaced and rendered.overwritten == ("README.md",)
+    assert (dest / "notes.txt").read_text() == "mine"
+    assert (dest / "pyproject.toml").is_file() and (dest / "README.md").read_text() != "my readme"
+    assert rendered.backup is not None and (rendered.backup / "README.md").read_text() == "my readme"
     assert children(tmp_path) == ["proj"]
 
 
@@ -208,7 +216,7 @@ def test_failure_with_force_keeps_the_old_dest(tmp_path: Path, fail_midway, erro
     before = snapshot(tmp_path)
     fail_midway(error)
     with pytest.raises(type(error)):
-        render.render("pytorch", "tabular-regression", dest, force=True)
+        render.render("pytorch", "tabular-regression", dest, force=2)
     assert snapshot(tmp_path) == before
 
 
@@ -345,9 +353,11 @@ def test_scaffold_refuses_existing_project(tmp_path: Path):
     line = one_line_error(scaffold("pytorch", "--task", "tabular-regression", "--dest", str(dest), "--no-verify"))
     assert "already exists" in line and "--force" in line
     assert children(dest) == ["notes.txt"]
-    result = scaffold("pytorch", "-t", "tabular-regression", "-d", str(dest), "--no-verify", "--force")
+    line = one_line_error(scaffold("pytorch", "-t", "tabular-regression", "-d", str(dest), "--no-verify", "--force"))
+    assert "no generated project" in line and "--force twice" in line
+    result = scaffold("pytorch", "-t", "tabular-regression", "-d", str(dest), "--no-verify", "-ff")
     assert result.exit_code == 0, result.output
-    assert f"replaced {dest}" in result.stdout
+    assert f"updated {dest}" in result.stdout and (dest / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,11 @@ missing; scripts pass --task and --dest (or an answers file).
 A team profile (./dlpick.yaml or `dlpick --profile FILE`) supplies default answers, the knowledge \
 folder, the Python version and the project-name pattern (used when --name is not given).
 
-Nothing that exists is overwritten unless --force, and a failed or interrupted scaffold leaves nothing behind.
+Nothing that exists is overwritten unless --force, and a failed or interrupted scaffold leaves nothing behind. \
+--force writes the template's files into an existing folder and overwrites only those: your .git, data, runs \
+and notes stay. It refuses files with uncommitted git changes; outside git the old versions are kept in \
+.dlpick-backup/. A home folder, a filesystem root or a folder with no generated project needs --force twice \
+(or a yes in a terminal).
 
 Examples:
 
@@ -60,7 +64,16 @@ def scaffold(
     ] = None,
     no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
     verify: Annotated[bool, Opt("--verify/--no-verify", help="Smoke-train and check the new project.")] = True,
-    force: Annotated[bool, Opt("--force", help="Replace an existing non-empty --dest.")] = False,
+    force: Annotated[
+        int,
+        Opt(
+            "--force",
+            "-f",
+            count=True,
+            help="Write the template's files into an existing --dest, overwriting only those (listed); nothing "
+            "else is touched. Twice (-ff) for a folder that holds no generated project.",
+        ),
+    ] = 0,
     as_json: Annotated[bool, Opt("--json", help="Print JSON instead of text.")] = False,
     knowledge_dir: KnowledgeOpt = None,
     device: DeviceOpt = "auto",
@@ -101,9 +114,14 @@ def scaffold(
         dest = _ask_dest(name)
     python = _python(raw, origin, profile)
     retired = _retired_warning(framework, knowledge_dir)
-    rendered = render.render(framework, task, dest, name=name, force=force, python_version=python)
+    rendered = _render(framework, task, dest, name, force, python, interactive and not as_json)
 
     from dlpick.cli import output
+    from dlpick.core import processes
+
+    processes.record(f"the project is complete at {rendered.project_dir}")
+    for stale in rendered.kept_staging:
+        output.note(f"note: {stale} holds files from an interrupted --force; check them, then remove it")
 
     if retired and not as_json:
         output.note(f"warning: {retired}")
@@ -113,8 +131,12 @@ def scaffold(
     if not as_json:
         if note:
             output.note(f"note: {note}")
-        what = "replaced" if rendered.replaced else "created"
+        what = "updated" if rendered.replaced else "created"
         typer.echo(f"{what} {rendered.project_dir}: {framework} {task} starter (package {rendered.name.package})")
+        if rendered.overwritten:
+            typer.echo(f"overwrote {len(rendered.overwritten)} file(s): {', '.join(rendered.overwritten)}")
+        if rendered.backup:
+            typer.echo(f"their previous versions are in {rendered.backup}")
     if verify:
         from dlpick.cli import verify as verify_cli
 
@@ -135,6 +157,27 @@ def scaffold(
         output.print_json({**summary, "verify": None})
     else:
         _print_steps(steps)
+
+
+def _render(
+    framework: str, task: str, dest: Path, name: str | None, force: int, python: str | None, can_ask: bool
+) -> Rendered:
+    """Render; a --force that needs confirming is asked in a terminal (else the one-line refusal stands)."""
+    from dlpick.core import render
+
+    try:
+        return render.render(framework, task, dest, name=name, force=force, python_version=python)
+    except render.NeedsConfirmation as exc:
+        if not can_ask:
+            raise
+        import questionary
+
+        from dlpick.cli import output
+
+        output.note(f"dlpick: {exc.message}")
+        if not _ask(questionary.confirm("Write the template's files into it anyway?", default=False)):
+            raise
+        return render.render(framework, task, dest, name=name, force=2, python_version=python)
 
 
 def _retired_warning(framework: str, knowledge_dir: Path | None) -> str | None:

@@ -419,14 +419,14 @@ def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, An
         except (OSError, ValueError):
             record = {}
         record = record if isinstance(record, dict) else {}
-        spec = record.get("spec") if isinstance(record.get("spec"), dict) else {}
+        spec: dict[str, Any] = record["spec"] if isinstance(record.get("spec"), dict) else {}
         found.append(
             {
                 "name": path.name,
                 "path": str(path),
                 "complete": bool(record),
                 "framework": spec.get("framework", path.name.split("-")[0]),
-                "kind": spec.get("kind", NAME_RE.fullmatch(path.name).group(1)),  # type: ignore[union-attr]
+                "kind": spec.get("kind", path.name.split("-")[-2]),
                 "python": spec.get("python", ""),
                 "requirements": spec.get("requirements", []),
                 "built": record.get("built"),

@@ -35,7 +35,6 @@ _active: set[int] = set()  # pids of the steps running now (any thread)
 _active_lock = threading.Lock()
 _subreaper = False
 _outcome: list[str] = []  # what a command has done so far, said if a signal stops it
-_outcome: list[str] = []  # what a command has done so far, said if a signal stops it
 
 
 class Interrupted(KeyboardInterrupt):

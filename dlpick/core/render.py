@@ -1,8 +1,9 @@
 """Render a framework's cookiecutter template into a new project, all or nothing.
 
-The project is rendered into a temporary folder next to the destination (same file system)
-and renamed into place in one step, so an error or Ctrl-C never leaves half a project, and
-an existing folder is replaced (with `force`) only after the new one rendered completely.
+The project is rendered into a staging folder next to the destination (same file system) and
+moved into place only once complete, so an error or a signal never leaves half a project. With
+`force`, only the files the template produces are written into an existing folder: nothing
+else in it is touched (core/overlay.py).
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import keyword
 import os
 import re
 import shutil
-import signal
 import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlpick.core import overlay, processes
 from dlpick.errors import BadInput
+
+
+class NeedsConfirmation(BadInput):
+    """--force into a folder that holds no generated project (or a home folder, a root): a second
+    --force, or a yes in a terminal, is needed."""
+
 
 TEMPLATES_ENV = "DLPICK_TEMPLATES"
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 _-]*")
@@ -59,7 +64,10 @@ class Rendered:
     framework: str
     task: str
     name: ProjectName
-    replaced: bool  # an existing folder was replaced (force)
+    replaced: bool  # written into an existing folder (force)
+    overwritten: tuple[str, ...] = ()  # files of that folder the template's replaced
+    backup: Path | None = None  # where the old versions git cannot give back were kept
+    kept_staging: tuple[Path, ...] = ()  # stale staging folders left because they hold a user's files
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +78,8 @@ class Rendered:
             "project_slug": self.name.slug,
             "package_name": self.name.package,
             "replaced": self.replaced,
+            "overwritten": list(self.overwritten),
+            "backup": str(self.backup) if self.backup else None,
         }
 
 
@@ -161,7 +171,8 @@ def project_name(name: str) -> ProjectName:
 
 
 def _is_empty_dir(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+    """An empty folder, or a symbolic link to one (it is filled through the link)."""
+    return path.is_dir() and not any(path.iterdir())
 
 
 def _remove(path: Path) -> None:
@@ -170,28 +181,6 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C while a few renames and the clean-up run, then deliver it."""
-    if sys.platform == "win32" or not _main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _make_parents(path: Path) -> list[Path]:
@@ -263,25 +252,34 @@ def render(
     task: str,
     dest: str | os.PathLike[str],
     name: str | None = None,
-    force: bool = False,
+    force: int = 0,
     python_version: str | None = None,
     templates_root: Path | None = None,
 ) -> Rendered:
-    """Render `framework`'s template for `task` into the folder `dest`, atomically.
+    """Render `framework`'s template for `task` into the folder `dest`, all or nothing.
 
-    `name` defaults to the folder's name. An existing non-empty `dest` is refused unless
-    `force`, and then replaced only once the new project rendered completely.
+    `name` defaults to the folder's name. An existing non-empty `dest` is refused unless `force`;
+    then only the files the template produces are written into it (core/overlay.py), and a home
+    folder, a filesystem root or a folder that holds no generated project needs `force=2`.
     """
     template = get_template(framework, templates_root)
     check_task(template, task)
     dest = Path(os.path.normpath(Path(dest).expanduser().absolute()))  # no "..", symlinks kept
     names = project_name(name if name is not None else dest.name)
-    occupied = (dest.exists() or dest.is_symlink()) and not _is_empty_dir(dest)
+    if (dest.exists() or dest.is_symlink()) and not dest.is_dir():
+        what = "a broken symbolic link" if not dest.exists() else "a file"
+        raise BadInput(f"{dest}: {what} is in the way; nothing written", hint="pick another --dest")
+    occupied = dest.is_dir() and not _is_empty_dir(dest)
     if occupied and not force:
-        kind = "folder" if dest.is_dir() else "file"
-        raise BadInput(f"{dest}: {kind} already exists and is not empty", hint="pick another --dest, or pass --force")
-    if occupied and Path.cwd().resolve().is_relative_to(dest.resolve()):
-        raise BadInput(f"{dest}: refusing to replace the current folder or one above it", hint="pick another --dest")
+        raise BadInput(
+            f"{dest}: folder already exists and is not empty",
+            hint="pick another --dest, or pass --force to write the template's files into it (nothing else is touched)",
+        )
+    if occupied and force < 2 and (why := overlay.risky(dest)):
+        raise NeedsConfirmation(
+            f"{dest}: {why}; refusing --force there",
+            hint="pass --force twice to write the template's files into it anyway; no other file is touched",
+        )
     python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
     context = {
         "project_name": names.name,
@@ -292,28 +290,59 @@ def render(
     }
     created_parents: list[Path] = []
     staging: Path | None = None
+    held: int | None = None
+    placed = overlay.Placed()
     done = False
     try:
         created_parents = _make_parents(dest)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.dlpick-", dir=dest.parent))
+        staging, held, kept = overlay.make_staging(dest)
         project = _cookiecutter(template.path, staging, context)
         _record_places(project, dest, template.path)
-        with _interrupts_deferred():
-            _move_into_place(project, dest, staging, occupied)
+        with overlay.locked(dest.parent):  # one scaffold at a time writes into this folder
+            if occupied:
+                placed = _overlay(project, dest, staging)
+            else:
+                placed.created = overlay.files_of(project)
+                with processes.signals_deferred():
+                    _move_into_place(project, dest)
             done = True
-            shutil.rmtree(staging, ignore_errors=True)
     except OSError as exc:
         where = exc.filename or dest
         raise BadInput(f"{where}: cannot create the project: {exc.strerror or exc}") from exc
     finally:
-        if not done:
-            with _interrupts_deferred():
-                if staging is not None:
-                    shutil.rmtree(staging, ignore_errors=True)
+        with processes.signals_deferred():
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            overlay.release(held)
+            if not done:
                 for parent in reversed(created_parents):
                     with contextlib.suppress(OSError):
                         parent.rmdir()
-    return Rendered(dest, template.framework, task, names, replaced=occupied)
+    return Rendered(
+        dest,
+        template.framework,
+        task,
+        names,
+        replaced=occupied,
+        overwritten=tuple(placed.overwritten),
+        backup=placed.backup,
+        kept_staging=tuple(kept),
+    )
+
+
+def _overlay(project: Path, dest: Path, staging: Path) -> overlay.Placed:
+    """--force: the template's files into the existing folder, refusing to touch uncommitted work."""
+    placed = overlay.plan(project, dest)
+    in_git, dirty, ignored = overlay.git_state(dest, placed.overwritten)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise BadInput(
+            f"{dest}: refusing to overwrite files with uncommitted changes: {shown}",
+            hint="commit or stash them, then run again",
+        )
+    # Git can give back the committed versions of tracked files; keep the old versions of the rest.
+    overlay.overlay(project, dest, staging, placed, backup=ignored if in_git else placed.overwritten)
+    return placed
 
 
 def _fill_empty(project: Path, dest: Path) -> None:
@@ -332,18 +361,10 @@ def _fill_empty(project: Path, dest: Path) -> None:
         raise
 
 
-def _move_into_place(project: Path, dest: Path, staging: Path, replace: bool) -> None:
-    if not replace:
-        if _is_empty_dir(dest):
-            _fill_empty(project, dest)
-        else:
-            project.rename(dest)  # fails (and changes nothing) if something appeared at dest meanwhile
-        return
-    old = staging / "replaced"
-    dest.rename(old)
-    try:
-        project.rename(dest)
-    except BaseException:
-        old.rename(dest)
-        raise
-    _remove(old)
+def _move_into_place(project: Path, dest: Path) -> None:
+    if dest.exists() and not _is_empty_dir(dest):
+        raise BadInput(f"{dest}: appeared while rendering (another scaffold?); nothing written", hint="run again")
+    if _is_empty_dir(dest):
+        _fill_empty(project, dest)
+    else:
+        project.rename(dest)  # fails (and changes nothing) if something appeared at dest meanwhile

@@ -311,7 +311,7 @@ def verify(
             env = envs.ensure(spec, event, envs_root)
         except envs.EnvError as exc:
             result.verified = False
-            result.install = [exc.hint]
+            result.install = [exc.hint or ""]
             add(Check("environment", False, f"{spec.describe()} could not be built: {exc.message}; not verified"))
             result.seconds = time.monotonic() - start
             return result
@@ -350,10 +350,11 @@ def verify(
             tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel)
 
     temporary = run_dir is None
-    with processes.signals_deferred():  # an interrupt here would leave the folder behind
-        run = Path(tempfile.mkdtemp(prefix="dlpick-verify-")) if run_dir is None else Path(run_dir).absolute()
+    run = Path(run_dir).absolute() if run_dir is not None else None
     unfinished = "verification did not finish" + ("; its temporary run folder was removed" if temporary else "")
     try:
+        with processes.signals_deferred():  # a signal is delivered only once `run` is known
+            run = run or Path(tempfile.mkdtemp(prefix="dlpick-verify-"))
         with processes.doing(unfinished), ThreadPoolExecutor(max_workers=1) as pool:
             try:
                 _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
@@ -363,7 +364,7 @@ def verify(
                 cancel.set()  # a signal or an error here: stop the tests' process tree too
                 raise
     finally:
-        if temporary:
+        if temporary and run is not None:
             with processes.signals_deferred():
                 shutil.rmtree(run, ignore_errors=True)
 
