@@ -35,8 +35,20 @@ Colour follows the terminal; set NO_COLOR=1 to turn it off.
 _state = {"debug": bool(os.environ.get("DLPICK_DEBUG"))}
 
 
+class _Stopped(BaseException):  # noqa: N818 - carries a signal past typer, which turns Ctrl-C into a silent 130
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class DlpickGroup(TyperGroup):
     """Runs commands with one error policy: one line on stderr, the exit code from DESIGN.md."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Stopped(getattr(exc, "signum", 2)) from exc
 
     def main(
         self,
@@ -65,7 +77,7 @@ class DlpickGroup(TyperGroup):
             command = f"{exc.ctx.command_path} --help" if getattr(exc, "ctx", None) else "dlpick --help"
             code = errors.BAD_INPUT
             _fail(f"{exc.format_message()} (see `{command}`)", code, as_json)
-        except (KeyboardInterrupt, typer.Abort) as exc:
+        except (KeyboardInterrupt, typer.Abort, _Stopped) as exc:
             processes.kill_all_descendants()
             signum = getattr(exc, "signum", 2)
             name = {2: "interrupted", 15: "terminated", 1: "hung up"}.get(signum, f"stopped by signal {signum}")

@@ -60,13 +60,11 @@ def record(done: str) -> None:
 
 @contextlib.contextmanager
 def doing(unfinished: str) -> Iterator[None]:
-    """While the block runs, an interrupt's message says `unfinished` (e.g. what was cleaned up)."""
+    """If the block is stopped, the interrupt's message says `unfinished` (e.g. what was cleaned up)."""
     _outcome.append(unfinished)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            _outcome.remove(unfinished)
+    yield  # an exception leaves the note for the message
+    with contextlib.suppress(ValueError):
+        _outcome.remove(unfinished)
 
 
 def outcome() -> str:
@@ -148,19 +146,32 @@ def _kill_processes(processes: Sequence[Any]) -> None:
     psutil.wait_procs(list(everything.values()), timeout=3)
 
 
-def kill_orphans() -> None:
-    """Kill children re-parented to dlpick (subreaper) that belong to no running step."""
-    mine = _descendants(os.getpid())
-    if not mine:
+def _direct_children() -> dict[int, Any]:
+    try:
+        import psutil
+
+        return {p.pid: p for p in psutil.Process().children()}
+    except Exception:  # noqa: BLE001 - psutil missing
+        return {}
+
+
+def kill_orphans(before: set[int], since: float) -> None:
+    """Kill the orphans a step left: processes re-parented to dlpick (a subreaper) while it ran.
+
+    They are dlpick's children that it did not start itself: new since the step began (`before`
+    holds the children there were then, `since` its start on the `time.time()` clock) and
+    not a step that is running now.
+    """
+    if not _subreaper:
         return
     with _active_lock:
         active = set(_active)
     import psutil
 
     orphans = []
-    for process in mine:
+    for pid, process in _direct_children().items():
         with contextlib.suppress(psutil.Error):
-            if process.ppid() == os.getpid() and process.pid not in active:
+            if pid not in before and pid not in active and process.create_time() >= since - 1:
                 orphans.append(process)
     _kill_processes(orphans)
 
@@ -171,8 +182,8 @@ def kill_all_descendants() -> None:
 
 
 def kill_tree(proc: subprocess.Popen[Any], seen: Sequence[Any] = (), grace: float | None = KILL_GRACE) -> None:
-    """Stop a step: SIGTERM its process group (politely, `grace` seconds), then SIGKILL the group,
-    every descendant seen while it ran and any orphan it left."""
+    """Stop a step: SIGTERM its process group (politely, `grace` seconds), then SIGKILL the group
+    and every descendant seen while it ran."""
     group = proc.pid if hasattr(os, "killpg") else None
     signals = [(signal.SIGTERM, grace), (signal.SIGKILL, None)] if grace else [(signal.SIGKILL, None)]
     for sig, wait in signals:
@@ -197,7 +208,6 @@ def kill_tree(proc: subprocess.Popen[Any], seen: Sequence[Any] = (), grace: floa
             except (ProcessLookupError, PermissionError):
                 break
             time.sleep(0.02)
-    kill_orphans()
 
 
 def _alive(process: Any) -> bool:
@@ -242,7 +252,8 @@ def run_step(
     is killed too. `pass_fds` stay open in the child (a lock it must keep holding if dlpick dies).
     """
     become_subreaper()
-    start = time.monotonic()
+    start, started = time.monotonic(), time.time()
+    before = set(_direct_children()) if _subreaper else set()
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
@@ -301,6 +312,7 @@ def run_step(
     finally:
         with _active_lock:
             _active.discard(proc.pid)
+        kill_orphans(before, started)
     reader.join(KILL_GRACE)
     drain()
     if not reader.is_alive():  # else a process outside the tree still holds the pipe

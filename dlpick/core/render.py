@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,12 +226,17 @@ def _cookiecutter(template: Path, output_dir: Path, context: dict[str, str]) -> 
     source = _with_includes(template, output_dir)
     project = output_dir / "project"
     project.mkdir()
+    # cookiecutter writes each hook to a temporary file: put it in the staging folder, so a signal
+    # while a hook runs leaves nothing in the system's temporary folder.
+    previous, tempfile.tempdir = tempfile.tempdir, str(output_dir)
     try:
         result = cookiecutter(
             str(source), no_input=True, extra_context=context, output_dir=str(project), config_file=str(config)
         )
     except (CookiecutterException, TemplateError) as exc:
         raise BadInput(f"{template}: the template failed to render: {exc}") from exc
+    finally:
+        tempfile.tempdir = previous
     return Path(result)
 
 

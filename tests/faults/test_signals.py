@@ -1,0 +1,240 @@
+"""SIGINT, SIGTERM, SIGHUP and SIGKILL at random moments of `scaffold` and `verify`.
+
+Afterwards: the exit status is 128 + the signal, one line says what was (not) done, no process the
+command started survives (a `setsid` child and a double-forked daemon included), no staging or
+temporary folder is left, and an old project is either untouched or completely updated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dlpick.core import render
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
+SIGNALS = {"SIGINT": (signal.SIGINT, 130, "interrupted"), "SIGTERM": (signal.SIGTERM, 143, "terminated")}
+SIGNALS["SIGHUP"] = (signal.SIGHUP, 129, "hung up")
+TASK = "tabular-regression"
+
+TRAIN = '''"""Fake train that starts a child, a setsid child and a double-forked daemon, then sleeps."""
+import json, os, subprocess, sys, time
+from pathlib import Path
+
+PIDS = Path(%r)
+EXIT_AT_ONCE = %r
+
+
+def main():
+    sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+    child = subprocess.Popen(sleeper)
+    escaped = subprocess.Popen(sleeper, start_new_session=True)
+    read, write = os.pipe()
+    if os.fork() == 0:  # the daemon: fork, setsid, fork again, parent exits
+        os.setsid()
+        if os.fork() == 0:
+            os.write(write, str(os.getpid()).encode())
+            os.close(write)
+            time.sleep(300)
+        os._exit(0)
+    os.close(write)
+    daemon = int(os.read(read, 20).decode())
+    PIDS.write_text(json.dumps({"train": os.getpid(), "pids": [os.getpid(), child.pid, escaped.pid, daemon]}))
+    if EXIT_AT_ONCE:
+        sys.exit(1)
+    time.sleep(300)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def fake_project(root: Path, pids: Path, exit_at_once: bool = False) -> Path:
+    project = root / "proj"
+    package = project / "src" / "fake_project"
+    package.mkdir(parents=True)
+    answers = {"__framework": "json", "task": TASK, "package_name": "fake_project", "project_slug": "proj"}
+    (project / ".cookiecutter.json").write_text(json.dumps(answers))
+    (package / "__init__.py").write_text("")
+    (package / "train.py").write_text(TRAIN % (str(pids), exit_at_once))
+    (package / "export.py").write_text("import sys\nsys.exit(1)\n")
+    return project
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in "ZX"
+
+
+def survivors(pids: list[int], wait: float = 3.0) -> list[int]:
+    deadline = time.monotonic() + wait
+    while (left := [pid for pid in pids if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def kill_leftovers(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def dlpick(args: list[str], tmp: Path, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "TMPDIR": str(tmp), "DLPICK_NO_DETECT": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlpick", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kwargs,
+    )
+
+
+def wait_for(path: Path, proc: subprocess.Popen, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.1)  # the file is complete: written in one call before the sleep
+    assert path.exists(), proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("name", list(SIGNALS))
+def test_a_signal_to_verify_kills_every_process_and_removes_the_run_folder(tmp_path: Path, name: str):
+    sig, code, says = SIGNALS[name]
+    pids_file = tmp_path / "pids.json"
+    project = fake_project(tmp_path, pids_file)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = dlpick(["verify", str(project), "--timeout", "120"], tmp)
+    wait_for(pids_file, proc)
+    pids = json.loads(pids_file.read_text())["pids"]
+    try:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        last = err.strip().splitlines()[-1]
+        assert last.startswith(f"dlpick: {says}; verification did not finish"), err
+        assert "Traceback" not in err
+        assert survivors(pids) == []
+        assert list(tmp.iterdir()) == []  # no dlpick-verify-* run folder
+    finally:
+        kill_leftovers(pids)
+
+
+def test_a_finished_step_leaves_nothing_running(tmp_path: Path):
+    """A smoke-train that exits at once, leaving a child, a setsid child and a daemon behind."""
+    pids_file = tmp_path / "pids.json"
+    project = fake_project(tmp_path, pids_file, exit_at_once=True)
+    proc = dlpick(["verify", str(project), "--json"], tmp_path)
+    out, err = proc.communicate(timeout=120)
+    pids = json.loads(pids_file.read_text())["pids"]
+    try:
+        assert proc.returncode == 1, err
+        assert json.loads(out)["passed"] is False
+        assert survivors(pids) == []
+    finally:
+        kill_leftovers(pids)
+
+
+def test_the_json_flag_still_prints_json_when_interrupted(tmp_path: Path):
+    pids_file = tmp_path / "pids.json"
+    project = fake_project(tmp_path, pids_file)
+    proc = dlpick(["verify", str(project), "--json"], tmp_path)
+    wait_for(pids_file, proc)
+    pids = json.loads(pids_file.read_text())["pids"]
+    try:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert json.loads(out) == {"error": "terminated; verification did not finish; its temporary run folder "
+                                   "was removed", "exit_code": 143}  # fmt: skip
+    finally:
+        kill_leftovers(pids)
+
+
+def tree(root: Path) -> dict[str, str]:
+    found = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(".dlpick-backup/"):  # named after the time: compare what is in it
+            rel = ".dlpick-backup/" + "/".join(rel.split("/")[2:])
+        if rel.endswith(".cookiecutter.json") or rel == ".dlpick-backup/":  # it holds the machine's paths
+            continue
+        found[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def old_project(parent: Path) -> Path:
+    """A generated project, rendered with another name (so --force changes files), with the user's files."""
+    dest = parent / "proj"
+    render.render("pytorch", TASK, dest, name="Old name")
+    (dest / "NOTES.md").write_text("ours\n")
+    (dest / "runs").mkdir()
+    (dest / "runs" / "model.pt").write_bytes(b"\x00weights")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def forced_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What an uninterrupted `scaffold --force` makes of the old project."""
+    parent = tmp_path_factory.mktemp("reference")
+    dest = old_project(parent)
+    render.render("pytorch", TASK, dest, name="New name", force=1)
+    return tree(dest)
+
+
+CASES = [(name, force, delay) for name in [*SIGNALS, "SIGKILL"] for force in (False, True) for delay in (0.0, 0.6, 1.2)]
+
+
+@pytest.mark.parametrize(("name", "force", "delay"), CASES)
+def test_a_signal_to_scaffold_leaves_the_old_project_or_the_new_one_whole(
+    tmp_path: Path, forced_result: dict[str, str], name: str, force: bool, delay: float
+):
+    rng = random.Random(f"{name}{force}{delay}")
+    parent = tmp_path / "work"
+    parent.mkdir()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    dest = old_project(parent) if force else parent / "proj"
+    before = tree(dest) if force else {}
+    args = ["scaffold", "pytorch", "-t", TASK, "-d", str(dest), "--no-verify", "--name", "New name"]
+    proc = dlpick([*args, "-f"] if force else args, tmp)
+    time.sleep(delay + rng.uniform(0, 0.3))
+    sig = signal.SIGKILL if name == "SIGKILL" else SIGNALS[name][0]
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    # 0: finished first; -signal: died in the interpreter's start-up, before dlpick's code could run
+    if name != "SIGKILL" and proc.returncode not in (0, -sig):
+        assert proc.returncode == SIGNALS[name][1], err
+        assert err.strip().splitlines()[-1].startswith(f"dlpick: {SIGNALS[name][2]}; "), err
+    if name == "SIGKILL":  # nothing could clean up: the next scaffold into the folder does
+        render.render("pytorch", TASK, parent / "other")
+        (parent / "other").rename(tmp_path / "other")
+    after = tree(dest) if dest.exists() else {}
+    if force:
+        assert after in (before, forced_result), "the old project was neither kept nor fully updated"
+    else:
+        if after:  # a new project is complete: every file of a fresh render is there
+            fresh = tmp_path / "fresh" / "proj"
+            render.render("pytorch", TASK, fresh, name="New name")
+            assert after == tree(fresh)
+    assert sorted(p.name for p in parent.iterdir()) == (["proj"] if dest.exists() else [])
+    assert list(tmp.iterdir()) == []
