@@ -105,12 +105,18 @@ def run(
                 step[0] = str(payload)
                 status.update(escape(step[0]))
             elif kind == "output":
-                status.update(f"{escape(step[0])}\n[dim]{escape(str(payload)[:110])}[/]")
+                status.update(f"{escape(step[0])}\n[dim]{escape(plain(str(payload))[:110])}[/]")
             elif kind == "check":
                 mark = "[green]✓[/]" if payload.passed else "[red]✗[/]"
                 console.print(f"{mark} {escape(payload.name)}")
 
         return verify_fn(project, device, timeout, on_event=on_event, kb=kb)
+
+
+def plain(text: str) -> str:
+    from dlpick.core.processes import plain
+
+    return plain(text)
 
 
 def _plain_progress(kind: str, payload: Any) -> None:
@@ -135,7 +141,7 @@ def report(result: VerifyResult) -> None:
     table.add_column("detail", overflow="fold")
     for check in result.checks:
         mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
-        table.add_row(mark, escape(check.name), escape(check.detail))
+        table.add_row(mark, escape(check.name), escape(plain(check.detail)))
     out.print(table)
     if not result.verified:
         out.print(f"[yellow]not verified[/]: install what is missing, then run `dlpick verify {result.project}`:")

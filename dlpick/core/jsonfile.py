@@ -67,12 +67,15 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def loads(text: str, where: str = "JSON") -> Any:
-    """Parse JSON text; BadInput(f"{where}: ...") for anything that is not plain, finite, shallow JSON."""
+def loads(text: str, where: str = "JSON", allow_nan: bool = False) -> Any:
+    """Parse JSON text; BadInput(f"{where}: ...") for anything that is not plain, finite, shallow JSON.
+
+    `allow_nan`: NaN and Infinity are read as floats (a diverged training's honest metrics.json)."""
     if nesting_depth(text) > MAX_DEPTH:
         raise BadInput(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    numbers: dict[str, Any] = {} if allow_nan else {"parse_constant": _constant, "parse_float": _float}
     try:
-        return json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int, object_pairs_hook=_object)
+        return json.loads(text, parse_int=_int, object_pairs_hook=_object, **numbers)
     except _Refused as exc:
         raise BadInput(f"{where}: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -81,7 +84,7 @@ def loads(text: str, where: str = "JSON") -> Any:
         raise BadInput(f"{where}: not valid JSON: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
-def load(path: Path, what: str = "JSON file") -> Any:
+def load(path: Path, what: str = "JSON file", allow_nan: bool = False) -> Any:
     """Read and parse a JSON file; every problem is BadInput(f"{path}: ...") on one line."""
     try:
         with Path(path).open("rb") as handle:
@@ -98,4 +101,4 @@ def load(path: Path, what: str = "JSON file") -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not a {what}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return loads(text, str(path))
+    return loads(text, str(path), allow_nan)

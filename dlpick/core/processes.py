@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -225,6 +226,20 @@ def kill_group(proc: subprocess.Popen[Any], drain: float = 1.0) -> None:
         proc.communicate(timeout=drain)
 
 
+# Terminal escape sequences (CSI, OSC, two-byte) and control characters other than tab.
+ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: window titles, links
+    r"|\x1b[@-Z\\-_]"  # other two-byte sequences
+    r"|[\x00-\x08\x0a-\x1f\x7f]"  # control characters but tab
+)
+
+
+def plain(text: str) -> str:
+    """A child's output line without colours, cursor moves or other control characters."""
+    return ESCAPES.sub("", text)
+
+
 @dataclass
 class Ran:
     returncode: int | None  # None: killed after the time limit
@@ -275,7 +290,7 @@ def run_step(
     def read() -> None:
         with contextlib.suppress(ValueError, OSError):
             for line in stdout:
-                lines.put(line.rstrip("\n"))
+                lines.put(plain(line.rstrip("\n").rsplit("\r", 1)[-1]))
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()

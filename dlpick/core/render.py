@@ -85,9 +85,13 @@ class Rendered:
 
 
 def templates_dir() -> Path:
-    """The templates shipped with dlpick (inside the wheel, or the source tree's `templates/`)."""
+    """The templates shipped with dlpick (inside the wheel, or the source tree's `templates/`), or the
+    folder DLPICK_TEMPLATES names (one sub-folder per framework, each a cookiecutter template)."""
     if override := os.environ.get(TEMPLATES_ENV):
-        return Path(override).expanduser()
+        path = Path(override).expanduser()
+        if not path.is_dir():
+            raise BadInput(f"{TEMPLATES_ENV}={override}: no such folder", hint="unset it to use dlpick's own templates")
+        return path
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "_data" / "templates", here.parent / "templates"):
         if candidate.is_dir():

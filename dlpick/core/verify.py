@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from dlpick.core import processes
+from dlpick.core import jsonfile, processes
 from dlpick.core.processes import Ran
 from dlpick.errors import BadInput
 
@@ -104,15 +104,16 @@ def read_project(project_dir: str | os.PathLike[str]) -> Project:
     answers = path / ".cookiecutter.json"
     if not path.is_dir():
         raise BadInput(f"{path}: no such project folder")
-    try:
-        data = json.loads(answers.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"{answers}: missing; not a project generated from a dlpick template") from None
-    except (OSError, ValueError) as exc:
-        raise BadInput(f"{answers}: unreadable ({exc})") from None
+    if not answers.is_file():
+        raise BadInput(f"{answers}: missing; not a project generated from a dlpick template")
+    data = jsonfile.load(answers, "project's .cookiecutter.json")
+    if not isinstance(data, dict):
+        raise BadInput(f"{answers}: holds a {type(data).__name__}, not an object; not a dlpick project's answers")
     missing = [key for key in ("__framework", "package_name", "task") if not isinstance(data.get(key), str)]
     if missing:
         raise BadInput(f"{answers}: missing {', '.join(missing)}; not a project generated from a dlpick template")
+    if not data["package_name"].isidentifier():
+        raise BadInput(f"{answers}: package_name {data['package_name']!r} is not a Python package name")
     return Project(path, data["__framework"], data["task"], data["package_name"])
 
 
@@ -180,12 +181,13 @@ def _step_check(name: str, ran: Ran, timeout: float) -> Check:
 
 
 def _read_json(path: Path) -> tuple[Any, str]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")), ""
-    except FileNotFoundError:
+    """A file the project wrote, or why it cannot be read (a check's detail, never an exception)."""
+    if not path.is_file():
         return None, f"{path.name} was not written"
-    except (OSError, ValueError) as exc:
-        return None, f"{path.name} is unreadable: {exc}"
+    try:
+        return jsonfile.load(path, allow_nan=True), ""  # a diverged loss is a check's failure
+    except BadInput as exc:
+        return None, f"{path.name} is unreadable: {exc.message.removeprefix(str(path) + ':').strip()}"
 
 
 def _finite(value: Any) -> TypeGuard[float]:
