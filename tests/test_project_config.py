@@ -209,3 +209,22 @@ def test_every_template_reads_its_config_through_the_shared_loader():
         assert loader.read_text().strip() == '{% include "src/config.py.j2" %}', loader
         config = project / "configs" / "default.yaml"
         assert config.read_text().strip() == '{% include "config.yaml.j2" %}', config
+
+
+def test_epochs_on_the_command_line_must_be_a_positive_whole_number(projects: dict[str, Path]):
+    code = f"""
+import argparse
+from {PACKAGE}.config import positive_int
+for text in ("-3", "0", "two", "1.5"):
+    try:
+        positive_int(text)
+    except argparse.ArgumentTypeError as exc:
+        print("refused", text, exc)
+print(positive_int("5"))
+"""
+    ran = python(projects["tabular-regression"], code)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.count("refused") == 4 and ran.stdout.strip().endswith("5")
+    for train in (ROOT / "templates").glob("**/train.py*"):
+        if "--epochs" in train.read_text():
+            assert "--epochs\", type=config_mod.positive_int" in train.read_text(), train

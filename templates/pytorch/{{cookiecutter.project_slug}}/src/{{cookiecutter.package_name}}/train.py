@@ -202,7 +202,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a few steps on the bundled sample, then evaluate")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
-    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--epochs", type=config_mod.positive_int, help="override train.epochs")
     return parser.parse_args(argv)
 
 

@@ -148,7 +148,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # cuda, gpu and mps all mean "TensorFlow's GPU" (CUDA on Linux, tensorflow-metal on Apple).
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "gpu", "mps"])
     parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
-    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--epochs", type=config_mod.positive_int, help="override train.epochs")
     return parser.parse_args(argv)
 
 
