@@ -89,7 +89,7 @@ def _as_list(value: Any, key: str, source: str | dict[str, str]) -> list[str]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadInput(f"{_where(source, key)}: expected a list of ids, got {value!r}")
+        raise BadInput(f"{_where(source, key)}: expected a list of ids, got {_show(value)}")
     return list(dict.fromkeys(value))
 
 
@@ -123,7 +123,7 @@ def _levels(
     value: Any, key: str, valid: list[str], kind: str, source: str | dict[str, str], integer: bool
 ) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadInput(f"{_where(source, key)}: expected a mapping like {{{valid[0]}: 3}}, got {value!r}")
+        raise BadInput(f"{_where(source, key)}: expected a mapping like {{{valid[0]}: 3}}, got {_show(value)}")
     out = {}
     for name, level in value.items():
         check_id(kind, str(name), valid, where=_where(source, key))
@@ -168,7 +168,7 @@ def normalise(raw: dict[str, Any], vocabulary: dict[str, Any], source: str | dic
     if raw.get("include_retired") is not None:
         if not isinstance(raw["include_retired"], bool):
             raise BadInput(
-                f"{_where(source, 'include_retired')}: expected true or false, got {raw['include_retired']!r}"
+                f"{_where(source, 'include_retired')}: expected true or false, got {_show(raw['include_retired'])}"
             )
         answers.include_retired = raw["include_retired"]
     return answers

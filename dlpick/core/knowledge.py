@@ -218,7 +218,7 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
     )
     problems += _check_packages(validated["adoption.yaml"], frameworks, framework_src)
     problems += [
-        f"{shared_src.get('vocabulary.yaml')}: frameworks: {fid!r} has no frameworks/{fid}.yaml"
+        f"{shared_src.get('vocabulary.yaml')}: frameworks: {fid!r} has no frameworks/{yamlfile.one_line(fid)}.yaml"
         for fid in vocabulary["frameworks"]
         if fid not in frameworks and fid not in raw_frameworks
     ]
@@ -259,8 +259,7 @@ def _cross_check(
 
     def unknown(path: Path, loc: tuple[str, ...], kind: str, value: str, valid: Any) -> None:
         line = yamlfile.line_of(path, loc)
-        field_path = ".".join(loc)
-        problems.append(f"{path}:{line}: {field_path}: unknown {kind} {value!r}{suggest(value, valid)}")
+        problems.append(f"{path}:{line}: {yamlfile.field_path(loc)}: unknown {kind} {value!r}{suggest(value, valid)}")
 
     for name in criteria["default_weights"]:
         if name not in vocabulary["criteria"]:
@@ -296,9 +295,10 @@ def _check_packages(
                 package = item.get("package")
                 if package and package not in known:
                     path = sources[framework_id]
-                    line = yamlfile.line_of(path, ("tasks", task, index, "package"))
+                    loc = ("tasks", task, index, "package")
+                    line = yamlfile.line_of(path, loc)
                     problems.append(
-                        f"{path}:{line}: tasks.{task}.{index}.package: {package!r} is not in adoption.yaml "
+                        f"{path}:{line}: {yamlfile.field_path(loc)}: {package!r} is not in adoption.yaml "
                         "(run tools/adoption.py)"
                     )
     return problems

@@ -508,7 +508,7 @@ def stability(ranking: list[Ranked], weights: dict[str, float]) -> Stability:
     adds d (a_c - b_c), so the flip point is d = -D / (a_c - b_c), solved exactly per pair.
     """
     if not ranking:
-        return Stability(True, "no framework is eligible: each one is excluded by a hard constraint, which no weight changes")
+        return Stability(True, "no framework is eligible: each is excluded by a hard constraint, whatever the weights")
     if len(ranking) == 1:
         only = ranking[0].framework
         return Stability(True, f"only one framework ({only}) is eligible: no weight change alters the pick")

@@ -17,6 +17,7 @@ knowledge base's `as_of`, `since` ...) are parsed and checked by the schema, wit
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -121,14 +122,14 @@ def load(path: Path) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        what = " ".join((exc.problem or exc.context or "invalid YAML").split())
+        what = one_line(exc.problem or exc.context or "invalid YAML")
         if "could not determine a constructor" in what:
             what = "tags that construct objects are not allowed (" + what.split("tag ")[-1] + ")"
         raise BadInput(f"{path}{line}: {what}") from None
     except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+        raise BadInput(f"{path}: invalid YAML: {one_line(str(exc))}") from None
     except (ValueError, TypeError, KeyError, OverflowError, ArithmeticError, RecursionError) as exc:
-        raise BadInput(f"{path}: invalid YAML: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+        raise BadInput(f"{path}: invalid YAML: {one_line(str(exc)) or type(exc).__name__}") from None
 
 
 def line_of(path: Path, loc: tuple[int | str, ...]) -> int | None:
@@ -157,15 +158,34 @@ def line_of(path: Path, loc: tuple[int | str, ...]) -> int | None:
     return best
 
 
+_PLAIN = re.compile(r"[\w.@/+-]{1,60}", re.ASCII)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """'tasks.speech.0.package'; a key that is not a plain word is quoted, so a message stays one line."""
+    return ".".join(str(p) if _PLAIN.fullmatch(str(p)) else _short_repr(str(p)) for p in loc) or "(top level)"
+
+
+def _short_repr(text: str, limit: int = 60) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
+def one_line(text: str) -> str:
+    """Whitespace runs (newlines included) become one space; other control characters are escaped."""
+    text = " ".join(text.split())
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def validation_problems(path: Path, error: Any) -> list[str]:
     """pydantic ValidationError -> ['file:line: field.path: message', ...]."""
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
         line = line_of(path, loc)
-        field = ".".join(str(p) for p in loc) or "(top level)"
+        field = field_path(loc)
         where = f"{path}:{line}" if line else str(path)
-        message = " ".join(str(item["msg"]).split())
+        message = one_line(str(item["msg"]))
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         problems.append(f"{where}: {field}: {message}")
