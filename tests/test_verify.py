@@ -277,7 +277,7 @@ def test_missing_framework_is_not_verified(tmp_path: Path):
     assert not result.passed and not result.verified
     assert names(result) == {"framework": False}
     assert "no_such_framework_xyz not installed" in result.checks[0].detail
-    assert result.install == ["pip install no_such_framework_xyz", f"pip install -e '{project}[dev]'"]
+    assert result.install == ["pip install no_such_framework_xyz", f"python -m pip install -e {project}"]
     assert result.to_json()["passed"] is False
 
 
@@ -403,3 +403,36 @@ def test_scaffold_then_verify_with_a_fake_template(tmp_path: Path, monkeypatch: 
     assert failed.exit_code == 1
     assert "FAIL" in failed.stdout and "export" in failed.stderr
     assert children(dest.parent) == ["demo"]
+
+
+def test_declared_requirements_are_checked_before_anything_runs(tmp_path: Path):
+    """`pip install dlpick torch` without the project's other requirements: not verified, exit 3."""
+    project = make_project(tmp_path)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "fake-project"\ndependencies = [\n'
+        '  "dlpick-no-such-package-xyz>=1",\n  "pytest<1",\n  "pytest>=1",\n'
+        '  "dlpick-never-on-this-python; python_version < \'3\'",\n]\n'
+        '[project.optional-dependencies]\ncpu = ["dlpick-cpu-variant-xyz"]\ngpu = ["dlpick-gpu-variant-xyz"]\n'
+        'dev = ["pytest>=1"]\n'
+    )
+    result = run(project)
+    assert not result.verified and not result.passed
+    assert list(names(result)) == ["framework", "requirements"]  # the smoke-train never ran
+    detail = check(result, "requirements").detail
+    assert "dlpick-no-such-package-xyz>=1 (not installed)" in detail
+    assert f"pytest<1 (has {pytest.__version__})" in detail
+    assert "dlpick-cpu-variant-xyz (not installed)" in detail
+    assert "never-on-this-python" not in detail and "gpu-variant" not in detail
+    assert result.install == [f"python -m pip install -e '{project}[cpu,dev]'"]
+    assert "gpu-variant" in check(run(project, device="cuda"), "requirements").detail
+    cli = invoke(str(project), "--json")
+    assert cli.exit_code == 3 and json.loads(cli.stdout)["verified"] is False
+
+
+def test_requirements_txt_is_read_when_pyproject_points_there(tmp_path: Path):
+    project = make_project(tmp_path)
+    (project / "pyproject.toml").write_text('[project]\nname = "x"\ndynamic = ["dependencies"]\n')
+    (project / "requirements.txt").write_text("# pins\n--index-url https://example.org\npytest>=1  # ok\n")
+    result = run(project)
+    assert result.passed, result.checks
+    assert check(result, "requirements").detail == "the 1 requirements the project declares are met"

@@ -275,7 +275,11 @@ def next_steps(rendered: Rendered) -> list[str]:
         image = rendered.name.slug
         docker = f'docker run --rm -v "$PWD/runs:/project/runs" {image}'
         return [where, f"docker build -t {image} .", *(f"{docker} {command}" for command in commands)]
-    return [where, "python -m pip install -e '.[dev]'", *commands]
+    from dlpick.core import requirements
+
+    extras = requirements.extras_for(rendered.project_dir, "cpu")  # TensorFlow: its [cpu] extra
+    install = "python -m pip install -e " + (f"'.[{','.join(extras)}]'" if extras else ".")
+    return [where, install, *commands]
 
 
 def _print_steps(steps: list[str]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from dlpick.core import jsonfile, processes
+from dlpick.core import jsonfile, processes, requirements
 from dlpick.core.processes import Ran
 from dlpick.errors import BadInput
 
@@ -127,7 +126,7 @@ def install_commands(framework: str, kb: Knowledge | None, project: Path, device
         command = "pip install " + " ".join(entry.get("packages") or MODULES.get(framework, [framework]))
     # A knowledge-base command may end in a shell comment; the commands are joined with && in hints.
     command = command.split(" #", 1)[0].strip()
-    return [command, f"pip install -e {shlex.quote(f'{project}[dev]')}"]
+    return [command, requirements.install_command(project, device)]
 
 
 def _modules(framework: str, kb: Knowledge | None) -> list[str]:
@@ -338,6 +337,9 @@ def verify(
         result.seconds = time.monotonic() - start
         return result
     add(Check("framework", True, f"{', '.join(modules)} importable by {python}"))
+    if not _requirements_met(project, python, device, result, add):
+        result.seconds = time.monotonic() - start
+        return result
 
     # The project's tests need only what the smoke-train made (the sample data), so they run
     # beside the export check: both import the framework, and on several cores that halves the wait.
@@ -372,10 +374,32 @@ def verify(
 
     if "pytest" in missing:
         result.verified = False
-        result.install = [f"pip install -e {shlex.quote(f'{project.path}[dev]')}"]
+        result.install = [requirements.install_command(project.path, device)]
         add(Check("project tests", False, f"pytest not installed for {python}; not verified"))
     result.seconds = time.monotonic() - start
     return result
+
+
+def _requirements_met(
+    project: Project, python: str, device: str, result: VerifyResult, add: Callable[[Check], None]
+) -> bool:
+    """Every requirement the project declares is installed for `python` at a version it accepts;
+    else the check says which are not, and the result is *not verified* with the install command."""
+    wanted = requirements.declared(project.path, device)
+    if not wanted:
+        return True
+    unmet = requirements.unmet(python, wanted, project.path, _env(project.path))
+    if not unmet:
+        add(Check("requirements", True, f"the {len(wanted)} requirements the project declares are met"))
+        return True
+    result.verified = False
+    if result.environment:  # dlpick built that environment from the project's files: rebuild it
+        result.install = [f"dlpick envs remove {Path(result.environment).name}"]
+    else:
+        result.install = [requirements.install_command(project.path, device)]
+    shown = ", ".join(item.describe() for item in unmet[:6]) + (f" and {len(unmet) - 6} more" if len(unmet) > 6 else "")
+    add(Check("requirements", False, f"{shown} for {python}; not verified"))
+    return False
 
 
 def _train_and_export(

@@ -1,0 +1,140 @@
+"""What a generated project declares it needs, and whether an interpreter has it.
+
+verify checks this before running anything: a project whose requirements are missing or at the
+wrong version cannot be judged, so it is *not verified* (exit 3) with the one command that
+installs them, never *failed*. The check runs in the project's interpreter and imports nothing
+(importlib.metadata, with `packaging` or pip's copy of it for specifiers and markers).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlpick.errors import BadInput
+
+PROBE = r"""
+import json, re, sys
+from importlib import metadata
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    try:
+        from pip._vendor.packaging.requirements import Requirement
+    except ImportError:
+        Requirement = None
+unmet = []
+for line in json.loads(sys.argv[1]):
+    if Requirement is None:  # no way to read specifiers: check the name only
+        name, spec, marker = re.split(r"[\s\[<>=!~;]", line, maxsplit=1)[0], None, None
+    else:
+        req = Requirement(line)
+        name, spec, marker = req.name, req.specifier, req.marker
+        if marker is not None and not marker.evaluate({"extra": ""}):
+            continue
+    try:
+        have = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        unmet.append([line, None])
+        continue
+    if spec and not spec.contains(have, prereleases=True):
+        unmet.append([line, have])
+print(json.dumps(unmet))
+"""
+
+
+@dataclass(frozen=True)
+class Unmet:
+    requirement: str
+    installed: str | None  # None: not installed at all
+
+    def describe(self) -> str:
+        if self.installed is None:
+            return f"{self.requirement} (not installed)"
+        return f"{self.requirement} (has {self.installed})"
+
+
+def _pyproject(project: Path) -> dict[str, Any]:
+    path = project / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadInput(f"{path}: unreadable ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _lines(path: Path) -> list[str]:
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if line and not line.startswith(("#", "-")):  # options (-r, -c, --index-url) are pip's
+            lines.append(line)
+    return lines
+
+
+def extras_for(project: Path, device: str) -> list[str]:
+    """The extras a working install of the project needs: the framework's variant, then dev."""
+    optional = _pyproject(project).get("project", {}).get("optional-dependencies", {})
+    extras = []
+    variant = "gpu" if device == "cuda" else "cpu"
+    if isinstance(optional, dict) and variant in optional:
+        extras.append(variant)
+    if isinstance(optional, dict) and "dev" in optional:
+        extras.append("dev")
+    return extras
+
+
+def declared(project: Path, device: str = "cpu") -> list[str]:
+    """The project's requirements: its dependencies (pyproject's list, or requirements.txt when
+    pyproject reads them from there) and those of the extras `extras_for` picks."""
+    data = _pyproject(project).get("project", {})
+    found: list[str] = []
+    deps = data.get("dependencies")
+    if isinstance(deps, list):
+        found += [str(d) for d in deps]
+    elif (project / "requirements.txt").is_file():
+        found += _lines(project / "requirements.txt")
+    optional = data.get("optional-dependencies", {})
+    for extra in extras_for(project, device):
+        found += [str(d) for d in optional.get(extra, [])]
+    return list(dict.fromkeys(found))
+
+
+def install_command(project: Path, device: str = "cpu") -> str:
+    """The one command that installs the project with what it declares."""
+    extras = extras_for(project, device)
+    target = f"{project}[{','.join(extras)}]" if extras else str(project)
+    return f"python -m pip install -e {shlex.quote(target)}"
+
+
+def unmet(python: str, requirements: list[str], cwd: Path, env: dict[str, str] | None = None) -> list[Unmet]:
+    """The requirements `python` does not satisfy (markers honoured), found without importing them."""
+    if not requirements:
+        return []
+    try:
+        proc = subprocess.run(
+            [python, "-c", PROBE, json.dumps(requirements)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired) as exc:
+        why = (proc.stderr.strip().splitlines() or [str(exc)])[-1] if "proc" in locals() else str(exc)
+        raise BadInput(f"{python}: cannot check the project's requirements ({why})") from None
+    return [Unmet(str(line), None if have is None else str(have)) for line, have in rows]
