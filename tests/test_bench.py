@@ -226,11 +226,11 @@ def test_bench_bad_input(args, expected):
 
 
 def test_worker_timeout_and_bad_device_are_errors():
+    if not INSTALLED["pytorch"]:
+        pytest.skip("torch is not installed")
     spec = bench_mod.Spec(batch=2, steps=1, warmup=0)
     timed_out = bench_mod.run_worker("pytorch", "mlp", spec, "cpu", timeout=0.3)
     assert timed_out["status"] == "failed" and "timed out after 0.3 s" in timed_out["error"]
-    if not INSTALLED["pytorch"]:
-        pytest.skip("torch is not installed")
     import torch
 
     if torch.cuda.is_available():

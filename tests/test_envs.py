@@ -62,6 +62,7 @@ def test_a_project_without_environment_files_cannot_be_isolated(tmp_path: Path):
         envs.spec_for(project_with(tmp_path, requirements_txt="numpy\n"), "x", [tmp_path / "missing.txt"])
 
 
+@pytest.mark.needs_index
 def test_a_venv_is_built_once_then_reused_and_an_unfinished_one_is_rebuilt(tmp_path: Path):
     project = project_with(tmp_path, requirements_txt="# nothing but pytest, which every environment gets\n")
     spec = envs.spec_for(project, "none")
@@ -84,12 +85,16 @@ def test_a_venv_is_built_once_then_reused_and_an_unfinished_one_is_rebuilt(tmp_p
     assert not rebuilt.reused and (rebuilt.path / envs.MARKER).is_file()
 
 
-def test_a_failed_install_reports_pip_and_leaves_nothing(tmp_path: Path):
+@pytest.mark.needs_index
+def test_a_failed_install_reports_pip_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     project = project_with(tmp_path, requirements_txt="dlpick-no-such-package-for-tests==0.0.1\n")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # pip's own temporary folders go in the build folder
     with pytest.raises(envs.EnvError, match="pip install failed") as raised:
         envs.ensure(envs.spec_for(project, "none"), root=tmp_path / "envs")
     assert "constraint" in raised.value.hint
     assert [p.name for p in (tmp_path / "envs").iterdir() if not p.name.endswith(".lock")] == []
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_a_debian_root_needs_root_and_says_what_to_do_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -100,6 +105,7 @@ def test_a_debian_root_needs_root_and_says_what_to_do_instead(tmp_path: Path, mo
     assert "docker build" in raised.value.hint
 
 
+@pytest.mark.needs_index
 def test_verify_isolated_reports_an_unbuildable_environment_as_not_verified(tmp_path: Path, monkeypatch):
     project = render.render("pytensor", "tabular-regression", tmp_path / "proj").project_dir
     (project / "requirements.txt").write_text("dlpick-no-such-package-for-tests==0.0.1\n")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.needs_index  # pip builds the wheel with hatchling from the index
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,8 @@ class DlpickGroup(TyperGroup):
         from dlpick.core import processes
 
         processes.install_signal_handlers()
+        if (output := sys.modules.get("dlpick.cli.output")) is not None:
+            output.json_printed = False  # type: ignore[attr-defined]  # an earlier run in this process (tests)
         as_json = "--json" in (sys.argv[1:] if args is None else list(args))
         code: int
         try:

@@ -34,6 +34,7 @@ def one_line(result, code: int) -> str:
         (b"\xff\xfe{}", "not UTF-8"),
         ('{"task": 1', "not valid JSON"),
     ],
+    ids=["list", "deep", "package", "bytes", "syntax"],
 )
 def test_a_broken_cookiecutter_json_is_one_line(tmp_path: Path, content: str | bytes, says: str):
     project = make_project(tmp_path)
