@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -240,3 +242,58 @@ def test_an_unusable_envs_folder_is_not_verified(tmp_path: Path, kind: str):
     with pytest.raises(envs.EnvError) as raised:
         envs.ensure(envs.spec_for(project, "none"), root=root)
     assert raised.value.exit_code == 3 and "DLPICK_ENVS" in raised.value.hint
+
+
+KILLED_BUILDER = """
+import sys
+from pathlib import Path
+from dlpick.core import envs
+
+
+def build(spec, path, on_event, timeout, keep):  # a pip install that outlives dlpick
+    path.mkdir()
+    sleeper = [sys.executable, "-c", "import time; print('pip', flush=True); time.sleep(120)"]
+    envs._run(sleeper, None, 300, "pip", keep=keep)
+
+
+envs._build_venv = build
+project = Path(sys.argv[1])
+envs.ensure(envs.spec_for(project, "none"), root=Path(sys.argv[2]))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="flock and /proc as on Linux")
+def test_a_pip_left_running_by_a_killed_dlpick_keeps_the_build_lock(tmp_path: Path):
+    import fcntl
+    import signal
+    import time
+
+    import psutil
+
+    project = project_with(tmp_path, requirements_txt="numpy\n")
+    root = tmp_path / "envs"
+    builder = subprocess.Popen([sys.executable, "-c", KILLED_BUILDER, str(project), str(root)])
+    deadline = time.monotonic() + 60
+    pip = []
+    while not pip and time.monotonic() < deadline:
+        pip = [
+            p
+            for p in psutil.Process(builder.pid).children(recursive=True)
+            if "time.sleep(120)" in " ".join(p.cmdline())
+        ]
+        time.sleep(0.1)
+    assert pip, "the fake pip never started"
+    builder.send_signal(signal.SIGKILL)
+    builder.wait(30)
+    lock = next(root.glob("*.lock"))
+    try:
+        with lock.open("a") as handle:
+            with pytest.raises(BlockingIOError):  # the orphaned pip still holds it: no second build races it
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            pip[0].kill()
+            pip[0].wait(30)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # and it is free once that pip is gone
+    finally:
+        for process in pip:
+            with contextlib.suppress(psutil.Error):
+                process.kill()

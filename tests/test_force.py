@@ -238,3 +238,11 @@ def test_a_full_disk_leaves_nothing_and_keeps_the_old_project(small_disk: Path):
     result = runner.invoke(app, ["scaffold", "pytorch", "-t", TASK, "-d", str(old), "--no-verify", "-f"])
     assert result.exit_code == 2 and "No space left on device" in result.stderr, result.output
     assert tree(small_disk) == before
+
+
+def test_a_symlink_to_an_empty_folder_is_empty(tmp_path: Path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    rendered = render.render("pytorch", TASK, tmp_path / "link", name="p")
+    assert not rendered.replaced and (tmp_path / "link").is_symlink()
+    assert (tmp_path / "real" / "pyproject.toml").is_file()
