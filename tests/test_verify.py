@@ -57,7 +57,7 @@ def main():
         time.sleep(600)
     answers = json.loads(Path(".cookiecutter.json").read_text())
     metrics = {
-        "framework": answers["__framework"], "task": answers["task"],
+        "framework": answers["__framework"], "task": answers["task"], **CONFIG["metrics_as"],
         "device": "cpu" if args.device == "auto" else args.device, "seconds": 0.1,
         "loss_history": CONFIG["loss"], "eval": CONFIG["eval"],
     }
@@ -88,7 +88,7 @@ if CONFIG["agreement"] is not None:
     item.update(agreement=CONFIG["agreement"], min_agreement=0.9)
 report = {"formats": {"json": "model.json"}, "checks": [item]}
 Path(args.run, "export.json").write_text(json.dumps(report))
-sys.exit(0 if passed else 1)
+sys.exit(CONFIG["exit"] if CONFIG["exit"] is not None else 0 if passed else 1)
 '''
 
 
@@ -104,6 +104,9 @@ def make_project(
     claims_passed: bool | None = None,
     tests_pass: bool = True,
     agreement: float | None = None,
+    export_exit: int | None = None,
+    tests: str | None = None,
+    metrics_as: dict[str, str] | None = None,
 ) -> Path:
     """A generated project as CONTRACT.md describes it, whose modules use only the standard library."""
     project = root / "fake-project"
@@ -119,14 +122,14 @@ def make_project(
         "eval": CLASSIFICATION_EVAL if eval_ is None else eval_,
         "exit": exit_code,
         "hang": hang,
+        "metrics_as": metrics_as or {},
     }
     (package / "train.py").write_text(TRAIN % json.dumps(config))
     (package / "export.py").write_text(
-        EXPORT % json.dumps({"diff": diff, "claims_passed": claims_passed, "agreement": agreement})
+        EXPORT % json.dumps({"diff": diff, "claims_passed": claims_passed, "agreement": agreement, "exit": export_exit})
     )
-    (project / "tests" / "test_fake.py").write_text(
-        f"import fake_project\n\n\ndef test_it():\n    assert {tests_pass}\n"
-    )
+    default_tests = f"import fake_project\n\n\ndef test_it():\n    assert {tests_pass}\n"
+    (project / "tests" / "test_fake.py").write_text(default_tests if tests is None else tests)
     return project
 
 
@@ -185,10 +188,20 @@ def test_a_good_project_passes(tmp_path: Path):
         ({"agreement": 0.5, "claims_passed": True}, "export", "class agreement 0.5 vs at least 0.9: FAILED"),
         ({"exit_code": 3}, "smoke-train", "exit status 3"),
         ({"tests_pass": False}, "project tests", "exit status 1"),
+        ({"loss": [0.5, 0.5, 0.5]}, "loss", "did not decrease: 0.5 -> 0.5"),  # flat is not learning
+        ({"loss": [1.0, 0.2, 1.0]}, "loss", "did not decrease: 1 -> 1"),
+        ({"export_exit": 2}, "export", "export exited with status 2"),  # its checks passed, its exit did not
+        ({"metrics_as": {"framework": "pytorch"}}, "metrics", "framework is 'pytorch', expected 'json'"),
+        ({"metrics_as": {"task": "image-classification"}}, "metrics", "expected 'tabular-classification'"),
+        ({"tests": "# no tests here\n"}, "project tests", "pytest collected no tests"),
+        ({"tests": "def test_x():\n    pass\n", "tests_pass": True}, None, None),  # the control: passes
     ],
 )
-def test_failures_are_reported(tmp_path: Path, kwargs: dict[str, Any], failed: str, says: str):
+def test_failures_are_reported(tmp_path: Path, kwargs: dict[str, Any], failed: str | None, says: str | None):
     result = run(make_project(tmp_path, **kwargs))
+    if failed is None:
+        assert result.passed, result.checks
+        return
     assert not result.passed and result.verified
     assert [c.name for c in result.failed] == [failed]
     assert says in check(result, failed).detail
@@ -411,7 +424,7 @@ def test_declared_requirements_are_checked_before_anything_runs(tmp_path: Path):
     (project / "pyproject.toml").write_text(
         '[project]\nname = "fake-project"\ndependencies = [\n'
         '  "dlpick-no-such-package-xyz>=1",\n  "pytest<1",\n  "pytest>=1",\n'
-        '  "dlpick-never-on-this-python; python_version < \'3\'",\n]\n'
+        "  \"dlpick-never-on-this-python; python_version < '3'\",\n]\n"
         '[project.optional-dependencies]\ncpu = ["dlpick-cpu-variant-xyz"]\ngpu = ["dlpick-gpu-variant-xyz"]\n'
         'dev = ["pytest>=1"]\n'
     )
