@@ -18,7 +18,8 @@ def main() -> None:
         app_main()
     except KeyboardInterrupt as exc:  # only before the app's own handler is in place
         signum = getattr(exc, "signum", 2)
-        sys.stderr.write("\ndlpick: interrupted; nothing was written\n")
+        name = {2: "interrupted", 15: "terminated", 1: "hung up"}.get(signum, f"stopped by signal {signum}")
+        sys.stderr.write(f"\ndlpick: {name}; nothing was written\n")
         sys.exit(128 + signum)
 
 

@@ -21,9 +21,34 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 status=0
-python -m pytest "$@" || status=$?
-if [ "$status" -eq 5 ]; then
-  echo "error: pytest collected no tests" >&2
-  exit 1
+checked() {  # pytest's exit status, with "no tests collected" (5) counted as a failure
+  local code=0
+  "$@" || code=$?
+  if [ "$code" -eq 5 ]; then echo "error: pytest collected no tests" >&2; code=1; fi
+  return "$code"
+}
+
+# The quick suite on the other supported Pythons (dlpick says requires-python >= 3.10), where this
+# machine has them: tests that need a deep-learning framework skip there with their reason (the
+# local PyTorch wheel is for Python 3.11 only). Skipped with a note when the extra runs are not
+# wanted (`bash scripts/test.sh ARGS` with arguments runs only the main suite).
+if [ "$#" -eq 0 ]; then
+  pip_install uv
+  for version in 3.10 3.12; do
+    interpreter=$(ls -d "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/"$version".*/bin/python 2>/dev/null | sort -V | tail -1 || true)
+    [ -n "$interpreter" ] || interpreter=$(command -v "python$version" || true)
+    if [ -z "$interpreter" ]; then
+      echo "note: no Python $version on this machine: the quick suite did not run on it"
+      continue
+    fi
+    venv="${TMPDIR:-/tmp}/dlpick-test-py$version"
+    rm -rf "$venv"
+    uv venv --quiet --python "$interpreter" "$venv"
+    VIRTUAL_ENV="$venv" uv pip install --quiet -e ".[test]"
+    echo "quick suite on $("$venv/bin/python" --version)"
+    checked "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not integration and not needs_index" || status=$?
+  done
 fi
+
+checked python -m pytest "$@" || status=$?
 exit "$status"

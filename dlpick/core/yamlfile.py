@@ -123,6 +123,8 @@ def load(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         what = one_line(exc.problem or exc.context or "invalid YAML")
+        if "maximum nesting depth" in what:  # newer PyYAML stops deep nesting itself: say it the same way
+            what = f"nested deeper than {MAX_DEPTH} levels"
         if "could not determine a constructor" in what:
             what = "tags that construct objects are not allowed (" + what.split("tag ")[-1] + ")"
         raise BadInput(f"{path}{line}: {what}") from None
