@@ -63,7 +63,7 @@ def test_scaffold_then_verify(framework: str, task: str, tmp_path: Path):
     assert checked.returncode == 0 and report["passed"], json.dumps(failed, indent=1) + checked.stderr[-3000:]
     assert report["framework"] == framework and report["device"] == "cpu"
     names = [c["name"] for c in report["checks"]]
-    assert names == ["framework", "smoke-train", "metrics", "loss", "export", "project tests"]
+    assert names == ["framework", "requirements", "smoke-train", "metrics", "loss", "export", "project tests"]
     tests = next(c for c in report["checks"] if c["name"] == "project tests")
     assert "passed" in tests["detail"]  # the generated repository's own pytest ran and passed
 
@@ -123,7 +123,16 @@ def test_scaffold_then_verify_isolated(
     failed = [c for c in report["checks"] if not c["passed"]]
     assert checked.returncode == 0 and report["passed"], json.dumps(failed, indent=1) + checked.stderr[-3000:]
     names = [c["name"] for c in report["checks"]]
-    assert names == ["environment", "framework", "smoke-train", "metrics", "loss", "export", "project tests"]
+    assert names == [
+        "environment",
+        "framework",
+        "requirements",
+        "smoke-train",
+        "metrics",
+        "loss",
+        "export",
+        "project tests",
+    ]
     assert report["framework"] == framework and report["device"] == "cpu"
     environment = report["checks"][0]["detail"]
     assert ("built" if first else "reused") in environment, environment  # a second verify does not reinstall
