@@ -246,3 +246,56 @@ def test_a_symlink_to_an_empty_folder_is_empty(tmp_path: Path):
     rendered = render.render("pytorch", TASK, tmp_path / "link", name="p")
     assert not rendered.replaced and (tmp_path / "link").is_symlink()
     assert (tmp_path / "real" / "pyproject.toml").is_file()
+
+
+def spawn(*args: str, cwd: Path | None = None):
+    import pexpect
+
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "DLPICK_NO_DETECT": "1"}
+    return pexpect.spawn(
+        sys.executable, ["-m", "dlpick", *args], env=env, encoding="utf-8", timeout=60, cwd=cwd, dimensions=(50, 120)
+    )
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_a_terminal_is_asked_before_force_writes_into_a_folder_without_a_project(tmp_path: Path, answer: str):
+    import pexpect
+
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "thesis.tex").write_text("mine")
+    child = spawn("scaffold", "pytorch", "-t", TASK, "-d", str(dest), "--no-verify", "-f")
+    child.expect("holds other files and no generated project")
+    child.expect("Write the template's files into it anyway")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert (dest / "thesis.tex").read_text() == "mine"
+    if answer == "y":
+        assert child.exitstatus == 0, child.before
+        assert (dest / "pyproject.toml").is_file()
+    else:
+        assert child.exitstatus == 2 and "refusing --force there" in child.before
+        assert sorted(p.name for p in dest.iterdir()) == ["thesis.tex"]
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_envs_remove_all_asks_in_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str):
+    import json
+
+    import pexpect
+
+    from dlpick.core import envs
+
+    root = tmp_path / "envs"
+    ours = root / "theano-venv-0123456789abcdef"
+    ours.mkdir(parents=True)
+    (ours / envs.MARKER).write_text(json.dumps({"spec": {"kind": "venv", "framework": "theano"}}))
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+    child = spawn("envs", "remove", "--all")
+    child.expect("Remove 1 environment")
+    child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert ours.exists() == (answer == "n")
