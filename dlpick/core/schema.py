@@ -86,12 +86,20 @@ class HardwareSupport(Sourced):
     install: str | None = Field(None, description="the install command for this hardware")
 
 
+class LastRelease(Release):
+    """A library's newest non-pre-release on its registry: the fact the two-year dormant rule reads."""
+
+
 class DeploymentPath(Sourced):
     tool: str
     level: SupportLevel
     requires: str | None = Field(
         None, description="what a device must have for this path, when it covers only part of the target"
     )
+    status: EvidenceStatus | None = Field(
+        None, description="absent: active; maintenance: fixes only, per its maintainers; dormant: no release 2+ years"
+    )
+    last_release: LastRelease | None = Field(None, description="its newest release, from its registry")
 
 
 class Distributed(Sourced):
@@ -103,9 +111,10 @@ class TaskEvidence(Sourced):
     name: str
     kind: EvidenceKind
     package: str | None = Field(None, description="its PyPI name; its download rank is in adoption.yaml")
-    status: Literal["active", "maintenance", "dormant"] = Field(
+    status: EvidenceStatus = Field(
         "active", description="maintenance: fixes only, per its maintainers; dormant: no release for 2+ years"
     )
+    last_release: LastRelease | None = Field(None, description="its newest release, from its registry")
 
 
 class Measure(Sourced):
