@@ -297,3 +297,24 @@ def test_a_pip_left_running_by_a_killed_dlpick_keeps_the_build_lock(tmp_path: Pa
         for process in pip:
             with contextlib.suppress(psutil.Error):
                 process.kill()
+
+
+def test_requirements_includes_and_the_gpu_variant(tmp_path: Path):
+    project = project_with(
+        tmp_path,
+        requirements_common_txt="numpy>=1.26  # shared\nscikit-learn\n",
+        requirements_txt="-r requirements-common.txt\ntensorflow-cpu>=2.16,<3\n",
+        requirements_gpu_txt="-r requirements-common.txt\n--extra-index-url https://example.org\ntensorflow[and-cuda]\n",
+    )
+    cpu = envs.spec_for(project, "tensorflow")
+    assert cpu.requirements == ("numpy>=1.26", "scikit-learn", "tensorflow-cpu>=2.16,<3")
+    assert cpu.source == "requirements.txt"
+    gpu = envs.spec_for(project, "tensorflow", device="cuda")
+    assert gpu.source == "requirements-gpu.txt" and gpu.key() != cpu.key()
+    assert gpu.requirements[-2:] == ("--extra-index-url https://example.org", "tensorflow[and-cuda]")
+    (project / "requirements.txt").write_text("-r requirements.txt\n")
+    with pytest.raises(BadInput, match="includes itself"):
+        envs.spec_for(project, "tensorflow")
+    (project / "requirements.txt").write_text("-r missing.txt\n")
+    with pytest.raises(BadInput, match="includes missing.txt, which does not exist"):
+        envs.spec_for(project, "tensorflow")

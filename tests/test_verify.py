@@ -449,3 +449,15 @@ def test_requirements_txt_is_read_when_pyproject_points_there(tmp_path: Path):
     result = run(project)
     assert result.passed, result.checks
     assert check(result, "requirements").detail == "the 1 requirements the project declares are met"
+
+
+def test_requirements_follow_setuptools_dynamic_files_and_includes(tmp_path: Path):
+    project = make_project(tmp_path)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndynamic = ["dependencies"]\n'
+        '[tool.setuptools.dynamic]\ndependencies = { file = ["requirements-common.txt"] }\n'
+    )
+    (project / "requirements-common.txt").write_text("-r more.txt\n")
+    (project / "more.txt").write_text("dlpick-included-xyz\n")
+    result = run(project)
+    assert not result.verified and "dlpick-included-xyz (not installed)" in check(result, "requirements").detail

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlpick.core import processes
+from dlpick.core import processes, requirements
 from dlpick.errors import MISSING_TOOL, BadInput, DlpickError
 
 MARKER = ".dlpick-env.json"  # inside a folder: its build completed
@@ -127,15 +127,25 @@ def envs_dir() -> Path:
 
 
 def _lines(path: Path) -> list[str]:
-    return [
-        line.strip()
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    """Requirement lines with pip's options (a requirements file), or Debian package names."""
+    return requirements.read_lines(path, keep_options=True)
 
 
-def spec_for(project: Path, framework: str, constraints: Sequence[Path] = (), python: str = sys.executable) -> EnvSpec:
-    """The environment the project documents: debian-packages.txt, else requirements.txt."""
+def requirements_file(project: Path, device: str = "cpu") -> Path:
+    """requirements-gpu.txt for `--device cuda` where the project has one (a framework whose CPU and GPU
+    packages conflict, e.g. tensorflow-cpu and tensorflow[and-cuda]), else requirements.txt."""
+    gpu = project / "requirements-gpu.txt"
+    return gpu if device == "cuda" and gpu.is_file() else project / "requirements.txt"
+
+
+def spec_for(
+    project: Path,
+    framework: str,
+    constraints: Sequence[Path] = (),
+    python: str = sys.executable,
+    device: str = "cpu",
+) -> EnvSpec:
+    """The environment the project documents: debian-packages.txt, else its requirements file."""
     debian = project / "debian-packages.txt"
     if debian.is_file():
         first = debian.read_text(encoding="utf-8").splitlines()[:1]
@@ -147,7 +157,7 @@ def spec_for(project: Path, framework: str, constraints: Sequence[Path] = (), py
         if bad or not packages:
             raise BadInput(f"{debian}: expected one Debian package name per line, got {bad[0] if bad else 'none'!r}")
         return EnvSpec("debian", framework, tuple(packages), debian.name, suite=suite)
-    requirements = project / "requirements.txt"
+    requirements = requirements_file(project, device)
     if not requirements.is_file():
         raise BadInput(
             f"{project}: no requirements.txt or debian-packages.txt, so no isolated environment can be built from it",

@@ -76,13 +76,36 @@ def _pyproject(project: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _lines(path: Path) -> list[str]:
+def read_lines(path: Path, keep_options: bool = False, seen: tuple[Path, ...] = ()) -> list[str]:
+    """A requirements file's requirement lines, comments dropped and `-r OTHER` includes read in place
+    (relative to the file). Other pip options (--index-url, -c) are kept only with `keep_options`."""
+    if path.resolve() in seen:
+        raise BadInput(f"{path}: includes itself (-r)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: unreadable ({exc})") from None
     lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    for raw in text.splitlines():
         line = raw.split(" #", 1)[0].strip()
-        if line and not line.startswith(("#", "-")):  # options (-r, -c, --index-url) are pip's
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            include = path.parent / line.split(None, 1)[1].strip()
+            if not include.is_file():
+                raise BadInput(f"{path}: includes {include.name}, which does not exist")
+            lines += read_lines(include, keep_options, (*seen, path.resolve()))
+        elif keep_options or not line.startswith("-"):
             lines.append(line)
     return lines
+
+
+def _dynamic_files(pyproject: dict[str, Any], project: Path) -> list[Path]:
+    """The files setuptools reads the dependencies from (`[tool.setuptools.dynamic]`)."""
+    dynamic = pyproject.get("tool", {}).get("setuptools", {}).get("dynamic", {}).get("dependencies", {})
+    files = dynamic.get("file", []) if isinstance(dynamic, dict) else []
+    files = [files] if isinstance(files, str) else files
+    return [project / str(name) for name in files] or [project / "requirements.txt"]
 
 
 def extras_for(project: Path, device: str) -> list[str]:
@@ -100,13 +123,16 @@ def extras_for(project: Path, device: str) -> list[str]:
 def declared(project: Path, device: str = "cpu") -> list[str]:
     """The project's requirements: its dependencies (pyproject's list, or requirements.txt when
     pyproject reads them from there) and those of the extras `extras_for` picks."""
-    data = _pyproject(project).get("project", {})
+    pyproject = _pyproject(project)
+    data = pyproject.get("project", {})
     found: list[str] = []
     deps = data.get("dependencies")
     if isinstance(deps, list):
         found += [str(d) for d in deps]
-    elif (project / "requirements.txt").is_file():
-        found += _lines(project / "requirements.txt")
+    else:
+        for path in _dynamic_files(pyproject, project):
+            if path.is_file():
+                found += read_lines(path)
     optional = data.get("optional-dependencies", {})
     for extra in extras_for(project, device):
         found += [str(d) for d in optional.get(extra, [])]

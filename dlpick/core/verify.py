@@ -307,7 +307,7 @@ def verify(
     if isolated:
         from dlpick.core import envs
 
-        spec = envs.spec_for(project.path, project.framework, constraints, python)
+        spec = envs.spec_for(project.path, project.framework, constraints, python, device)
         try:
             env = envs.ensure(spec, event, envs_root)
         except envs.EnvError as exc:
