@@ -108,6 +108,51 @@ def validate(
         raise typer.Exit(2)
 
 
+@kb_app.command("audit")
+def audit(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A team's knowledge folder, audited as an overlay on the built-in one.", show_default=False
+        ),
+    ] = None,
+    older_than: Annotated[
+        int, typer.Option("--older-than", metavar="DAYS", help="Report facts whose as_of is older than this.")
+    ] = 365,
+    as_json: JsonOpt = False,
+) -> None:
+    """List what needs a maintainer: stale facts, dormant libraries, levels their notes contradict.
+
+    Findings: facts checked more than DAYS ago; libraries whose newest release (registry-snapshot.yaml,
+    refreshed by tools/registry_snapshot.py, or a last_release fact) breaks the two-year dormant rule
+    against their status; official/vendor/primary paths whose note speaks of a legacy path; evidence
+    without a source page. A finding that is true and explained is acknowledged in audit-ack.yaml
+    (finding, reason, until). Exit status 0 when every finding is acknowledged, 1 when not.
+
+    Examples:
+
+      dlpick kb audit
+      dlpick kb audit --older-than 180 --json
+      dlpick kb audit my-knowledge/
+    """
+    from dlpick.cli import output
+    from dlpick.core import audit as audit_mod
+    from dlpick.core import knowledge
+    from dlpick.errors import KnowledgeError
+
+    dirs = knowledge.knowledge_dirs(directory)
+    kb, problems = knowledge.validate_dirs(dirs)
+    if problems or kb is None:
+        raise KnowledgeError(problems)
+    result = audit_mod.run(kb.frameworks, dirs, kb.adoption, older_than=older_than)
+    if as_json:
+        output.print_json(result.to_json())
+    else:
+        typer.echo("\n".join(result.lines()))
+    if result.open:
+        raise typer.Exit(1)
+
+
 @kb_app.command("schema")
 def schema(
     which: Annotated[

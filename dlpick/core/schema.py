@@ -315,3 +315,37 @@ class Vocabulary(Strict):
     hardware: dict[str, str]
     deployment: dict[str, str]
     criteria: dict[str, str]
+
+
+class RegistryRelease(Strict):
+    version: str
+    date: dt.date
+    source: str = Field(min_length=8, description="the registry page of that release")
+
+
+class RegistrySnapshot(Strict):
+    """knowledge/registry-snapshot.yaml: each library's newest final release (tools/registry_snapshot.py)."""
+
+    as_of: dt.date = Field(description="when the registries were read")
+    source: str = Field(min_length=8)
+    packages: dict[str, RegistryRelease] = Field(description="'pypi:NAME' or 'npm:NAME' -> its newest final release")
+
+    @field_validator("packages")
+    @classmethod
+    def _registry_keys(cls, value: dict[str, RegistryRelease]) -> dict[str, RegistryRelease]:
+        for key in value:
+            if not re.fullmatch(r"(pypi|npm):\S+", key):
+                raise ValueError(f"{key!r} is not 'pypi:NAME' or 'npm:NAME'")
+        return value
+
+
+class Acknowledgement(Strict):
+    finding: str = Field(min_length=3, description="the id `dlpick kb audit` prints for the finding")
+    reason: str = Field(min_length=10, description="why it is true and may stand")
+    until: dt.date = Field(description="the acknowledgement lapses after this date")
+
+
+class AuditAcks(Strict):
+    """knowledge/audit-ack.yaml: audit findings that are true, explained, and allowed to stand for a while."""
+
+    acknowledged: list[Acknowledgement] = Field(default_factory=list)

@@ -1,0 +1,337 @@
+"""`dlpick kb audit`: what in the knowledge base needs a maintainer's eye.
+
+Four kinds of finding, each fixed in the knowledge files or acknowledged in `audit-ack.yaml`:
+
+- `stale`: a fact whose `as_of` is older than the threshold (default 365 days);
+- `dormant` / `not-dormant`: a library whose newest release (a `last_release` fact, or the dated
+  registry snapshot `registry-snapshot.yaml`) breaks, or no longer meets, the two-year dormant
+  rule of criteria.yaml, against its `status`;
+- `level-note`: a `primary`/`official`/`vendor` hardware or deployment path whose own note speaks
+  of a legacy path ("deprecated", "last release", "no longer", "until", "stopped" ...);
+- `no-source-page`: task evidence or a feature whose `source` is not a web page.
+
+A finding's `id` ("KIND FRAMEWORK WHERE") is what an acknowledgement names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlpick.errors import BadInput
+
+DEFAULT_OLDER_THAN = 365
+DORMANT_AFTER_DAYS = 730  # criteria.yaml, evidence_status.dormant: "no release for two years or more"
+SNAPSHOT_FILE = "registry-snapshot.yaml"
+ACK_FILE = "audit-ack.yaml"
+STRONG_LEVELS = ("primary", "official", "vendor")
+# Words of a legacy path; "last ... release/build" also catches "last GPU build", "last X release".
+LEGACY_WORDS = re.compile(
+    r"\b(deprecated|last (?:[\w.-]+ ){0,2}(?:release|build)|no longer|until|stopped|end[- ]of[- ]life|EOL"
+    r"|discontinued|archived|legacy)\b",
+    re.IGNORECASE,
+)
+KINDS = {
+    "stale": "facts checked longer ago than the threshold",
+    "dormant": "libraries with no release for two years or more that are not marked dormant",
+    "not-dormant": "libraries marked dormant that released within two years",
+    "level-note": "primary/official/vendor support whose note describes a legacy path",
+    "no-source-page": "evidence whose source is not a web page",
+}
+REGISTRY_PAGE = (
+    (re.compile(r"https://pypi\.org/project/([^/#?]+)"), "pypi"),
+    (re.compile(r"https://www\.npmjs\.com/package/((?:@[^/#?]+/)?[^/#?]+)"), "npm"),
+)
+
+
+def registry_key(url: str) -> str | None:
+    """'pypi:NAME' / 'npm:NAME' for a registry page URL (how the snapshot names a library), else None."""
+    for pattern, registry in REGISTRY_PAGE:
+        match = pattern.match(url)
+        if match:
+            return f"{registry}:{match[1]}"
+    return None
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    framework: str
+    where: str
+    message: str
+    source: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind} {self.framework} {self.where}"
+
+
+@dataclass
+class Audit:
+    findings: list[Finding]
+    acknowledged: dict[str, dict[str, Any]]  # finding id -> its acknowledgement
+    unused: list[dict[str, Any]]  # acknowledgements that name no finding of this run
+    expired: list[dict[str, Any]]  # acknowledgements past their `until`
+    today: dt.date
+    older_than: int
+    snapshot_as_of: str | None
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def open(self) -> list[Finding]:
+        return [f for f in self.findings if f.id not in self.acknowledged]
+
+    def lines(self) -> list[str]:
+        """The report as text: open findings by kind, then a count of the acknowledged ones."""
+        out = []
+        for kind, title in KINDS.items():
+            mine = [f for f in self.open if f.kind == kind]
+            if mine:
+                out.append(f"{title} ({len(mine)}):")
+                out += [f"  {f.id}\n      {f.message}" + (f" [{f.source}]" if f.source else "") for f in mine]
+        for ack in self.expired:
+            out.append(f"expired acknowledgement (until {ack['until']}): {ack['finding']}")
+        for ack in self.unused:
+            out.append(f"acknowledgement that names no finding: {ack['finding']}")
+        done = len(self.findings) - len(self.open)
+        snapshot = f"registry snapshot {self.snapshot_as_of}" if self.snapshot_as_of else "no registry snapshot"
+        verdict = "ok" if not self.open else f"{len(self.open)} unacknowledged finding(s)"
+        out.append(
+            f"{verdict}; {done} acknowledged; facts older than {self.older_than} days before {self.today}; {snapshot}"
+        )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        def one(finding: Finding) -> dict[str, Any]:
+            ack = self.acknowledged.get(finding.id)
+            return {
+                "id": finding.id,
+                "kind": finding.kind,
+                "framework": finding.framework,
+                "where": finding.where,
+                "message": finding.message,
+                "source": finding.source,
+                "acknowledged": ack is not None,
+                **({"reason": ack["reason"], "until": ack["until"]} if ack else {}),
+            }
+
+        return {
+            "passed": not self.open,
+            "unacknowledged": len(self.open),
+            "acknowledged": len(self.findings) - len(self.open),
+            "findings": [one(f) for f in self.findings],
+            "unused_acknowledgements": self.unused,
+            "expired_acknowledgements": self.expired,
+            "today": self.today.isoformat(),
+            "older_than_days": self.older_than,
+            "dormant_after_days": DORMANT_AFTER_DAYS,
+            "registry_snapshot": self.snapshot_as_of,
+            "files": self.files,
+        }
+
+
+# --- reading the snapshot and the acknowledgements ----------------------------------------------
+
+
+def _read_model(path: Path, model: Any) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    from dlpick.core import yamlfile
+    from dlpick.errors import KnowledgeError
+
+    data = yamlfile.load(path)
+    try:
+        return dict(model.model_validate(data if data is not None else {}).model_dump(mode="json"))
+    except ValidationError as exc:
+        raise KnowledgeError(yamlfile.validation_problems(path, exc)) from None
+
+
+def load_snapshot(dirs: list[Path]) -> tuple[dict[str, Any], list[str]]:
+    """The registry snapshot, later folders' entries over earlier ones; as_of is the newest."""
+    from dlpick.core import schema
+
+    merged: dict[str, Any] = {"as_of": None, "packages": {}}
+    files = []
+    for directory in dirs:
+        path = directory / SNAPSHOT_FILE
+        if path.is_file():
+            data = _read_model(path, schema.RegistrySnapshot)
+            merged["packages"].update(
+                {key: {**entry, "as_of": data["as_of"]} for key, entry in data["packages"].items()}
+            )
+            merged["as_of"] = max(filter(None, [merged["as_of"], data["as_of"]]))
+            files.append(str(path))
+    return merged, files
+
+
+def load_acks(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    from dlpick.core import schema
+
+    acks, files = [], []
+    for directory in dirs:
+        path = directory / ACK_FILE
+        if path.is_file():
+            acks += _read_model(path, schema.AuditAcks)["acknowledged"]
+            files.append(str(path))
+    return acks, files
+
+
+# --- the checks ------------------------------------------------------------------------------------
+
+
+def _label(item: dict[str, Any]) -> str:
+    return str(item.get("package") or item.get("tool") or item.get("name") or item.get("kind") or "?")
+
+
+def _facts(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, fact) for every mapping with an `as_of` under `node`."""
+    if isinstance(node, dict):
+        if "as_of" in node:
+            yield path or "(top level)", node
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from _facts(value, f"{path}.{key}" if path else str(key))
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        yield from _facts(item, f"{path}.{key}[{_label(item)}]" if path else f"{key}[{_label(item)}]")
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def stale(frameworks: dict[str, Any], shared: dict[str, Any], today: dt.date, older_than: int) -> list[Finding]:
+    found = []
+    limit = today - dt.timedelta(days=older_than)
+    sources = [*frameworks.items(), *shared.items()]
+    for owner, data in sources:
+        for where, fact in _facts(data):
+            if _date(fact["as_of"]) < limit:
+                found.append(
+                    Finding(
+                        "stale",
+                        owner,
+                        where,
+                        f"checked {fact['as_of']}, more than {older_than} days before {today}",
+                        fact.get("source"),
+                    )
+                )
+    return found
+
+
+def _newest_release(item: dict[str, Any], snapshot: dict[str, Any]) -> tuple[dt.date, dt.date, str, str] | None:
+    """(release date, date it was read, version, source) of the item's newest known release."""
+    recorded = item.get("last_release")
+    key = f"pypi:{item['package']}" if item.get("package") else None
+    if key is None and recorded:
+        key = registry_key(recorded["source"])
+    seen = []
+    if recorded:
+        seen.append((_date(recorded["date"]), _date(recorded["as_of"]), recorded["version"], recorded["source"]))
+    entry = snapshot["packages"].get(key) if key else None
+    if entry and not (recorded and entry["version"] == recorded["version"]):
+        seen.append((_date(entry["date"]), _date(entry["as_of"]), entry["version"], entry["source"]))
+    if not seen:
+        return None
+    date, _, version, source = max(seen)
+    return date, max(read for _, read, _, _ in seen), version, source
+
+
+def dormancy(frameworks: dict[str, Any], snapshot: dict[str, Any]) -> list[Finding]:
+    found = []
+    for fid, fw in frameworks.items():
+        items = [(f"tasks.{task}", item) for task, evidence in fw.get("tasks", {}).items() for item in evidence]
+        items += [
+            (f"deployment.{target}", item) for target, paths in fw.get("deployment", {}).items() for item in paths
+        ]
+        for section, item in items:
+            release = _newest_release(item, snapshot)
+            if release is None:
+                continue
+            date, read, version, source = release
+            age = (read - date).days
+            status = item.get("status") or "active"
+            where = f"{section}[{_label(item)}]"
+            if age >= DORMANT_AFTER_DAYS and status != "dormant":
+                message = f"newest release {version} ({date}) is {age} days old on {read}, but status is {status}"
+                found.append(Finding("dormant", fid, where, message, source))
+            elif age < DORMANT_AFTER_DAYS and status == "dormant":
+                message = f"marked dormant, but {version} was released {date}, {age} days before {read}"
+                found.append(Finding("not-dormant", fid, where, message, source))
+    return found
+
+
+def level_notes(frameworks: dict[str, Any]) -> list[Finding]:
+    found = []
+    for fid, fw in frameworks.items():
+        entries = [(f"hardware.{hw}", entry) for hw, entry in fw.get("hardware", {}).items()]
+        entries += [
+            (f"deployment.{target}[{_label(path)}]", path)
+            for target, paths in fw.get("deployment", {}).items()
+            for path in paths
+        ]
+        for where, entry in entries:
+            match = LEGACY_WORDS.search(entry.get("note") or "")
+            if entry.get("level") in STRONG_LEVELS and match:
+                message = f"level {entry['level']}, but its note says {match[0]!r}: a legacy path?"
+                found.append(Finding("level-note", fid, where, message, entry.get("source")))
+    return found
+
+
+def source_pages(frameworks: dict[str, Any]) -> list[Finding]:
+    found = []
+    for fid, fw in frameworks.items():
+        items = [(f"tasks.{task}", item) for task, evidence in fw.get("tasks", {}).items() for item in evidence]
+        items += [
+            (section, item) for section in ("performance", "ecosystem", "ease_of_use") for item in fw.get(section, [])
+        ]
+        for section, item in items:
+            if not str(item.get("source", "")).startswith(("https://", "http://")):
+                where = f"{section}[{_label(item)}]"
+                message = f"source {item.get('source')!r} is not a page that can be opened"
+                found.append(Finding("no-source-page", fid, where, message, item.get("source")))
+    return found
+
+
+def run(
+    frameworks: dict[str, Any],
+    dirs: list[Path],
+    adoption: dict[str, Any] | None = None,
+    older_than: int = DEFAULT_OLDER_THAN,
+    today: dt.date | None = None,
+) -> Audit:
+    """Every finding over the merged knowledge, matched against the acknowledgements in `dirs`."""
+    if older_than < 1:
+        raise BadInput(f"--older-than must be at least 1 day, got {older_than}")
+    today = today or dt.date.today()
+    snapshot, snapshot_files = load_snapshot(dirs)
+    acks, ack_files = load_acks(dirs)
+    shared: dict[str, Any] = {}
+    if adoption is not None:
+        shared["adoption.yaml"] = adoption
+    if snapshot["as_of"]:
+        shared[SNAPSHOT_FILE] = {"as_of": snapshot["as_of"], "source": "registry snapshot"}
+    findings = [
+        *stale(frameworks, shared, today, older_than),
+        *dormancy(frameworks, snapshot),
+        *level_notes(frameworks),
+        *source_pages(frameworks),
+    ]
+    ids = {f.id for f in findings}
+    current = {a["finding"]: a for a in acks if _date(a["until"]) >= today}
+    expired = [a for a in acks if _date(a["until"]) < today]
+    return Audit(
+        findings=findings,
+        acknowledged={fid: ack for fid, ack in current.items() if fid in ids},
+        unused=[a for a in current.values() if a["finding"] not in ids],
+        expired=expired,
+        today=today,
+        older_than=older_than,
+        snapshot_as_of=snapshot["as_of"],
+        files=snapshot_files + ack_files,
+    )
