@@ -78,6 +78,7 @@ ISOLATED = {
     "jax": TASKS,
     "paddlepaddle": TASKS,
     "mindspore": TASKS,
+    "tensorflow": TASKS[:1],  # its requirements.txt (CPU build); the other tasks run in dlpick's environment
 }
 ISOLATED_CASES = [
     pytest.param(

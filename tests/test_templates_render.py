@@ -48,3 +48,18 @@ def test_every_rendered_project_passes_ruff(rendered: dict[tuple[str, str], Path
         [sys.executable, "-m", "ruff", "check", "--no-cache", *folders], capture_output=True, text=True, timeout=300
     )
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+
+
+def test_tensorflow_requirements_files_match_its_extras():
+    """requirements.txt / requirements-gpu.txt (what `verify --isolated [--device cuda]` builds) say what
+    pyproject's [cpu] / [gpu] extras say, over the same shared requirements."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: dlpick depends on tomli there
+        import tomli as tomllib
+
+    root = next((Path(render.templates_dir()) / "tensorflow").glob("{{*"))
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, extra in (("requirements.txt", "cpu"), ("requirements-gpu.txt", "gpu")):
+        lines = [line for line in (root / name).read_text().splitlines() if line and not line.startswith("#")]
+        assert lines == ["-r requirements-common.txt", *extras[extra]], name
