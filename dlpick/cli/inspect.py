@@ -123,11 +123,12 @@ def audit(
 ) -> None:
     """List what needs a maintainer: stale facts, dormant libraries, levels their notes contradict.
 
-    Findings: facts checked more than DAYS ago; libraries whose newest release (registry-snapshot.yaml,
-    refreshed by tools/registry_snapshot.py, or a last_release fact) breaks the two-year dormant rule
-    against their status; official/vendor/primary paths whose note speaks of a legacy path; evidence
-    without a source page. A finding that is true and explained is acknowledged in audit-ack.yaml
-    (finding, reason, until). Exit status 0 when every finding is acknowledged, 1 when not.
+    Findings: facts checked more than DAYS ago; libraries whose newest release
+    (registry-snapshot.yaml, or a last_release fact) breaks the two-year dormant rule
+    against their status; official/vendor/primary paths whose note speaks of a legacy
+    path; evidence without a source page. A finding that is true and explained is
+    acknowledged in audit-ack.yaml (finding, reason, until). Exit status 0 when every
+    finding is acknowledged, 1 when not.
 
     Examples:
 
