@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = ["-m", "pytest", "-q", "-m", "not integration", "-p", "no:cacheprovider", "-p", "_mutation_plugin"]
 DEFAULT_TIMEOUT = 900.0
+ATTEMPTS = 5  # runs of one mutant when killing tests turn out flaky
 SHOWN = 160  # characters of a test id shown (some parametrised ids are 100 kB long)
 
 
@@ -404,16 +405,16 @@ MUTANTS: list[Mutant] = [
     mutant(
         "scoring-features-of-a-kind-all-count",
         SCORING,
-        '        if item["kind"] in seen:  # one of each kind counts\n',
-        '        if item["kind"] in seen and False:  # one of each kind counts\n',
-        "several features of one kind all count (should count once)",
+        "sum(values[kind] * (",
+        'sum(values[kind] * sum(i["kind"] == kind for i in items) * (',
+        "several features of one kind all count (each kind should count once)",
     ),
     mutant(
         "scoring-features-uncapped",
         SCORING,
-        "    return CriterionScore(min(total, 1.0), 0, reason, facts)\n",
-        "    return CriterionScore(total, 0, reason, facts)\n",
-        "a feature criterion's score may exceed 1",
+        "_clamp(got / known)",
+        "(got / known)",
+        "a feature criterion's score may exceed 1 (no clamp)",
     ),
     mutant(
         "scoring-hardware-warning-vanishes",
@@ -618,7 +619,7 @@ class Workspace:
     scratch: Path  # plugin, id lists, logs
     deselected: dict[str, str] = field(default_factory=dict)  # node id -> why
 
-    def env(self, failures: Path, select: set[str] | None = None) -> dict[str, str]:
+    def env(self, failures: Path, select: set[str] | None = None, skip: Iterable[str] = ()) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(self.copy), str(self.scratch / "plugin")])
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # a same-size mutant written in the same second must not hit a stale .pyc
@@ -627,7 +628,7 @@ class Workspace:
         env["XDG_CACHE_HOME"] = str(self.scratch / "cache")
         env.pop("PYTEST_ADDOPTS", None)
         deselect = self.scratch / "deselect.json"
-        deselect.write_text(json.dumps(sorted(self.deselected)), encoding="utf-8")
+        deselect.write_text(json.dumps(sorted({*self.deselected, *skip})), encoding="utf-8")
         env["MUTATION_DESELECT"] = str(deselect)
         if select is not None:
             chosen = self.scratch / "select.json"
@@ -684,7 +685,14 @@ _counter = [0]
 
 
 def pytest_run(
-    work: Workspace, paths: Sequence[str], timeout: float, *, first: bool = True, extra: Sequence[str] = (), select=None
+    work: Workspace,
+    paths: Sequence[str],
+    timeout: float,
+    *,
+    first: bool = True,
+    extra: Sequence[str] = (),
+    select: set[str] | None = None,
+    skip: Iterable[str] = (),
 ) -> Run:
     _counter[0] += 1
     log = work.scratch / "logs" / f"run-{_counter[0]:03d}.log"
@@ -698,21 +706,18 @@ def pytest_run(
         proc = subprocess.Popen(
             cmd,
             cwd=work.copy,
-            env=work.env(failures_file, select),
+            env=work.env(failures_file, select, skip),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        code: int | None = None
         try:
-            code: int | None = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            code = None
-        except BaseException:
-            _kill(proc)
-            raise
-        finally:
-            if proc.poll() is None or code is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = proc.wait(timeout)
+        finally:  # a time-out, or Ctrl-C here: nothing of the run may outlive it
+            if code is None:
                 _kill(proc)
     seconds = time.monotonic() - start
     failures = []
@@ -759,7 +764,7 @@ class Result:
     id: str
     file: str
     description: str
-    status: str = "survived"  # killed | timeout | survived | error
+    status: str = "survived"  # killed | timeout | survived | error | undecided
     stage: str = ""  # targeted | full | given: which tests decided it
     killed_by: str = ""
     seconds: float = 0.0
@@ -798,17 +803,20 @@ def stages_for(m: Mutant, args: argparse.Namespace) -> list[tuple[str, list[str]
 def run_mutant(work: Workspace, m: Mutant, args: argparse.Namespace) -> Result:
     result = Result(m.id, m.file, m.description)
     start = time.monotonic()
-    for _attempt in range(3):  # again only when the killing test turned out to be flaky
+    skip: set[str] = set()  # tests that failed with this mutant only among the others, not alone
+    for _attempt in range(ATTEMPTS):  # again only when the killing test turned out to be flaky or broken
         result.status, result.stage, result.killed_by, result.stages = "survived", "", "", []
-        run = None
+        run, alone = None, True
         with planted(work, m):
             for stage, paths, extra in stages_for(m, args):
-                run = pytest_run(work, paths, args.timeout, extra=extra)
+                run = pytest_run(work, paths, args.timeout, extra=extra, skip=skip)
                 result.stages.append({"stage": stage, "outcome": run.outcome, "seconds": round(run.seconds, 1)})
                 result.log = str(run.log)
                 if run.outcome != "passed":
                     result.stage = stage
                     break
+            if run is not None and run.outcome in ("failed", "error") and run.failures:
+                alone = fails_alone(work, run, args)  # the kill reproduces with only that test
         if run is None or run.outcome == "passed":
             result.stage = result.stages[-1]["stage"] if result.stages else ""
             break
@@ -819,23 +827,31 @@ def run_mutant(work: Workspace, m: Mutant, args: argparse.Namespace) -> Result:
             result.status, result.killed_by = "error", first_failure(run)
             break
         result.status, result.killed_by = "killed", first_failure(run)
-        flaky = confirm(work, run, args)
-        if not flaky:
+        nodeid = run.failures[0]["nodeid"]
+        if fails_alone(work, run, args, planted_now=False):  # fails on the unmutated code: a broken test
+            work.deselected[nodeid] = f"failed on the unmutated code too (seen while checking {m.id})"
+            result.flaky.append(shorten(nodeid) + " (fails without the mutant; deselected from now on)")
+        elif not alone:  # failed only under load / among the others: flaky, not a proof
+            skip.add(nodeid)
+            result.flaky.append(shorten(nodeid) + " (failed with the mutant, but not when run alone)")
+        else:
             break
-        work.deselected[flaky] = f"failed on the unmutated code too (seen while checking {m.id})"
-        result.flaky.append(shorten(flaky))
+    else:
+        result.status = "undecided"  # every attempt ended on a flaky or broken test
     result.seconds = time.monotonic() - start
     return result
 
 
-def confirm(work: Workspace, run: Run, args: argparse.Namespace) -> str | None:
-    """The killing test's id if it also fails on the unmutated code (flaky), else None."""
+def fails_alone(work: Workspace, run: Run, args: argparse.Namespace, planted_now: bool = True) -> bool:
+    """Whether the first failing test of `run` fails again when run alone (with the code as it is now).
+
+    With the mutant planted, True confirms the kill; on the unmutated code, True means the test is broken.
+    """
     if args.no_confirm or not run.failures or run.failures[0]["when"] == "collect":
-        return None
+        return planted_now  # nothing to re-run: take a collection error at its word
     nodeid = run.failures[0]["nodeid"]
-    path = nodeid.split("::", 1)[0]
-    again = pytest_run(work, [path], min(args.timeout, 600), select={nodeid})
-    return nodeid if again.outcome != "passed" else None
+    again = pytest_run(work, [nodeid.split("::", 1)[0]], min(args.timeout, 600), select={nodeid})
+    return again.outcome != "passed"
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -900,6 +916,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"{len(MUTANTS) - len(stale)} of {len(MUTANTS)} mutants apply to {ROOT}")
         return 1 if any(m.id in stale for m in selected) else 0
 
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signum)
+
+    # Ctrl-C, kill and a closed terminal all clean up (a background job starts with SIGINT ignored).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's stays ignored
+            signal.signal(sig, stop)
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="dlpick-mutation-"))
     work = Workspace(scratch / "repo", scratch)
@@ -941,7 +964,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = time.monotonic() - started
     killed = [r for r in results if r.killed]
     survivors = [r for r in results if r.status == "survived"]
-    errors = [r for r in results if r.status == "error"]
+    errors = [r for r in results if r.status in ("error", "undecided")]
     timeouts = [r for r in results if r.status == "timeout"]
     judged = len(results) - len(errors)
     rate = 100 * len(killed) / judged if judged else 0.0
@@ -955,7 +978,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in survivors:
             say(f"  {r.id} ({r.file}): {r.description}")
     for r in errors:
-        say(f"error: {r.id}: pytest could not run ({r.killed_by}); not counted")
+        why = "pytest could not run" if r.status == "error" else "every killing test was flaky or broken"
+        say(f"{r.status}: {r.id}: {why} ({r.killed_by}); not counted")
     if work.deselected:
         say(f"{len(work.deselected)} test(s) deselected throughout (failing without a mutant)")
     say(f"total time {total / 60:.1f} min")
