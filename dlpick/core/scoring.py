@@ -7,11 +7,12 @@ the total is the weighted mean of the applicable criteria, x 100.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dlpick.core.answers import Answers
+from dlpick.core.answers import LEVEL_MAX, Answers
 from dlpick.core.knowledge import Knowledge
 from dlpick.errors import BadInput
 
@@ -97,6 +98,77 @@ class Stability:
 
 
 @dataclass
+class Gap:
+    """One criterion where two frameworks differ, in points of the 0..100 score."""
+
+    criterion: str
+    points: float  # the first framework's lead (negative: it trails)
+    reason: str  # the first framework's side, in words
+    other: str  # the second framework's side
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "criterion": self.criterion,
+            "points": round(self.points, 2),
+            "reason": self.reason,
+            "other": self.other,
+        }
+
+
+@dataclass
+class Migration:
+    """Advice for a team that knows a retired framework, shown whether or not it is ranked."""
+
+    framework: str
+    name: str
+    level: int
+    since: str | None
+    successor: str | None
+    text: str | None  # the knowledge base's migration advice
+    carries_over: list[str]  # libraries it used that the target framework has too (from the task evidence)
+    target: str | None  # where to move: the successor, else the top pick
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "framework": self.framework,
+            "familiarity": self.level,
+            "retired_since": self.since,
+            "successor": self.successor,
+            "migration": self.text,
+            "carries_over": self.carries_over,
+            "target": self.target,
+        }
+
+
+@dataclass
+class Decision:
+    """Why the top pick beats the runner-up, and whether it is close."""
+
+    pick: str | None
+    runner_up: str | None
+    margin: float  # points between them
+    near_tie: bool  # one step (1) on one weight would swap them
+    deciding: list[Gap]  # where the pick leads, biggest first
+    gives_up: list[Gap]  # where the runner-up leads, biggest first
+    text: str  # one sentence that says it
+    hangs_on: str  # the fact the pick hangs on
+    migration: list[Migration] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pick": self.pick,
+            "runner_up": self.runner_up,
+            "margin": round(self.margin, 2),
+            "near_tie": self.near_tie,
+            "text": self.text,
+            "hangs_on": self.hangs_on,
+            "deciding": [g.to_json() for g in self.deciding],
+            "gives_up": [g.to_json() for g in self.gives_up],
+            "migration": [m.to_json() for m in self.migration],
+        }
+
+
+@dataclass
 class Recommendation:
     ranking: list[Ranked]
     excluded: list[Excluded]
@@ -105,6 +177,7 @@ class Recommendation:
     stability: Stability
     knowledge: Knowledge
     bench: dict[str, Any] | None = None  # which `dlpick bench` run fed the performance criterion
+    decision: Decision | None = None
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         ranking = self.ranking[:top] if top else self.ranking
@@ -118,6 +191,8 @@ class Recommendation:
         }
         if self.bench is not None:
             data["bench"] = self.bench
+        if self.decision is not None:
+            data["decision"] = self.decision.to_json()
         return data
 
 
@@ -173,26 +248,51 @@ def _retired_text(fw: dict[str, Any]) -> str:
 # --- criteria ---------------------------------------------------------------------------
 
 
-def _features(items: list[dict[str, Any]], values: dict[str, float], label: str, hardware: list[str]) -> CriterionScore:
-    """Each feature kind counts once; the sum is capped at 1. Hardware-specific features count only
-    for teams on that hardware (or teams that named none)."""
-    total, names, facts, elsewhere = 0.0, [], [], []
-    seen: set[str] = set()
+# Feature kinds that are measurements on particular hardware, not capabilities: absence of a result on
+# the team's hardware says who submitted one, not how fast the framework runs, so it is unknown.
+MEASURED = frozenset({"mlperf-training"})
+
+
+def _features(
+    items: list[dict[str, Any]],
+    values: dict[str, float],
+    label: str,
+    hardware: list[str],
+    carry: tuple[float, str] = (1.0, ""),
+) -> CriterionScore:
+    """Each feature kind counts once. A feature shown on particular hardware counts only for teams on
+    that hardware (or teams that named none). A measured kind (an MLPerf result) with no result on the
+    team's hardware is unknown: it leaves the denominator, so it counts neither for nor against."""
+    present: dict[str, dict[str, Any]] = {}
+    elsewhere: dict[str, list[str]] = {}
     for item in items:
         shown_on = item.get("hardware", [])
         if hardware and shown_on and not set(shown_on) & set(hardware):
-            elsewhere.append(f"{item['name']} (shown on {', '.join(shown_on)})")
+            shown = elsewhere.setdefault(item["kind"], [])
+            shown += [h for h in shown_on if h not in shown]
             continue
-        if item["kind"] in seen:  # one of each kind counts
-            continue
-        seen.add(item["kind"])
-        total += values[item["kind"]]
-        names.append(item["name"])
-        facts.append(_fact(f"{item['kind']}: {item['name']}", item))
-    reason = ", ".join(names) or f"no sourced {label} features"
-    if elsewhere:
-        reason += "; not counted, other hardware: " + ", ".join(elsewhere)
-    return CriterionScore(min(total, 1.0), 0, reason, facts)
+        present.setdefault(item["kind"], item)  # one of each kind counts
+    unknown = [kind for kind in values if kind in MEASURED and kind not in present]
+    known = min(1.0, sum(value for kind, value in values.items() if kind not in unknown))
+    # A feature shown on the team's hardware counts fully; one shown nowhere in particular carries over.
+    got = sum(values[kind] * (1.0 if item.get("hardware") else carry[0]) for kind, item in present.items())
+    score = _clamp(got / known) if known else 0.0
+    reason = ", ".join(item["name"] for item in present.values()) or f"no sourced {label} features"
+    if carry[0] < 1 and any(not item.get("hardware") for item in present.values()):
+        reason += f"; {carry[1]}"
+    other = [f"{_kind_text(k)} (shown on {', '.join(elsewhere[k])})" for k in elsewhere if k not in present]
+    if other:
+        reason += "; not counted, other hardware: " + ", ".join(other)
+    if unknown:
+        reason += (
+            f"; no {' or '.join(_kind_text(k) for k in unknown)} on {', '.join(hardware) or 'any hardware'}: unknown"
+        )
+    facts = [_fact(f"{kind}: {item['name']}", item) for kind, item in present.items()]
+    return CriterionScore(score, 0, reason, facts)
+
+
+def _kind_text(kind: str) -> str:
+    return {"mlperf-training": "MLPerf Training result"}.get(kind, kind.replace("-", " "))
 
 
 def rank_score(rank: float | None, best: float, worst: float) -> float:
@@ -202,21 +302,35 @@ def rank_score(rank: float | None, best: float, worst: float) -> float:
     return _clamp((math.log10(worst) - math.log10(max(rank, 1))) / (math.log10(worst) - math.log10(best)))
 
 
+# Evidence kinds whose worth rests on other people's adoption: a third-party library or a hub counts
+# as far as it is installed. An official library or model zoo is the framework project's own work, and
+# PyPI ranks undercount libraries installed from mirrors and vendor indexes (MindCV, PaddleTS), so its
+# rank is shown, not scored.
+ADOPTION_KINDS = frozenset({"third-party-library", "hub"})
+
+
 def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> CriterionScore:
     evidence = fw.get("tasks", {}).get(answers.task, [])
     if not evidence:
         return CriterionScore(0.0, 0, f"no sourced evidence for {answers.task}")
     values = knowledge.criteria["task_evidence"]
+    statuses = knowledge.criteria["evidence_status"]
     scale = knowledge.criteria["adoption"]
     ranks = knowledge.adoption["pypi_download_rank"]
+    retired = _retired(fw)
     items = []
     for item in evidence:
         rank = ranks.get(item.get("package", ""))
-        adoption = rank_score(rank, scale["best_rank"], scale["worst_rank"])
         status = item.get("status", "active")
-        value = values[item["kind"]] * knowledge.criteria["evidence_status"][status]
-        value *= scale["base"] + (1 - scale["base"]) * adoption
-        details = [item["kind"]] + ([status] if status != "active" else [])
+        if retired and statuses["dormant"] < statuses[status]:
+            status = "dormant"  # a retired framework gets no releases: its libraries cannot move on either
+        value = values[item["kind"]] * statuses[status]
+        if item["kind"] in ADOPTION_KINDS:
+            adoption = rank_score(rank, scale["best_rank"], scale["worst_rank"])
+            value *= scale["base"] + (1 - scale["base"]) * adoption
+        details = [item["kind"].replace("-", " ")] + ([status] if status != "active" else [])
+        if retired and status == "dormant" and item.get("status", "active") != "dormant":
+            details[-1] = "dormant: its framework is retired"
         if rank:
             details.append(f"PyPI download rank {rank:,}")
         elif item.get("package"):
@@ -231,6 +345,10 @@ def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> Cri
     return CriterionScore(
         score, 0, f"{answers.task}: " + "; ".join(label for _, label, _ in items), [f for *_, fs in items for f in fs]
     )
+
+
+def _retired(fw: dict[str, Any]) -> bool:
+    return bool(fw["status"]["value"] == "retired")
 
 
 def _familiarity(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> CriterionScore:
@@ -249,10 +367,27 @@ def _familiarity(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> 
     return CriterionScore(score, 0, reason, facts)
 
 
+FEATURE_RELEASE = re.compile(r"[0-9]+\.[0-9]+(\.0+)*", re.ASCII)  # 2.10.0, 3.3, 1.0.0.0: not 2.7.2, 0.12.0.1
+
+
+def feature_releases(measure: dict[str, Any]) -> int | None:
+    """Major and minor releases among the versions a `releases_last_year` fact lists in its note
+    ("... since 2025-11-26: 2.10.0, 2.11.0, 2.11.1"); None when the note does not list every one."""
+    if not measure["value"]:
+        return 0
+    listed = str(measure.get("note", "")).rpartition(":")[2]
+    versions = [v.strip() for v in listed.split(",") if v.strip()]
+    if len(versions) != measure["value"] or not all(re.fullmatch(r"[0-9][0-9A-Za-z.+-]*", v) for v in versions):
+        return None
+    return sum(bool(FEATURE_RELEASE.fullmatch(v)) for v in versions)
+
+
 def _community(fw: dict[str, Any], criteria: dict[str, Any]) -> CriterionScore:
+    """The mean of the popularity measures that have a source; a measure without one is left out
+    (unknown), not counted as 0. The download snapshot covers the top 15,000, so a package outside it is known."""
     scale = criteria["community"]
     measures = fw.get("community", {})
-    parts, texts, facts = [], [], []
+    parts, texts, facts, unknown = [], [], [], []
 
     stars = measures.get("github_stars")
     if stars:
@@ -262,25 +397,52 @@ def _community(fw: dict[str, Any], criteria: dict[str, Any]) -> CriterionScore:
         texts.append(f"{stars['value']:,.0f} GitHub stars")
         facts.append(_fact(f"{stars['value']:,.0f} GitHub stars", stars))
     else:
-        parts.append(0.0)
+        unknown.append("GitHub stars")
     rank = measures.get("pypi_download_rank")
     if rank:
         ranks = scale["pypi_download_rank"]
         parts.append(rank_score(rank["value"], ranks["best"], ranks["worst"]))
         texts.append(f"PyPI download rank {rank['value']:,.0f}")
         facts.append(_fact(f"PyPI download rank {rank['value']:,.0f}", rank))
-    else:
+    elif fw.get("packages"):
         parts.append(0.0)
         texts.append("not among the 15,000 most-downloaded PyPI packages")
-    releases = measures.get("releases_last_year")
-    if releases:
-        high = scale["releases_last_year"]["high"]
-        parts.append(_clamp(releases["value"] / high))
-        texts.append(f"{releases['value']:.0f} release{'s' * (releases['value'] != 1)} in the last year")
-        facts.append(_fact(f"{releases['value']:.0f} releases in the last year", releases))
     else:
-        parts.append(0.0)
+        unknown.append("PyPI downloads (not on PyPI)")
+    releases = measures.get("releases_last_year")
+    features = feature_releases(releases) if releases else None
+    if releases and features is not None:
+        low, high = scale["releases_last_year"]["low"], scale["releases_last_year"]["high"]
+        parts.append(_clamp((features - low) / (high - low)))
+        total = int(releases["value"])
+        patches = f" (+{_plural(total - features, 'patch release')})" if total > features else ""
+        texts.append(f"{_plural(features, 'feature release')} in the last year{patches}")
+        facts.append(
+            _fact(f"{_plural(total, 'release')} in the last year, {features} of them major or minor", releases)
+        )
+    elif releases:
+        unknown.append(f"release cadence ({_plural(int(releases['value']), 'release')}, versions not listed)")
+    else:
+        unknown.append("release cadence")
+    if unknown and parts and unknown != ["GitHub stars"]:  # no framework has a dated star count: not news
+        texts.append("left out, no source: " + ", ".join(u for u in unknown if u != "GitHub stars"))
+    if not parts:
+        return CriterionScore(0.0, 0, "no sourced community measure", facts)
     return CriterionScore(sum(parts) / len(parts), 0, "; ".join(texts), facts)
+
+
+def _plural(count: float, word: str) -> str:
+    suffix = "es" if word.endswith("ch") else "s"
+    return f"{count:,.0f} {word}{suffix * (count != 1)}"
+
+
+def _level(fw: dict[str, Any], level: str, levels: dict[str, float]) -> tuple[float, str]:
+    """A support level's value, and its words. A retired framework's paths work only with its last
+    release: each counts as `legacy` at most."""
+    value = levels[level]
+    if _retired(fw) and value > levels["legacy"]:
+        return levels["legacy"], f"{level}, counted as legacy: retired, last release {fw['release']['version']}"
+    return value, level
 
 
 def _hardware(fw: dict[str, Any], answers: Answers, levels: dict[str, float]) -> CriterionScore:
@@ -293,32 +455,59 @@ def _hardware(fw: dict[str, Any], answers: Answers, levels: dict[str, float]) ->
             scores.append(0.0)
             texts.append(f"{hardware}: none")
             continue
-        scores.append(levels[support["level"]])
-        texts.append(f"{hardware}: {support['level']} via {support['mechanism']}")
+        value, words = _level(fw, support["level"], levels)
+        scores.append(value)
+        texts.append(f"{hardware}: {words} via {support['mechanism']}")
         facts.append(_fact(f"{hardware}: {support['level']} ({support['mechanism']})", support))
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
-def _path_value(path: dict[str, Any], criteria: dict[str, Any]) -> float:
-    value = criteria["support_levels"][path["level"]]
+def _path_value(fw: dict[str, Any], path: dict[str, Any], criteria: dict[str, Any]) -> float:
+    """Its level, times its own state (a dormant runtime counts as a dormant library), times
+    `partial_path` when it needs something most devices of the target lack."""
+    value = _level(fw, path["level"], criteria["support_levels"])[0]
+    value *= criteria["evidence_status"][path.get("status") or "active"]
     return value * criteria["partial_path"] if path.get("requires") else value
 
 
-def _deployment(fw: dict[str, Any], answers: Answers, criteria: dict[str, Any]) -> CriterionScore:
+def _path_words(fw: dict[str, Any], path: dict[str, Any], criteria: dict[str, Any]) -> str:
+    words = _level(fw, path["level"], criteria["support_levels"])[1]
+    if path.get("status") and path["status"] != "active":
+        last = path.get("last_release")
+        words += f", {path['status']}" + (f" (last release {last['version']}, {last['date']})" if last else "")
+    if path.get("requires"):
+        words += f", only on devices with {path['requires']}"
+    return words
+
+
+def best_path(fw: dict[str, Any], target: str, criteria: dict[str, Any]) -> dict[str, Any] | None:
+    """The framework's best-scoring path to a deployment target (None: it has none)."""
+    paths = fw["deployment"].get(target, [])
+    return max(paths, key=lambda p: _path_value(fw, p, criteria)) if paths else None
+
+
+# Targets served from the team's own hardware (the answers' `hardware` is what it trains and serves on):
+# their paths are built for the framework's own builds and carry over like its libraries.
+ON_TEAM_HARDWARE = ("server", "batch")
+
+
+def _deployment(
+    fw: dict[str, Any], answers: Answers, criteria: dict[str, Any], carry: tuple[float, str] = (1.0, "")
+) -> CriterionScore:
     if not answers.deployment:
         return CriterionScore(0.0, 0, "no deployment target given", applicable=False)
     scores, texts, facts = [], [], []
     for target in answers.deployment:
-        paths = fw["deployment"].get(target, [])
-        if not paths:
+        best = best_path(fw, target, criteria)
+        if best is None:
             scores.append(0.0)
             texts.append(f"{target}: none")
             continue
-        best = max(paths, key=lambda p: _path_value(p, criteria))
-        scores.append(_path_value(best, criteria))
-        needs = f", needs {best['requires']}" if best.get("requires") else ""
-        texts.append(f"{target}: {best['tool']} ({best['level']}{needs})")
-        facts.append(_fact(f"{target}: {best['tool']} ({best['level']}{needs})", best))
+        factor = carry[0] if target in ON_TEAM_HARDWARE else 1.0
+        scores.append(_path_value(fw, best, criteria) * factor)
+        served = f"; {carry[1]}" if factor < 1 else ""
+        texts.append(f"{target}: {best['tool']} ({_path_words(fw, best, criteria)}){served}")
+        facts.append(_fact(f"{target}: {best['tool']} ({_path_words(fw, best, criteria)})", best))
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
@@ -361,6 +550,43 @@ def _measured_performance(
     return CriterionScore(_clamp(measured.relative), 0, reason, facts)
 
 
+def carry_over(fw: dict[str, Any], answers: Answers, levels: dict[str, float]) -> tuple[float, str]:
+    """How much of a framework's libraries and tools carry over to the team's hardware: they are built and
+    tested on the framework's own builds (`official`), so through a vendor plugin, a legacy, experimental
+    or CPU-only path they count in proportion to that level (vendor/official); 1 on official or primary
+    support, or when the team named no hardware. The mean over the team's hardware."""
+    if not answers.hardware:
+        return 1.0, ""
+    ratios, weak = [], []
+    for hardware in answers.hardware:
+        support = fw["hardware"].get(hardware)
+        value = _level(fw, support["level"], levels)[0] if support else 0.0
+        ratio = min(1.0, value / levels["official"]) if levels["official"] else 1.0
+        ratios.append(ratio)
+        if ratio < 1:
+            weak.append(f"{hardware} ({support['level'] if support else 'none'})")
+    factor = sum(ratios) / len(ratios)
+    return factor, (f"x{factor:.2f} for {', '.join(weak)} support: built for its own builds" if weak else "")
+
+
+def _carried(criterion: CriterionScore, factor: float, text: str) -> CriterionScore:
+    if factor >= 1:
+        return criterion
+    return CriterionScore(criterion.score * factor, 0, f"{criterion.reason}; {text}", criterion.facts)
+
+
+def _usability_items(fw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Ease-of-use features; a fit()/Trainer-style trainer from the framework's ecosystem (PyTorch
+    Lightning, Keras on the JAX backend) serves as its high-level API when the project has none itself."""
+    items = list(fw.get("ease_of_use", []))
+    if not any(item["kind"] == "high-level-api" for item in items):
+        trainers = [item for item in fw.get("ecosystem", []) if item["kind"] == "high-level-trainer"]
+        items += [
+            {**t, "kind": "high-level-api", "name": f"{t['name']}, its ecosystem's trainer"} for t in trainers[:1]
+        ]
+    return items
+
+
 def _clamp(value: float) -> float:
     return max(0.0, min(1.0, value))
 
@@ -379,9 +605,14 @@ def criterion_scores(
     """
     criteria = knowledge.criteria
     levels = criteria["support_levels"]
+    carry = carry_over(fw, answers, levels)
     features = {
-        name: _features(fw.get(name, []), criteria[f"{name}_features"], name.replace("_", " "), answers.hardware)
-        for name in ("performance", "ecosystem", "ease_of_use")
+        name: _features(items, criteria[f"{name}_features"], name.replace("_", " "), answers.hardware, factor)
+        for name, items, factor in (
+            ("performance", fw.get("performance", []), carry),
+            ("ecosystem", fw.get("ecosystem", []), carry),
+            ("ease_of_use", _usability_items(fw), (1.0, "")),  # the API is the same on any hardware
+        )
     }
     if bench is not None:
         from dlpick.core import bench as bench_mod
@@ -389,15 +620,15 @@ def criterion_scores(
         measured = bench_mod.relative_throughput(bench) if measured is None else measured
         features["performance"] = _measured_performance(features["performance"], measured.get(fw["id"]), bench, answers)
     scores = {
-        "task_fit": _task_fit(fw, answers, knowledge),
+        "task_fit": _carried(_task_fit(fw, answers, knowledge), *carry),
         "performance": features["performance"],
         "familiarity": _familiarity(fw, answers, knowledge),
         "community": _community(fw, criteria),
         "ecosystem": features["ecosystem"],
         "ease_of_use": features["ease_of_use"],
         "hardware": _hardware(fw, answers, levels),
-        "deployment": _deployment(fw, answers, criteria),
-        "distributed": _distributed(fw, criteria["distributed_levels"]),
+        "deployment": _deployment(fw, answers, criteria, carry),
+        "distributed": _carried(_distributed(fw, criteria["distributed_levels"]), *carry),
     }
     # Criteria a team's knowledge adds to the vocabulary without a scorer count as not applicable.
     return {
@@ -415,21 +646,177 @@ def total(criteria: dict[str, CriterionScore], weights: dict[str, float]) -> flo
 # --- reasons and warnings ---------------------------------------------------------------
 
 
-def _reasons(criteria: dict[str, CriterionScore]) -> list[str]:
-    """The criteria that carried most of the score, strongest first, in words."""
+def _strongest(criteria: dict[str, CriterionScore]) -> list[str]:
+    """The criteria that carried most of the score, strongest first (when there is nothing to compare with)."""
     strongest = sorted(
-        (c for c in criteria.values() if c.applicable and c.weight > 0),
-        key=lambda c: -c.weight * c.score,
+        ((n, c) for n, c in criteria.items() if c.applicable and c.weight > 0),
+        key=lambda nc: -nc[1].weight * nc[1].score,
     )
-    names = {id(c): name for name, c in criteria.items()}
-    return [f"{names[id(c)].replace('_', ' ')} {c.score:.0%}: {c.reason}" for c in strongest[:4]]
+    return [f"{n.replace('_', ' ')} {c.score:.0%}: {c.reason}" for n, c in strongest[:4]]
 
 
-def _warnings(fw: dict[str, Any], answers: Answers, criteria: dict[str, CriterionScore]) -> list[str]:
+FEATURE_CRITERIA = ("performance", "ecosystem", "ease_of_use")
+TEAM_CRITERIA = ("task_fit", "hardware", "deployment", "familiarity")  # judged against the team's own answers
+SHOWN = 0.05  # points: smaller gaps are rounding, not a difference worth a line
+
+
+def _side(name: str, mine: CriterionScore, theirs: CriterionScore, other: str) -> str:
+    """One framework's side of a criterion: for feature lists, what it has that the other lacks."""
+    if name in FEATURE_CRITERIA:
+        kinds = {str(f["fact"]).split(": ", 1)[0] for f in theirs.facts}
+        extra = [str(f["fact"]).split(": ", 1)[1] for f in mine.facts if str(f["fact"]).split(": ", 1)[0] not in kinds]
+        if extra:
+            return f"{', '.join(extra)} ({other} has no counterpart)"
+    return mine.reason
+
+
+def gaps(a: Ranked, b: Ranked) -> list[Gap]:
+    """Per applicable criterion, `a`'s lead over `b` in points of the score, biggest first."""
+    total = a.total_weight()
+    found = []
+    for name, mine in a.criteria.items():
+        theirs = b.criteria[name]
+        if not mine.applicable or not total:
+            continue
+        points = 100 * mine.weight * (mine.score - theirs.score) / total
+        found.append(Gap(name, points, _side(name, mine, theirs, b.name), _side(name, theirs, mine, a.name)))
+    return sorted(found, key=lambda g: -g.points)
+
+
+def near_tie(a: Ranked, b: Ranked) -> bool:
+    """True when `b` is closer to `a` than one level of team familiarity is worth (one more level of
+    experience with `b` would put it level), or when one step (1) on one weight, kept within
+    0..MAX_WEIGHT, would put `b` level with `a`: the smallest changes a team can make to its answers."""
+    applicable = [n for n, c in a.criteria.items() if c.applicable]
+    margin = sum(a.criteria[n].weight * (a.criteria[n].score - b.criteria[n].score) for n in applicable)
+    familiarity = a.criteria.get("familiarity")
+    level = familiarity.weight / LEVEL_MAX if familiarity is not None and familiarity.applicable else 0.0
+    if margin <= level:
+        return True
+    for name in applicable:
+        gap = a.criteria[name].score - b.criteria[name].score
+        if gap:
+            delta = -margin / gap
+            if abs(delta) <= 1 and 0 <= a.criteria[name].weight + delta <= MAX_WEIGHT:
+                return True
+    return False
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def decide(ranking: list[Ranked], excluded: list[Excluded]) -> Decision:
+    """The decision in words: what separates the pick from the runner-up, and whether it is close."""
+    if not ranking:
+        return Decision(None, None, 0.0, False, [], [], "no framework meets every hard constraint", "")
+    top = ranking[0]
+    if len(ranking) == 1:
+        others = ", ".join(e.name for e in excluded) or "none"
+        text = f"{top.name} is the only eligible framework (excluded: {others})"
+        return Decision(top.framework, None, 0.0, False, [], [], text, "the hard constraints: see the exclusions")
+    second = ranking[1]
+    found = gaps(top, second)
+    deciding = [g for g in found if g.points >= SHOWN]
+    gives_up = sorted((g for g in found if g.points <= -SHOWN), key=lambda g: g.points)
+    margin = top.score - second.score
+    tie = near_tie(top, second)
+    if not deciding:
+        text = f"{top.name} and {second.name} score the same on every criterion; the order is alphabetical"
+        return Decision(top.framework, second.framework, margin, True, [], gives_up, text, "nothing: it is a tie")
+    first = deciding[0]
+    if tie:
+        text = (
+            f"{top.name} and {second.name} are {margin:.1f} points apart: a near tie; {_label(first.criterion)} decides"
+        )
+    else:
+        text = f"{top.name} leads {second.name} by {margin:.1f} points, most of it on {_label(first.criterion)}"
+    hangs_on = f"{_label(first.criterion)}: {top.name}: {first.reason}; {second.name}: {first.other}"
+    return Decision(top.framework, second.framework, margin, tie, deciding, gives_up, text, hangs_on)
+
+
+def _reasons_against(ranked: Ranked, top: Ranked) -> list[str]:
+    """A runner-up's reasons: where it trails the pick most, then where it leads."""
+    found = gaps(ranked, top)
+    behind = sorted((g for g in found if g.points <= -SHOWN), key=lambda g: g.points)[:3]
+    ahead = [g for g in found if g.points >= SHOWN][:2]
+    lines = [f"behind {top.name} by {-g.points:.1f} on {_label(g.criterion)}: {g.reason}" for g in behind]
+    lines += [f"ahead of {top.name} by {g.points:.1f} on {_label(g.criterion)}: {g.reason}" for g in ahead]
+    return lines or [f"level with {top.name} on every criterion"]
+
+
+def explain(ranking: list[Ranked], decision: Decision) -> None:
+    """Set each framework's `reasons`: the pick's deciding criteria, the others' gaps to the pick."""
+    if not ranking:
+        return
+    top = ranking[0]
+    if len(ranking) == 1:
+        top.reasons = [decision.text, *_strongest(top.criteria)]
+        return
+    second = ranking[1]
+    # The team's own criteria (its task, hardware, targets, experience) first, then the general ones.
+    shown = sorted(decision.deciding[:4], key=lambda g: g.criterion not in TEAM_CRITERIA)[:3]
+    lines = [decision.text]
+    lines += [f"{_label(g.criterion)} +{g.points:.1f} over {second.name}: {g.reason}" for g in shown]
+    top.reasons = lines
+    for ranked in ranking[1:]:
+        ranked.reasons = _reasons_against(ranked, top)
+
+
+def _key(item: dict[str, Any]) -> str:
+    """What names a library across frameworks: its PyPI package, else the first word of its name."""
+    return str(item.get("package") or re.split(r"[^0-9A-Za-z]+", item["name"].strip())[0]).lower()
+
+
+def migrations(answers: Answers, knowledge: Knowledge, ranking: list[Ranked]) -> list[Migration]:
+    """For each retired framework the team knows: its migration advice, successor, and the libraries it
+    used there that the target framework (its successor, else the top active pick) also has."""
+    found = []
+    active = [r.framework for r in ranking if not _retired(knowledge.frameworks[r.framework])]
+    for fid, level in answers.familiarity.items():
+        fw = knowledge.frameworks.get(fid)
+        if not fw or not level or not _retired(fw):
+            continue
+        status = fw["status"]
+        target = status.get("successor") or (active[0] if active else None)
+        carries: list[str] = []
+        if target in knowledge.frameworks:
+            theirs = {_key(i): i for items in knowledge.frameworks[target].get("tasks", {}).values() for i in items}
+            for items in fw.get("tasks", {}).values():
+                for item in items:
+                    match = theirs.get(_key(item))
+                    line = f"{item['name']} -> {match['name']}" if match else ""
+                    if match and line not in carries:
+                        carries.append(line)
+        found.append(
+            Migration(
+                fid,
+                fw["name"],
+                int(level),
+                status.get("since"),
+                status.get("successor"),
+                status.get("migration"),
+                carries,
+                target,
+            )
+        )
+    return found
+
+
+WEAK_LEVELS = ("conversion", "community", "experimental", "legacy", "cpu-fallback")
+
+
+def _warnings(
+    fw: dict[str, Any], answers: Answers, criteria: dict[str, CriterionScore], model: dict[str, Any]
+) -> list[str]:
     warnings = []
     status = fw["status"]
     if status["value"] == "retired":
-        warnings.append(_retired_text(fw) + (f". {status['migration']}" if status.get("migration") else ""))
+        warnings.append(
+            _retired_text(fw)
+            + f"; its hardware and deployment paths count as legacy (last release {fw['release']['version']})"
+            + (f". {status['migration']}" if status.get("migration") else "")
+        )
     elif status["value"] == "maintenance":
         warnings.append(f"in maintenance mode since {status.get('since')}: fixes only, no new features")
     older = fw["python"].get("last_release_for", {}).get(answers.python)
@@ -443,11 +830,20 @@ def _warnings(fw: dict[str, Any], answers: Answers, criteria: dict[str, Criterio
         if support and support["level"] in ("experimental", "cpu-fallback", "community"):
             warnings.append(f"{hardware}: only {support['level']} support ({support['mechanism']})")
     for target in answers.deployment:
-        paths = fw["deployment"].get(target, [])
-        if paths and all(p.get("requires") for p in paths):
-            warnings.append(f"{target}: only on devices with " + " or ".join(p["requires"] for p in paths))
-        elif paths and all(p["level"] in ("conversion", "community", "experimental", "legacy") for p in paths):
-            tools = ", ".join(p["tool"] for p in paths)
+        best = best_path(fw, target, model)
+        if best is None:
+            continue
+        others = [p for p in fw["deployment"][target] if p is not best]
+        if best.get("requires"):
+            rest = [
+                f"{p['tool']} ({p['level']}{', needs ' + p['requires'] if p.get('requires') else ''})" for p in others
+            ]
+            warnings.append(
+                f"{target}: the best path, {best['tool']}, runs only on devices with {best['requires']}, which "
+                f"most {target} devices lack; " + ("otherwise only " + "; ".join(rest) if rest else "no other path")
+            )
+        elif best["level"] in WEAK_LEVELS:
+            tools = ", ".join(f"{p['tool']} ({p['level']})" for p in [best, *others])
             warnings.append(f"{target}: only through {tools}")
     if criteria["task_fit"].score == 0:
         warnings.append(f"no sourced evidence of {answers.task} libraries or models")
@@ -478,18 +874,20 @@ def recommend(answers: Answers, knowledge: Knowledge, bench: Mapping[str, Any] |
             criterion.weight = weights[name]
         if not any(c.applicable and c.weight > 0 for c in criteria.values()):
             raise BadInput("priorities: every applicable criterion has weight 0; give at least one a weight above 0")
-        reasons = _reasons(criteria)
-        performance = criteria.get("performance")
-        if measured is not None and performance and performance.weight > 0:
-            # A measurement is news: say it even when performance is not among the strongest criteria.
-            said = f"performance {performance.score:.0%}: {performance.reason}"
-            reasons += [] if said in reasons else [said]
-        warnings = _warnings(fw, answers, criteria)
-        ranking.append(Ranked(framework_id, fw["name"], total(criteria, weights), criteria, reasons, warnings))
+        warnings = _warnings(fw, answers, criteria, knowledge.criteria)
+        ranking.append(Ranked(framework_id, fw["name"], total(criteria, weights), criteria, [], warnings))
     ranking.sort(key=lambda r: (-round(r.score, 9), r.framework))
     excluded.sort(key=lambda e: e.framework)
+    decision = decide(ranking, excluded)
+    decision.migration = migrations(answers, knowledge, ranking)
+    explain(ranking, decision)
+    for ranked in ranking:
+        performance = ranked.criteria.get("performance")
+        if measured is not None and performance and performance.weight > 0:
+            # A measurement is news: say it even when performance is not among the deciding criteria.
+            ranked.reasons.append(f"performance {performance.score:.0%}: {performance.reason}")
     used = _bench_summary(bench, measured) if bench is not None and measured is not None else None
-    return Recommendation(ranking, excluded, answers, weights, stability(ranking, weights), knowledge, used)
+    return Recommendation(ranking, excluded, answers, weights, stability(ranking, weights), knowledge, used, decision)
 
 
 def _bench_summary(bench: Mapping[str, Any], measured: Mapping[str, Throughput]) -> dict[str, Any]:
