@@ -51,7 +51,32 @@ def bar(fraction: float, width: int = 10) -> str:
     return ("█" * full + (BLOCKS[part] if part else "")).ljust(width)
 
 
+def same_for_all(result: Recommendation) -> list[str]:
+    """Applicable criteria on which every eligible framework scores the same: they decide nothing."""
+    ranking = result.ranking
+    if len(ranking) < 2:
+        return []
+    first = ranking[0].criteria
+    return [
+        name
+        for name, criterion in first.items()
+        if criterion.applicable and all(abs(r.criteria[name].score - criterion.score) < 1e-9 for r in ranking[1:])
+    ]
+
+
+def _why_column(result: Recommendation, place: int) -> str:
+    """The ranking table's last column: the pick's deciding criteria, the others' biggest gaps to it."""
+    decision = result.decision
+    if decision is None or not decision.deciding:
+        return ", ".join(r.split(":")[0] for r in result.ranking[place].reasons[1:4])
+    if place == 0:
+        return "leads on " + ", ".join(g.criterion for g in decision.deciding[:3])
+    behind = [r.split(" on ", 1)[1].split(":")[0] for r in result.ranking[place].reasons if r.startswith("behind ")]
+    return ("behind on " + ", ".join(behind[:3])) if behind else "level"
+
+
 def render_recommendation(result: Recommendation, top: int | None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -60,21 +85,33 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
     deploy = ", ".join(answers.deployment) or "no deployment constraint"
     out.print(f"[bold]{answers.task}[/] on {where}, deploying to {deploy} (Python {answers.python})")
     ranking = result.ranking[:top] if top else result.ranking
+    decision = result.decision
     if not ranking:
         out.print("[bold red]No framework meets every hard constraint.[/] See the exclusions below.")
+    elif decision is not None:
+        colour = "yellow" if decision.near_tie else "green"
+        out.print(f"[bold {colour}]{escape(decision.text)}.[/]")
+        if decision.hangs_on and decision.runner_up:
+            out.print(f"It hangs on {escape(decision.hangs_on)}")
     table = Table(title="Ranking", title_justify="left", show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("framework")
     table.add_column("score", justify="right")
     table.add_column("", no_wrap=True)
-    table.add_column("strongest criteria")
-    for place, ranked in enumerate(ranking, 1):
-        best = ", ".join(r.split(":")[0] for r in ranked.reasons[:3])
+    table.add_column("against the pick")
+    for place, ranked in enumerate(ranking):
         warn = (
             f" [yellow]({len(ranked.warnings)} warning{'s' * (len(ranked.warnings) > 1)})[/]" if ranked.warnings else ""
         )
-        table.add_row(str(place), ranked.name + warn, f"{ranked.score:.1f}", bar(ranked.score / 100, 12), best)
+        table.add_row(
+            str(place + 1),
+            ranked.name + warn,
+            f"{ranked.score:.1f}",
+            bar(ranked.score / 100, 12),
+            _why_column(result, place),
+        )
     out.print(table)
+    same = same_for_all(result)
     for ranked in ranking[:3]:
         detail = Table(title=f"{ranked.name}: {ranked.score:.1f} / 100", title_justify="left", box=None, padding=(0, 1))
         detail.add_column("criterion")
@@ -84,7 +121,6 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
         detail.add_column("because", overflow="fold")
         for name, criterion in ranked.criteria.items():
             if not criterion.applicable:
-                detail.add_row(name, "-", "n/a", "", f"[dim]{criterion.reason}[/]")
                 continue
             points = criterion.to_json(ranked.total_weight())["points"]
             detail.add_row(
@@ -92,24 +128,42 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
                 f"{criterion.weight:g}",
                 f"{bar(criterion.score, 8)} {criterion.score:4.0%}",
                 f"{points:.1f}",
-                criterion.reason,
+                escape(criterion.reason),
+                style="dim" if name in same else None,
             )
         out.print()
         out.print(detail)
+        for reason in ranked.reasons[1:] if ranked is result.ranking[0] else []:
+            out.print(f"  [green]why:[/] {escape(reason)}")
         for warning in ranked.warnings:
-            out.print(f"  [yellow]warning:[/] {warning}")
+            out.print(f"  [yellow]warning:[/] {escape(warning)}")
+    if same:
+        out.print(f"\n[dim]Same for every eligible framework, so deciding nothing (dimmed above): {', '.join(same)}[/]")
+    unused = [n for n, c in (ranking[0].criteria.items() if ranking else []) if not c.applicable]
+    if unused:
+        out.print(f"[dim]Not applicable: {', '.join(unused)}[/]")
+    for move in decision.migration if decision else []:
+        target = result.knowledge.frameworks.get(move.target or "", {}).get("name", move.target)
+        out.print()
+        out.print(f"[bold]Moving off {move.name}[/] (team familiarity {move.level}/5; retired since {move.since}):")
+        if move.successor:
+            out.print(f"  successor: {result.knowledge.frameworks.get(move.successor, {}).get('name', move.successor)}")
+        if move.text:
+            out.print(f"  {escape(move.text)}")
+        for line in move.carries_over:
+            out.print(f"  carries over to {target}: {escape(line)}")
     if result.excluded:
         out.print()
         excluded = Table(title="Excluded", title_justify="left", box=None, padding=(0, 1))
         excluded.add_column("framework")
         excluded.add_column("why", overflow="fold")
         for item in result.excluded:
-            excluded.add_row(item.name, "; ".join(item.reasons))
+            excluded.add_row(item.name, escape("; ".join(item.reasons)))
         out.print(excluded)
     out.print()
     stability = result.stability
     colour = "green" if stability.stable else "yellow"
-    out.print(f"[{colour}]Stability:[/] {stability.text}")
+    out.print(f"[{colour}]Stability:[/] {escape(stability.text)}")
     out.print(
         f"[dim]Knowledge as of {result.knowledge.as_of} ({result.knowledge.version}); "
         "`dlpick show FRAMEWORK` lists every fact with its source.[/]"
