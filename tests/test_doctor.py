@@ -451,11 +451,58 @@ def test_doctor_flags_cpu_torch_when_nvidia_smi_finds_a_gpu(fake_nvidia_smi, fak
     assert next(i for i in data["install"] if i["framework"] == "pytorch")["hardware"] == "nvidia-gpu"
 
 
-def test_doctor_tables():
+def squeezed(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_doctor_tables_show_the_values(fake_nvidia_smi, fake_packages, monkeypatch):
+    """The tables print what doctor found: the recorded GPUs, the fake torch build, the finding, each install
+    command, and the knowledge date, one table row per line (a wide terminal), each the same as --json says."""
+    from dlpick.core import knowledge
+
+    monkeypatch.setenv("COLUMNS", "1000")
+    fake_packages(torch="2.13.0+cpu", numpy="2.4.6")
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 0, result.output
-    for heading in ("Machine", "Accelerators", "Install commands for this machine", "Knowledge as of"):
-        assert heading in result.stdout
+    lines = [squeezed(line) for line in result.stdout.splitlines()]
+    data = json.loads(runner.invoke(app, ["doctor", "--json"]).stdout)
+    for heading in ("Machine", "Accelerators", "Installed frameworks", "Problems"):
+        assert heading in lines
+    m = data["machine"]
+    assert m["python"] == ".".join(map(str, sys.version_info[:3])) and m["python_executable"] == sys.executable
+    venv = "virtual environment" if m["virtualenv"] else "not in a virtual environment"
+    for row in (
+        f"system {m['os']} {m['os_release']} ({m['arch']})",
+        f"python {m['python']} at {m['python_executable']} ({venv})",
+        "numpy 2.4.6",
+        "hardware ids cpu, nvidia-gpu",
+    ):
+        assert row in lines, row
+    # The two recorded H100s: 81559 MiB is 79.6 GiB; driver and CUDA version from nvidia-smi.
+    h100 = "nvidia-gpu NVIDIA H100 80GB HBM3 79.6 GiB 550.54.15 CUDA 12.4 nvidia-smi"
+    assert lines.count(h100) == 2
+    assert "checked " + ", ".join(f"{p['tool']}: {p['status']}" for p in data["probes"]) in lines
+    assert "pytorch torch 2.13.0+cpu CPU only cpu" in lines
+    # The finding: the CPU-only torch on a machine with an NVIDIA GPU, and its fix.
+    (finding,) = data["findings"]
+    assert finding["problem"].startswith("PyTorch 2.13.0+cpu is a CPU-only build") and "cu1" in finding["fix"]
+    assert squeezed(f"{finding['severity']} pytorch {finding['problem']} {finding['fix']}") in lines
+    assert "No problems found." not in lines
+    # Every install command, for the GPU, with its note.
+    assert "Install commands for this machine (cpu, nvidia-gpu)" in lines
+    assert sorted(entry["framework"] for entry in data["install"]) == sorted(knowledge.load().frameworks)
+    for entry in data["install"]:
+        note = "; ".join(
+            p for p in (f"installed {entry['installed']}" if entry["installed"] else "", entry["note"]) if p
+        )
+        row = squeezed(f"{entry['framework']} {entry['hardware']} {entry['command'] or '-'} {note}")
+        assert row in lines, row
+    (pytorch,) = [line for line in lines if line.startswith("pytorch nvidia-gpu pip")]
+    assert "installed 2.13.0+cpu" in pytorch
+    kb = knowledge.load()
+    assert data["knowledge"] == {"as_of": kb.as_of, "version": kb.version}
+    footer = f"Knowledge as of {kb.as_of} ({kb.version}); `dlpick show FRAMEWORK` lists the sources."
+    assert lines[-1] == footer
 
 
 def test_doctor_help_and_bad_knowledge_folder(tmp_path):

@@ -327,16 +327,73 @@ def test_scaffold_text_prints_next_steps(tmp_path: Path):
         assert step in result.stdout
 
 
+def ranked_for(answers: Path) -> list[str]:
+    """The framework ids of `dlpick recommend --answers FILE --json`, best first."""
+    result = runner.invoke(app, ["recommend", "--answers", str(answers), "--json", "--no-input"])
+    assert result.exit_code == 0, result.output
+    return [entry["framework"] for entry in json.loads(result.stdout)["ranking"]]
+
+
+def with_template(ranked: list[str], task: str, templates: dict[str, render.Template]) -> list[tuple[int, str]]:
+    """(place in the ranking, framework) for the ranked frameworks that have a template for `task`, best first."""
+    return [(place, fid) for place, fid in enumerate(ranked, 1) if fid in templates and task in templates[fid].tasks]
+
+
+def scaffolded_framework(project: Path) -> str:
+    return json.loads((project / ".cookiecutter.json").read_text())["__framework"]
+
+
 def test_scaffold_answers_file_picks_the_recommendation(tmp_path: Path):
     answers = tmp_path / "team.yaml"
     answers.write_text("task: tabular-classification\nhardware: [cpu]\nfamiliarity: {pytorch: 5}\n")
+    candidates = with_template(ranked_for(answers), "tabular-classification", render.list_templates())
+    # At least two candidates, so that picking the last one instead of the first would show.
+    assert len(candidates) >= 2 and candidates[0][1] != candidates[-1][1], candidates
+    place, expected = candidates[0]
     dest = tmp_path / "churn"
     result = scaffold("--answers", str(answers), "--dest", str(dest), "--no-verify", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["framework"] in render.list_templates()
-    assert data["task"] == "tabular-classification"
-    assert data["framework"] in data["note"]
+    assert (data["framework"], data["task"]) == (expected, "tabular-classification")
+    assert scaffolded_framework(dest) == expected
+    if place == 1:
+        assert data["note"] == f"{expected} is the top recommendation for these answers (`dlpick recommend`)"
+    else:
+        assert f"scaffolding {expected} (ranked #{place}) instead" in data["note"]
+
+
+def test_scaffold_answers_file_skips_a_top_pick_without_a_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    answers = tmp_path / "team.yaml"
+    answers.write_text(
+        "task: tabular-classification\nhardware: [cpu]\ndeployment: [server]\nfamiliarity: {tensorflow: 4}\n"
+    )
+    ranked = ranked_for(answers)
+    assert len(ranked) >= 4, ranked
+    # Templates for every ranked framework but the first; the second's has no tabular-classification starter.
+    root = tmp_path / "templates"
+    for fid in ranked[1:]:
+        fake_template(root, fid)
+    context = json.loads((root / ranked[1] / "cookiecutter.json").read_text())
+    context["task"] = ["tabular-regression"]
+    (root / ranked[1] / "cookiecutter.json").write_text(json.dumps(context))
+    templates = render.list_templates(root)
+    candidates = with_template(ranked, "tabular-classification", templates)
+    assert candidates[0] == (3, ranked[2]) and candidates[-1] == (len(ranked), ranked[-1])
+    monkeypatch.setenv(render.TEMPLATES_ENV, str(root))
+    dest = tmp_path / "churn"
+    result = scaffold("--answers", str(answers), "--dest", str(dest), "--no-verify", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["framework"] == ranked[2]
+    assert scaffolded_framework(dest) == ranked[2]
+    assert data["note"] == (
+        f"{ranked[0]} ranks first but dlpick has no {ranked[0]} template for tabular-classification; "
+        f"scaffolding {ranked[2]} (ranked #3) instead"
+    )
+    text = scaffold("--answers", str(answers), "--dest", str(tmp_path / "again"), "--no-verify")
+    assert text.exit_code == 0, text.output
+    assert f"note: {ranked[0]} ranks first but dlpick has no {ranked[0]} template" in text.stderr
+    assert f"{ranked[2]} tabular-classification starter" in text.stdout
 
 
 def test_scaffold_without_terminal_names_the_flags(tmp_path: Path):
@@ -396,7 +453,8 @@ def test_render_works_without_the_include_symlink(tmp_path: Path):
 def test_scaffold_prompts_for_what_is_missing_in_a_terminal(tmp_path: Path):
     import pexpect
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120"}
+    # PROMPT_TOOLKIT_NO_CPR: no cursor-position request, which a pty never answers (a 1 s wait per prompt).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120", "PROMPT_TOOLKIT_NO_CPR": "1"}
     env.pop("NO_COLOR", None)
     child = pexpect.spawn(
         sys.executable,
