@@ -12,7 +12,9 @@ from dlpick.cli.options import KnowledgeOpt
 
 HELP = """Rank the frameworks for your project and explain why.
 
-Asks a few questions when run in a terminal; scripts pass an answers file or flags.
+Asks a few questions when run in a terminal: a flag answers its question, so only the rest are
+asked (the detected hardware is the default). Scripts pass an answers file or flags; nothing is
+asked with --answers, --no-input or output that is not a terminal once --task is given.
 A team profile (./dlpick.yaml or `dlpick --profile FILE`) gives defaults: the answers
 file overrides the profile's answers, and flags override both.
 
@@ -25,6 +27,7 @@ Examples:
   dlpick recommend --save-answers team.yaml     # keep what you answered
   dlpick recommend --answers team.yaml --bench last   # performance measured here by `dlpick bench`
   dlpick recommend --answers team.yaml --report decision.html   # or .md: a decision record to file
+  dlpick recommend --answers team.yaml --report adr.md --report-template our-adr.md.j2
 
 Answers file (YAML; only `task` is required):
 
@@ -68,6 +71,16 @@ def recommend(
         Path | None,
         Opt("--report", help="Also write a decision record: .md (Markdown) or .html (one self-contained file)."),
     ] = None,
+    report_template: Annotated[
+        Path | None,
+        Opt(
+            "--report-template",
+            help="Write the --report from this Jinja2 template instead of the built-in one (start from a copy of "
+            "dlpick/core/report_templates/decision.md.j2 or .html.j2).",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[bool, Opt("--force", help="Overwrite an existing --report or --save-answers file.")] = False,
     bench: Annotated[
         str | None,
@@ -85,10 +98,14 @@ def recommend(
     from dlpick.errors import BadInput
 
     # Bad output paths fail before any question is asked.
+    if report_template is not None and report is None:
+        raise BadInput("--report-template needs --report FILE (.md or .html): the record it writes")
     if report is not None:
         from dlpick.core import report as report_mod
 
         report_mod.check_path(report, overwrite=force)
+        if report_template is not None:
+            report_template = report_mod.check_template(report_template)
     if save_answers is not None and save_answers.exists() and not force:
         raise BadInput(f"{save_answers}: already exists (pass --force to overwrite)")
     from dlpick.cli import team
@@ -110,16 +127,22 @@ def recommend(
     }
     raw, origin, label = team.answers(answers)
     merged, origin = answers_mod.merge(raw, flags, label, origin)
-    interactive = answers is None and task is None and not no_input and not raw.get("task")
-    if interactive:
-        if not sys.stdin.isatty():
-            raise BadInput(
-                "no answers given and no terminal to ask in",
-                hint="pass --answers FILE or at least --task, e.g. --task image-classification",
-            )
+    # Flags settle their keys; in a terminal the questionnaire asks the rest (an answers file or a
+    # profile with a task is a whole answer set: nothing is asked then).
+    settled = {key for key, value in flags.items() if value not in (None, [], {})}
+    whole = answers is not None or bool(raw.get("task"))
+    if not whole and not no_input and "task" not in settled and not sys.stdin.isatty():
+        raise BadInput(
+            "no answers given and no terminal to ask in",
+            hint="pass --answers FILE or at least --task, e.g. --task image-classification",
+        )
+    # Without a task the questions must be asked; with one, the rest are asked only when a person is
+    # at the terminal on both ends (`--task X --json > file` stays a script).
+    must = "task" not in settled
+    if not whole and not no_input and settled != set(flags) and (must or sys.stdout.isatty()) and sys.stdin.isatty():
         from dlpick.cli import questionnaire
 
-        merged = questionnaire.ask(kb.vocabulary, merged)
+        merged = questionnaire.ask(kb.vocabulary, merged, settled)
     normalised = answers_mod.normalise(merged, kb.vocabulary, source=origin)
     if save_answers:
         answers_mod.dump(normalised, save_answers)
@@ -134,7 +157,8 @@ def recommend(
     if save_answers and not as_json:
         output.note(f"answers saved to {save_answers}")
     if report is not None:
-        output.note(f"decision record written to {report_mod.write_report(result, report, overwrite=force)}")
+        written = report_mod.write_report(result, report, overwrite=force, template=report_template)
+        output.note(f"decision record written to {written}")
 
 
 def _split(values: list[str] | None) -> list[str]:
