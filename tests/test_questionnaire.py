@@ -65,3 +65,62 @@ def test_ctrl_c_exits_130_without_traceback():
     child.close()
     assert child.exitstatus == 130
     assert "Traceback" not in child.before
+
+
+def test_flags_are_not_asked_again_and_the_rest_is(tmp_path: Path):
+    """`--task X` in a terminal asks the other questions, starting from the detected hardware."""
+    saved = tmp_path / "answers.yaml"
+    child = spawn("recommend", "--task", "image-classification", "--save-answers", str(saved), "--json")
+    child.expect("Where will it train and run")  # the task question is skipped
+    assert "What will the model do" not in child.before
+    child.send(ENTER)  # keep the detected hardware (cpu under DLPICK_NO_DETECT)
+    child.expect("Where will it be deployed")
+    child.send(ENTER)
+    child.expect("Which frameworks does the team already use")
+    child.send(ENTER)
+    child.expect("What matters most")
+    child.send(ENTER)
+    child.expect("Python version")
+    child.send(ENTER)
+    child.expect("Rank retired frameworks")
+    child.send(ENTER)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    answers = yaml.safe_load(saved.read_text())
+    assert answers["task"] == "image-classification"
+    assert answers["hardware"] == ["cpu"], "the detected hardware stays the default"
+
+
+def test_hardware_and_familiarity_flags_skip_their_questions(tmp_path: Path):
+    saved = tmp_path / "answers.yaml"
+    args = ["--hardware", "nvidia-gpu", "--familiar", "pytorch=3", "--python", "3.12", "--exclude-retired"]
+    child = spawn("recommend", *args, "--save-answers", str(saved), "--json")
+    child.expect("What will the model do")
+    child.send(DOWN * 2 + ENTER)  # image-classification
+    child.expect("Where will it be deployed")  # no hardware question
+    assert "Where will it train and run" not in child.before
+    child.send(SPACE + ENTER)  # server
+    child.expect("What matters most")  # no familiarity question
+    assert "Which frameworks does the team already use" not in child.before
+    child.send(ENTER)
+    child.expect(pexpect.EOF)  # python and include_retired were given too
+    child.close()
+    assert child.exitstatus == 0, child.before
+    answers = yaml.safe_load(saved.read_text())
+    assert answers["hardware"] == ["nvidia-gpu"]
+    assert answers["familiarity"] == {"pytorch": 3}
+    assert answers["python"] == "3.12" and answers["include_retired"] is False
+    assert answers["deployment"] == ["server"]
+
+
+def test_every_answer_given_asks_nothing(tmp_path: Path):
+    args = ["--task", "speech", "--hardware", "cpu", "--deploy", "microcontroller", "--familiar", "pytorch=1"]
+    args += ["--weight", "community=3", "--python", "3.12", "--exclude-retired", "--json"]
+    child = spawn("recommend", *args)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    data = json.loads(child.before[child.before.index("{") :])
+    assert data["ranking"][0]["framework"] == "tensorflow"
+    assert "near tie" in data["decision"]["text"] or "leads" in data["decision"]["text"]

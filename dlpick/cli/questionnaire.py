@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from dlpick.core.answers import running_python
@@ -15,26 +16,57 @@ def _ask(question: Any) -> Any:
     return answer
 
 
-def ask(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """Ask for the answers; values already `given` (flags) become the defaults."""
+def ask(vocabulary: dict[str, Any], given: dict[str, Any], settled: Collection[str] = ()) -> dict[str, Any]:
+    """Ask for the answers. Keys in `settled` (given on the command line) are not asked again; other
+    values already `given` become the defaults, and the detected hardware is the hardware default."""
     import questionary
     from questionary import Choice
 
     answers = dict(given)
     tasks = vocabulary["tasks"]
-    answers["task"] = _ask(
-        questionary.select(
-            "What will the model do?",
-            choices=[Choice(f"{tid:<24} {text}", value=tid) for tid, text in tasks.items()],
-            default=None,
-            use_shortcuts=False,
-            instruction="(arrow keys, Enter)",
+    if "task" not in settled:
+        answers["task"] = _ask(
+            questionary.select(
+                "What will the model do?",
+                choices=[Choice(f"{tid:<24} {text}", value=tid) for tid, text in tasks.items()],
+                default=given.get("task") if given.get("task") in tasks else None,
+                use_shortcuts=False,
+                instruction="(arrow keys, Enter)",
+            )
         )
-    )
+    if "hardware" not in settled:
+        answers["hardware"] = _ask_hardware(vocabulary, given)
+    if "deployment" not in settled:
+        answers["deployment"] = _ask_deployment(vocabulary, given)
+    if "familiarity" not in settled:
+        answers["familiarity"] = _ask_familiarity(vocabulary, given)
+    if "priorities" not in settled:
+        answers["priorities"] = _ask_priorities(vocabulary, given)
+    if "python" not in settled:
+        answers["python"] = _ask(
+            questionary.text(
+                "Python version of the project?",
+                default=str(given.get("python") or running_python()),
+                validate=lambda text: _python_ok(text) or "a version like 3.11",
+            )
+        )
+    if "include_retired" not in settled:
+        answers["include_retired"] = _ask(
+            questionary.confirm(
+                "Rank retired frameworks (Theano, Caffe, MXNet) too?", default=bool(given.get("include_retired"))
+            )
+        )
+    return answers
+
+
+def _ask_hardware(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    import questionary
+    from questionary import Choice
+
     from dlpick.core.hardware import quick_hardware_ids
 
     hardware_given = set(given.get("hardware") or quick_hardware_ids())
-    answers["hardware"] = _ask(
+    return _ask(
         questionary.checkbox(
             "Where will it train and run?",
             choices=[
@@ -45,8 +77,14 @@ def ask(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
             instruction="(space to select, Enter to confirm)",
         )
     )
+
+
+def _ask_deployment(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    import questionary
+    from questionary import Choice
+
     deploy_given = set(given.get("deployment") or [])
-    answers["deployment"] = _ask(
+    return _ask(
         questionary.checkbox(
             "Where will it be deployed? (none: no constraint)",
             choices=[
@@ -56,6 +94,12 @@ def ask(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
             instruction="(space to select, Enter to confirm)",
         )
     )
+
+
+def _ask_familiarity(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, int]:
+    import questionary
+    from questionary import Choice
+
     familiar_given = dict(given.get("familiarity") or {})
     known = _ask(
         questionary.checkbox(
@@ -80,7 +124,13 @@ def ask(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
             )
         )
         familiarity[framework] = level
-    answers["familiarity"] = familiarity
+    return familiarity
+
+
+def _ask_priorities(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    import questionary
+    from questionary import Choice
+
     priorities_given = dict(given.get("priorities") or {})
     important = _ask(
         questionary.checkbox(
@@ -93,20 +143,7 @@ def ask(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
             instruction="(space to select, Enter to confirm)",
         )
     )
-    answers["priorities"] = {**priorities_given, **{cid: 5 for cid in important}}
-    answers["python"] = _ask(
-        questionary.text(
-            "Python version of the project?",
-            default=str(given.get("python") or running_python()),
-            validate=lambda text: _python_ok(text) or "a version like 3.11",
-        )
-    )
-    answers["include_retired"] = _ask(
-        questionary.confirm(
-            "Rank retired frameworks (Theano, Caffe, MXNet) too?", default=bool(given.get("include_retired"))
-        )
-    )
-    return answers
+    return {**priorities_given, **{cid: 5 for cid in important}}
 
 
 def _python_ok(text: str) -> bool:
