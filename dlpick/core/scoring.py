@@ -97,14 +97,22 @@ class Stability:
         }
 
 
-@dataclass
 class Gap:
-    """One criterion where two frameworks differ, in points of the 0..100 score."""
+    """One criterion where two frameworks differ, in points of the 0..100 score.
 
-    criterion: str
-    points: float  # the first framework's lead (negative: it trails)
-    reason: str  # the first framework's side, in words
-    other: str  # the second framework's side
+    (Plain classes, not dataclasses, from here on: `recommend` pays for every class it creates at start-up.)
+    """
+
+    __slots__ = ("criterion", "points", "reason", "other")
+
+    def __init__(self, criterion: str, points: float, reason: str, other: str) -> None:
+        self.criterion = criterion
+        self.points = points  # the first framework's lead (negative: it trails)
+        self.reason = reason  # the first framework's side, in words
+        self.other = other  # the second framework's side
+
+    def __repr__(self) -> str:
+        return f"Gap({self.criterion!r}, {self.points:.2f})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -115,18 +123,27 @@ class Gap:
         }
 
 
-@dataclass
 class Migration:
     """Advice for a team that knows a retired framework, shown whether or not it is ranked."""
 
-    framework: str
-    name: str
-    level: int
-    since: str | None
-    successor: str | None
-    text: str | None  # the knowledge base's migration advice
-    carries_over: list[str]  # libraries it used that the target framework has too (from the task evidence)
-    target: str | None  # where to move: the successor, else the top pick
+    __slots__ = ("framework", "name", "level", "since", "successor", "text", "carries_over", "target")
+
+    def __init__(
+        self,
+        framework: str,
+        name: str,
+        level: int,
+        since: str | None,
+        successor: str | None,
+        text: str | None,
+        carries_over: list[str],
+        target: str | None,
+    ) -> None:
+        self.framework, self.name, self.level, self.since = framework, name, level, since
+        self.successor = successor
+        self.text = text  # the knowledge base's migration advice
+        self.carries_over = carries_over  # libraries it used that the target has too (from the task evidence)
+        self.target = target  # where to move: the successor, else the top active pick
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,19 +157,33 @@ class Migration:
         }
 
 
-@dataclass
 class Decision:
     """Why the top pick beats the runner-up, and whether it is close."""
 
-    pick: str | None
-    runner_up: str | None
-    margin: float  # points between them
-    near_tie: bool  # one step (1) on one weight would swap them
-    deciding: list[Gap]  # where the pick leads, biggest first
-    gives_up: list[Gap]  # where the runner-up leads, biggest first
-    text: str  # one sentence that says it
-    hangs_on: str  # the fact the pick hangs on
-    migration: list[Migration] = field(default_factory=list)
+    __slots__ = ("pick", "runner_up", "margin", "near_tie", "deciding", "gives_up", "text", "hangs_on", "migration")
+
+    def __init__(
+        self,
+        pick: str | None,
+        runner_up: str | None,
+        margin: float,
+        near_tie: bool,
+        deciding: list[Gap],
+        gives_up: list[Gap],
+        text: str,
+        hangs_on: str,
+    ) -> None:
+        self.pick, self.runner_up = pick, runner_up
+        self.margin = margin  # points between them
+        self.near_tie = near_tie  # closer than one familiarity level, or one weight step swaps them
+        self.deciding = deciding  # where the pick leads, biggest first
+        self.gives_up = gives_up  # where the runner-up leads, biggest first
+        self.text = text  # one sentence that says it
+        self.hangs_on = hangs_on  # the fact the pick hangs on
+        self.migration: list[Migration] = []
+
+    def __repr__(self) -> str:
+        return f"Decision({self.text!r})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -337,6 +368,7 @@ def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> Cri
             details.append("not among the top 15,000 PyPI packages")
         label = f"{item['name']} ({', '.join(details)})"
         facts = [_fact(f"{answers.task}: {item['name']} ({item['kind']})", item)]
+        facts += _state_facts(fw, item, None)
         if item.get("package"):
             facts.append(_fact(f"{item['package']}: PyPI download rank {rank or 'beyond 15,000'}", knowledge.adoption))
         items.append((value, label, facts))
@@ -345,6 +377,20 @@ def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> Cri
     return CriterionScore(
         score, 0, f"{answers.task}: " + "; ".join(label for _, label, _ in items), [f for *_, fs in items for f in fs]
     )
+
+
+def _state_facts(fw: dict[str, Any], item: dict[str, Any], levels: dict[str, float] | None) -> list[dict[str, Any]]:
+    """The pages that say why an item counts less: its last release (dormant), its framework's retirement."""
+    facts = []
+    last = item.get("last_release")
+    if last and item.get("status") in ("dormant", "maintenance"):
+        facts.append(
+            _fact(f"{item.get('name') or item.get('tool')}: last release {last['version']} ({last['date']})", last)
+        )
+    retired_cap = levels is None or levels[item["level"]] > levels["legacy"]
+    if _retired(fw) and retired_cap:
+        facts.append(_fact(_retired_text(fw), fw["status"]))
+    return facts
 
 
 def _retired(fw: dict[str, Any]) -> bool:
@@ -459,6 +505,8 @@ def _hardware(fw: dict[str, Any], answers: Answers, levels: dict[str, float]) ->
         scores.append(value)
         texts.append(f"{hardware}: {words} via {support['mechanism']}")
         facts.append(_fact(f"{hardware}: {support['level']} ({support['mechanism']})", support))
+        if value < levels[support["level"]]:
+            facts.append(_fact(_retired_text(fw), fw["status"]))
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
@@ -507,7 +555,8 @@ def _deployment(
         scores.append(_path_value(fw, best, criteria) * factor)
         served = f"; {carry[1]}" if factor < 1 else ""
         texts.append(f"{target}: {best['tool']} ({_path_words(fw, best, criteria)}){served}")
-        facts.append(_fact(f"{target}: {best['tool']} ({_path_words(fw, best, criteria)})", best))
+        facts.append(_fact(f"{target}: {best['tool']} ({best['level']})", best))
+        facts += _state_facts(fw, best, criteria["support_levels"])
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
