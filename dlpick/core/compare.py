@@ -16,6 +16,16 @@ def _features(fw: dict[str, Any], section: str) -> Cell:
     return _cell(", ".join(i["name"] for i in items) or "-", *items)
 
 
+def _measure(name: str, fact: dict[str, Any]) -> str:
+    if name != "releases_last_year":
+        return f"{fact['value']:,.0f}"
+    from dlpick.core.scoring import feature_releases
+
+    features = feature_releases(fact)
+    known = "versions not listed" if features is None else f"{features} feature (major/minor)"
+    return f"{fact['value']:,.0f} ({known})"
+
+
 def rows(frameworks: list[dict[str, Any]], vocabulary: dict[str, Any]) -> list[tuple[str, list[Cell]]]:
     """(label, one cell per framework) for every fact that feeds a score."""
 
@@ -63,7 +73,7 @@ def rows(frameworks: list[dict[str, Any]], vocabulary: dict[str, Any]) -> list[t
         cells = []
         for fw in frameworks:
             fact = fw.get("community", {}).get(measure)
-            cells.append(_cell(f"{fact['value']:,.0f}", fact) if fact else _cell("-"))
+            cells.append(_cell(_measure(measure, fact), fact) if fact else _cell("- (no source)"))
         table.append((measure.replace("_", " "), cells))
     for section in ("performance", "ecosystem", "ease_of_use"):
         table.append((section.replace("_", " "), [_features(f, section) for f in frameworks]))
