@@ -707,6 +707,7 @@ def _strongest(criteria: dict[str, CriterionScore]) -> list[str]:
 FEATURE_CRITERIA = ("performance", "ecosystem", "ease_of_use")
 TEAM_CRITERIA = ("task_fit", "hardware", "deployment", "familiarity")  # judged against the team's own answers
 SHOWN = 0.05  # points: smaller gaps are rounding, not a difference worth a line
+GENERAL_LINE = 1.0  # points: a smaller lead on a general criterion is left to the tables, not the reasons
 
 
 def _side(name: str, mine: CriterionScore, theirs: CriterionScore, other: str) -> str:
@@ -803,8 +804,10 @@ def explain(ranking: list[Ranked], decision: Decision) -> None:
         top.reasons = [decision.text, *_strongest(top.criteria)]
         return
     second = ranking[1]
-    # The team's own criteria (its task, hardware, targets, experience) first, then the general ones.
-    shown = sorted(decision.deciding[:4], key=lambda g: g.criterion not in TEAM_CRITERIA)[:3]
+    # The team's own criteria (its task, hardware, targets, experience) first; a general one (community,
+    # ecosystem ...) only when it moves the score by a point or more: reasons stay about the team.
+    shown = [g for g in decision.deciding if g.criterion in TEAM_CRITERIA or g.points >= GENERAL_LINE]
+    shown = sorted(shown, key=lambda g: g.criterion not in TEAM_CRITERIA)[:3] or decision.deciding[:1]
     lines = [decision.text]
     lines += [f"{_label(g.criterion)} +{g.points:.1f} over {second.name}: {g.reason}" for g in shown]
     top.reasons = lines
