@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import filecmp
 import os
-import pwd
 import re
 import shutil
 import subprocess
@@ -142,8 +141,11 @@ def clean_stale(parent: Path) -> list[Path]:
 
 
 def homes() -> set[Path]:
+    """This user's home folder and every account's (on POSIX)."""
     found = {Path.home()}
     with contextlib.suppress(Exception):
+        import pwd
+
         found |= {Path(entry.pw_dir) for entry in pwd.getpwall() if entry.pw_dir not in ("", "/")}
     return {p.resolve() for p in found if str(p) not in ("", "/")}
 
@@ -295,6 +297,10 @@ def _keep(old_root: Path, dest: Path, files: list[str]) -> Path:
         for rel in moved:
             with contextlib.suppress(OSError):
                 (folder / rel).rename(old_root / rel)
-        shutil.rmtree(dest / BACKUP_DIR if created else folder, ignore_errors=True)
+        # Only the folders made here, and only where empty: a file that could not be moved back stays.
+        top = dest / BACKUP_DIR if created else folder
+        for path in sorted((p for p in [top, *top.rglob("*")] if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                path.rmdir()
         raise
     return folder
