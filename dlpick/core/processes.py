@@ -97,7 +97,8 @@ def signals_deferred() -> Iterator[None]:
     previous = {}
     for sig in HANDLED:
         with contextlib.suppress(OSError, ValueError):
-            previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+            if signal.getsignal(sig) is not signal.SIG_IGN:  # an ignored signal stays ignored
+                previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
