@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dlpick.core import answers, knowledge, scoring
@@ -77,3 +78,105 @@ def test_every_modelling_number_has_a_reason_in_the_readme() -> None:
         if leaf not in rows and not (leaf.startswith("community.") and scale in rows):
             missing.append(leaf)
     assert missing == []
+
+
+# --- the rules the calibration rests on ------------------------------------------------------
+
+from conftest import FACT, framework  # noqa: E402
+
+from dlpick.core.answers import Answers  # noqa: E402
+
+GPU = {"nvidia-gpu": {"level": "official", "mechanism": "CUDA", **FACT}}
+COMPILER = {"kind": "graph-compiler", "name": "jit", **FACT}
+
+
+def test_no_mlperf_result_on_the_teams_hardware_is_unknown_not_bad(synthetic_kb) -> None:
+    tpu_result = {"kind": "mlperf-training", "name": "MLPerf on TPU", "hardware": ["tpu"], **FACT}
+    gpu_result = {"kind": "mlperf-training", "name": "MLPerf on GPU", "hardware": ["nvidia-gpu"], **FACT}
+    kb = synthetic_kb(
+        framework("elsewhere", hardware=GPU, performance=[COMPILER, tpu_result]),
+        framework("never", hardware=GPU, performance=[COMPILER]),
+        framework("here", hardware=GPU, performance=[COMPILER, gpu_result]),
+    )
+    ranked = {
+        r.framework: r
+        for r in scoring.recommend(Answers(task="image-classification", hardware=["nvidia-gpu"]), kb).ranking
+    }
+    perf = {fid: r.criteria["performance"].score for fid, r in ranked.items()}
+    assert perf["elsewhere"] == perf["never"] < perf["here"]
+    assert "unknown" in ranked["elsewhere"].criteria["performance"].reason
+
+
+def test_libraries_carry_over_as_far_as_the_hardware_support(synthetic_kb) -> None:
+    kb = synthetic_kb(
+        framework("plugin", hardware={"ascend-npu": {"level": "vendor", "mechanism": "plugin", **FACT}}),
+        framework("own", hardware={"ascend-npu": {"level": "primary", "mechanism": "CANN", **FACT}}),
+    )
+    ranked = {
+        r.framework: r
+        for r in scoring.recommend(Answers(task="image-classification", hardware=["ascend-npu"]), kb).ranking
+    }
+    levels = kb.criteria["support_levels"]
+    ratio = levels["vendor"] / levels["official"]
+    assert ranked["plugin"].criteria["task_fit"].score == pytest.approx(
+        ranked["own"].criteria["task_fit"].score * ratio
+    )
+    assert "built for its own builds" in ranked["plugin"].criteria["task_fit"].reason
+
+
+def test_retirement_costs_and_says_so(synthetic_kb) -> None:
+    gone = {"value": "retired", "since": "2023-09-20", **FACT}
+    kb = synthetic_kb(framework("old", status=gone, hardware=GPU), framework("new", hardware=GPU))
+    answers = Answers(task="image-classification", hardware=["nvidia-gpu"], deployment=["server"], include_retired=True)
+    ranked = {r.framework: r for r in scoring.recommend(answers, kb).ranking}
+    legacy = kb.criteria["support_levels"]["legacy"]
+    assert ranked["old"].criteria["hardware"].score == legacy < ranked["new"].criteria["hardware"].score
+    assert ranked["old"].score < ranked["new"].score
+    assert any("count as legacy" in w for w in ranked["old"].warnings)
+
+
+def test_a_path_most_devices_lack_scores_low_and_warns_when_it_is_the_best(synthetic_kb) -> None:
+    npu = {"tool": "npu backend", "level": "official", "requires": "an NPU", **FACT}
+    beta = {"tool": "cpu backend", "level": "experimental", **FACT}
+    kb = synthetic_kb(
+        framework("partial", deployment={"microcontroller": [npu, beta]}),
+        framework("full", deployment={"microcontroller": [{"tool": "micro", "level": "official", **FACT}]}),
+    )
+    ranked = {
+        r.framework: r
+        for r in scoring.recommend(Answers(task="image-classification", deployment=["microcontroller"]), kb).ranking
+    }
+    criteria = kb.criteria
+    expected = max(
+        criteria["support_levels"]["official"] * criteria["partial_path"], criteria["support_levels"]["experimental"]
+    )
+    assert ranked["partial"].criteria["deployment"].score == pytest.approx(expected)
+    assert any(
+        "only on devices with an NPU" in w and "most microcontroller devices lack" in w
+        for w in ranked["partial"].warnings
+    )
+    assert not ranked["full"].warnings
+
+
+@pytest.mark.parametrize(
+    ("note", "value", "features"),
+    [
+        ("non-pre-release versions uploaded since 2025-11-26: 2.10.0, 2.10.1, 2.11.0, 0.12.0.1", 4, 2),
+        ("non-pre-release versions uploaded since 2025-11-26: 2.7.1.post1, 2.8.0", 2, 1),
+        ("non-pre-release versions uploaded since 2025-11-26: none", 0, 0),
+        ("non-pre-release versions uploaded since 2025-11-26: 2.36.0 ... 3.3.8 (34 versions)", 34, None),
+    ],
+)
+def test_release_cadence_counts_feature_releases(note: str, value: int, features: int | None) -> None:
+    assert scoring.feature_releases({"value": value, "note": note, **FACT}) == features
+
+
+def test_a_near_tie_is_said_and_a_clear_lead_is_not(synthetic_kb) -> None:
+    kb = synthetic_kb(framework("a"), framework("b"))
+    close = scoring.recommend(Answers(task="image-classification", familiarity={"a": 1}), kb)
+    assert close.decision is not None and close.decision.near_tie
+    level = 100 * close.weights["familiarity"] / 5 / close.ranking[0].total_weight()  # one familiarity level
+    assert close.ranking[0].reasons[0] == f"A and B are {level:.1f} points apart: a near tie; familiarity decides"
+    clear = scoring.recommend(Answers(task="image-classification", familiarity={"a": 4}), kb)
+    assert clear.decision is not None and not clear.decision.near_tie
+    assert clear.ranking[0].reasons[0].startswith("A leads B by ")

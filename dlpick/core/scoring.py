@@ -302,7 +302,8 @@ def _features(
             shown = elsewhere.setdefault(item["kind"], [])
             shown += [h for h in shown_on if h not in shown]
             continue
-        present.setdefault(item["kind"], item)  # one of each kind counts
+        if item["kind"] not in present or (shown_on and not present[item["kind"]].get("hardware")):
+            present[item["kind"]] = item  # one of each kind counts; one shown on the team's hardware first
     unknown = [kind for kind in values if kind in MEASURED and kind not in present]
     known = min(1.0, sum(value for kind, value in values.items() if kind not in unknown))
     # A feature shown on the team's hardware counts fully; one shown nowhere in particular carries over.
