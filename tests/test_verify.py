@@ -86,7 +86,7 @@ passed = CONFIG["claims_passed"] if CONFIG["claims_passed"] is not None else dif
 item = {"name": "json", "max_abs_diff": diff, "tolerance": 1e-4, "passed": passed}
 if CONFIG["agreement"] is not None:
     item.update(agreement=CONFIG["agreement"], min_agreement=0.9)
-report = {"formats": {"json": "model.json"}, "checks": [item]}
+report = {"formats": {"json": "model.json"}, "checks": [] if CONFIG["no_checks"] else [item]}
 Path(args.run, "export.json").write_text(json.dumps(report))
 sys.exit(CONFIG["exit"] if CONFIG["exit"] is not None else 0 if passed else 1)
 '''
@@ -107,6 +107,7 @@ def make_project(
     export_exit: int | None = None,
     tests: str | None = None,
     metrics_as: dict[str, str] | None = None,
+    no_checks: bool = False,
 ) -> Path:
     """A generated project as CONTRACT.md describes it, whose modules use only the standard library."""
     project = root / "fake-project"
@@ -126,7 +127,16 @@ def make_project(
     }
     (package / "train.py").write_text(TRAIN % json.dumps(config))
     (package / "export.py").write_text(
-        EXPORT % json.dumps({"diff": diff, "claims_passed": claims_passed, "agreement": agreement, "exit": export_exit})
+        EXPORT
+        % json.dumps(
+            {
+                "diff": diff,
+                "claims_passed": claims_passed,
+                "agreement": agreement,
+                "exit": export_exit,
+                "no_checks": no_checks,
+            }
+        )
     )
     default_tests = f"import fake_project\n\n\ndef test_it():\n    assert {tests_pass}\n"
     (project / "tests" / "test_fake.py").write_text(default_tests if tests is None else tests)
@@ -194,6 +204,8 @@ def test_a_good_project_passes(tmp_path: Path):
         ({"metrics_as": {"framework": "pytorch"}}, "metrics", "framework is 'pytorch', expected 'json'"),
         ({"metrics_as": {"task": "image-classification"}}, "metrics", "expected 'tabular-classification'"),
         ({"tests": "# no tests here\n"}, "project tests", "pytest collected no tests"),
+        ({"no_checks": True, "export_exit": 0}, "export", "lists no checks: nothing compared"),
+        ({"claims_passed": False, "export_exit": 0}, "export", "json: max |diff| 1e-07 vs tolerance 0.0001: FAILED"),
         ({"tests": "def test_x():\n    pass\n", "tests_pass": True}, None, None),  # the control: passes
     ],
 )
