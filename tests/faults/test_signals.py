@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dlpick.core import render
+from dlpick.core import overlay, render
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
 SIGNALS = {"SIGINT": (signal.SIGINT, 130, "interrupted"), "SIGTERM": (signal.SIGTERM, 143, "terminated")}
@@ -229,6 +229,14 @@ def test_a_signal_to_scaffold_leaves_the_old_project_or_the_new_one_whole(
         render.render("pytorch", TASK, parent / "other")
         (parent / "other").rename(tmp_path / "other")
     after = tree(dest) if dest.exists() else {}
+    kept = [p for p in parent.iterdir() if p.name.startswith(".proj.dlpick-")]
+    if name == "SIGKILL" and kept:
+        # Killed in the milliseconds of the swap itself: nothing can finish it, but no file is lost: the
+        # staging folder that holds the old versions is kept (the next scaffold named it) to put back.
+        backups = {rel.split("/", 1)[1]: digest for rel, digest in after.items() if rel.startswith(".dlpick-backup/")}
+        restored = {**after, **backups, **tree(kept[0] / overlay.OLD)}
+        assert {rel: digest for rel, digest in restored.items() if rel in before} == before
+        return
     if force:
         assert after in (before, forced_result), "the old project was neither kept nor fully updated"
     else:
