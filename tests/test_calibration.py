@@ -90,9 +90,17 @@ GPU = {"nvidia-gpu": {"level": "official", "mechanism": "CUDA", **FACT}}
 COMPILER = {"kind": "graph-compiler", "name": "jit", **FACT}
 
 
+def _round(version: str, date: str) -> dict[str, object]:
+    return {"version": version, "date": date, **FACT}
+
+
+def _mlperf(name: str, hardware: str, version: str = "v5.1", date: str = "2026-06-01") -> dict[str, object]:
+    return {"kind": "mlperf-training", "name": name, "hardware": [hardware], "round": _round(version, date), **FACT}
+
+
 def test_no_mlperf_result_on_the_teams_hardware_is_unknown_not_bad(synthetic_kb) -> None:
-    tpu_result = {"kind": "mlperf-training", "name": "MLPerf on TPU", "hardware": ["tpu"], **FACT}
-    gpu_result = {"kind": "mlperf-training", "name": "MLPerf on GPU", "hardware": ["nvidia-gpu"], **FACT}
+    tpu_result = _mlperf("MLPerf on TPU", "tpu")
+    gpu_result = _mlperf("MLPerf on GPU", "nvidia-gpu")
     kb = synthetic_kb(
         framework("elsewhere", hardware=GPU, performance=[COMPILER, tpu_result]),
         framework("never", hardware=GPU, performance=[COMPILER]),
@@ -105,6 +113,41 @@ def test_no_mlperf_result_on_the_teams_hardware_is_unknown_not_bad(synthetic_kb)
     perf = {fid: r.criteria["performance"].score for fid, r in ranked.items()}
     assert perf["elsewhere"] == perf["never"] < perf["here"]
     assert "unknown" in ranked["elsewhere"].criteria["performance"].reason
+
+
+def test_an_older_mlperf_round_counts_less_than_a_newer_one_and_never_less_than_none(synthetic_kb) -> None:
+    """An MLPerf result ages by the half-life from its round's date to the knowledge's date (FACT's as_of,
+    2026-11-01): a newer round scores higher, an old one still not below no result at all; a result on
+    other hardware stays unknown, however new."""
+    kb = synthetic_kb(
+        framework("new", hardware=GPU, performance=[COMPILER, _mlperf("v6.0", "nvidia-gpu", "v6.0", "2026-06-01")]),
+        framework("old", hardware=GPU, performance=[COMPILER, _mlperf("v2.0", "nvidia-gpu", "v2.0", "2022-06-29")]),
+        framework("none", hardware=GPU, performance=[COMPILER]),
+        framework("elsewhere", hardware=GPU, performance=[COMPILER, _mlperf("v6.0", "tpu", "v6.0", "2026-06-01")]),
+        framework(
+            "both",  # the newest result on the team's hardware is the one that counts
+            hardware=GPU,
+            performance=[
+                COMPILER,
+                _mlperf("v2.0", "nvidia-gpu", "v2.0", "2022-06-29"),
+                _mlperf("v6.0", "nvidia-gpu", "v6.0", "2026-06-01"),
+            ],
+        ),
+    )
+    result = scoring.recommend(Answers(task="image-classification", hardware=["nvidia-gpu"]), kb)
+    perf = {r.framework: r.criteria["performance"] for r in result.ranking}
+    assert perf["none"].score == perf["elsewhere"].score < perf["old"].score < perf["new"].score
+    assert perf["both"].score == perf["new"].score
+    assert "unknown" in perf["elsewhere"].reason and "unknown" in perf["none"].reason
+    # The exact weight: 1/2 per half-life of age, the rest of the result's value unknown.
+    values, half_life = kb.criteria["performance_features"], kb.criteria["mlperf_half_life_years"]
+    age = (scoring.dt.date(2026, 11, 1) - scoring.dt.date(2022, 6, 29)).days / 365.25
+    share = 0.5 ** (age / half_life)
+    compiler, mlperf = values["graph-compiler"], values["mlperf-training"]
+    others = sum(v for k, v in values.items() if k != "mlperf-training")
+    assert perf["old"].score == pytest.approx((compiler + mlperf * share) / (others + mlperf * share))
+    assert f"{age:.1f} years old: counts {share:.0%}" in perf["old"].reason
+    assert any("round v2.0 results of 2022-06-29" in f["fact"] for f in perf["old"].facts)
 
 
 def test_libraries_carry_over_as_far_as_the_hardware_support(synthetic_kb) -> None:

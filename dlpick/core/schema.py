@@ -136,8 +136,27 @@ class Feature(Sourced):
     )
 
 
+class MLPerfRound(Sourced):
+    """The round an MLPerf result was published in: its age decides how much the result still says."""
+
+    version: str = Field(pattern=r"^v[0-9]+\.[0-9]+$", description="the round, e.g. 'v4.0'")
+    date: dt.date = Field(
+        description="when the round's results came out: the date of the commit that added them to MLCommons' "
+        "results repository (training_results_vX.Y)"
+    )
+
+
 class PerformanceItem(Feature):
     kind: PerformanceFeature
+    round: MLPerfRound | None = Field(None, description="an MLPerf result's round; required for mlperf-training")
+
+    @model_validator(mode="after")
+    def _round_for_mlperf_only(self) -> PerformanceItem:
+        if self.kind == "mlperf-training" and self.round is None:
+            raise ValueError("an mlperf-training result needs `round` (version, date, source, as_of)")
+        if self.kind != "mlperf-training" and self.round is not None:
+            raise ValueError(f"`round` is for mlperf-training results, not {self.kind}")
+        return self
 
 
 class EcosystemItem(Feature):
@@ -263,6 +282,9 @@ class Criteria(Strict):
     distributed_levels: dict[DistributedLevel, Share]
     community: CommunityScales
     successor_familiarity_transfer: Share
+    mlperf_half_life_years: float = Field(
+        gt=0, allow_inf_nan=False, description="an MLPerf result counts half as much after this many years"
+    )
 
     @field_validator("support_levels")
     @classmethod

@@ -6,6 +6,7 @@ the total is the weighted mean of the applicable criteria, x 100.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -282,6 +283,17 @@ def _retired_text(fw: dict[str, Any]) -> str:
 # Feature kinds that are measurements on particular hardware, not capabilities: absence of a result on
 # the team's hardware says who submitted one, not how fast the framework runs, so it is unknown.
 MEASURED = frozenset({"mlperf-training"})
+DAYS_PER_YEAR = 365.25
+
+
+def recency(item: dict[str, Any], today: dt.date | None, half_life: float | None) -> tuple[float, float | None]:
+    """How much of a measurement still counts: 1/2 per `half_life` years from its round's date to `today`
+    (the knowledge's date), and its age in years. 1 (age None) for an item without a round, or no date given."""
+    published = (item.get("round") or {}).get("date")
+    if not published or today is None or not half_life:
+        return 1.0, None
+    age = max(0.0, (today - dt.date.fromisoformat(str(published))).days / DAYS_PER_YEAR)
+    return 0.5 ** (age / half_life), age
 
 
 def _features(
@@ -290,26 +302,43 @@ def _features(
     label: str,
     hardware: list[str],
     carry: tuple[float, str] = (1.0, ""),
+    today: dt.date | None = None,
+    half_life: float | None = None,
 ) -> CriterionScore:
     """Each feature kind counts once. A feature shown on particular hardware counts only for teams on
     that hardware (or teams that named none). A measured kind (an MLPerf result) with no result on the
-    team's hardware is unknown: it leaves the denominator, so it counts neither for nor against."""
+    team's hardware is unknown: it leaves the denominator, so it counts neither for nor against. A result
+    counts as far as it is recent (`recency`): the rest of its value is unknown too, so an old result
+    weighs less than a new one and never less than none."""
     present: dict[str, dict[str, Any]] = {}
     elsewhere: dict[str, list[str]] = {}
+
+    def fresh(item: dict[str, Any]) -> float:
+        return recency(item, today, half_life)[0]
+
     for item in items:
         shown_on = item.get("hardware", [])
         if hardware and shown_on and not set(shown_on) & set(hardware):
             shown = elsewhere.setdefault(item["kind"], [])
             shown += [h for h in shown_on if h not in shown]
             continue
-        if item["kind"] not in present or (shown_on and not present[item["kind"]].get("hardware")):
-            present[item["kind"]] = item  # one of each kind counts; one shown on the team's hardware first
+        held = present.get(item["kind"])
+        # One of each kind counts: one shown on the team's hardware first, then the most recent.
+        if held is None or (bool(shown_on), fresh(item)) > (bool(held.get("hardware")), fresh(held)):
+            present[item["kind"]] = item
     unknown = [kind for kind in values if kind in MEASURED and kind not in present]
-    known = min(1.0, sum(value for kind, value in values.items() if kind not in unknown))
+    share = {kind: fresh(item) if kind in MEASURED else 1.0 for kind, item in present.items()}
+    known = min(1.0, sum(value * share.get(kind, 1.0) for kind, value in values.items() if kind not in unknown))
     # A feature shown on the team's hardware counts fully; one shown nowhere in particular carries over.
-    got = sum(values[kind] * (1.0 if item.get("hardware") else carry[0]) for kind, item in present.items())
+    got = sum(
+        values[kind] * share[kind] * (1.0 if item.get("hardware") else carry[0]) for kind, item in present.items()
+    )
     score = _clamp(got / known) if known else 0.0
-    reason = ", ".join(item["name"] for item in present.values()) or f"no sourced {label} features"
+    names = []
+    for kind, item in present.items():
+        weight, age = recency(item, today, half_life) if kind in MEASURED else (1.0, None)
+        names.append(item["name"] if age is None else f"{item['name']} ({age:.1f} years old: counts {weight:.0%})")
+    reason = ", ".join(names) or f"no sourced {label} features"
     if carry[0] < 1 and any(not item.get("hardware") for item in present.values()):
         reason += f"; {carry[1]}"
     other = [f"{_kind_text(k)} (shown on {', '.join(elsewhere[k])})" for k in elsewhere if k not in present]
@@ -320,6 +349,10 @@ def _features(
             f"; no {' or '.join(_kind_text(k) for k in unknown)} on {', '.join(hardware) or 'any hardware'}: unknown"
         )
     facts = [_fact(f"{kind}: {item['name']}", item) for kind, item in present.items()]
+    for kind, item in present.items():
+        if kind in MEASURED and item.get("round") and today is not None:
+            rnd = item["round"]
+            facts.append(_fact(f"{kind}: round {rnd['version']} results of {rnd['date']}", rnd))
     return CriterionScore(score, 0, reason, facts)
 
 
@@ -647,17 +680,24 @@ def criterion_scores(
     knowledge: Knowledge,
     bench: Mapping[str, Any] | None = None,
     measured: Mapping[str, Throughput] | None = None,
+    today: dt.date | None = None,
 ) -> dict[str, CriterionScore]:
     """Every criterion's 0..1 score for one framework (weights not applied).
 
     With a `dlpick bench` result, performance is the measured throughput (`measured`, computed from
     `bench` when not given) for the frameworks it measured; the others keep the knowledge base's.
+    An MLPerf result's age is counted up to `today`: by default the knowledge's date (its newest `as_of`),
+    so the same knowledge gives the same ranking on any day.
     """
     criteria = knowledge.criteria
     levels = criteria["support_levels"]
     carry = carry_over(fw, answers, levels)
+    today = today or knowledge_date(knowledge)
+    half_life = criteria.get("mlperf_half_life_years")
     features = {
-        name: _features(items, criteria[f"{name}_features"], name.replace("_", " "), answers.hardware, factor)
+        name: _features(
+            items, criteria[f"{name}_features"], name.replace("_", " "), answers.hardware, factor, today, half_life
+        )
         for name, items, factor in (
             ("performance", fw.get("performance", []), carry),
             ("ecosystem", fw.get("ecosystem", []), carry),
@@ -685,6 +725,14 @@ def criterion_scores(
         name: scores.get(name, CriterionScore(0.0, 0, "no scorer for this criterion", applicable=False))
         for name in knowledge.vocabulary["criteria"]
     }
+
+
+def knowledge_date(knowledge: Knowledge) -> dt.date | None:
+    """The knowledge's date (its newest `as_of`): the day an MLPerf result's age is counted to."""
+    try:
+        return dt.date.fromisoformat(knowledge.as_of)
+    except ValueError:  # "unknown": no fact has a date
+        return None
 
 
 def total(criteria: dict[str, CriterionScore], weights: dict[str, float]) -> float:
@@ -917,12 +965,13 @@ def recommend(answers: Answers, knowledge: Knowledge, bench: Mapping[str, Any] |
         measured = bench_mod.relative_throughput(bench)
     ranking: list[Ranked] = []
     excluded: list[Excluded] = []
+    today = knowledge_date(knowledge)
     for framework_id, fw in knowledge.frameworks.items():
         reasons, facts = constraints(fw, answers)
         if reasons:
             excluded.append(Excluded(framework_id, fw["name"], reasons, facts))
             continue
-        criteria = criterion_scores(fw, answers, knowledge, bench, measured)
+        criteria = criterion_scores(fw, answers, knowledge, bench, measured, today)
         for name, criterion in criteria.items():
             criterion.weight = weights[name]
         if not any(c.applicable and c.weight > 0 for c in criteria.values()):
