@@ -417,3 +417,67 @@ def test_stability_names_the_smallest_single_weight_change(raw):
             high = result.weights[criterion] + abs(short - stability.from_weight)
             for weight in (max(0.0, low), min(5.0, high)):
                 assert margin_after(criterion, weight) >= -1e-6
+
+
+# --- items documented on particular hardware (`hardware:` on task evidence and deployment paths) ---
+
+TPU_VENDOR = {
+    "tpu": {"level": "vendor", "mechanism": "plugin", **FACT},
+    "cpu": {"level": "official", "mechanism": "CPU", **FACT},
+}
+
+
+def test_task_evidence_shown_on_particular_hardware_counts_only_there(synthetic_kb):
+    """A TPU reference model counts for a TPU team (fully: it is documented on that hardware, so it does not
+    carry over at the plugin's ratio), not for a CPU team; a team that names no hardware counts it."""
+    tpu_only = {"name": "tpu models", "kind": "official-library", "hardware": ["tpu"], **FACT}
+    kb = synthetic_kb(
+        framework("shown", hardware=TPU_VENDOR, tasks={"image-classification": [tpu_only]}),
+        framework("general", hardware=TPU_VENDOR, tasks={"image-classification": [{**tpu_only, "hardware": []}]}),
+    )
+
+    def task_fit(hardware: list[str]) -> dict[str, scoring.CriterionScore]:
+        result = scoring.recommend(Answers(task="image-classification", hardware=hardware), kb)
+        return {r.framework: r.criteria["task_fit"] for r in result.ranking}
+
+    on_tpu, on_cpu, anywhere = task_fit(["tpu"]), task_fit(["cpu"]), task_fit([])
+    ratio = kb.criteria["support_levels"]["vendor"] / kb.criteria["support_levels"]["official"]
+    assert on_tpu["shown"].score == 1.0  # documented on the team's TPU: no carry-over discount
+    assert on_tpu["general"].score == pytest.approx(ratio)  # built for the framework's own builds
+    assert "shown on tpu" in on_tpu["shown"].reason
+    assert on_cpu["shown"].score == 0.0 and on_cpu["general"].score == 1.0
+    assert "not counted, other hardware: tpu models (tpu)" in on_cpu["shown"].reason
+    assert anywhere["shown"].score == anywhere["general"].score == 1.0
+
+
+def test_a_deployment_path_shown_on_other_hardware_does_not_count(synthetic_kb):
+    """A server path documented only on some hardware is, for a team on other hardware, no path at all:
+    the next path counts, and with none left the framework is excluded for that target."""
+    ascend = {"tool": "lite", "level": "official", "hardware": ["ascend-npu"], **FACT}
+    onnx = {"tool": "onnx", "level": "conversion", **FACT}
+    hardware = {
+        "ascend-npu": {"level": "primary", "mechanism": "CANN", **FACT},
+        "cpu": {"level": "official", "mechanism": "CPU", **FACT},
+    }
+    kb = synthetic_kb(
+        framework("two", hardware=hardware, deployment={"server": [ascend, onnx]}),
+        framework("one", hardware=hardware, deployment={"server": [ascend]}),
+    )
+    levels = kb.criteria["support_levels"]
+    on_cpu = scoring.recommend(Answers(task="image-classification", hardware=["cpu"], deployment=["server"]), kb)
+    two = on_cpu.ranking[0]
+    assert [r.framework for r in on_cpu.ranking] == ["two"]
+    assert two.criteria["deployment"].score == pytest.approx(levels["conversion"])
+    assert "not counted, other hardware: lite (ascend-npu)" in two.criteria["deployment"].reason
+    why = {e.framework: " ".join(e.reasons) for e in on_cpu.excluded}
+    assert "no known deployment path to server on cpu (only on ascend-npu)" in why["one"]
+
+    on_ascend = scoring.recommend(
+        Answers(task="image-classification", hardware=["ascend-npu"], deployment=["server"]), kb
+    )
+    assert {r.framework: r.criteria["deployment"].score for r in on_ascend.ranking} == {
+        "one": pytest.approx(levels["official"]),
+        "two": pytest.approx(levels["official"]),
+    }
+    anywhere = scoring.recommend(Answers(task="image-classification", deployment=["server"]), kb)
+    assert {r.framework for r in anywhere.ranking} == {"one", "two"}

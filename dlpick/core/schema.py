@@ -100,6 +100,11 @@ class DeploymentPath(Sourced):
         None, description="absent: active; maintenance: fixes only, per its maintainers; dormant: no release 2+ years"
     )
     last_release: LastRelease | None = Field(None, description="its newest release, from its registry")
+    hardware: list[str] = Field(
+        default_factory=list,
+        description="hardware ids the path runs on, when its docs name only some (server/batch paths run on the "
+        "team's hardware); empty: any. It counts only for teams on one of them (or teams that named none)",
+    )
 
 
 class Distributed(Sourced):
@@ -115,6 +120,11 @@ class TaskEvidence(Sourced):
         "active", description="maintenance: fixes only, per its maintainers; dormant: no release for 2+ years"
     )
     last_release: LastRelease | None = Field(None, description="its newest release, from its registry")
+    hardware: list[str] = Field(
+        default_factory=list,
+        description="hardware ids it is documented on, when only some (a TPU reference model); empty: any. It counts "
+        "only for teams on one of them (or teams that named none)",
+    )
 
 
 class Measure(Sourced):

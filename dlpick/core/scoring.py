@@ -262,7 +262,23 @@ def constraints(fw: dict[str, Any], answers: Answers) -> tuple[list[str], list[d
     for target in answers.deployment:
         if not fw["deployment"].get(target):
             reasons.append(f"no known deployment path to {target}")
+        elif not usable_paths(fw, target, answers.hardware):
+            shown = ", ".join(sorted({h for p in fw["deployment"][target] for h in p.get("hardware", [])}))
+            reasons.append(f"no known deployment path to {target} on {', '.join(answers.hardware)} (only on {shown})")
     return reasons, facts
+
+
+def on_hardware(item: dict[str, Any], hardware: list[str]) -> bool:
+    """Whether an item shown on particular hardware (`hardware:`) counts for a team on `hardware`: it
+    does when it names none, when the team named none, or when they share one."""
+    shown_on = item.get("hardware") or []
+    return not shown_on or not hardware or bool(set(shown_on) & set(hardware))
+
+
+def usable_paths(fw: dict[str, Any], target: str, hardware: list[str]) -> list[dict[str, Any]]:
+    """A framework's paths to `target` that run on the team's hardware (a path documented only on other
+    hardware does not count, like a missing one)."""
+    return [p for p in fw["deployment"].get(target, []) if on_hardware(p, hardware)]
 
 
 def _minor(version: str) -> int:
@@ -374,10 +390,20 @@ def rank_score(rank: float | None, best: float, worst: float) -> float:
 ADOPTION_KINDS = frozenset({"third-party-library", "hub"})
 
 
-def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> CriterionScore:
-    evidence = fw.get("tasks", {}).get(answers.task, [])
+def _task_fit(
+    fw: dict[str, Any], answers: Answers, knowledge: Knowledge, carry: tuple[float, str] = (1.0, "")
+) -> CriterionScore:
+    """The strongest evidence item, plus `breadth_bonus` of each further one. An item documented only on
+    other hardware does not count; one documented on the team's hardware counts fully; the rest carry
+    over as far as the hardware support (`carry`). The score is capped at the strongest item's share."""
+    everything = fw.get("tasks", {}).get(answers.task, [])
+    evidence = [item for item in everything if on_hardware(item, answers.hardware)]
+    elsewhere = [item for item in everything if item not in evidence]
     if not evidence:
-        return CriterionScore(0.0, 0, f"no sourced evidence for {answers.task}")
+        reason = f"no sourced evidence for {answers.task}"
+        if elsewhere:
+            reason += " on " + ", ".join(answers.hardware) + "; not counted, other hardware: " + _shown(elsewhere)
+        return CriterionScore(0.0, 0, reason)
     values = knowledge.criteria["task_evidence"]
     statuses = knowledge.criteria["evidence_status"]
     scale = knowledge.criteria["adoption"]
@@ -389,7 +415,8 @@ def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> Cri
         status = item.get("status", "active")
         if retired and statuses["dormant"] < statuses[status]:
             status = "dormant"  # a retired framework gets no releases: its libraries cannot move on either
-        value = values[item["kind"]] * statuses[status]
+        factor = 1.0 if item.get("hardware") else carry[0]
+        value = values[item["kind"]] * statuses[status] * factor
         if item["kind"] in ADOPTION_KINDS:
             adoption = rank_score(rank, scale["best_rank"], scale["worst_rank"])
             value *= scale["base"] + (1 - scale["base"]) * adoption
@@ -405,12 +432,23 @@ def _task_fit(fw: dict[str, Any], answers: Answers, knowledge: Knowledge) -> Cri
         facts += _state_facts(fw, item, None)
         if item.get("package"):
             facts.append(_fact(f"{item['package']}: PyPI download rank {rank or 'beyond 15,000'}", knowledge.adoption))
-        items.append((value, label, facts))
+        if item.get("hardware"):
+            label += f" (shown on {', '.join(item['hardware'])})"
+        items.append((value, label, facts, factor))
     items.sort(key=lambda entry: -entry[0])
-    score = min(1.0, items[0][0] + values["breadth_bonus"] * sum(value for value, _, _ in items[1:]))
-    return CriterionScore(
-        score, 0, f"{answers.task}: " + "; ".join(label for _, label, _ in items), [f for *_, fs in items for f in fs]
-    )
+    total = items[0][0] + values["breadth_bonus"] * sum(entry[0] for entry in items[1:])
+    score = min(items[0][3], total)  # the cap: what the strongest item's hardware support allows
+    reason = f"{answers.task}: " + "; ".join(entry[1] for entry in items)
+    if any(entry[3] < 1 for entry in items):
+        reason += f"; {carry[1]}"
+    if elsewhere:
+        reason += "; not counted, other hardware: " + _shown(elsewhere)
+    return CriterionScore(score, 0, reason, [f for entry in items for f in entry[2]])
+
+
+def _shown(items: list[dict[str, Any]]) -> str:
+    """'MaxText (tpu, nvidia-gpu)' for items documented on particular hardware."""
+    return ", ".join(f"{item.get('name') or item.get('tool')} ({', '.join(item['hardware'])})" for item in items)
 
 
 def _state_facts(fw: dict[str, Any], item: dict[str, Any], levels: dict[str, float] | None) -> list[dict[str, Any]]:
@@ -562,9 +600,11 @@ def _path_words(fw: dict[str, Any], path: dict[str, Any], criteria: dict[str, An
     return words
 
 
-def best_path(fw: dict[str, Any], target: str, criteria: dict[str, Any]) -> dict[str, Any] | None:
-    """The framework's best-scoring path to a deployment target (None: it has none)."""
-    paths = fw["deployment"].get(target, [])
+def best_path(
+    fw: dict[str, Any], target: str, criteria: dict[str, Any], hardware: list[str] | None = None
+) -> dict[str, Any] | None:
+    """The framework's best-scoring path to a deployment target on the team's `hardware` (None: it has none)."""
+    paths = usable_paths(fw, target, hardware or [])
     return max(paths, key=lambda p: _path_value(fw, p, criteria)) if paths else None
 
 
@@ -580,15 +620,19 @@ def _deployment(
         return CriterionScore(0.0, 0, "no deployment target given", applicable=False)
     scores, texts, facts = [], [], []
     for target in answers.deployment:
-        best = best_path(fw, target, criteria)
+        best = best_path(fw, target, criteria, answers.hardware)
+        elsewhere = [p for p in fw["deployment"].get(target, []) if not on_hardware(p, answers.hardware)]
         if best is None:
             scores.append(0.0)
-            texts.append(f"{target}: none")
+            texts.append(f"{target}: none" + (f" on this hardware (only {_shown(elsewhere)})" if elsewhere else ""))
             continue
-        factor = carry[0] if target in ON_TEAM_HARDWARE else 1.0
+        # A path documented on the team's hardware counts fully; one built for the framework's own builds carries over.
+        factor = carry[0] if target in ON_TEAM_HARDWARE and not best.get("hardware") else 1.0
         scores.append(_path_value(fw, best, criteria) * factor)
         served = f"; {carry[1]}" if factor < 1 else ""
-        texts.append(f"{target}: {best['tool']} ({_path_words(fw, best, criteria)}){served}")
+        shown = f", shown on {', '.join(best['hardware'])}" if best.get("hardware") else ""
+        skipped = f"; not counted, other hardware: {_shown(elsewhere)}" if elsewhere else ""
+        texts.append(f"{target}: {best['tool']} ({_path_words(fw, best, criteria)}{shown}){served}{skipped}")
         facts.append(_fact(f"{target}: {best['tool']} ({best['level']})", best))
         facts += _state_facts(fw, best, criteria["support_levels"])
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
@@ -710,7 +754,7 @@ def criterion_scores(
         measured = bench_mod.relative_throughput(bench) if measured is None else measured
         features["performance"] = _measured_performance(features["performance"], measured.get(fw["id"]), bench, answers)
     scores = {
-        "task_fit": _carried(_task_fit(fw, answers, knowledge), *carry),
+        "task_fit": _task_fit(fw, answers, knowledge, carry),
         "performance": features["performance"],
         "familiarity": _familiarity(fw, answers, knowledge),
         "community": _community(fw, criteria),
@@ -931,10 +975,10 @@ def _warnings(
         if support and support["level"] in ("experimental", "cpu-fallback", "community"):
             warnings.append(f"{hardware}: only {support['level']} support ({support['mechanism']})")
     for target in answers.deployment:
-        best = best_path(fw, target, model)
+        best = best_path(fw, target, model, answers.hardware)
         if best is None:
             continue
-        others = [p for p in fw["deployment"][target] if p is not best]
+        others = [p for p in usable_paths(fw, target, answers.hardware) if p is not best]
         if best.get("requires"):
             rest = [
                 f"{p['tool']} ({p['level']}{', needs ' + p['requires'] if p.get('requires') else ''})" for p in others
