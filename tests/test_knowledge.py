@@ -126,3 +126,20 @@ def test_cache_is_used_and_invalidated(tmp_path: Path, monkeypatch):
     with pytest.raises(KnowledgeError):
         knowledge.load(directory)
     assert first.frameworks["a"]["name"] == "A"
+
+
+def test_a_misspelt_hardware_id_on_a_path_or_evidence_is_named_with_its_line(tmp_path: Path):
+    """An item limited to some hardware with a misspelt id would never count, silently: it is an error."""
+    text = (BUILTIN / "frameworks" / "mindspore.yaml").read_text()
+    assert "hardware: [ascend-npu, cpu]" in text
+    overlay = tmp_path / "ours" / "frameworks"
+    overlay.mkdir(parents=True)
+    misspelt = text.replace("hardware: [ascend-npu, cpu]", "hardware: [ascend-npux, cpu]", 1)
+    (overlay / "mindspore.yaml").write_text(misspelt)
+    line = text[: text.index("hardware: [ascend-npu, cpu]")].count("\n") + 1
+    _, problems = knowledge.validate_dirs(knowledge.knowledge_dirs(tmp_path / "ours"))
+    assert any(
+        f"mindspore.yaml:{line}: deployment.server.0.hardware: unknown hardware 'ascend-npux'" in problem
+        and "did you mean 'ascend-npu'" in problem
+        for problem in problems
+    ), problems

@@ -227,4 +227,4 @@ print(positive_int("5"))
     assert ran.stdout.count("refused") == 4 and ran.stdout.strip().endswith("5")
     for train in (ROOT / "templates").glob("**/train.py*"):
         if "--epochs" in train.read_text():
-            assert "--epochs\", type=config_mod.positive_int" in train.read_text(), train
+            assert '--epochs", type=config_mod.positive_int' in train.read_text(), train

@@ -257,7 +257,7 @@ def _cross_check(
 
     problems = []
 
-    def unknown(path: Path, loc: tuple[str, ...], kind: str, value: str, valid: Any) -> None:
+    def unknown(path: Path, loc: tuple[int | str, ...], kind: str, value: str, valid: Any) -> None:
         line = yamlfile.line_of(path, loc)
         problems.append(f"{path}:{line}: {yamlfile.field_path(loc)}: unknown {kind} {value!r}{suggest(value, valid)}")
 
@@ -270,11 +270,17 @@ def _cross_check(
             for key in data.get(section, {}):
                 if key not in vocabulary[section]:
                     unknown(path, (section, key), kind, key, vocabulary[section])
+        # Items limited to some hardware (`hardware: [...]`): a misspelt id would never count, silently.
+        items: list[tuple[tuple[int | str, ...], Any]] = []
         for section in ("performance", "ecosystem", "ease_of_use"):
-            for index, item in enumerate(data.get(section, [])):
-                for hardware in item.get("hardware", []):
-                    if hardware not in vocabulary["hardware"]:
-                        unknown(path, (section, str(index), "hardware"), "hardware", hardware, vocabulary["hardware"])
+            items += [((section, index), item) for index, item in enumerate(data.get(section, []))]
+        for section in ("deployment", "tasks"):
+            for key, entries in (data.get(section) or {}).items():
+                items += [((section, key, index), item) for index, item in enumerate(entries or [])]
+        for loc, item in items:
+            for hardware in (item.get("hardware") or []) if isinstance(item, dict) else []:
+                if hardware not in vocabulary["hardware"]:
+                    unknown(path, (*loc, "hardware"), "hardware", hardware, vocabulary["hardware"])
         successor = data["status"].get("successor")
         if successor and successor not in frameworks and successor not in (present or ()):
             unknown(path, ("status", "successor"), "framework", successor, frameworks)
