@@ -202,16 +202,19 @@ def test_a_path_most_devices_lack_scores_low_and_warns_when_it_is_the_best(synth
 
 
 @pytest.mark.parametrize(
-    ("note", "value", "features"),
+    ("versions", "value", "features"),
     [
-        ("non-pre-release versions uploaded since 2025-11-26: 2.10.0, 2.10.1, 2.11.0, 0.12.0.1", 4, 2),
-        ("non-pre-release versions uploaded since 2025-11-26: 2.7.1.post1, 2.8.0", 2, 1),
-        ("non-pre-release versions uploaded since 2025-11-26: none", 0, 0),
-        ("non-pre-release versions uploaded since 2025-11-26: 2.36.0 ... 3.3.8 (34 versions)", 34, None),
+        (["2.10.0", "2.10.1", "2.11.0", "0.12.0.1"], 4, 2),
+        (["2.7.1.post1", "2.8.0"], 2, 1),
+        ([], 0, 0),
+        (None, 34, None),  # the versions are not listed: unknown, never counted as patches or features
     ],
 )
-def test_release_cadence_counts_feature_releases(note: str, value: int, features: int | None) -> None:
-    assert scoring.feature_releases({"value": value, "note": note, **FACT}) == features
+def test_release_cadence_counts_feature_releases(versions: list[str] | None, value: int, features: int | None) -> None:
+    measure = {"value": value, "note": "non-pre-release versions uploaded since 2025-11-26", **FACT}
+    if versions is not None:
+        measure["versions"] = versions
+    assert scoring.feature_releases(measure) == features
 
 
 def test_a_near_tie_is_said_and_a_clear_lead_is_not(synthetic_kb) -> None:

@@ -143,3 +143,15 @@ def test_a_misspelt_hardware_id_on_a_path_or_evidence_is_named_with_its_line(tmp
         and "did you mean 'ascend-npu'" in problem
         for problem in problems
     ), problems
+
+
+def test_a_release_count_must_match_the_versions_it_lists(tmp_path: Path):
+    text = (BUILTIN / "frameworks" / "tensorflow.yaml").read_text()
+    old = "value: 1\n    source: https://pypi.org/project/tensorflow/#history"
+    assert old in text
+    overlay = tmp_path / "ours" / "frameworks"
+    overlay.mkdir(parents=True)
+    (overlay / "tensorflow.yaml").write_text(text.replace(old, old.replace("value: 1", "value: 3")))
+    _, problems = knowledge.validate_dirs(knowledge.knowledge_dirs(tmp_path / "ours"))
+    wrong = [p for p in problems if "community.releases_last_year" in p and "value is 3 but versions lists 1" in p]
+    assert wrong, problems

@@ -153,7 +153,8 @@ def facts(name: str, today: dt.date) -> str:
             f"  value: {len(recent)}",
             f"  source: {page}#history",
             f"  as_of: {today}",
-            f"  note: non-pre-release versions uploaded since {year_ago}: {', '.join(recent) or 'none'}",
+            f"  versions: {json.dumps(recent)}",
+            f"  note: non-pre-release versions uploaded since {year_ago}",
         ]
     )
 

@@ -131,10 +131,23 @@ class Measure(Sourced):
     value: float = Field(ge=0, allow_inf_nan=False)
 
 
+class Releases(Measure):
+    """Releases in the year before `as_of`: `value` of them, `versions` lists each (feature releases
+    X.Y.0 are told from patches by the version itself)."""
+
+    versions: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _count_matches(self) -> Releases:
+        if self.versions is not None and len(self.versions) != self.value:
+            raise ValueError(f"value is {self.value:g} but versions lists {len(self.versions)}")
+        return self
+
+
 class Community(Strict):
     github_stars: Measure | None = None
     pypi_download_rank: Measure | None = None
-    releases_last_year: Measure | None = None
+    releases_last_year: Releases | None = None
 
 
 class Feature(Sourced):

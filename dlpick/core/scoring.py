@@ -489,15 +489,14 @@ FEATURE_RELEASE = re.compile(r"[0-9]+\.[0-9]+(\.0+)*", re.ASCII)  # 2.10.0, 3.3,
 
 
 def feature_releases(measure: dict[str, Any]) -> int | None:
-    """Major and minor releases among the versions a `releases_last_year` fact lists in its note
-    ("... since 2025-11-26: 2.10.0, 2.11.0, 2.11.1"); None when the note does not list every one."""
+    """Major and minor releases (X.Y.0) among the versions a `releases_last_year` fact lists; None
+    (unknown) when it lists none, so patch churn can never stand for feature work."""
     if not measure["value"]:
         return 0
-    listed = str(measure.get("note", "")).rpartition(":")[2]
-    versions = [v.strip() for v in listed.split(",") if v.strip()]
-    if len(versions) != measure["value"] or not all(re.fullmatch(r"[0-9][0-9A-Za-z.+-]*", v) for v in versions):
+    versions = measure.get("versions")
+    if not isinstance(versions, list):
         return None
-    return sum(bool(FEATURE_RELEASE.fullmatch(v)) for v in versions)
+    return sum(bool(FEATURE_RELEASE.fullmatch(str(v))) for v in versions)
 
 
 def _community(fw: dict[str, Any], criteria: dict[str, Any]) -> CriterionScore:
