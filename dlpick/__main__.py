@@ -17,10 +17,11 @@ def main() -> None:
 
         app_main()
     except KeyboardInterrupt as exc:  # only before the app's own handler is in place
-        signum = getattr(exc, "signum", 2)
-        name = {2: "interrupted", 15: "terminated", 1: "hung up"}.get(signum, f"stopped by signal {signum}")
+        from dlpick.core.processes import stopped
+
+        name, code = stopped(getattr(exc, "signum", 2))
         sys.stderr.write(f"\ndlpick: {name}; nothing was written\n")
-        sys.exit(128 + signum)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

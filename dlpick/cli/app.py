@@ -81,9 +81,7 @@ class DlpickGroup(TyperGroup):
             _fail(f"{exc.format_message()} (see `{command}`)", code, as_json)
         except (KeyboardInterrupt, typer.Abort, _Stopped) as exc:
             processes.kill_all_descendants()
-            signum = getattr(exc, "signum", 2)
-            name = {2: "interrupted", 15: "terminated", 1: "hung up"}.get(signum, f"stopped by signal {signum}")
-            code = 128 + signum
+            name, code = processes.stopped(getattr(exc, "signum", 2))
             _fail(f"{name}; {processes.outcome()}", code, as_json, prefix="\ndlpick: ")
         if standalone_mode:
             sys.exit(code)

@@ -45,13 +45,11 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signum)
         self.signum = signum
 
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
 
-    @property
-    def name(self) -> str:
-        return {2: "Ctrl-C", 15: "SIGTERM", 1: "SIGHUP"}.get(self.signum, f"signal {self.signum}")
+def stopped(signum: int) -> tuple[str, int]:
+    """What a signal did to dlpick, in a word, and the exit status it gives (DESIGN.md: 130, 143, 129)."""
+    word = {2: "interrupted", 15: "terminated", 1: "hung up"}.get(signum, f"stopped by signal {signum}")
+    return word, 128 + signum
 
 
 def record(done: str) -> None:
