@@ -251,7 +251,7 @@ def test_a_symlink_to_an_empty_folder_is_empty(tmp_path: Path):
 def spawn(*args: str, cwd: Path | None = None):
     import pexpect
 
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "DLPICK_NO_DETECT": "1"}
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "DLPICK_NO_DETECT": "1", "PROMPT_TOOLKIT_NO_CPR": "1"}
     return pexpect.spawn(
         sys.executable, ["-m", "dlpick", *args], env=env, encoding="utf-8", timeout=60, cwd=cwd, dimensions=(50, 120)
     )

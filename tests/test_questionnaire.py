@@ -16,7 +16,9 @@ DOWN, SPACE, ENTER = "\x1b[B", " ", "\r"
 
 def spawn(*args: str) -> pexpect.spawn:
     # DLPICK_NO_DETECT: the hardware question starts from `cpu` alone, whatever this machine has.
+    # PROMPT_TOOLKIT_NO_CPR: no cursor-position request, which a pty never answers (a 1 s wait per prompt).
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120", "DLPICK_NO_DETECT": "1"}
+    env["PROMPT_TOOLKIT_NO_CPR"] = "1"
     env.pop("NO_COLOR", None)
     return pexpect.spawn(
         sys.executable, ["-m", "dlpick", *args], env=env, encoding="utf-8", timeout=30, dimensions=(50, 120)
