@@ -318,3 +318,15 @@ def test_requirements_includes_and_the_gpu_variant(tmp_path: Path):
     (project / "requirements.txt").write_text("-r missing.txt\n")
     with pytest.raises(BadInput, match="includes missing.txt, which does not exist"):
         envs.spec_for(project, "tensorflow")
+
+
+def test_a_build_never_replaces_a_folder_dlpick_did_not_make_at_its_path(tmp_path: Path):
+    project = project_with(tmp_path, requirements_txt="numpy\n")
+    spec = envs.spec_for(project, "none")
+    root = tmp_path / "envs"
+    theirs = root / f"none-venv-{spec.key()}"  # the very name dlpick would build at
+    theirs.mkdir(parents=True)
+    (theirs / "notes.txt").write_text("mine")
+    with pytest.raises(envs.EnvError, match="dlpick did not build it; not touching it"):
+        envs.ensure(spec, root=root)
+    assert (theirs / "notes.txt").read_text() == "mine"

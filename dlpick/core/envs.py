@@ -214,10 +214,11 @@ def owner_file(path: Path) -> Path:
     return path.parent / f"{path.name}{OWNER}"
 
 
-def built_by_dlpick(path: Path, root: Path) -> bool:
+def built_by_dlpick(path: Path, root: Path, count_lock: bool = True) -> bool:
     """True only for a real folder directly in `root` that dlpick made: its owner file (written
     before the build started) names it, or (environments of older dlpick versions) it carries the
-    completion marker and dlpick's name pattern. Symbolic links are never dlpick's."""
+    completion marker and dlpick's name pattern. Symbolic links are never dlpick's. `count_lock`:
+    a lock file beside it counts as evidence (not when the caller just created that lock itself)."""
     if path.is_symlink() or not path.is_dir() or path.parent.resolve() != root.resolve():
         return False
     if not NAME_RE.fullmatch(path.name):
@@ -231,7 +232,8 @@ def built_by_dlpick(path: Path, root: Path) -> bool:
     if (path / MARKER).is_file() and not (path / MARKER).is_symlink():
         return True
     # An unfinished build of an older dlpick: only its lock or Debian wrapper beside it says whose it is.
-    return any(Path(f"{path}{suffix}").is_file() for suffix in (".lock", ".python"))
+    suffixes = (".lock", ".python") if count_lock else (".python",)
+    return any(Path(f"{path}{suffix}").is_file() for suffix in suffixes)
 
 
 def _python_of(path: Path, spec: EnvSpec) -> str:
@@ -247,12 +249,13 @@ def ensure(
     start = time.monotonic()
     root = _usable_root(root or envs_dir())
     path = root / f"{spec.framework}-{spec.kind}-{spec.key()}"
+    had_lock = (root / f"{path.name}.lock").is_file()  # else the lock below is no evidence of an old build
     with _locked(root / f"{path.name}.lock") as lock:
         keep = () if lock is None else (lock,)
         if (path / MARKER).is_file() and Path(_python_of(path, spec)).exists():
             return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
         if path.exists() or path.is_symlink():  # an interrupted or failed build
-            if not built_by_dlpick(path, root):
+            if not built_by_dlpick(path, root, count_lock=had_lock):
                 raise EnvError(
                     f"{path} exists but dlpick did not build it; not touching it", hint="move it out of the way"
                 )

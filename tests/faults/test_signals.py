@@ -94,8 +94,9 @@ def kill_leftovers(pids: list[int]) -> None:
             pass
 
 
-def dlpick(args: list[str], tmp: Path, **kwargs) -> subprocess.Popen:
+def dlpick(args: list[str], tmp: Path, env_extra: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "TMPDIR": str(tmp), "DLPICK_NO_DETECT": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.update(env_extra or {})
     return subprocess.Popen(
         [sys.executable, "-m", "dlpick", *args],
         stdin=subprocess.DEVNULL,
@@ -246,3 +247,61 @@ def test_a_signal_to_scaffold_leaves_the_old_project_or_the_new_one_whole(
             assert after == tree(fresh)
     assert sorted(p.name for p in parent.iterdir()) == (["proj"] if dest.exists() else [])
     assert list(tmp.iterdir()) == []
+
+
+def test_a_finished_step_kills_its_group_even_without_a_subreaper(tmp_path: Path, monkeypatch):
+    """The final group kill of a finished step stands on its own (not only the subreaper's orphan sweep)."""
+    from dlpick.core import processes
+
+    monkeypatch.setattr(processes, "_subreaper", False)
+    monkeypatch.setattr(processes, "become_subreaper", lambda: False)
+    pid_file = tmp_path / "child"
+    code = (
+        "import pathlib, subprocess, sys; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']);"
+        " pathlib.Path(sys.argv[1]).write_text(str(c.pid))"
+    )
+    ran = processes.run_step([sys.executable, "-c", code, str(pid_file)], tmp_path, 60)
+    pid = int(pid_file.read_text())
+    try:
+        assert ran.returncode == 0 and survivors([pid]) == []
+    finally:
+        kill_leftovers([pid])
+
+
+HANGING_TRAIN = """import pathlib, sys, time
+pathlib.Path(sys.argv[sys.argv.index("--out") + 1]).mkdir(parents=True, exist_ok=True)
+pathlib.Path({marker!r}).write_text("training")
+time.sleep(300)
+"""
+
+
+def test_a_signal_during_scaffolds_verify_says_the_project_was_written(tmp_path: Path):
+    templates = tmp_path / "templates"
+    project = templates / "json" / "{{cookiecutter.project_slug}}"
+    package = project / "src" / "{{cookiecutter.package_name}}"
+    package.mkdir(parents=True)
+    context = {
+        "project_name": "P",
+        "project_slug": "p",
+        "package_name": "p",
+        "task": ["tabular-regression"],
+        "python_version": "3.11",
+        "__framework": "json",
+    }
+    (templates / "json" / "cookiecutter.json").write_text(json.dumps(context))
+    (project / ".cookiecutter.json").write_text("{{ cookiecutter | jsonify }}\n")
+    (package / "__init__.py").write_text("")
+    marker = tmp_path / "training"
+    (package / "train.py").write_text(HANGING_TRAIN.format(marker=str(marker)))
+    dest = tmp_path / "work" / "proj"
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env_args = ["scaffold", "json", "-t", "tabular-regression", "-d", str(dest), "--name", "Proj"]
+    proc = dlpick(env_args, tmp, env_extra={"DLPICK_TEMPLATES": str(templates)})
+    wait_for(marker, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"dlpick: terminated; the project is complete at {dest}; verification did not finish"), err
+    assert (dest / ".cookiecutter.json").is_file() and list(tmp.iterdir()) == []
