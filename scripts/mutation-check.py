@@ -223,9 +223,9 @@ MUTANTS: list[Mutant] = [
         "signals-sigterm-not-handled",
         PROCESSES,
         "    for sig in HANDLED:\n        with contextlib.suppress(OSError, ValueError):\n"
-        "            if signal.getsignal(sig)",
+        "            if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored\n",
         "    for sig in (signal.SIGINT,):\n        with contextlib.suppress(OSError, ValueError):\n"
-        "            if signal.getsignal(sig)",
+        "            if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored\n",
         "SIGTERM and SIGHUP are not handled like SIGINT (install_signal_handlers handles SIGINT only)",
     ),
     mutant(
@@ -238,8 +238,8 @@ MUTANTS: list[Mutant] = [
     mutant(
         "signals-exit-code-130",
         PROCESSES,
-        "        return 128 + self.signum\n",
-        "        return 130\n",
+        "    return word, 128 + signum\n",
+        "    return word, 130\n",
         "every signal exits 130 (SIGTERM should be 143, SIGHUP 129)",
     ),
     mutant(
@@ -376,7 +376,7 @@ MUTANTS: list[Mutant] = [
     mutant(
         "envs-foreign-folder-replaced",
         ENVS,
-        "            if not built_by_dlpick(path, root):\n                raise EnvError(\n",
+        "            if not built_by_dlpick(path, root, count_lock=had_lock):\n                raise EnvError(\n",
         "            if False:\n                raise EnvError(\n",
         "a build deletes a folder at the environment's path that dlpick did not build",
     ),
@@ -405,8 +405,8 @@ MUTANTS: list[Mutant] = [
     mutant(
         "scoring-features-of-a-kind-all-count",
         SCORING,
-        "sum(values[kind] * (",
-        'sum(values[kind] * sum(i["kind"] == kind for i in items) * (',
+        "        values[kind] * share[kind] * (1.0 if",
+        '        values[kind] * share[kind] * sum(i["kind"] == kind for i in items) * (1.0 if',
         "several features of one kind all count (each kind should count once)",
     ),
     mutant(
@@ -920,9 +920,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt(signum)
 
     # Ctrl-C, kill and a closed terminal all clean up (a background job starts with SIGINT ignored).
+    # Under nohup SIGHUP stays ignored here, through a handler: an ignored signal would be inherited
+    # by the tests' children, and the tests of dlpick's own SIGHUP handling would fail.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's stays ignored
-            signal.signal(sig, stop)
+        ignored = sig == signal.SIGHUP and signal.getsignal(sig) is signal.SIG_IGN
+        signal.signal(sig, (lambda signum, frame: None) if ignored else stop)
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="dlpick-mutation-"))
     work = Workspace(scratch / "repo", scratch)
