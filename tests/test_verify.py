@@ -473,3 +473,12 @@ def test_requirements_follow_setuptools_dynamic_files_and_includes(tmp_path: Pat
     (project / "more.txt").write_text("dlpick-included-xyz\n")
     result = run(project)
     assert not result.verified and "dlpick-included-xyz (not installed)" in check(result, "requirements").detail
+
+
+def test_a_requirement_the_probe_cannot_read_is_one_line(tmp_path: Path):
+    project = make_project(tmp_path)
+    (project / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["not a requirement !!"]\n')
+    result = invoke(str(project))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("dlpick: error:")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert "declares 'not a requirement !!', not a valid requirement (" in errors[0], errors

@@ -32,7 +32,11 @@ for line in json.loads(sys.argv[1]):
     if Requirement is None:  # no way to read specifiers: check the name only
         name, spec, marker = re.split(r"[\s\[<>=!~;]", line, maxsplit=1)[0], None, None
     else:
-        req = Requirement(line)
+        try:
+            req = Requirement(line)
+        except Exception as exc:  # InvalidRequirement: said as data, not as a traceback
+            print(json.dumps({"invalid": line, "why": (str(exc).splitlines() or [""])[0]}))
+            sys.exit(0)
         name, spec, marker = req.name, req.specifier, req.marker
         if marker is not None and not marker.evaluate({"extra": ""}):
             continue
@@ -159,8 +163,13 @@ def unmet(python: str, requirements: list[str], cwd: Path, env: dict[str, str] |
             text=True,
             timeout=60,
         )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BadInput(f"{python}: cannot check the project's requirements ({exc})") from None
+    try:
         rows = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired) as exc:
-        why = (proc.stderr.strip().splitlines() or [str(exc)])[-1] if "proc" in locals() else str(exc)
+        if isinstance(rows, dict):
+            raise BadInput(f"{cwd}: the project declares {rows['invalid']!r}, not a valid requirement ({rows['why']})")
+    except (ValueError, IndexError, KeyError):
+        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         raise BadInput(f"{python}: cannot check the project's requirements ({why})") from None
     return [Unmet(str(line), None if have is None else str(have)) for line, have in rows]
