@@ -72,6 +72,11 @@ def outcome() -> str:
 
 
 def _raise(signum: int, frame: Any) -> None:
+    if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        # Inside the import system an exception may land in a module lock's weakref callback, where
+        # Python prints it and goes on: the signal would be lost. Deliver it again a moment later.
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        return
     raise Interrupted(signum)
 
 
