@@ -53,7 +53,7 @@ def median_time(function, repeats: int) -> float:
 def bench_render(framework: str, repeats: int) -> None:
     from cookiecutter.main import cookiecutter
 
-    from dlpick.core import render
+    from dlpick.project import render
 
     with tempfile.TemporaryDirectory() as tmp:
         counter = iter(range(10**6))

@@ -2,7 +2,7 @@
 
 While the CLI's modules load (a few tenths of a second), SIGINT, SIGTERM and SIGHUP are held: a
 signal then ends dlpick cleanly once the imports are done, instead of landing inside some library's
-import (a traceback, or a half-imported module). After that they raise `Interrupted` (core/processes).
+import (a traceback, or a half-imported module). After that they raise `Interrupted` (dlpick/processes.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ def main() -> None:
     for sig in HELD:
         if _signal.getsignal(sig) is not _signal.SIG_IGN:  # nohup's SIGHUP stays ignored
             _signal.signal(sig, lambda signum, frame: caught.append(signum))
+    from dlpick import processes
     from dlpick.cli.app import main as app_main
-    from dlpick.core import processes
 
     if caught:
         name, code = processes.stopped(caught[0])

@@ -73,31 +73,31 @@ def mutant(
 
 # The tests most related to each module: a mutant runs against these first.
 TARGETS: dict[str, tuple[str, ...]] = {
-    "dlpick/core/verify.py": ("tests/test_verify.py", "tests/faults/test_project_inputs.py"),
-    "dlpick/core/processes.py": ("tests/test_verify.py", "tests/faults/test_signals.py"),
-    "dlpick/core/render.py": ("tests/test_render.py", "tests/test_force.py"),
-    "dlpick/core/overlay.py": ("tests/test_force.py", "tests/test_render.py"),
+    "dlpick/verify/checks.py": ("tests/test_verify.py", "tests/faults/test_project_inputs.py"),
+    "dlpick/processes.py": ("tests/test_verify.py", "tests/faults/test_signals.py"),
+    "dlpick/project/render.py": ("tests/test_render.py", "tests/test_force.py"),
+    "dlpick/project/overlay.py": ("tests/test_force.py", "tests/test_render.py"),
     "dlpick/cli/scaffold.py": ("tests/test_render.py", "tests/faults/test_signals.py"),
-    "dlpick/core/envs.py": ("tests/test_envs.py",),
-    "dlpick/core/scoring.py": ("tests/test_scoring.py", "tests/test_cli.py"),
-    "dlpick/core/answers.py": ("tests/faults/test_regressions.py", "tests/test_cli.py"),
-    "dlpick/core/knowledge.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
-    "dlpick/core/schema.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
+    "dlpick/verify/envs.py": ("tests/test_envs.py",),
+    "dlpick/advise/scoring.py": ("tests/test_scoring.py", "tests/test_cli.py"),
+    "dlpick/advise/answers.py": ("tests/faults/test_regressions.py", "tests/test_cli.py"),
+    "dlpick/kb/knowledge.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
+    "dlpick/kb/schema.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
 }
 
 VERIFY, PROCESSES, RENDER, OVERLAY = (
-    "dlpick/core/verify.py",
-    "dlpick/core/processes.py",
-    "dlpick/core/render.py",
-    "dlpick/core/overlay.py",
+    "dlpick/verify/checks.py",
+    "dlpick/processes.py",
+    "dlpick/project/render.py",
+    "dlpick/project/overlay.py",
 )
 SCAFFOLD, ENVS, SCORING, ANSWERS = (
     "dlpick/cli/scaffold.py",
-    "dlpick/core/envs.py",
-    "dlpick/core/scoring.py",
-    "dlpick/core/answers.py",
+    "dlpick/verify/envs.py",
+    "dlpick/advise/scoring.py",
+    "dlpick/advise/answers.py",
 )
-KNOWLEDGE, SCHEMA = "dlpick/core/knowledge.py", "dlpick/core/schema.py"
+KNOWLEDGE, SCHEMA = "dlpick/kb/knowledge.py", "dlpick/kb/schema.py"
 
 MUTANTS: list[Mutant] = [
     # --- verify ---------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def write_kb(directory: Path, frameworks: list[dict[str, Any]], shared: bool = T
 @pytest.fixture
 def synthetic_kb(tmp_path: Path):
     """Build and load a synthetic knowledge base from framework dicts."""
-    from dlpick.core.knowledge import validate_dirs
+    from dlpick.kb.knowledge import validate_dirs
 
     def build(*frameworks: dict[str, Any]):
         directory = write_kb(tmp_path / "kb", list(frameworks))

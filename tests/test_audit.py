@@ -12,8 +12,8 @@ from conftest import BUILTIN, FACT, framework
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import audit, knowledge
 from dlpick.errors import BadInput
+from dlpick.kb import audit, knowledge
 
 TODAY = dt.date(2026, 11, 29)
 runner = CliRunner()

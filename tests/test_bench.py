@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from test_imports import FRAMEWORK_MODULES, probe
 from typer.testing import CliRunner
 
+from dlpick.advise import scoring
+from dlpick.advise.answers import Answers, normalise
 from dlpick.cli.app import app
-from dlpick.core import bench as bench_mod
-from dlpick.core import bench_worker, knowledge, scoring
-from dlpick.core.answers import Answers, normalise
+from dlpick.kb import knowledge
+from dlpick.machine import bench as bench_mod
+from dlpick.machine import bench_worker
 
 runner = CliRunner()
 KB = knowledge.load()
@@ -165,7 +167,7 @@ def ok(samples: float, device: str = "cpu", **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def all_installed(monkeypatch):
     """Pretend pytorch and tensorflow are installed (metadata only; the workers are faked)."""
-    from dlpick.core import doctor
+    from dlpick.machine import doctor
 
     def fake(frameworks, system=None, arch=None):
         return [
@@ -205,7 +207,7 @@ def test_a_failing_framework_is_reported_with_its_error(monkeypatch, all_install
 
 
 def test_nothing_installed_exits_3_with_the_install_command(monkeypatch):
-    from dlpick.core import doctor
+    from dlpick.machine import doctor
 
     monkeypatch.setattr(doctor, "installed_frameworks", lambda frameworks, system=None, arch=None: [])
     result = runner.invoke(app, ["bench", "pytorch"])

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlpick.core import answers, knowledge, scoring
+from dlpick.advise import answers, scoring
+from dlpick.kb import knowledge
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -84,7 +85,7 @@ def test_every_modelling_number_has_a_reason_in_the_readme() -> None:
 
 from conftest import FACT, framework  # noqa: E402
 
-from dlpick.core.answers import Answers  # noqa: E402
+from dlpick.advise.answers import Answers  # noqa: E402
 
 GPU = {"nvidia-gpu": {"level": "official", "mechanism": "CUDA", **FACT}}
 COMPILER = {"kind": "graph-compiler", "name": "jit", **FACT}

@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import doctor, hardware
-from dlpick.core.hardware import Accelerator, Machine
+from dlpick.machine import doctor, hardware
+from dlpick.machine.hardware import Accelerator, Machine
 from tests import test_imports
 from tests.test_imports import FRAMEWORK_MODULES, probe
 
@@ -36,7 +36,7 @@ def fixture(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def kb_frameworks() -> dict[str, dict[str, Any]]:
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     return knowledge.load().frameworks
 
@@ -394,7 +394,7 @@ def test_questionnaire_prefills_the_detected_hardware(monkeypatch):
     import questionary
 
     from dlpick.cli import questionnaire
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     class Prompt:
         def __init__(self, default: Any) -> None:
@@ -458,7 +458,7 @@ def squeezed(text: str) -> str:
 def test_doctor_tables_show_the_values(fake_nvidia_smi, fake_packages, monkeypatch):
     """The tables print what doctor found: the recorded GPUs, the fake torch build, the finding, each install
     command, and the knowledge date, one table row per line (a wide terminal), each the same as --json says."""
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     monkeypatch.setenv("COLUMNS", "1000")
     fake_packages(torch="2.13.0+cpu", numpy="2.4.6")

@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import envs, render
 from dlpick.errors import BadInput
+from dlpick.project import render
+from dlpick.verify import envs
 
 runner = CliRunner()
 
@@ -247,9 +248,7 @@ def test_an_unusable_envs_folder_is_not_verified(tmp_path: Path, kind: str):
 KILLED_BUILDER = """
 import sys
 from pathlib import Path
-from dlpick.core import envs
-
-
+from dlpick.verify import envs
 def build(spec, path, on_event, timeout, keep):  # a pip install that outlives dlpick
     path.mkdir()
     sleeper = [sys.executable, "-c", "import time; print('pip', flush=True); time.sleep(120)"]

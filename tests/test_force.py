@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import overlay, render
 from dlpick.errors import BadInput
+from dlpick.project import overlay, render
 
 runner = CliRunner()
 TASK = "tabular-regression"
@@ -285,7 +285,7 @@ def test_envs_remove_all_asks_in_a_terminal(tmp_path: Path, monkeypatch: pytest.
 
     import pexpect
 
-    from dlpick.core import envs
+    from dlpick.verify import envs
 
     root = tmp_path / "envs"
     ours = root / "theano-venv-0123456789abcdef"

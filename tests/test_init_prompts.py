@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dlpick.core import knowledge
-from dlpick.core.answers import running_python
+from dlpick.advise.answers import running_python
+from dlpick.kb import knowledge
 
 pexpect = pytest.importorskip("pexpect")
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from conftest import BUILTIN, FACT, framework, write_kb
 
-from dlpick.core import knowledge
 from dlpick.errors import KnowledgeError
+from dlpick.kb import knowledge
 
 SCORED_KEYS = {"level", "kind", "value", "version", "versions"}
 

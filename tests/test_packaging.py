@@ -43,7 +43,7 @@ def test_installed_dlpick_runs_from_anywhere(wheel: Path, tmp_path: Path):
         timeout=600,
     )
     env = {**os.environ, "PYTHONPATH": str(target), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    probe = "import dlpick.core.knowledge as k; print(k.builtin_dir())"
+    probe = "import dlpick.kb.knowledge as k; print(k.builtin_dir())"
     where = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert Path(where.stdout.strip()).is_relative_to(target), where.stdout + where.stderr
     shown = subprocess.run(

@@ -115,7 +115,8 @@ def test_unknown_key_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_knowledge_path_is_relative_to_the_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dlpick.core import knowledge, profile
+    from dlpick.advise import profile
+    from dlpick.kb import knowledge
 
     team_dir = tmp_path / "repo"
     (team_dir / "kb" / "frameworks").mkdir(parents=True)
@@ -146,7 +147,7 @@ def test_missing_knowledge_folder_is_an_error(tmp_path: Path, monkeypatch: pytes
 
 
 def test_project_name_pattern(tmp_path: Path) -> None:
-    from dlpick.core import profile
+    from dlpick.advise import profile
 
     loaded = profile.load(write(tmp_path / "dlpick.yaml", PROFILE))
     assert loaded.project_name_for("speech", "pytorch") == "vision-speech"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlpick.core import answers, knowledge, scoring
+from dlpick.advise import answers, scoring
+from dlpick.kb import knowledge
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PROFILES = sorted((EXAMPLES / "profiles").glob("*.yaml"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dlpick.core import render
+from dlpick.project import render
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "pytensor"  # renders fastest; every template includes the same _shared/src/config.py.j2

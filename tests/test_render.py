@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import render
 from dlpick.errors import BadInput
+from dlpick.project import render
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted(p.parent.name for p in (ROOT / "templates").glob("*/cookiecutter.json"))
@@ -300,7 +300,7 @@ def test_scaffolding_a_retired_framework_works_and_warns_with_the_facts(tmp_path
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     warning = data["warning"]
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     assert warning.startswith(f"{knowledge.load().frameworks[framework]['name']} is retired (since 20")
     assert "[source: https://" in warning

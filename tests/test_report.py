@@ -13,8 +13,9 @@ import yaml
 from conftest import FACT, ROOT, framework
 
 from dlpick import __version__
-from dlpick.core import answers, knowledge, report, scoring
+from dlpick.advise import answers, report, scoring
 from dlpick.errors import BadInput
+from dlpick.kb import knowledge
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")

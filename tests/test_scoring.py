@@ -9,8 +9,9 @@ from conftest import FACT, framework, write_kb
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from dlpick.core import knowledge, scoring
-from dlpick.core.answers import Answers, normalise
+from dlpick.advise import scoring
+from dlpick.advise.answers import Answers, normalise
+from dlpick.kb import knowledge
 
 
 def test_hard_constraints_exclude_with_reasons(synthetic_kb):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dlpick.core import verify
+from dlpick.verify import checks as verify
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +106,7 @@ def envs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_scaffold_then_verify_isolated(
     framework: str, task: str, tmp_path: Path, envs_root: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from dlpick.core import envs
+    from dlpick.verify import envs
 
     if framework == "caffe" and envs.debian_tools_missing():
         pytest.skip(f"Caffe runs in a Debian root: {envs.debian_tools_missing()}")
@@ -177,7 +177,7 @@ def test_pytorch_verify_isolated_keeps_the_cpu_build_with_a_constraint(
 @needs("pytorch", "torch")
 def test_pytorch_two_process_training_agrees(tmp_path: Path):
     """torchrun with 2 CPU processes (gloo): both ranks finish with identical weights."""
-    from dlpick.core import render
+    from dlpick.project import render
 
     rendered = render.render("pytorch", "tabular-classification", tmp_path / "ddp-demo")
     project, package = rendered.project_dir, rendered.name.package

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dlpick.core import render
+from dlpick.project import render
 
 CASES = [(framework, task) for framework, template in render.list_templates().items() for task in template.tasks]
 

@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import verify
-from dlpick.core.verify import VerifyResult
+from dlpick.verify import checks as verify
+from dlpick.verify.checks import VerifyResult
 
 runner = CliRunner()
 

@@ -26,7 +26,7 @@ from packaging.version import InvalidVersion, Version
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "knowledge" / "registry-snapshot.yaml"
 sys.path.insert(0, str(ROOT))
-from dlpick.core.audit import registry_key  # noqa: E402 - the audit and this tool name libraries alike
+from dlpick.kb.audit import registry_key  # noqa: E402 - the audit and this tool name libraries alike
 
 
 def wanted(extra: list[str]) -> set[str]:

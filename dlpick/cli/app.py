@@ -60,7 +60,7 @@ class DlpickGroup(TyperGroup):
     ) -> Any:  # type: ignore[override]
         from typer._click.exceptions import ClickException
 
-        from dlpick.core import processes
+        from dlpick import processes
 
         processes.install_signal_handlers()
         if (output := sys.modules.get("dlpick.cli.output")) is not None:

@@ -36,7 +36,7 @@ def list_command(
     if ctx.invoked_subcommand is not None:
         return
     from dlpick.cli import output
-    from dlpick.core import envs
+    from dlpick.verify import envs
 
     found = envs.list_envs()
     left_alone = envs.foreign()
@@ -66,8 +66,8 @@ def remove_command(
     environment again. Folders dlpick did not build, and symbolic links, are never removed."""
     import sys
 
-    from dlpick.core import envs
     from dlpick.errors import BadInput
+    from dlpick.verify import envs
 
     if not names and not all_:
         raise BadInput("name the environments to remove, or pass --all", hint="`dlpick envs` lists them")

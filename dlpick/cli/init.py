@@ -43,8 +43,8 @@ def init(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing profile.")] = False,
 ) -> None:
+    from dlpick.advise.profile import FILE_NAME
     from dlpick.cli import output, team
-    from dlpick.core.profile import FILE_NAME
     from dlpick.errors import BadInput
 
     path = profile or team.explicit or Path(FILE_NAME)
@@ -56,9 +56,9 @@ def init(
             hint="run `dlpick init` in a terminal, or write the profile by hand (see `dlpick init --help`); "
             "`dlpick recommend --task ... --save-answers FILE` writes the answers part",
         )
+    from dlpick.advise import answers as answers_mod
     from dlpick.cli import questionnaire
-    from dlpick.core import answers as answers_mod
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     kb = knowledge.load()  # not the profile's folder: the file being replaced may be broken
     collected = questionnaire.ask(kb.vocabulary, {})
@@ -81,8 +81,8 @@ def ask_template(default_team: str) -> tuple[str, str]:
     """The template questions: the team's name and the pattern for new projects' names."""
     import questionary
 
+    from dlpick.advise.profile import name_pattern_problem
     from dlpick.cli.questionnaire import _ask
-    from dlpick.core.profile import name_pattern_problem
 
     team_name = _ask(questionary.text("Team name?", default=default_team))
     pattern = _ask(
@@ -101,7 +101,7 @@ def write(path: Path, data: dict[str, Any]) -> None:
     """Write the profile, then read it back so that what was written validates."""
     import yaml
 
-    from dlpick.core import profile
+    from dlpick.advise import profile
     from dlpick.errors import BadInput
 
     try:

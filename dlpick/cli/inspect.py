@@ -34,7 +34,7 @@ def show(
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
     from dlpick.cli import output, team
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     fw = kb.framework(framework)
@@ -49,10 +49,10 @@ def compare(
     as_json: JsonOpt = False,
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
+    from dlpick.advise import compare as compare_mod
     from dlpick.cli import output, team
-    from dlpick.core import compare as compare_mod
-    from dlpick.core import knowledge
     from dlpick.errors import BadInput
+    from dlpick.kb import knowledge
 
     if len(frameworks) < 2:
         raise BadInput("compare needs at least two frameworks", hint="e.g. dlpick compare pytorch jax")
@@ -86,7 +86,7 @@ def validate(
       dlpick kb validate my-knowledge/ --json
     """
     from dlpick.cli import output
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     dirs = knowledge.knowledge_dirs(directory)
     kb, problems = knowledge.validate_dirs(dirs)
@@ -137,9 +137,9 @@ def audit(
       dlpick kb audit my-knowledge/
     """
     from dlpick.cli import output
-    from dlpick.core import audit as audit_mod
-    from dlpick.core import knowledge
     from dlpick.errors import KnowledgeError
+    from dlpick.kb import audit as audit_mod
+    from dlpick.kb import knowledge
 
     dirs = knowledge.knowledge_dirs(directory)
     kb, problems = knowledge.validate_dirs(dirs)
@@ -167,8 +167,8 @@ def schema(
       dlpick kb schema > framework.schema.json
     """
     from dlpick.cli import output
-    from dlpick.core import schema as schema_mod
-    from dlpick.core.vocab import check_id
+    from dlpick.kb import schema as schema_mod
+    from dlpick.kb.vocab import check_id
 
     models = {"framework": schema_mod.Framework, "criteria": schema_mod.Criteria, "vocabulary": schema_mod.Vocabulary}
     check_id("schema", which, models)

@@ -10,7 +10,7 @@ import typer
 from dlpick.cli.options import KnowledgeOpt
 
 if TYPE_CHECKING:
-    from dlpick.core.doctor import Report
+    from dlpick.machine.doctor import Report
 
 DOCTOR_HELP = """Check this machine for deep learning: hardware, installed frameworks, problems.
 
@@ -34,7 +34,8 @@ def doctor(
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
     from dlpick.cli import output, team
-    from dlpick.core import doctor, knowledge
+    from dlpick.kb import knowledge
+    from dlpick.machine import doctor
 
     kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     report = doctor.doctor(kb.frameworks)
@@ -186,10 +187,10 @@ def bench(
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
     from dlpick.cli import output, team
-    from dlpick.core import bench as bench_mod
-    from dlpick.core import knowledge
-    from dlpick.core.vocab import check_id
     from dlpick.errors import VerifyFailed
+    from dlpick.kb import knowledge
+    from dlpick.kb.vocab import check_id
+    from dlpick.machine import bench as bench_mod
 
     kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     wanted = [check_id("framework", f, kb.frameworks, where="FRAMEWORK") for f in frameworks or []]
@@ -217,7 +218,7 @@ def _run_with_progress(frameworks: Any, wanted: list[str], options: dict[str, An
     import sys
 
     from dlpick.cli import output
-    from dlpick.core import bench as bench_mod
+    from dlpick.machine import bench as bench_mod
 
     if output.verbosity < 0 or not sys.stderr.isatty():
 

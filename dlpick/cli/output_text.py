@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dlpick.core.scoring import Recommendation
+    from dlpick.advise.scoring import Recommendation
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from dlpick.core.answers import running_python
+from dlpick.advise.answers import running_python
 
 
 def _ask(question: Any) -> Any:
@@ -63,7 +63,7 @@ def _ask_hardware(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str
     import questionary
     from questionary import Choice
 
-    from dlpick.core.hardware import quick_hardware_ids
+    from dlpick.machine.hardware import quick_hardware_ids
 
     hardware_given = set(given.get("hardware") or quick_hardware_ids())
     return _ask(

@@ -76,7 +76,7 @@ def recommend(
         Opt(
             "--report-template",
             help="Write the --report from this Jinja2 template instead of the built-in one (start from a copy of "
-            "dlpick/core/report_templates/decision.md.j2 or .html.j2).",
+            "dlpick/advise/report_templates/decision.md.j2 or .html.j2).",
             metavar="FILE",
             show_default=False,
         ),
@@ -93,15 +93,16 @@ def recommend(
         ),
     ] = None,
 ) -> None:
-    from dlpick.core import answers as answers_mod
-    from dlpick.core import knowledge, scoring
+    from dlpick.advise import answers as answers_mod
+    from dlpick.advise import scoring
     from dlpick.errors import BadInput
+    from dlpick.kb import knowledge
 
     # Bad output paths fail before any question is asked.
     if report_template is not None and report is None:
         raise BadInput("--report-template needs --report FILE (.md or .html): the record it writes")
     if report is not None:
-        from dlpick.core import report as report_mod
+        from dlpick.advise import report as report_mod
 
         report_mod.check_path(report, overwrite=force)
         if report_template is not None:
@@ -113,7 +114,7 @@ def recommend(
     kb = knowledge.load(team.knowledge_dir(knowledge_dir))
     measured = None
     if bench is not None:
-        from dlpick.core import bench as bench_mod
+        from dlpick.machine import bench as bench_mod
 
         measured = bench_mod.load(bench)
     flags: dict[str, object] = {

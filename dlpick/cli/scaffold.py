@@ -13,8 +13,8 @@ from dlpick.cli.options import KnowledgeOpt
 from dlpick.cli.verify import ConstraintOpt, DeviceOpt, IsolatedOpt, TimeoutOpt
 
 if TYPE_CHECKING:
-    from dlpick.core.profile import Profile
-    from dlpick.core.render import Rendered, Template
+    from dlpick.advise.profile import Profile
+    from dlpick.project.render import Rendered, Template
 
 HELP = """Create a runnable starter project from a framework's template, then verify it.
 
@@ -81,8 +81,8 @@ def scaffold(
     isolated: IsolatedOpt = False,
     constraint: ConstraintOpt = None,
 ) -> None:
-    from dlpick.core import render
     from dlpick.errors import BadInput
+    from dlpick.project import render
 
     if verify:
         from dlpick.cli.verify import check_device
@@ -116,8 +116,8 @@ def scaffold(
     retired = _retired_warning(framework, knowledge_dir)
     rendered = _render(framework, task, dest, name, force, python, interactive and not as_json)
 
+    from dlpick import processes
     from dlpick.cli import output
-    from dlpick.core import processes
 
     processes.record(f"the project is complete at {rendered.project_dir}")
     for stale in rendered.kept_staging:
@@ -163,7 +163,7 @@ def _render(
     framework: str, task: str, dest: Path, name: str | None, force: int, python: str | None, can_ask: bool
 ) -> Rendered:
     """Render; a --force that needs confirming is asked in a terminal (else the one-line refusal stands)."""
-    from dlpick.core import render
+    from dlpick.project import render
 
     try:
         return render.render(framework, task, dest, name=name, force=force, python_version=python)
@@ -182,7 +182,7 @@ def _render(
 
 def _retired_warning(framework: str, knowledge_dir: Path | None) -> str | None:
     """For a retired framework: since when, the successor, how to migrate, and the source."""
-    from dlpick.core import knowledge
+    from dlpick.kb import knowledge
 
     kb = knowledge.load(knowledge_dir)
     entry = kb.frameworks.get(framework, {})
@@ -218,8 +218,10 @@ def _recommend(
     knowledge_dir: Path | None,
     templates: dict[str, Template],
 ) -> tuple[str, str | None]:
-    from dlpick.core import answers as answers_mod
-    from dlpick.core import knowledge, render, scoring
+    from dlpick.advise import answers as answers_mod
+    from dlpick.advise import scoring
+    from dlpick.kb import knowledge
+    from dlpick.project import render
 
     kb = knowledge.load(knowledge_dir)
     merged, origin = answers_mod.merge(raw, {"task": task}, label, origin)
@@ -246,8 +248,8 @@ def _ask_task(templates: dict[str, Template], framework: str | None) -> str:
 def _ask_dest(name: str | None) -> Path:
     import questionary
 
-    from dlpick.core import render
     from dlpick.errors import BadInput
+    from dlpick.project import render
 
     default = "my-dl-project"
     if name:
@@ -275,7 +277,7 @@ def next_steps(rendered: Rendered) -> list[str]:
         image = rendered.name.slug
         docker = f'docker run --rm -v "$PWD/runs:/project/runs" {image}'
         return [where, f"docker build -t {image} .", *(f"{docker} {command}" for command in commands)]
-    from dlpick.core import requirements
+    from dlpick.verify import requirements
 
     extras = requirements.extras_for(rendered.project_dir, "cpu")  # TensorFlow: its [cpu] extra
     install = "python -m pip install -e " + (f"'.[{','.join(extras)}]'" if extras else ".")

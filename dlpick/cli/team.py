@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dlpick.core.profile import Profile
+    from dlpick.advise.profile import Profile
 
 # Set by the root command for each run (`dlpick --profile FILE ...`).
 explicit: Path | None = None
@@ -22,7 +22,7 @@ def reset(path: Path | None) -> None:
 def current() -> Profile | None:
     """The profile, loaded once per run; None (and no yaml/pydantic import) when there is none."""
     if "profile" not in _loaded:
-        from dlpick.core import profile
+        from dlpick.advise import profile
 
         path = profile.find(explicit)
         _loaded["profile"] = profile.load(path) if path else None
@@ -40,7 +40,7 @@ def knowledge_dir(flag: Path | None) -> Path | None:
     from dlpick.cli import output
 
     if output.verbosity > 0:
-        from dlpick.core import knowledge
+        from dlpick.kb import knowledge
 
         output.detail("knowledge: " + ", ".join(str(d) for d in knowledge.knowledge_dirs(chosen)))
     return chosen
@@ -48,7 +48,7 @@ def knowledge_dir(flag: Path | None) -> Path | None:
 
 def answers(file: Path | None) -> tuple[dict[str, Any], dict[str, str], str]:
     """Profile answers under the answers file: (raw answers, origin per key, a label for the file)."""
-    from dlpick.core import answers as answers_mod
+    from dlpick.advise import answers as answers_mod
 
     team = current()
     base = team.answers if team else {}

@@ -11,7 +11,7 @@ import typer
 from dlpick.cli.options import KnowledgeOpt
 
 if TYPE_CHECKING:
-    from dlpick.core.verify import VerifyResult
+    from dlpick.verify.checks import VerifyResult
 
 HELP = """Prove a generated project works: smoke-train it, check the metrics and the loss, export \
 the model and compare its predictions, run the project's own tests.
@@ -60,7 +60,7 @@ def verify(
 
 
 def check_device(device: str) -> str:
-    from dlpick.core.vocab import check_id
+    from dlpick.kb.vocab import check_id
 
     return check_id("device", device, DEVICES, where="--device")
 
@@ -77,9 +77,9 @@ def run(
     """Run the checks with progress on stderr (a spinner in a terminal, plain lines otherwise)."""
     import functools
 
-    from dlpick.core import knowledge
-    from dlpick.core import verify as verify_mod
     from dlpick.errors import BadInput
+    from dlpick.kb import knowledge
+    from dlpick.verify import checks as verify_mod
 
     check_device(device)
     if constraints and not isolated:
@@ -114,7 +114,7 @@ def run(
 
 
 def plain(text: str) -> str:
-    from dlpick.core.processes import plain
+    from dlpick.processes import plain
 
     return plain(text)
 

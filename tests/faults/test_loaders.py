@@ -25,10 +25,12 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dlpick.core import answers as answers_mod
-from dlpick.core import bench as bench_mod
-from dlpick.core import compare, jsonfile, knowledge, profile, scoring, yamlfile
+from dlpick import jsonfile, yamlfile
+from dlpick.advise import answers as answers_mod
+from dlpick.advise import compare, profile, scoring
 from dlpick.errors import BadInput
+from dlpick.kb import knowledge
+from dlpick.machine import bench as bench_mod
 
 from .helpers import ROOT, bench_result, cli, deep_json, deep_yaml, ok_or_one_line_error, run_child
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlpick.cli.app import app
-from dlpick.core import verify
+from dlpick.verify import checks as verify
 
 runner = CliRunner()
 sys.path.insert(0, str(Path(__file__).parent.parent))

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlpick.core import answers as answers_mod
-from dlpick.core import bench as bench_mod
-from dlpick.core import jsonfile, knowledge, scoring, yamlfile
-from dlpick.core.profile import Profile, name_pattern_problem
+from dlpick import jsonfile, yamlfile
+from dlpick.advise import answers as answers_mod
+from dlpick.advise import scoring
+from dlpick.advise.profile import Profile, name_pattern_problem
 from dlpick.errors import BadInput
+from dlpick.kb import knowledge
+from dlpick.machine import bench as bench_mod
 
 from .helpers import (
     ROOT,
@@ -334,7 +336,7 @@ def test_criteria_numbers_are_bounded(tmp_path: Path, text: str, expected: str):
 def test_criteria_keys_scoring_reads_must_all_be_there(tmp_path: Path):
     from pydantic import ValidationError
 
-    from dlpick.core import schema
+    from dlpick.kb import schema
 
     criteria = yaml.safe_load((BUILTIN / "criteria.yaml").read_text())
     del criteria["support_levels"]["vendor"]

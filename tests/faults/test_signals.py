@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dlpick.core import overlay, render
+from dlpick.project import overlay, render
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
 SIGNALS = {"SIGINT": (signal.SIGINT, 130, "interrupted"), "SIGTERM": (signal.SIGTERM, 143, "terminated")}
@@ -254,7 +254,7 @@ def test_a_signal_to_scaffold_leaves_the_old_project_or_the_new_one_whole(
 
 def test_a_finished_step_kills_its_group_even_without_a_subreaper(tmp_path: Path, monkeypatch):
     """The final group kill of a finished step stands on its own (not only the subreaper's orphan sweep)."""
-    from dlpick.core import processes
+    from dlpick import processes
 
     monkeypatch.setattr(processes, "_subreaper", False)
     monkeypatch.setattr(processes, "become_subreaper", lambda: False)

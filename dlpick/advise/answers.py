@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlpick.core.vocab import check_id
 from dlpick.errors import BadInput
+from dlpick.kb.vocab import check_id
 
 KEYS = ("task", "hardware", "deployment", "familiarity", "priorities", "python", "include_retired")
 LEVEL_MAX = 5
@@ -176,7 +176,7 @@ def normalise(raw: dict[str, Any], vocabulary: dict[str, Any], source: str | dic
 
 def read_file(path: Path) -> dict[str, Any]:
     """The raw mapping of an answers file (checked later by `normalise`)."""
-    from dlpick.core import yamlfile
+    from dlpick import yamlfile
 
     data = yamlfile.load(path)
     if data is None:

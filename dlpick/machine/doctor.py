@@ -1,7 +1,7 @@
 """`dlpick doctor`'s analysis: installed framework builds, problems with fixes, install commands.
 
 Reads package metadata only (importlib.metadata): no framework is imported. The machine itself
-is found by `dlpick.core.hardware`.
+is found by `dlpick.machine.hardware`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
-from dlpick.core.hardware import GPU_KINDS, Machine, detect_machine, detected_hardware_ids, hardware_rank, version_tuple
+from dlpick.machine.hardware import (
+    GPU_KINDS,
+    Machine,
+    detect_machine,
+    detected_hardware_ids,
+    hardware_rank,
+    version_tuple,
+)
 
 # Which detected hardware an install command is chosen for first: the strongest accelerator.
 INSTALL_PREFERENCE = ("nvidia-gpu", "amd-gpu", "tpu", "ascend-npu", "intel-gpu", "apple-silicon", "kunlun-xpu", "cpu")

@@ -3,7 +3,7 @@
 The project is rendered into a staging folder next to the destination (same file system) and
 moved into place only once complete, so an error or a signal never leaves half a project. With
 `force`, only the files the template produces are written into an existing folder: nothing
-else in it is touched (core/overlay.py).
+else in it is touched (project/overlay.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlpick.core import overlay, processes
+from dlpick import processes
 from dlpick.errors import BadInput
+from dlpick.project import overlay
 
 
 class NeedsConfirmation(BadInput):
@@ -269,7 +270,7 @@ def render(
     """Render `framework`'s template for `task` into the folder `dest`, all or nothing.
 
     `name` defaults to the folder's name. An existing non-empty `dest` is refused unless `force`;
-    then only the files the template produces are written into it (core/overlay.py), and a home
+    then only the files the template produces are written into it (project/overlay.py), and a home
     folder, a filesystem root or a folder that holds no generated project needs `force=2`.
     """
     template = get_template(framework, templates_root)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from dlpick.core.profile import name_pattern_problem
+from dlpick.advise.profile import name_pattern_problem
 
 
 class _Strict(BaseModel):
@@ -42,7 +42,7 @@ class TemplateModel(_Strict):
     @field_validator("python_version", mode="before")
     @classmethod
     def _python(cls, value: Any) -> Any:
-        from dlpick.core.answers import _show, python_version
+        from dlpick.advise.answers import _show, python_version
 
         if not isinstance(value, str):
             raise ValueError(f'expected a quoted version like "3.11", got {_show(value)}')

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from dlpick.core import jsonfile, processes, requirements
-from dlpick.core.processes import Ran
+from dlpick import jsonfile, processes
 from dlpick.errors import BadInput
+from dlpick.processes import Ran
+from dlpick.verify import requirements
 
 if TYPE_CHECKING:
-    from dlpick.core.knowledge import Knowledge
+    from dlpick.kb.knowledge import Knowledge
 
 DEFAULT_TIMEOUT = 300.0
 TESTS_TIMEOUT = 600.0
@@ -285,13 +286,13 @@ def verify(
 ) -> VerifyResult:
     """Smoke-train the project, check what it wrote, export and compare, run its tests.
 
-    `isolated`: first build (or reuse) the environment the project documents (core/envs.py) and
+    `isolated`: first build (or reuse) the environment the project documents (verify/envs.py) and
     run everything in it; `python` is then only the base interpreter of a virtual environment.
     """
     start = time.monotonic()
     project = read_project(project_dir)
     if kb is None:
-        from dlpick.core import knowledge
+        from dlpick.kb import knowledge
 
         kb = knowledge.load()
     result = VerifyResult(project.path, project.framework, device, 0.0)
@@ -305,7 +306,7 @@ def verify(
         event("check", check)
 
     if isolated:
-        from dlpick.core import envs
+        from dlpick.verify import envs
 
         spec = envs.spec_for(project.path, project.framework, constraints, python, device)
         try:

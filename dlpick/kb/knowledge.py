@@ -51,7 +51,7 @@ class Knowledge:
         return f"dlpick {__version__}, knowledge {self.digest[:12]}"
 
     def framework(self, framework_id: str) -> dict[str, Any]:
-        from dlpick.core.vocab import check_id
+        from dlpick.kb.vocab import check_id
 
         check_id("framework", framework_id, self.frameworks)
         return self.frameworks[framework_id]
@@ -142,7 +142,7 @@ def _merge(base: Any, overlay: Any) -> Any:
 
 
 def _read_mapping(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    from dlpick.core import yamlfile
+    from dlpick import yamlfile
 
     try:
         data = yamlfile.load(path)
@@ -159,7 +159,8 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
     """Validate every file (collecting all problems, not just the first) and merge the overlays."""
     from pydantic import ValidationError
 
-    from dlpick.core import schema, yamlfile
+    from dlpick import yamlfile
+    from dlpick.kb import schema
 
     problems: list[str] = []
     shared: dict[str, dict[str, Any]] = {name: {} for name in SHARED_FILES}
@@ -252,8 +253,8 @@ def _cross_check(
     `present`: every framework with a file, valid or not. A successor whose own file is invalid is
     not a problem of the framework naming it: the invalid file's problems are reported, against it.
     """
-    from dlpick.core import yamlfile
-    from dlpick.core.vocab import suggest
+    from dlpick import yamlfile
+    from dlpick.kb.vocab import suggest
 
     problems = []
 
@@ -291,7 +292,7 @@ def _check_packages(
     adoption: dict[str, Any], frameworks: dict[str, dict[str, Any]], sources: dict[str, Path]
 ) -> list[str]:
     """Every library named as task evidence has its adoption recorded (ranked or not)."""
-    from dlpick.core import yamlfile
+    from dlpick import yamlfile
 
     known = set(adoption["pypi_download_rank"]) | set(adoption["not_ranked"])
     problems = []

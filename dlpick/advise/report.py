@@ -1,6 +1,6 @@
 """Architecture decision records from a recommendation: Markdown, or one self-contained HTML file.
 
-Both are Jinja2 templates (dlpick/core/report_templates/) rendered from the same context, so they never
+Both are Jinja2 templates (dlpick/advise/report_templates/) rendered from the same context, so they never
 say different things; a team passes its own with `recommend --report-template FILE`. The context is
 plain data (documented at the top of each built-in template). The HTML needs no network and no
 JavaScript: inline CSS and an inline SVG chart of each framework's points.
@@ -18,7 +18,7 @@ from dlpick import __version__
 from dlpick.errors import BadInput
 
 if TYPE_CHECKING:
-    from dlpick.core.scoring import Gap, Ranked, Recommendation
+    from dlpick.advise.scoring import Gap, Ranked, Recommendation
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
@@ -131,7 +131,7 @@ def _context_rows(result: Recommendation) -> list[tuple[str, str]]:
 
 def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
     """Everything a decision record says, as plain data for a template."""
-    from dlpick.core.scoring import decide
+    from dlpick.advise.scoring import decide
 
     facts = _Facts()
     ranking = result.ranking

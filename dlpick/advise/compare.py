@@ -19,7 +19,7 @@ def _features(fw: dict[str, Any], section: str) -> Cell:
 def _measure(name: str, fact: dict[str, Any]) -> str:
     if name != "releases_last_year":
         return f"{fact['value']:,.0f}"
-    from dlpick.core.scoring import feature_releases
+    from dlpick.advise.scoring import feature_releases
 
     features = feature_releases(fact)
     known = "versions not listed" if features is None else f"{features} feature (major/minor)"

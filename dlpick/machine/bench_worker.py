@@ -1,4 +1,4 @@
-"""One framework, one model, in its own process: `python -m dlpick.core.bench_worker pytorch --model mlp --json`.
+"""One framework, one model, in its own process: `python -m dlpick.machine.bench_worker pytorch --model mlp --json`.
 
 Prints one JSON line (the last line of stdout) and exits 0 when the measurement worked, 1 when it
 did not (the line then carries the error, never a number). Only the standard library is imported at
@@ -426,7 +426,7 @@ def run(framework: str, model: str, steps: int, warmup: int, batch: int, device:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dlpick.core.bench_worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dlpick.machine.bench_worker", description=__doc__.splitlines()[0])
     parser.add_argument("framework", choices=sorted(FRAMEWORKS))
     parser.add_argument("--model", choices=("mlp", "cnn"), required=True)
     parser.add_argument("--steps", type=int, default=100)

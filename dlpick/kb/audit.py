@@ -140,7 +140,7 @@ class Audit:
 def _read_model(path: Path, model: Any) -> dict[str, Any]:
     from pydantic import ValidationError
 
-    from dlpick.core import yamlfile
+    from dlpick import yamlfile
     from dlpick.errors import KnowledgeError
 
     data = yamlfile.load(path)
@@ -152,7 +152,7 @@ def _read_model(path: Path, model: Any) -> dict[str, Any]:
 
 def load_snapshot(dirs: list[Path]) -> tuple[dict[str, Any], list[str]]:
     """The registry snapshot, later folders' entries over earlier ones; as_of is the newest."""
-    from dlpick.core import schema
+    from dlpick.kb import schema
 
     merged: dict[str, Any] = {"as_of": None, "packages": {}}
     files = []
@@ -169,7 +169,7 @@ def load_snapshot(dirs: list[Path]) -> tuple[dict[str, Any], list[str]]:
 
 
 def load_acks(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
-    from dlpick.core import schema
+    from dlpick.kb import schema
 
     acks, files = [], []
     for directory in dirs:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlpick.core import processes
+from dlpick import processes
 from dlpick.errors import BadInput
 
 PROJECT_MARKERS = (".cookiecutter.json", ".cruft.json")

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlpick.core import processes, requirements
+from dlpick import processes
 from dlpick.errors import MISSING_TOOL, BadInput, DlpickError
+from dlpick.verify import requirements
 
 MARKER = ".dlpick-env.json"  # inside a folder: its build completed
 OWNER = ".dlpick-owner.json"  # beside a folder (NAME.dlpick-owner.json): dlpick made it, before building

@@ -80,8 +80,8 @@ def load(path: Path) -> Profile:
     """Read and validate a profile; every problem on its own line as `file:line: field: message`."""
     from pydantic import ValidationError
 
-    from dlpick.core import yamlfile
-    from dlpick.core.profile_schema import ProfileModel
+    from dlpick import yamlfile
+    from dlpick.advise.profile_schema import ProfileModel
 
     data = yamlfile.load(path)
     if data is None:

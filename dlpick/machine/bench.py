@@ -1,6 +1,6 @@
 """`dlpick bench`: the same small models trained in every installed framework, each in its own process.
 
-Each (framework, model) pair runs `python -m dlpick.core.bench_worker` in a fresh process with a time
+Each (framework, model) pair runs `python -m dlpick.machine.bench_worker` in a fresh process with a time
 limit, so import time and peak memory are that framework's alone and a crash costs one row. A run is
 saved as JSON (`latest.json` plus a timestamped copy under the user data folder); `recommend --bench`
 turns it into the performance criterion (`relative_throughput`).
@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dlpick.core import bench_worker
-from dlpick.core.processes import kill_group
 from dlpick.errors import BadInput, MissingTool
+from dlpick.machine import bench_worker
+from dlpick.processes import kill_group
 
 FORMAT = "dlpick-bench/1"
 MODELS = ("mlp", "cnn")
@@ -80,7 +80,7 @@ def plan(
     frameworks: Mapping[str, Mapping[str, Any]], requested: Iterable[str] = (), hardware: Iterable[str] = ("cpu",)
 ) -> list[Run]:
     """The frameworks to run: those asked for, else every one with a benchmark or installed."""
-    from dlpick.core.doctor import install_command, installed_frameworks
+    from dlpick.machine.doctor import install_command, installed_frameworks
 
     installed = {item.framework: item for item in installed_frameworks(frameworks)}
     wanted = list(dict.fromkeys(requested)) or [
@@ -126,7 +126,7 @@ def run_worker(
     package_root = str(Path(__file__).resolve().parents[2])  # another interpreter still finds this dlpick
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     env["PYTHONUNBUFFERED"] = "1"
-    argv = [python or sys.executable, "-m", "dlpick.core.bench_worker", framework, "--model", model]
+    argv = [python or sys.executable, "-m", "dlpick.machine.bench_worker", framework, "--model", model]
     argv += ["--steps", str(spec.steps), "--warmup", str(spec.warmup), "--batch", str(spec.batch)]
     argv += ["--device", device, "--json"]
     head = {"status": "failed", "batch": spec.batch, "steps": spec.steps, "warmup": spec.warmup}
@@ -187,7 +187,7 @@ def bench(
 ) -> dict[str, Any]:
     """Run the benchmark and return its JSON document (not yet saved)."""
     from dlpick import __version__
-    from dlpick.core.hardware import detect_machine, detected_hardware_ids
+    from dlpick.machine.hardware import detect_machine, detected_hardware_ids
 
     machine = detect_machine(timeout=5)
     hardware = detected_hardware_ids(machine)
@@ -349,7 +349,7 @@ def _write(path: Path, text: str) -> None:
 
 def load(where: str | Path) -> dict[str, Any]:
     """A saved bench run: a path, or "last" for the latest saved run. Errors are BadInput (exit 2)."""
-    from dlpick.core import jsonfile
+    from dlpick import jsonfile
 
     path = data_dir() / "latest.json" if str(where) == "last" else Path(where)
     if str(where) == "last" and not path.exists():

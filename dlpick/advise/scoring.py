@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dlpick.core.answers import LEVEL_MAX, Answers
-from dlpick.core.knowledge import Knowledge
+from dlpick.advise.answers import LEVEL_MAX, Answers
 from dlpick.errors import BadInput
+from dlpick.kb.knowledge import Knowledge
 
 if TYPE_CHECKING:
-    from dlpick.core.bench import Throughput
+    from dlpick.machine.bench import Throughput
 
 MAX_WEIGHT = 5.0
 
@@ -653,7 +653,7 @@ def _measured_performance(
     kb_score: CriterionScore, measured: Throughput | None, bench: Mapping[str, Any], answers: Answers
 ) -> CriterionScore:
     """The performance criterion from `dlpick bench`: samples/s relative to the fastest measured framework."""
-    from dlpick.core import bench as bench_mod
+    from dlpick.machine import bench as bench_mod
 
     if measured is None:
         return CriterionScore(kb_score.score, 0, f"{kb_score.reason}; not measured here", kb_score.facts)
@@ -748,7 +748,7 @@ def criterion_scores(
         )
     }
     if bench is not None:
-        from dlpick.core import bench as bench_mod
+        from dlpick.machine import bench as bench_mod
 
         measured = bench_mod.relative_throughput(bench) if measured is None else measured
         features["performance"] = _measured_performance(features["performance"], measured.get(fw["id"]), bench, answers)
@@ -1003,7 +1003,7 @@ def recommend(answers: Answers, knowledge: Knowledge, bench: Mapping[str, Any] |
     weights = weights_for(answers, knowledge)
     measured = None
     if bench is not None:
-        from dlpick.core import bench as bench_mod
+        from dlpick.machine import bench as bench_mod
 
         measured = bench_mod.relative_throughput(bench)
     ranking: list[Ranked] = []

@@ -16,7 +16,7 @@ Where each fact comes from (all read-only, vendor tools run with a short timeout
   (Cloud TPU VMs, GKE TPU pods, Colab), /dev/accel<N> nodes directly under /dev (the TPU driver's; the
   kernel's /dev/accel/ directory belongs to other NPUs), and Google PCI devices (vendor 0x1ae0) of class
   0x12 "processing accelerator" (newer TPU VMs bind these to vfio; Google's NICs and disks are other classes).
-(Installed frameworks and their builds: see `dlpick.core.doctor`.)
+(Installed frameworks and their builds: see `dlpick.machine.doctor`.)
 
 Parsers are pure functions of a tool's text output so tests can feed recorded outputs.
 """
@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlpick.core.processes import kill_group
+from dlpick.processes import kill_group
 
 # Vocabulary hardware ids, in the order detected ids are listed (cpu is always first).
 HARDWARE_ORDER = ("cpu", "nvidia-gpu", "amd-gpu", "apple-silicon", "intel-gpu", "tpu", "ascend-npu", "kunlun-xpu")

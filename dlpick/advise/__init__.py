@@ -1,0 +1,1 @@
+"""Advice: answers, scoring, comparison and decision records."""

@@ -1,0 +1,1 @@
+"""The machine: hardware detection, doctor, bench."""

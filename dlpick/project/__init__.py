@@ -1,0 +1,1 @@
+"""Projects: render a template atomically, overlay into an existing folder."""
