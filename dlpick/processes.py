@@ -22,15 +22,16 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 KILL_GRACE = 5.0
 PR_SET_CHILD_SUBREAPER = 36
 HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 OnEvent = Callable[[str, Any], None]
+K = TypeVar("K")
 
 _active: set[int] = set()  # pids of the steps running now (any thread)
 _active_lock = threading.Lock()
@@ -244,6 +245,94 @@ def plain(text: str) -> str:
     return ESCAPES.sub("", text)
 
 
+def _start(
+    cmd: Sequence[str], cwd: Path | None, env: dict[str, str] | None, stderr: int, pass_fds: Sequence[int] = ()
+) -> subprocess.Popen[str]:
+    """Start `cmd` in a session of its own (so its whole tree can be stopped), as a running step."""
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        pass_fds=tuple(pass_fds),
+    )
+    with _active_lock:
+        _active.add(proc.pid)
+    return proc
+
+
+@dataclass
+class Captured:
+    """A finished command's output, stdout and stderr apart."""
+
+    returncode: int | None  # None: killed after the time limit, or never started (see `error`)
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None  # why it could not start
+
+    def first_line(self) -> str:
+        return next((line.strip() for line in (self.stderr or self.stdout).splitlines() if line.strip()), "")
+
+
+def capture_all(
+    commands: Mapping[K, Sequence[str]],
+    timeout: float,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    drain: float = 1.0,
+) -> dict[K, Captured]:
+    """Run `commands` side by side to their end (all within `timeout` seconds), capturing their output.
+
+    Each runs in its own session; one that runs past the limit, and everything of each one's tree
+    still running when it ends or when a signal stops dlpick, is killed like a step's.
+    """
+    become_subreaper()
+    started = time.time()
+    before = set(_direct_children()) if _subreaper else set()
+    results: dict[K, Captured] = {}
+    running: dict[K, subprocess.Popen[str]] = {}
+    try:
+        for key, cmd in commands.items():
+            try:
+                running[key] = _start(cmd, cwd, env, subprocess.PIPE)
+            except OSError as exc:
+                results[key] = Captured(None, error=f"could not start {cmd[0]}: {exc}")
+        deadline = time.monotonic() + timeout
+        for key, proc in running.items():
+            try:
+                out, err = proc.communicate(timeout=max(0.05, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                kill_tree(proc, grace=None)
+                out, err = "", ""
+                with contextlib.suppress(subprocess.TimeoutExpired, ValueError, OSError):
+                    out, err = proc.communicate(timeout=drain)
+                results[key] = Captured(None, out or "", err or "")
+                continue
+            kill_tree(proc, grace=None)  # whatever it left running in its group
+            results[key] = Captured(proc.returncode, out, err)
+    except BaseException:
+        for proc in running.values():
+            kill_tree(proc, grace=None)
+        raise
+    finally:
+        with _active_lock:
+            _active.difference_update(proc.pid for proc in running.values())
+        kill_orphans(before, started)
+    return {key: results[key] for key in commands}
+
+
+def capture(
+    cmd: Sequence[str], timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None, drain: float = 1.0
+) -> Captured:
+    """Run one command to its end within `timeout` seconds, capturing stdout and stderr apart."""
+    return capture_all({0: cmd}, timeout, cwd, env, drain)[0]
+
+
 @dataclass
 class Ran:
     returncode: int | None  # None: killed after the time limit
@@ -273,20 +362,7 @@ def run_step(
     become_subreaper()
     start, started = time.monotonic(), time.time()
     before = set(_direct_children()) if _subreaper else set()
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        pass_fds=tuple(pass_fds),
-    )
-    with _active_lock:
-        _active.add(proc.pid)
+    proc = _start(cmd, cwd, env, subprocess.STDOUT, pass_fds)
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     stdout = proc.stdout

@@ -12,7 +12,6 @@ import contextlib
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,9 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dlpick import processes
 from dlpick.errors import BadInput, MissingTool
 from dlpick.machine import bench_worker
-from dlpick.processes import kill_group
 
 FORMAT = "dlpick-bench/1"
 MODELS = ("mlp", "cnn")
@@ -131,35 +130,19 @@ def run_worker(
     argv += ["--device", device, "--json"]
     head = {"status": "failed", "batch": spec.batch, "steps": spec.steps, "warmup": spec.warmup}
     with tempfile.TemporaryDirectory(prefix="dlpick-bench-") as cwd:  # nothing in cwd shadows a module
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return {**head, "error": f"could not start {argv[0]}: {exc}"}
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc, drain=5)
-            return {**head, "error": f"timed out after {timeout:g} s; the worker was killed"}
-        except BaseException:  # Ctrl-C: take the worker down with us
-            kill_group(proc, drain=5)
-            raise
+        ran = processes.capture(argv, timeout, cwd=Path(cwd), env=env, drain=5)
+    if ran.error:
+        return {**head, "error": ran.error}
+    if ran.returncode is None:
+        return {**head, "error": f"timed out after {timeout:g} s; the worker was killed"}
+    out, err = ran.stdout, ran.stderr
     result = _last_json(out)
     if result is None:
         lines = [line.strip() for line in err.splitlines() if line.strip()]
         tail = " | ".join(lines[-2:]) or "no output"
-        return {**head, "error": f"the worker exited with status {proc.returncode} without a result: {tail}"}
-    if result.get("status") == "ok" and proc.returncode != 0:
-        return {**head, "error": f"the worker reported a result but exited with status {proc.returncode}"}
+        return {**head, "error": f"the worker exited with status {ran.returncode} without a result: {tail}"}
+    if result.get("status") == "ok" and ran.returncode != 0:
+        return {**head, "error": f"the worker reported a result but exited with status {ran.returncode}"}
     return result
 
 

@@ -28,15 +28,13 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlpick.processes import kill_group
+from dlpick import processes
 
 # Vocabulary hardware ids, in the order detected ids are listed (cpu is always first).
 HARDWARE_ORDER = ("cpu", "nvidia-gpu", "amd-gpu", "apple-silicon", "intel-gpu", "tpu", "ascend-npu", "kunlun-xpu")
@@ -244,34 +242,22 @@ def parse_xpu_smi(text: str) -> list[Accelerator]:
 def run_tools(commands: Mapping[str, list[str]], timeout: float) -> dict[str, tuple[str, str]]:
     """Run the tools that are on PATH side by side: {key: (status, stdout)}."""
     results: dict[str, tuple[str, str]] = {}
-    running: dict[str, subprocess.Popen[str]] = {}
+    found: dict[str, list[str]] = {}
     for key, argv in commands.items():
         exe = shutil.which(argv[0])
         if exe is None:
             results[key] = ("not found", "")
-            continue
-        try:
-            running[key] = subprocess.Popen(
-                [exe, *argv[1:]],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                start_new_session=True,  # a hung tool is killed with its children
-            )
-        except OSError as exc:
-            results[key] = (f"failed: {exc}", "")
-    deadline = time.monotonic() + timeout
-    for key, proc in running.items():
-        try:
-            out, err = proc.communicate(timeout=max(0.05, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
+        else:
+            found[key] = [exe, *argv[1:]]
+    for key, ran in processes.capture_all(found, timeout).items():
+        if ran.error:
+            results[key] = (f"failed: {ran.error}", "")
+        elif ran.returncode is None:
             results[key] = (f"timed out after {timeout:g} s", "")
-            continue
-        first = next((line.strip() for line in (err or out).splitlines() if line.strip()), "")
-        results[key] = ("ok", out) if proc.returncode == 0 else (f"failed (exit {proc.returncode}): {first}", out)
+        elif ran.returncode == 0:
+            results[key] = ("ok", ran.stdout)
+        else:
+            results[key] = (f"failed (exit {ran.returncode}): {ran.first_line()}", ran.stdout)
     return {key: results[key] for key in commands}
 
 
@@ -308,11 +294,8 @@ def detect_tpu(
 
 
 def _sysctl(name: str) -> str:
-    try:
-        proc = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=2)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    ran = processes.capture(["sysctl", "-n", name], 2)
+    return ran.stdout.strip() if ran.returncode == 0 else ""
 
 
 def detect_accelerators(

@@ -21,7 +21,6 @@ import filecmp
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -203,20 +202,13 @@ def git_state(dest: Path, files: list[str]) -> tuple[bool, list[str], list[str]]
     if not files or shutil.which("git") is None:
         return False, [], []
     git = ["git", "-C", str(dest)]
-    try:
-        prefix = subprocess.run(
-            [*git, "rev-parse", "--show-prefix"], capture_output=True, text=True, timeout=30, check=False
-        )
-        if prefix.returncode != 0:
-            return False, [], []
-        status = subprocess.run(
-            [*git, "status", "--porcelain=v1", "-z", "--ignored=matching", "--untracked-files=all", "--", *files],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    prefix = processes.capture([*git, "rev-parse", "--show-prefix"], 30)
+    if prefix.returncode != 0:
+        return False, [], []
+    status = processes.capture(
+        [*git, "status", "--porcelain=v1", "-z", "--ignored=matching", "--untracked-files=all", "--", *files], 60
+    )
+    if status.returncode != 0:
         return False, [], []
     base = prefix.stdout.strip()
     dirty: list[str] = []

@@ -23,7 +23,6 @@ import platform
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -84,13 +83,8 @@ class EnvSpec:
             return ""
         if Path(self.python).resolve() == Path(sys.executable).resolve():
             return platform.python_version()
-        proc = subprocess.run(
-            [self.python, "-c", "import platform; print(platform.python_version())"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return proc.stdout.strip()
+        ran = processes.capture([self.python, "-c", "import platform; print(platform.python_version())"], 60)
+        return ran.stdout.strip() if ran.returncode == 0 else ""
 
     def key(self) -> str:
         data = [
@@ -390,7 +384,7 @@ def _remove_tree(path: Path) -> None:
     """Delete a build folder, never through a mount: debootstrap mounts /proc (and may bind /dev)
     inside the root while it works, and deleting through those would reach the host's."""
     for point in _mounts_under(path):
-        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+        processes.capture(["umount", "--lazy", point], 60)
     left = _mounts_under(path)
     if left:
         raise EnvError(f"{path} still has {left[0]} mounted; not deleting it", hint=f"umount {left[0]}, then retry")

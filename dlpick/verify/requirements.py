@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlpick import processes
 from dlpick.errors import BadInput
 
 PROBE = r"""
@@ -154,17 +154,10 @@ def unmet(python: str, requirements: list[str], cwd: Path, env: dict[str, str] |
     """The requirements `python` does not satisfy (markers honoured), found without importing them."""
     if not requirements:
         return []
-    try:
-        proc = subprocess.run(
-            [python, "-c", PROBE, json.dumps(requirements)],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BadInput(f"{python}: cannot check the project's requirements ({exc})") from None
+    proc = processes.capture([python, "-c", PROBE, json.dumps(requirements)], 60, cwd=cwd, env=env)
+    if proc.error or proc.returncode is None:
+        why = proc.error or "timed out after 60 s"
+        raise BadInput(f"{python}: cannot check the project's requirements ({why})") from None
     try:
         rows = json.loads(proc.stdout.strip().splitlines()[-1])
         if isinstance(rows, dict):
