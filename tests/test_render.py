@@ -72,6 +72,21 @@ def test_templates_are_listed_with_their_tasks():
 # --- names ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", ["Churn model", "My_DL--Project 2", "a - b_c", "X9  y"])
+@pytest.mark.parametrize("template", sorted(p.parent.name for p in ROOT.glob("templates/*/cookiecutter.json")))
+def test_cookiecutter_derives_the_slug_dlpick_derives(name: str, template: str) -> None:
+    """Someone running cookiecutter on a template directly gets the folder and package dlpick would make."""
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    context = generate_context(
+        str(ROOT / "templates" / template / "cookiecutter.json"), extra_context={"project_name": name}
+    )
+    derived = prompt_for_config(context, no_input=True)
+    names = render.project_name(name)
+    assert (derived["project_slug"], derived["package_name"]) == (names.slug, names.package)
+
+
 @pytest.mark.parametrize(
     ("name", "slug", "package"),
     [

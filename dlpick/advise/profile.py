@@ -6,16 +6,16 @@ when there is none.
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlpick.advise.name_pattern import NAME_FIELDS, name_pattern_problem
 from dlpick.errors import BadInput
 
+__all__ = ["FILE_NAME", "NAME_FIELDS", "Profile", "find", "load", "name_pattern_problem"]
+
 FILE_NAME = "dlpick.yaml"
-# Placeholders a `template.project_name` pattern may use.
-NAME_FIELDS = ("team", "task", "framework")
 
 
 @dataclass(frozen=True)
@@ -49,33 +49,6 @@ def find(explicit: Path | None = None, cwd: Path | None = None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-MAX_PATTERN = 200
-
-
-def name_pattern_problem(pattern: str) -> str | None:
-    """Why a project-name pattern is unusable, or None.
-
-    Only the plain placeholders of NAME_FIELDS: no format spec ({team:>9999}), conversion ({team!r}),
-    attribute or index ({team.x}, {team[0]}), and a bounded length.
-    """
-    fields = ", ".join("{" + n + "}" for n in NAME_FIELDS)
-    if len(pattern) > MAX_PATTERN:
-        return f"pattern longer than {MAX_PATTERN} characters"
-    try:
-        parts = list(string.Formatter().parse(pattern))
-    except ValueError as exc:
-        return f"invalid pattern: {exc} (use {fields}; write {{{{ and }}}} for literal braces)"
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if name not in NAME_FIELDS:
-            return f"unknown placeholder {{{name}}} (use {fields})"
-        if spec or conversion:
-            written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-            return f"placeholder {written} may not have a format or conversion (use {fields})"
-    return None
-
-
 def load(path: Path) -> Profile:
     """Read and validate a profile; every problem on its own line as `file:line: field: message`."""
     from pydantic import ValidationError
@@ -92,19 +65,10 @@ def load(path: Path) -> Profile:
         model = ProfileModel.model_validate(data)
     except ValidationError as exc:
         raise BadInput("\n".join(yamlfile.validation_problems(path, exc))) from None
-    template = model.template
     answers = model.answers.model_dump(exclude_none=True) if model.answers else {}
     knowledge = (path.parent / model.knowledge) if model.knowledge else None
     if knowledge is not None and not knowledge.is_dir():
         line = yamlfile.line_of(path, ("knowledge",))
         raise BadInput(f"{path}:{line}: knowledge: {knowledge}: no such folder")
-    return Profile(
-        path=path,
-        team=model.team,
-        answers=answers,
-        knowledge=knowledge,
-        project_name=template.project_name if template else None,
-        license=template.license if template else None,
-        ci=template.ci if template else None,
-        python_version=template.python_version if template else None,
-    )
+    template = model.template.model_dump() if model.template else {}
+    return Profile(path=path, team=model.team, answers=answers, knowledge=knowledge, **template)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from dlpick.advise.profile import name_pattern_problem
+from dlpick.advise.name_pattern import name_pattern_problem
 
 
 class _Strict(BaseModel):

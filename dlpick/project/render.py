@@ -164,7 +164,9 @@ def project_name(name: str) -> ProjectName:
             f"invalid project name {name!r}",
             hint=f"use letters, digits, spaces, - and _, starting with a letter, at most {NAME_MAX} characters",
         )
-    slug = re.sub(r"-{2,}", "-", re.sub(r"[\s_]+", "-", text.lower())).strip("-")
+    from slugify import slugify  # the filter the templates' cookiecutter.json uses: one rule for both
+
+    slug = slugify(text)
     package = slug.replace("-", "_")
     if keyword.iskeyword(package) or keyword.issoftkeyword(package):
         raise BadInput(f"project name {name!r} gives the package {package!r}, a Python keyword", hint="pick another")
