@@ -89,11 +89,15 @@ def test_a_venv_is_built_once_then_reused_and_an_unfinished_one_is_rebuilt(tmp_p
 
 
 @pytest.mark.needs_index
-def test_a_failed_install_reports_pip_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("tool", ["pip", "uv"])
+def test_a_failed_install_reports_the_installer_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str
+):
+    monkeypatch.setenv(envs.INSTALLER_VAR, tool)
     project = project_with(tmp_path, requirements_txt="dlpick-no-such-package-for-tests==0.0.1\n")
     (tmp_path / "tmp").mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # pip's own temporary folders go in the build folder
-    with pytest.raises(envs.EnvError, match="pip install failed") as raised:
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # the installer's temporary folders go in the build folder
+    with pytest.raises(envs.EnvError, match=f"{tool} install failed") as raised:
         envs.ensure(envs.spec_for(project, "none"), root=tmp_path / "envs")
     assert "constraint" in raised.value.hint
     assert [p.name for p in (tmp_path / "envs").iterdir() if not p.name.endswith(".lock")] == []
@@ -117,7 +121,7 @@ def test_verify_isolated_reports_an_unbuildable_environment_as_not_verified(tmp_
     assert result.exit_code == 3, result.output
     data = json.loads(result.stdout)
     assert data["verified"] is False and data["passed"] is False
-    assert data["checks"][0]["name"] == "environment" and "pip install failed" in data["checks"][0]["detail"]
+    assert data["checks"][0]["name"] == "environment" and " install failed" in data["checks"][0]["detail"]
 
 
 def test_constraint_needs_isolated(tmp_path: Path):
@@ -329,3 +333,42 @@ def test_a_build_never_replaces_a_folder_dlpick_did_not_make_at_its_path(tmp_pat
     with pytest.raises(envs.EnvError, match="dlpick did not build it; not touching it"):
         envs.ensure(spec, root=root)
     assert (theirs / "notes.txt").read_text() == "mine"
+
+
+def test_uv_is_given_pips_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Indexes, find-links, constraints and trusted hosts pip is configured with reach uv too: a
+    machine with a mirror or a local wheel folder gets the same packages from either installer."""
+    for name in [n for n in os.environ if n.startswith("PIP_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "pip.conf"
+    config.write_text(
+        "[global]\nindex-url = https://mirror.example/simple\n"
+        "extra-index-url = file:///srv/a/simple file:///srv/b/simple\n"
+        "find-links = /srv/wheels\nconstraint = /srv/c.txt\ntrusted-host = mirror.example\n"
+    )
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PIP_FIND_LINKS", "/srv/other-wheels")  # the environment wins over the file, as in pip
+    options, _ = envs.pip_settings(sys.executable)
+    pairs = list(zip(options[::2], options[1::2], strict=False))
+    assert pairs == [
+        ("--index-strategy", "unsafe-best-match"),
+        ("--index-url", "https://mirror.example/simple"),
+        ("--extra-index-url", "file:///srv/a/simple"),
+        ("--extra-index-url", "file:///srv/b/simple"),
+        ("--find-links", "/srv/other-wheels"),
+        ("--constraint", "/srv/c.txt"),
+        ("--allow-insecure-host", "mirror.example"),
+    ]
+
+
+def test_the_installer_can_be_chosen(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(envs.INSTALLER_VAR, "pip")
+    assert envs.installer() == ("pip", None)
+    monkeypatch.setenv(envs.INSTALLER_VAR, "conda")
+    with pytest.raises(BadInput, match="expected uv or pip"):
+        envs.installer()
+    monkeypatch.setenv(envs.INSTALLER_VAR, "uv")
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setitem(sys.modules, "uv", None)  # nor the uv package
+    with pytest.raises(envs.EnvError, match="uv is not installed"):
+        envs.installer()

@@ -305,32 +305,100 @@ def _run(
         )
 
 
+INSTALLER_VAR = "DLPICK_INSTALLER"  # "uv" or "pip": how venvs are built (default: uv when installed)
+# pip's settings that decide what gets installed, and the uv option that says the same.
+PIP_TO_UV = {
+    "index-url": "--index-url",
+    "extra-index-url": "--extra-index-url",
+    "find-links": "--find-links",
+    "constraint": "--constraint",
+    "trusted-host": "--allow-insecure-host",
+}
+
+
+def installer() -> tuple[str, str | None]:
+    """("uv", its path) when uv is installed (on PATH or as the `uv` package), else ("pip", None).
+
+    $DLPICK_INSTALLER=pip always uses pip; =uv requires uv.
+    """
+    wanted = os.environ.get(INSTALLER_VAR, "").strip().lower()
+    if wanted not in ("", "uv", "pip"):
+        raise BadInput(f"{INSTALLER_VAR}={wanted}: expected uv or pip")
+    if wanted == "pip":
+        return "pip", None
+    found = shutil.which("uv")
+    if found is None:
+        with contextlib.suppress(Exception):
+            from uv import find_uv_bin  # type: ignore[import-not-found]
+
+            found = find_uv_bin()
+    if found is None and wanted == "uv":
+        raise EnvError(f"{INSTALLER_VAR}=uv but uv is not installed", hint="pip install uv, or unset it")
+    return ("uv", found) if found else ("pip", None)
+
+
+def pip_settings(python: str) -> tuple[list[str], dict[str, str]]:
+    """pip's configuration (files and PIP_* variables) as uv options, so both install the same thing.
+
+    Indexes, find-links, constraint files and trusted hosts are what change the result. `pip config
+    list` prints each file setting merged as `SECTION.NAME` and each PIP_* variable as `:env:.NAME`;
+    pip's precedence holds: a variable over the `[install]` section over `[global]`. uv is told to
+    weigh every index the way pip does. Returns the options and the environment uv needs (pip's
+    `cert` is uv's SSL_CERT_FILE).
+    """
+    ran = processes.capture([python, "-m", "pip", "config", "list"], 60)
+    rank = {"global": 0, "install": 1, ":env:": 2}
+    found: dict[str, tuple[int, str]] = {}
+    for line in ran.stdout.splitlines() if ran.returncode == 0 else []:
+        key, sep, value = line.partition("=")
+        section, _, name = key.rpartition(".")
+        if sep and section in rank and name in (*PIP_TO_UV, "no-index", "cert"):
+            if name not in found or rank[section] >= found[name][0]:
+                found[name] = (rank[section], value.strip().strip("'\""))
+    values = {name: value for name, (_, value) in found.items()}
+    options = ["--index-strategy", "unsafe-best-match"]
+    for name, flag in PIP_TO_UV.items():
+        for value in values.get(name, "").split():
+            options += [flag, value]
+    if values.get("no-index", "").lower() in ("1", "true", "yes", "on"):
+        options.append("--no-index")
+    env = {"SSL_CERT_FILE": values["cert"]} if values.get("cert") and not os.environ.get("SSL_CERT_FILE") else {}
+    return options, env
+
+
 def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: float, keep: tuple[int, ...]) -> None:
+    tool, uv = installer()
     if on_event:
-        on_event("step", f"building an isolated {spec.describe()} (first time only)")
-    _run([spec.python, "-m", "venv", str(path)], on_event, 300, "python -m venv", keep=keep)
+        on_event("step", f"building an isolated {spec.describe()} with {tool} (first time only)")
+    if uv:
+        _run([uv, "venv", "--seed", "--python", spec.python, str(path)], on_event, 300, "uv venv", keep=keep)
+    else:
+        _run([spec.python, "-m", "venv", str(path)], on_event, 300, "python -m venv", keep=keep)
     (path / "requirements.txt").write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
-    cmd = [
-        _python_of(path, spec),
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--progress-bar",
-        "off",
-        "-r",
-        str(path / "requirements.txt"),
-        "pytest",
-    ]
+    python = _python_of(path, spec)
+    extra: dict[str, str] = {}
+    if uv:
+        options, extra = pip_settings(spec.python)
+        cmd = [uv, "pip", "install", "--no-progress", "--python", python, *options]
+    else:
+        cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
+    cmd += ["-r", str(path / "requirements.txt"), "pytest"]
     for number, (name, content) in enumerate(spec.constraints):
         copy = path / f"constraints-{number}-{name}"
         copy.write_text(content, encoding="utf-8")
         cmd += ["-c", str(copy)]
-    # pip's temporary folders go inside the environment, so an interrupted build takes them along.
+    # The installer's temporary folders go inside the environment, so an interrupted build takes them along.
     scratch = path / ".tmp"
     scratch.mkdir()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
-    _run(cmd, on_event, timeout, "pip install", env=env, keep=keep)
+    env = {
+        **os.environ,
+        **extra,
+        "PYTHONUNBUFFERED": "1",
+        "TMPDIR": str(scratch),
+        "TEMP": str(scratch),
+        "TMP": str(scratch),
+    }
+    _run(cmd, on_event, timeout, f"{tool} install", env=env, keep=keep)
     shutil.rmtree(scratch, ignore_errors=True)
 
 
