@@ -102,7 +102,8 @@ def _run_with_progress(frameworks: Any, wanted: list[str], options: dict[str, An
             if kind == "start":
                 output.note(f"bench: {run.framework} {model} ...", verbosity=verbosity)
             else:
-                output.note(f"bench: {run.framework} {model}: {_outcome(run.models[model])}", verbosity=verbosity)
+                outcome = _outcome(run.models[model])
+                output.note(f"bench: {run.framework} {model}: {outcome}", verbosity=verbosity)
 
         return bench_mod.bench(frameworks, wanted, on_event=plain, **options)
 
@@ -152,7 +153,9 @@ def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
     devices = ", ".join(machine["devices"]) or "no device ran"
     kind = "quick run" if result["quick"] else "full run"
     out.print(f"[bold]dlpick bench[/] ({kind}, {result['created']}) on {escape(devices)}")
-    table = output.table("", ["framework", "version", "model", "device", "import s", "steps/s", "samples/s", "peak RSS"])
+    table = output.table(
+        "", ["framework", "version", "model", "device", "import s", "steps/s", "samples/s", "peak RSS"]
+    )
     for column in table.columns[4:]:
         column.justify = "right"
     gpu = any(m.get("peak_device_mb") for f in result["frameworks"] for m in f["models"].values())

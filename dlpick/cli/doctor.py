@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -53,7 +52,6 @@ def _mib(value: int | None) -> str:
 
 def render(report: Report, footer: str) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from dlpick.cli import output
 

@@ -127,7 +127,8 @@ def _print_rendered(result: ScaffoldResult, as_json: bool) -> None:
     if result.note:
         output.note(f"note: {result.note}")
     what = "updated" if rendered.replaced else "created"
-    typer.echo(f"{what} {rendered.project_dir}: {result.framework} {result.task} starter (package {rendered.name.package})")
+    starter = f"{result.framework} {result.task} starter (package {rendered.name.package})"
+    typer.echo(f"{what} {rendered.project_dir}: {starter}")
     if rendered.overwritten:
         typer.echo(f"overwrote {len(rendered.overwritten)} file(s): {', '.join(rendered.overwritten)}")
     if rendered.backup:

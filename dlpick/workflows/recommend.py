@@ -41,10 +41,11 @@ class RecommendOutcome:
     report: Path | None = None  # the decision record written
 
 
-def recommend(session: Session, request: RecommendRequest, prompts: Prompts = Prompts()) -> RecommendOutcome:
+def recommend(session: Session, request: RecommendRequest, prompts: Prompts | None = None) -> RecommendOutcome:
     from dlpick.advise import answers as answers_mod
     from dlpick.advise import scoring
 
+    prompts = prompts or Prompts()
     report_template = _check_outputs(request)  # before any question is asked
     kb = session.knowledge
     measured = None
@@ -109,13 +110,7 @@ def _must_ask(
     # Without a task the questions must be asked; with one, the rest are asked only when a person is
     # at the terminal on both ends (`--task X --json > file` stays a script).
     must = "task" not in settled
-    return (
-        not whole
-        and not request.no_input
-        and settled != keys
-        and (must or prompts.stdout_tty)
-        and prompts.stdin_tty
-    )
+    return not whole and not request.no_input and settled != keys and (must or prompts.stdout_tty) and prompts.stdin_tty
 
 
 def split(values: list[str]) -> list[str]:

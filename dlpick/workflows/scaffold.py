@@ -59,7 +59,7 @@ class ScaffoldResult:
 def scaffold(
     session: Session,
     request: ScaffoldRequest,
-    prompts: Prompts = Prompts(),
+    prompts: Prompts | None = None,
     on_rendered: Callable[[ScaffoldResult], None] | None = None,
     on_event: OnEvent | None = None,
 ) -> ScaffoldResult:
@@ -68,6 +68,7 @@ def scaffold(
     from dlpick import processes
     from dlpick.project import render
 
+    prompts = prompts or Prompts()
     if request.verify:
         verify_flow.check_device(request.device)
     profile = session.profile
