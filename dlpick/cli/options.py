@@ -15,6 +15,9 @@ KnowledgeOpt = Annotated[
     Path | None,
     Opt("--knowledge", "-k", help="Extra knowledge folder overriding the built-in one (env: DLPICK_KNOWLEDGE)."),
 ]
+# recommend and scaffold
+TaskOpt = Annotated[str | None, Opt("--task", "-t", help="Task id, e.g. image-classification.")]
+NoInputOpt = Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of a table.")]
 # verify and scaffold --verify
 DeviceOpt = Annotated[str, Opt("--device", help="auto, cpu, cuda or mps: passed to the project's train.")]

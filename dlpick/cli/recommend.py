@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dlpick.cli.options import KnowledgeOpt, session
+from dlpick.cli.options import KnowledgeOpt, NoInputOpt, TaskOpt, session
 
 HELP = """Rank the frameworks for your project and explain why.
 
@@ -40,58 +40,66 @@ Answers file (YAML; only `task` is required):
 Opt = typer.Option
 
 
+AnswersOpt = Annotated[Path | None, Opt("--answers", "-a", help="YAML answers file (see above).", show_default=False)]
+HardwareOpt = Annotated[
+    list[str] | None, Opt("--hardware", help="Hardware id; repeat or comma-separate: cpu,nvidia-gpu.")
+]
+DeployOpt = Annotated[list[str] | None, Opt("--deploy", help="Deployment target id; repeat or comma-separate.")]
+FamiliarOpt = Annotated[list[str] | None, Opt("--familiar", help="FRAMEWORK=0..5, the team's experience; repeatable.")]
+WeightOpt = Annotated[list[str] | None, Opt("--weight", help="CRITERION=0..5, how much it matters; repeatable.")]
+PythonOpt = Annotated[str | None, Opt("--python", help="Python version the project uses (default: this one).")]
+IncludeRetiredOpt = Annotated[
+    bool | None, Opt("--include-retired/--exclude-retired", help="Rank retired frameworks too.", show_default=False)
+]
+TopOpt = Annotated[int | None, Opt("--top", "-n", min=1, help="Show only the N best.")]
+JsonOpt = Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of tables.")]
+SaveAnswersOpt = Annotated[Path | None, Opt("--save-answers", help="Write the answers used to this YAML file.")]
+ReportOpt = Annotated[
+    Path | None,
+    Opt("--report", help="Also write a decision record: .md (Markdown) or .html (one self-contained file)."),
+]
+ReportTemplateOpt = Annotated[
+    Path | None,
+    Opt(
+        "--report-template",
+        help="Write the --report from this Jinja2 template instead of the built-in one (start from a copy of "
+        "dlpick/advise/report_templates/decision.md.j2 or .html.j2).",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+ForceOpt = Annotated[bool, Opt("--force", help="Overwrite an existing --report or --save-answers file.")]
+BenchOpt = Annotated[
+    str | None,
+    Opt(
+        "--bench",
+        help="Score performance from a `dlpick bench` result: FILE, or `last` for the latest saved run "
+        "(never used unless asked for). Frameworks it did not measure keep the knowledge base's figures.",
+        metavar="FILE|last",
+        show_default=False,
+    ),
+]
+
+
 def recommend(
     ctx: typer.Context,
-    answers: Annotated[
-        Path | None, Opt("--answers", "-a", help="YAML answers file (see above).", show_default=False)
-    ] = None,
-    task: Annotated[str | None, Opt("--task", "-t", help="Task id, e.g. image-classification.")] = None,
-    hardware: Annotated[
-        list[str] | None, Opt("--hardware", help="Hardware id; repeat or comma-separate: cpu,nvidia-gpu.")
-    ] = None,
-    deploy: Annotated[list[str] | None, Opt("--deploy", help="Deployment target id; repeat or comma-separate.")] = None,
-    familiar: Annotated[
-        list[str] | None, Opt("--familiar", help="FRAMEWORK=0..5, the team's experience; repeatable.")
-    ] = None,
-    weight: Annotated[
-        list[str] | None, Opt("--weight", help="CRITERION=0..5, how much it matters; repeatable.")
-    ] = None,
-    python: Annotated[str | None, Opt("--python", help="Python version the project uses (default: this one).")] = None,
-    include_retired: Annotated[
-        bool | None, Opt("--include-retired/--exclude-retired", help="Rank retired frameworks too.", show_default=False)
-    ] = None,
-    top: Annotated[int | None, Opt("--top", "-n", min=1, help="Show only the N best.")] = None,
-    as_json: Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of tables.")] = False,
-    save_answers: Annotated[
-        Path | None, Opt("--save-answers", help="Write the answers used to this YAML file.")
-    ] = None,
+    answers: AnswersOpt = None,
+    task: TaskOpt = None,
+    hardware: HardwareOpt = None,
+    deploy: DeployOpt = None,
+    familiar: FamiliarOpt = None,
+    weight: WeightOpt = None,
+    python: PythonOpt = None,
+    include_retired: IncludeRetiredOpt = None,
+    top: TopOpt = None,
+    as_json: JsonOpt = False,
+    save_answers: SaveAnswersOpt = None,
     knowledge_dir: KnowledgeOpt = None,
-    no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
-    report: Annotated[
-        Path | None,
-        Opt("--report", help="Also write a decision record: .md (Markdown) or .html (one self-contained file)."),
-    ] = None,
-    report_template: Annotated[
-        Path | None,
-        Opt(
-            "--report-template",
-            help="Write the --report from this Jinja2 template instead of the built-in one (start from a copy of "
-            "dlpick/advise/report_templates/decision.md.j2 or .html.j2).",
-            metavar="FILE",
-            show_default=False,
-        ),
-    ] = None,
-    force: Annotated[bool, Opt("--force", help="Overwrite an existing --report or --save-answers file.")] = False,
-    bench: Annotated[
-        str | None,
-        Opt(
-            "--bench",
-            help="Score performance from a `dlpick bench` result: FILE, or `last` for the latest saved run "
-            "(never used unless asked for). Frameworks it did not measure keep the knowledge base's figures.",
-            metavar="FILE|last",
-            show_default=False,
-        ),
-    ] = None,
+    no_input: NoInputOpt = False,
+    report: ReportOpt = None,
+    report_template: ReportTemplateOpt = None,
+    force: ForceOpt = False,
+    bench: BenchOpt = None,
 ) -> None:
     from dlpick.cli import output, prompts
     from dlpick.workflows import recommend as flow

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dlpick.cli.options import ConstraintOpt, DeviceOpt, IsolatedOpt, KnowledgeOpt, TimeoutOpt, session
+from dlpick.cli.options import (
+    ConstraintOpt,
+    DeviceOpt,
+    IsolatedOpt,
+    KnowledgeOpt,
+    NoInputOpt,
+    TaskOpt,
+    TimeoutOpt,
+    session,
+)
 
 if TYPE_CHECKING:
     from dlpick.workflows.scaffold import ScaffoldResult
@@ -42,36 +51,45 @@ and the knowledge-base facts behind it.
 Opt = typer.Option
 
 
+FrameworkOpt = Annotated[
+    str | None, typer.Argument(help="Framework id (default: the top recommendation).", show_default=False)
+]
+DestOpt = Annotated[Path | None, Opt("--dest", "-d", help="Folder to create the project in.")]
+NameOpt = Annotated[
+    str | None,
+    Opt(
+        "--name",
+        help="Project name (default: the profile's pattern, else the folder's name).",
+    ),
+]
+AnswersOpt = Annotated[
+    Path | None, Opt("--answers", "-a", help="YAML answers file (as for `dlpick recommend`).", show_default=False)
+]
+VerifyOpt = Annotated[bool, Opt("--verify/--no-verify", help="Smoke-train and check the new project.")]
+ForceOpt = Annotated[
+    int,
+    Opt(
+        "--force",
+        "-f",
+        count=True,
+        help="Write the template's files into an existing --dest, overwriting only those (listed); nothing "
+        "else is touched. Twice (-ff) for a folder that holds no generated project.",
+    ),
+]
+JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of text.")]
+
+
 def scaffold(
     ctx: typer.Context,
-    framework: Annotated[
-        str | None, typer.Argument(help="Framework id (default: the top recommendation).", show_default=False)
-    ] = None,
-    task: Annotated[str | None, Opt("--task", "-t", help="Task id, e.g. image-classification.")] = None,
-    dest: Annotated[Path | None, Opt("--dest", "-d", help="Folder to create the project in.")] = None,
-    name: Annotated[
-        str | None,
-        Opt(
-            "--name",
-            help="Project name (default: the profile's pattern, else the folder's name).",
-        ),
-    ] = None,
-    answers: Annotated[
-        Path | None, Opt("--answers", "-a", help="YAML answers file (as for `dlpick recommend`).", show_default=False)
-    ] = None,
-    no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
-    verify: Annotated[bool, Opt("--verify/--no-verify", help="Smoke-train and check the new project.")] = True,
-    force: Annotated[
-        int,
-        Opt(
-            "--force",
-            "-f",
-            count=True,
-            help="Write the template's files into an existing --dest, overwriting only those (listed); nothing "
-            "else is touched. Twice (-ff) for a folder that holds no generated project.",
-        ),
-    ] = 0,
-    as_json: Annotated[bool, Opt("--json", help="Print JSON instead of text.")] = False,
+    framework: FrameworkOpt = None,
+    task: TaskOpt = None,
+    dest: DestOpt = None,
+    name: NameOpt = None,
+    answers: AnswersOpt = None,
+    no_input: NoInputOpt = False,
+    verify: VerifyOpt = True,
+    force: ForceOpt = 0,
+    as_json: JsonOpt = False,
     knowledge_dir: KnowledgeOpt = None,
     device: DeviceOpt = "auto",
     timeout: TimeoutOpt = 300.0,
