@@ -77,7 +77,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "dlpick/processes.py": ("tests/test_verify.py", "tests/faults/test_signals.py"),
     "dlpick/project/render.py": ("tests/test_render.py", "tests/test_force.py"),
     "dlpick/project/overlay.py": ("tests/test_force.py", "tests/test_render.py"),
-    "dlpick/cli/scaffold.py": ("tests/test_render.py", "tests/faults/test_signals.py"),
+    "dlpick/workflows/scaffold.py": ("tests/test_render.py", "tests/faults/test_signals.py"),
     "dlpick/verify/envs.py": ("tests/test_envs.py",),
     "dlpick/advise/scoring.py": ("tests/test_scoring.py", "tests/test_cli.py"),
     "dlpick/advise/answers.py": ("tests/faults/test_regressions.py", "tests/test_cli.py"),
@@ -92,7 +92,7 @@ VERIFY, PROCESSES, RENDER, OVERLAY = (
     "dlpick/project/overlay.py",
 )
 SCAFFOLD, ENVS, SCORING, ANSWERS = (
-    "dlpick/cli/scaffold.py",
+    "dlpick/workflows/scaffold.py",
     "dlpick/verify/envs.py",
     "dlpick/advise/scoring.py",
     "dlpick/advise/answers.py",

@@ -120,9 +120,9 @@ def test_bench_models_are_equivalent_across_frameworks(real_run):
 
 
 def test_bench_table_output(real_run, capsys):
-    from dlpick.cli import machine
+    from dlpick.cli import bench as bench_cli
 
-    machine.render_bench(real_run["data"], [real_run["out"]])
+    bench_cli.render_bench(real_run["data"], [real_run["out"]])
     text = capsys.readouterr().out
     assert "samples/s" in text and "peak RSS" in text
     for fid, present in INSTALLED.items():

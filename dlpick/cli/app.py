@@ -11,6 +11,8 @@ import typer
 from typer.core import TyperGroup
 
 from dlpick import __version__, errors
+from dlpick.cli.output import JSON_PRINTED
+from dlpick.session import Session
 
 HELP = """Pick a deep-learning framework for your project, scaffold it, prove it trains.
 
@@ -32,23 +34,42 @@ answers, a knowledge folder and template settings; an answers file and flags ove
 Colour follows the terminal; set NO_COLOR=1 to turn it off.
 """
 
-_state = {"debug": bool(os.environ.get("DLPICK_DEBUG"))}
+
+AS_JSON = "dlpick.as_json"  # in the context's meta: the command line asks for JSON, errors included
+
+
+def _env_debug() -> bool:
+    return bool(os.environ.get("DLPICK_DEBUG"))
 
 
 class _Stopped(BaseException):  # noqa: N818 - carries a signal past typer, which turns Ctrl-C into a silent 130
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, json_printed: bool = False) -> None:
         super().__init__(signum)
         self.signum = signum
+        self.json_printed = json_printed
 
 
 class DlpickGroup(TyperGroup):
     """Runs commands with one error policy: one line on stderr, the exit code from DESIGN.md."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta[AS_JSON] = "--json" in args
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
+        """The root command and the sub-command; their errors end here while the session is at hand."""
+        as_json = bool(ctx.meta.get(AS_JSON))
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
-            raise _Stopped(getattr(exc, "signum", 2)) from exc
+            raise _Stopped(getattr(exc, "signum", 2), bool(ctx.meta.get(JSON_PRINTED))) from exc
+        except errors.DlpickError as exc:
+            session = ctx.obj if isinstance(ctx.obj, Session) else None
+            if session.debug if session is not None else _env_debug():
+                exc.show_traceback = True  # type: ignore[attr-defined]  # main() lets it through
+                raise
+            _fail(str(exc), exc.exit_code, as_json and not ctx.meta.get(JSON_PRINTED))
+            return exc.exit_code
 
     def main(
         self,
@@ -63,15 +84,13 @@ class DlpickGroup(TyperGroup):
         from dlpick import processes
 
         processes.install_signal_handlers()
-        if (output := sys.modules.get("dlpick.cli.output")) is not None:
-            output.json_printed = False  # type: ignore[attr-defined]  # an earlier run in this process (tests)
         as_json = "--json" in (sys.argv[1:] if args is None else list(args))
         code: int
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
-        except errors.DlpickError as exc:
-            if _state["debug"]:
+        except errors.DlpickError as exc:  # --debug, or outside a command (an option's callback)
+            if getattr(exc, "show_traceback", False) or _env_debug():
                 raise
             code = exc.exit_code
             _fail(str(exc), code, as_json)
@@ -82,17 +101,18 @@ class DlpickGroup(TyperGroup):
         except (KeyboardInterrupt, typer.Abort, _Stopped) as exc:
             processes.kill_all_descendants()
             name, code = processes.stopped(getattr(exc, "signum", 2))
-            _fail(f"{name}; {processes.outcome()}", code, as_json, prefix="\ndlpick: ")
+            printed = getattr(exc, "json_printed", False)
+            _fail(f"{name}; {processes.outcome()}", code, as_json and not printed, prefix="\ndlpick: ")
         if standalone_mode:
             sys.exit(code)
         return code
 
 
 def _fail(message: str, code: int, as_json: bool, prefix: str = "dlpick: error: ") -> None:
-    """One line on stderr; with --json also {"error", "exit_code"} on stdout, so scripts always get JSON."""
+    """One line on stderr; with --json (and no JSON result printed yet) also {"error", "exit_code"} on stdout,
+    so scripts always get one JSON document."""
     sys.stderr.write(f"{prefix}{message}\n")
-    output = sys.modules.get("dlpick.cli.output")
-    if as_json and not getattr(output, "json_printed", False):
+    if as_json:
         import json
 
         sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
@@ -116,6 +136,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -145,28 +166,27 @@ def _root(
         ),
     ] = None,
 ) -> None:
-    from dlpick.cli import output, team
-
-    if debug:
-        _state["debug"] = True
+    # The invocation's Session, built once here: every command gets it as ctx.obj.
     if quiet and verbose:
         raise typer.BadParameter("--quiet and --verbose exclude each other")
-    output.verbosity = -1 if quiet else 1 if verbose else 0
-    team.reset(profile)
+    from dlpick.cli import output
+
+    verbosity = -1 if quiet else 1 if verbose else 0
+    ctx.obj = Session(profile, verbosity=verbosity, debug=debug or _env_debug(), on_detail=output.stderr_line)
 
 
 def _register() -> None:
-    from dlpick.cli import envs, init, inspect, machine, recommend, scaffold, verify
+    from dlpick.cli import bench, compare, doctor, envs, init, kb, recommend, scaffold, show, verify
 
     app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
-    app.command("show", help=inspect.SHOW_HELP)(inspect.show)
-    app.command("compare", help=inspect.COMPARE_HELP)(inspect.compare)
-    app.add_typer(inspect.kb_app, name="kb")
+    app.command("show", help=show.HELP)(show.show)
+    app.command("compare", help=compare.HELP)(compare.compare)
+    app.add_typer(kb.kb_app, name="kb")
     app.command("scaffold", help=scaffold.HELP, no_args_is_help=False)(scaffold.scaffold)
     app.command("verify", help=verify.HELP)(verify.verify)
     app.add_typer(envs.envs_app, name="envs")
-    app.command("doctor", help=machine.DOCTOR_HELP)(machine.doctor)
-    app.command("bench", help=machine.BENCH_HELP)(machine.bench)
+    app.command("doctor", help=doctor.HELP)(doctor.doctor)
+    app.command("bench", help=bench.HELP)(bench.bench)
     app.command("init", help=init.HELP)(init.init)
 
 

@@ -35,6 +35,7 @@ Examples:
 
 
 def init(
+    ctx: typer.Context,
     profile: Annotated[
         Path | None,
         typer.Option(
@@ -44,10 +45,11 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing profile.")] = False,
 ) -> None:
     from dlpick.advise.profile import FILE_NAME
-    from dlpick.cli import output, team
+    from dlpick.cli import output
+    from dlpick.cli.options import session
     from dlpick.errors import BadInput
 
-    path = profile or team.explicit or Path(FILE_NAME)
+    path = profile or session(ctx).profile_path or Path(FILE_NAME)
     if path.exists() and not force:
         raise BadInput(f"{path}: already exists (pass --force to overwrite)")
     if not _has_terminal():
@@ -82,10 +84,10 @@ def ask_template(default_team: str) -> tuple[str, str]:
     import questionary
 
     from dlpick.advise.profile import name_pattern_problem
-    from dlpick.cli.questionnaire import _ask
+    from dlpick.cli.prompts import ask
 
-    team_name = _ask(questionary.text("Team name?", default=default_team))
-    pattern = _ask(
+    team_name = ask(questionary.text("Team name?", default=default_team))
+    pattern = ask(
         questionary.text(
             "Name new projects (placeholders {team} {task} {framework}, or a plain name)?",
             default="{team}-{task}",

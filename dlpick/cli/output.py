@@ -1,10 +1,15 @@
-"""All terminal output: JSON for scripts, rich tables for people (output_text); diagnostics go to stderr."""
+"""All terminal output: JSON for scripts, rich tables for people (output_text); diagnostics go to stderr.
+
+How much to say comes from the invocation's Session (`dlpick -q/-v`), found through typer's context.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from typing import Any
+
+from dlpick.session import Session
 
 # The rich tables live in output_text, loaded on first use: `recommend --json` never compiles them.
 TABLES = (
@@ -17,6 +22,7 @@ TABLES = (
     "render_show",
     "render_compare",
 )
+JSON_PRINTED = "dlpick.json_printed"  # in the context's meta: an error after it adds no second document
 
 
 def __getattr__(name: str) -> Any:
@@ -27,23 +33,35 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-json_printed = False  # a command printed its JSON result: an error after it adds no second document
+def _context() -> Any:
+    from typer._click.globals import get_current_context
+
+    return get_current_context(silent=True)
+
+
+def session() -> Session:
+    """This invocation's session; a default one outside a command (a test calling a renderer)."""
+    ctx = _context()
+    found = ctx.find_object(Session) if ctx is not None else None
+    return found if found is not None else Session()
 
 
 def print_json(data: Any) -> None:
-    global json_printed
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    json_printed = True
+    ctx = _context()
+    if ctx is not None:
+        ctx.meta[JSON_PRINTED] = True
 
 
-# -1 quiet (no notes or progress), 0 normal, 1 verbose; set once by the root command's --quiet/--verbose.
-verbosity = 0
+def stderr_line(message: str) -> None:
+    sys.stderr.write(message + "\n")
 
 
-def note(message: str, level: int = 0) -> None:
-    """A diagnostic on stderr, shown when `verbosity` is at least `level` (errors never go through here)."""
-    if verbosity >= level:
-        sys.stderr.write(message + "\n")
+def note(message: str, level: int = 0, verbosity: int | None = None) -> None:
+    """A diagnostic on stderr, shown when the verbosity is at least `level` (errors never go through here).
+    `verbosity`: given by callers on other threads (progress), which have no typer context."""
+    if (session().verbosity if verbosity is None else verbosity) >= level:
+        stderr_line(message)
 
 
 def detail(message: str) -> None:
@@ -51,7 +69,11 @@ def detail(message: str) -> None:
     note(message, level=1)
 
 
-def render_problems(problems: list[str], summary: str) -> None:
-    for problem in problems:
-        sys.stderr.write(problem + "\n")
-    sys.stderr.write(summary + "\n")
+def table(title: str, columns: list[str]) -> Any:
+    """A borderless rich table with folding columns (doctor, bench)."""
+    from rich.table import Table
+
+    result = Table(title=title, title_justify="left", box=None, padding=(0, 1))
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    return result

@@ -6,57 +6,55 @@ from collections.abc import Collection
 from typing import Any
 
 from dlpick.advise.answers import running_python
-
-
-def _ask(question: Any) -> Any:
-    """Run a prompt; Ctrl-C (questionary returns None) becomes KeyboardInterrupt -> exit 130."""
-    answer = question.unsafe_ask()
-    if answer is None:
-        raise KeyboardInterrupt
-    return answer
+from dlpick.cli.prompts import ask as ask_prompt
 
 
 def ask(vocabulary: dict[str, Any], given: dict[str, Any], settled: Collection[str] = ()) -> dict[str, Any]:
     """Ask for the answers. Keys in `settled` (given on the command line) are not asked again; other
     values already `given` become the defaults, and the detected hardware is the hardware default."""
+    answers = dict(given)
+    for key, question in QUESTIONS.items():
+        if key not in settled:
+            answers[key] = question(vocabulary, given)
+    return answers
+
+
+def _ask_task(vocabulary: dict[str, Any], given: dict[str, Any]) -> str:
     import questionary
     from questionary import Choice
 
-    answers = dict(given)
     tasks = vocabulary["tasks"]
-    if "task" not in settled:
-        answers["task"] = _ask(
-            questionary.select(
-                "What will the model do?",
-                choices=[Choice(f"{tid:<24} {text}", value=tid) for tid, text in tasks.items()],
-                default=given.get("task") if given.get("task") in tasks else None,
-                use_shortcuts=False,
-                instruction="(arrow keys, Enter)",
-            )
+    return ask_prompt(
+        questionary.select(
+            "What will the model do?",
+            choices=[Choice(f"{tid:<24} {text}", value=tid) for tid, text in tasks.items()],
+            default=given.get("task") if given.get("task") in tasks else None,
+            use_shortcuts=False,
+            instruction="(arrow keys, Enter)",
         )
-    if "hardware" not in settled:
-        answers["hardware"] = _ask_hardware(vocabulary, given)
-    if "deployment" not in settled:
-        answers["deployment"] = _ask_deployment(vocabulary, given)
-    if "familiarity" not in settled:
-        answers["familiarity"] = _ask_familiarity(vocabulary, given)
-    if "priorities" not in settled:
-        answers["priorities"] = _ask_priorities(vocabulary, given)
-    if "python" not in settled:
-        answers["python"] = _ask(
-            questionary.text(
-                "Python version of the project?",
-                default=str(given.get("python") or running_python()),
-                validate=lambda text: _python_ok(text) or "a version like 3.11",
-            )
+    )
+
+
+def _ask_python(vocabulary: dict[str, Any], given: dict[str, Any]) -> str:
+    import questionary
+
+    return ask_prompt(
+        questionary.text(
+            "Python version of the project?",
+            default=str(given.get("python") or running_python()),
+            validate=lambda text: _python_ok(text) or "a version like 3.11",
         )
-    if "include_retired" not in settled:
-        answers["include_retired"] = _ask(
-            questionary.confirm(
-                "Rank retired frameworks (Theano, Caffe, MXNet) too?", default=bool(given.get("include_retired"))
-            )
+    )
+
+
+def _ask_include_retired(vocabulary: dict[str, Any], given: dict[str, Any]) -> bool:
+    import questionary
+
+    return ask_prompt(
+        questionary.confirm(
+            "Rank retired frameworks (Theano, Caffe, MXNet) too?", default=bool(given.get("include_retired"))
         )
-    return answers
+    )
 
 
 def _ask_hardware(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str]:
@@ -66,7 +64,7 @@ def _ask_hardware(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str
     from dlpick.machine.hardware import quick_hardware_ids
 
     hardware_given = set(given.get("hardware") or quick_hardware_ids())
-    return _ask(
+    return ask_prompt(
         questionary.checkbox(
             "Where will it train and run?",
             choices=[
@@ -84,7 +82,7 @@ def _ask_deployment(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[s
     from questionary import Choice
 
     deploy_given = set(given.get("deployment") or [])
-    return _ask(
+    return ask_prompt(
         questionary.checkbox(
             "Where will it be deployed? (none: no constraint)",
             choices=[
@@ -101,7 +99,7 @@ def _ask_familiarity(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[
     from questionary import Choice
 
     familiar_given = dict(given.get("familiarity") or {})
-    known = _ask(
+    known = ask_prompt(
         questionary.checkbox(
             "Which frameworks does the team already use?",
             choices=[Choice(fid, value=fid, checked=fid in familiar_given) for fid in vocabulary["frameworks"]],
@@ -110,7 +108,7 @@ def _ask_familiarity(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[
     )
     familiarity = {}
     for framework in known:
-        level = _ask(
+        level = ask_prompt(
             questionary.select(
                 f"How well does the team know {framework}?",
                 choices=[
@@ -132,7 +130,7 @@ def _ask_priorities(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[s
     from questionary import Choice
 
     priorities_given = dict(given.get("priorities") or {})
-    important = _ask(
+    important = ask_prompt(
         questionary.checkbox(
             "What matters most? (selected ones get weight 5; the rest keep their defaults)",
             choices=[
@@ -149,3 +147,15 @@ def _ask_priorities(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[s
 def _python_ok(text: str) -> bool:
     major, _, minor = text.strip().partition(".")
     return major == "3" and minor.isdigit()
+
+
+# Asked in this order; each key is also a flag and an answers-file key.
+QUESTIONS = {
+    "task": _ask_task,
+    "hardware": _ask_hardware,
+    "deployment": _ask_deployment,
+    "familiarity": _ask_familiarity,
+    "priorities": _ask_priorities,
+    "python": _ask_python,
+    "include_retired": _ask_include_retired,
+}

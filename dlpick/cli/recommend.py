@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dlpick.cli.options import KnowledgeOpt
+from dlpick.cli.options import KnowledgeOpt, NoInputOpt, TaskOpt, session
 
 HELP = """Rank the frameworks for your project and explain why.
 
@@ -41,126 +40,92 @@ Answers file (YAML; only `task` is required):
 Opt = typer.Option
 
 
+AnswersOpt = Annotated[Path | None, Opt("--answers", "-a", help="YAML answers file (see above).", show_default=False)]
+HardwareOpt = Annotated[
+    list[str] | None, Opt("--hardware", help="Hardware id; repeat or comma-separate: cpu,nvidia-gpu.")
+]
+DeployOpt = Annotated[list[str] | None, Opt("--deploy", help="Deployment target id; repeat or comma-separate.")]
+FamiliarOpt = Annotated[list[str] | None, Opt("--familiar", help="FRAMEWORK=0..5, the team's experience; repeatable.")]
+WeightOpt = Annotated[list[str] | None, Opt("--weight", help="CRITERION=0..5, how much it matters; repeatable.")]
+PythonOpt = Annotated[str | None, Opt("--python", help="Python version the project uses (default: this one).")]
+IncludeRetiredOpt = Annotated[
+    bool | None, Opt("--include-retired/--exclude-retired", help="Rank retired frameworks too.", show_default=False)
+]
+TopOpt = Annotated[int | None, Opt("--top", "-n", min=1, help="Show only the N best.")]
+JsonOpt = Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of tables.")]
+SaveAnswersOpt = Annotated[Path | None, Opt("--save-answers", help="Write the answers used to this YAML file.")]
+ReportOpt = Annotated[
+    Path | None,
+    Opt("--report", help="Also write a decision record: .md (Markdown) or .html (one self-contained file)."),
+]
+ReportTemplateOpt = Annotated[
+    Path | None,
+    Opt(
+        "--report-template",
+        help="Write the --report from this Jinja2 template instead of the built-in one (start from a copy of "
+        "dlpick/advise/report_templates/decision.md.j2 or .html.j2).",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+ForceOpt = Annotated[bool, Opt("--force", help="Overwrite an existing --report or --save-answers file.")]
+BenchOpt = Annotated[
+    str | None,
+    Opt(
+        "--bench",
+        help="Score performance from a `dlpick bench` result: FILE, or `last` for the latest saved run "
+        "(never used unless asked for). Frameworks it did not measure keep the knowledge base's figures.",
+        metavar="FILE|last",
+        show_default=False,
+    ),
+]
+
+
 def recommend(
-    answers: Annotated[
-        Path | None, Opt("--answers", "-a", help="YAML answers file (see above).", show_default=False)
-    ] = None,
-    task: Annotated[str | None, Opt("--task", "-t", help="Task id, e.g. image-classification.")] = None,
-    hardware: Annotated[
-        list[str] | None, Opt("--hardware", help="Hardware id; repeat or comma-separate: cpu,nvidia-gpu.")
-    ] = None,
-    deploy: Annotated[list[str] | None, Opt("--deploy", help="Deployment target id; repeat or comma-separate.")] = None,
-    familiar: Annotated[
-        list[str] | None, Opt("--familiar", help="FRAMEWORK=0..5, the team's experience; repeatable.")
-    ] = None,
-    weight: Annotated[
-        list[str] | None, Opt("--weight", help="CRITERION=0..5, how much it matters; repeatable.")
-    ] = None,
-    python: Annotated[str | None, Opt("--python", help="Python version the project uses (default: this one).")] = None,
-    include_retired: Annotated[
-        bool | None, Opt("--include-retired/--exclude-retired", help="Rank retired frameworks too.", show_default=False)
-    ] = None,
-    top: Annotated[int | None, Opt("--top", "-n", min=1, help="Show only the N best.")] = None,
-    as_json: Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of tables.")] = False,
-    save_answers: Annotated[
-        Path | None, Opt("--save-answers", help="Write the answers used to this YAML file.")
-    ] = None,
+    ctx: typer.Context,
+    answers: AnswersOpt = None,
+    task: TaskOpt = None,
+    hardware: HardwareOpt = None,
+    deploy: DeployOpt = None,
+    familiar: FamiliarOpt = None,
+    weight: WeightOpt = None,
+    python: PythonOpt = None,
+    include_retired: IncludeRetiredOpt = None,
+    top: TopOpt = None,
+    as_json: JsonOpt = False,
+    save_answers: SaveAnswersOpt = None,
     knowledge_dir: KnowledgeOpt = None,
-    no_input: Annotated[bool, Opt("--no-input", help="Never ask questions; fail if answers are missing.")] = False,
-    report: Annotated[
-        Path | None,
-        Opt("--report", help="Also write a decision record: .md (Markdown) or .html (one self-contained file)."),
-    ] = None,
-    report_template: Annotated[
-        Path | None,
-        Opt(
-            "--report-template",
-            help="Write the --report from this Jinja2 template instead of the built-in one (start from a copy of "
-            "dlpick/advise/report_templates/decision.md.j2 or .html.j2).",
-            metavar="FILE",
-            show_default=False,
-        ),
-    ] = None,
-    force: Annotated[bool, Opt("--force", help="Overwrite an existing --report or --save-answers file.")] = False,
-    bench: Annotated[
-        str | None,
-        Opt(
-            "--bench",
-            help="Score performance from a `dlpick bench` result: FILE, or `last` for the latest saved run "
-            "(never used unless asked for). Frameworks it did not measure keep the knowledge base's figures.",
-            metavar="FILE|last",
-            show_default=False,
-        ),
-    ] = None,
+    no_input: NoInputOpt = False,
+    report: ReportOpt = None,
+    report_template: ReportTemplateOpt = None,
+    force: ForceOpt = False,
+    bench: BenchOpt = None,
 ) -> None:
-    from dlpick.advise import answers as answers_mod
-    from dlpick.advise import scoring
-    from dlpick.errors import BadInput
-    from dlpick.kb import knowledge
+    from dlpick.cli import output, prompts
+    from dlpick.workflows import recommend as flow
 
-    # Bad output paths fail before any question is asked.
-    if report_template is not None and report is None:
-        raise BadInput("--report-template needs --report FILE (.md or .html): the record it writes")
-    if report is not None:
-        from dlpick.advise import report as report_mod
-
-        report_mod.check_path(report, overwrite=force)
-        if report_template is not None:
-            report_template = report_mod.check_template(report_template)
-    if save_answers is not None and save_answers.exists() and not force:
-        raise BadInput(f"{save_answers}: already exists (pass --force to overwrite)")
-    from dlpick.cli import team
-
-    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
-    measured = None
-    if bench is not None:
-        from dlpick.machine import bench as bench_mod
-
-        measured = bench_mod.load(bench)
-    flags: dict[str, object] = {
-        "task": task,
-        "hardware": _split(hardware),
-        "deployment": _split(deploy),
-        "familiarity": answers_mod.parse_pairs(familiar or [], "--familiar"),
-        "priorities": answers_mod.parse_pairs(weight or [], "--weight"),
-        "python": python,
-        "include_retired": include_retired,
-    }
-    raw, origin, label = team.answers(answers)
-    merged, origin = answers_mod.merge(raw, flags, label, origin)
-    # Flags settle their keys; in a terminal the questionnaire asks the rest (an answers file or a
-    # profile with a task is a whole answer set: nothing is asked then).
-    settled = {key for key, value in flags.items() if value not in (None, [], {})}
-    whole = answers is not None or bool(raw.get("task"))
-    if not whole and not no_input and "task" not in settled and not sys.stdin.isatty():
-        raise BadInput(
-            "no answers given and no terminal to ask in",
-            hint="pass --answers FILE or at least --task, e.g. --task image-classification",
-        )
-    # Without a task the questions must be asked; with one, the rest are asked only when a person is
-    # at the terminal on both ends (`--task X --json > file` stays a script).
-    must = "task" not in settled
-    if not whole and not no_input and settled != set(flags) and (must or sys.stdout.isatty()) and sys.stdin.isatty():
-        from dlpick.cli import questionnaire
-
-        merged = questionnaire.ask(kb.vocabulary, merged, settled)
-    normalised = answers_mod.normalise(merged, kb.vocabulary, source=origin)
-    if save_answers:
-        answers_mod.dump(normalised, save_answers)
-    result = scoring.recommend(normalised, kb, bench=measured)
-
-    from dlpick.cli import output
-
+    request = flow.RecommendRequest(
+        answers_file=answers,
+        task=task,
+        hardware=hardware or [],
+        deploy=deploy or [],
+        familiar=familiar or [],
+        weight=weight or [],
+        python=python,
+        include_retired=include_retired,
+        no_input=no_input,
+        save_answers=save_answers,
+        report=report,
+        report_template=report_template,
+        force=force,
+        bench=bench,
+    )
+    outcome = flow.recommend(session(ctx, knowledge_dir), request, prompts.terminal())
     if as_json:
-        output.print_json(result.to_json(top))
+        output.print_json(outcome.recommendation.to_json(top))
     else:
-        output.render_recommendation(result, top)
-    if save_answers and not as_json:
-        output.note(f"answers saved to {save_answers}")
-    if report is not None:
-        written = report_mod.write_report(result, report, overwrite=force, template=report_template)
-        output.note(f"decision record written to {written}")
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+        output.render_recommendation(outcome.recommendation, top)
+    if outcome.saved_answers and not as_json:
+        output.note(f"answers saved to {outcome.saved_answers}")
+    if outcome.report is not None:
+        output.note(f"decision record written to {outcome.report}")

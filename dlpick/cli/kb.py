@@ -1,4 +1,4 @@
-"""`dlpick show`, `dlpick compare` and `dlpick kb ...`: look at the knowledge base."""
+"""`dlpick kb ...`: check and describe the knowledge base (validate, audit, schema)."""
 
 from __future__ import annotations
 
@@ -7,62 +7,14 @@ from typing import Annotated
 
 import typer
 
-from dlpick.cli.options import KnowledgeOpt
-
-SHOW_HELP = """Show one framework's facts, each with its source and date.
-
-Examples:
-
-  dlpick show pytorch
-  dlpick show theano --json
-"""
-
-COMPARE_HELP = """Compare frameworks side by side, every cell sourced.
-
-Examples:
-
-  dlpick compare pytorch tensorflow
-  dlpick compare pytorch tensorflow jax mindspore --json
-"""
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+from dlpick.cli.options import JsonOpt
+from dlpick.errors import VERIFY_FAILED, DlpickError
 
 
-def show(
-    framework: Annotated[str, typer.Argument(help="Framework id, e.g. pytorch.", show_default=False)],
-    as_json: JsonOpt = False,
-    knowledge_dir: KnowledgeOpt = None,
-) -> None:
-    from dlpick.cli import output, team
-    from dlpick.kb import knowledge
+class FindingsOpen(DlpickError):
+    """`kb audit` found what no acknowledgement explains: exit 1. (Belongs in dlpick/errors.py.)"""
 
-    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
-    fw = kb.framework(framework)
-    if as_json:
-        output.print_json(fw)
-    else:
-        output.render_show(fw, kb.origin.get(framework, ""))
-
-
-def compare(
-    frameworks: Annotated[list[str], typer.Argument(help="Two or more framework ids.", show_default=False)],
-    as_json: JsonOpt = False,
-    knowledge_dir: KnowledgeOpt = None,
-) -> None:
-    from dlpick.advise import compare as compare_mod
-    from dlpick.cli import output, team
-    from dlpick.errors import BadInput
-    from dlpick.kb import knowledge
-
-    if len(frameworks) < 2:
-        raise BadInput("compare needs at least two frameworks", hint="e.g. dlpick compare pytorch jax")
-    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
-    chosen = [kb.framework(fid) for fid in dict.fromkeys(frameworks)]
-    if as_json:
-        output.print_json(compare_mod.to_json(chosen, kb.vocabulary))
-        return
-    rows, sources = compare_mod.footnoted(chosen, kb.vocabulary)
-    output.render_compare(rows, [fw["name"] for fw in chosen], sources)
+    exit_code = VERIFY_FAILED
 
 
 kb_app = typer.Typer(help="Check and describe the knowledge base.", no_args_is_help=True)
@@ -86,6 +38,7 @@ def validate(
       dlpick kb validate my-knowledge/ --json
     """
     from dlpick.cli import output
+    from dlpick.errors import BadInput
     from dlpick.kb import knowledge
 
     dirs = knowledge.knowledge_dirs(directory)
@@ -101,11 +54,12 @@ def validate(
             }
         )
     elif problems:
-        output.render_problems(problems, f"{len(problems)} problem(s) in {', '.join(str(d) for d in dirs)}")
+        for problem in problems:
+            output.stderr_line(problem)
     else:
         output.note(f"ok: {len(kb.frameworks) if kb else 0} frameworks, {facts} sourced facts")
     if problems:
-        raise typer.Exit(2)
+        raise BadInput(f"{len(problems)} problem(s) in {', '.join(str(d) for d in dirs)}")
 
 
 @kb_app.command("audit")
@@ -151,7 +105,7 @@ def audit(
     else:
         typer.echo("\n".join(result.lines()))
     if result.open:
-        raise typer.Exit(1)
+        raise FindingsOpen(f"{len(result.open)} finding(s) not acknowledged (see audit-ack.yaml)")
 
 
 @kb_app.command("schema")

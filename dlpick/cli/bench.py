@@ -1,150 +1,23 @@
-"""`dlpick doctor` (this machine's hardware, frameworks, problems) and `dlpick bench` (measured throughput)."""
+"""`dlpick bench`: the installed frameworks measured on this machine (the same two small models in each)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from dlpick.cli.options import KnowledgeOpt
-
-if TYPE_CHECKING:
-    from dlpick.machine.doctor import Report
-
-DOCTOR_HELP = """Check this machine for deep learning: hardware, installed frameworks, problems.
-
-Finds CPUs, memory and accelerators (NVIDIA, AMD, Intel GPUs, Apple Silicon, TPUs, Ascend NPUs)
-with the vendors' tools, reads installed frameworks from package metadata (nothing is
-imported), reports problems with a one-line fix each, and prints each framework's install
-command for this hardware. Problems are findings: the exit code is 0.
-
-Examples:
-
-  dlpick doctor
-  dlpick doctor --json > machine.json
-  dlpick doctor --knowledge my-knowledge/    # with the team's install commands
-"""
-
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+from dlpick.cli.options import KnowledgeOpt, session
+from dlpick.errors import VERIFY_FAILED, DlpickError
 
 
-def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    knowledge_dir: KnowledgeOpt = None,
-) -> None:
-    from dlpick.cli import output, team
-    from dlpick.kb import knowledge
-    from dlpick.machine import doctor
+class BenchFailed(DlpickError):
+    """A framework failed to run the benchmark: exit 1. (Belongs in dlpick/errors.py.)"""
 
-    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
-    report = doctor.doctor(kb.frameworks)
-    if as_json:
-        output.print_json({**report.to_json(), "knowledge": {"as_of": kb.as_of, "version": kb.version}})
-    else:
-        render(report, f"Knowledge as of {kb.as_of} ({kb.version})")
+    exit_code = VERIFY_FAILED
 
 
-def _mib(value: int | None) -> str:
-    if not value:
-        return ""
-    return f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value} MiB"
-
-
-def render(report: Report, footer: str) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from dlpick.cli import output
-
-    out = output.console()
-    m = report.machine
-    machine = Table(title="Machine", title_justify="left", box=None, padding=(0, 1), show_header=False)
-    machine.add_column(style="bold")
-    machine.add_column(overflow="fold")
-    cores = f"{m.logical_cores} logical" + (f", {m.physical_cores} physical" if m.physical_cores else "")
-    memory = _mib(m.memory_total_mib)
-    if m.memory_available_mib:
-        memory += f" ({_mib(m.memory_available_mib)} available)"
-    venv = "virtual environment" if m.virtualenv else "not in a virtual environment"
-    rows: list[tuple[str, str]] = [
-        ("system", f"{m.os} {m.os_release} ({m.arch})"),
-        ("cpu", f"{m.cpu_model} ({cores} cores)"),
-        ("memory", memory or "unknown"),
-        ("python", f"{m.python} at {m.python_executable} ({venv})"),
-        *((name, version) for name, version in report.libraries.items()),
-        ("hardware ids", ", ".join(report.hardware_ids)),
-    ]
-    for label, value in rows:
-        machine.add_row(label, escape(value))
-    out.print(machine)
-
-    out.print()
-    if m.accelerators:
-        table = _table("Accelerators", ["kind", "name", "memory", "driver", "runtime", "found with"])
-        for a in m.accelerators:
-            table.add_row(a.kind, a.name, _mib(a.memory_mib), a.driver or "", a.runtime or "", a.source)
-        out.print(table)
-    else:
-        out.print("[bold]Accelerators:[/] none found; the CPU only.")
-    probes = ", ".join(f"{p.tool}: {p.status}" for p in m.probes)
-    if probes:
-        out.print(f"[dim]checked {escape(probes)}[/]")
-
-    out.print()
-    if report.frameworks:
-        table = _table("Installed frameworks", ["framework", "package", "version", "build", "can use"])
-        for item in report.frameworks:
-            for index, package in enumerate(item.packages):
-                targets = package.to_json()["targets"]
-                table.add_row(
-                    item.framework if index == 0 else "",
-                    package.distribution,
-                    package.version,
-                    escape(package.build.label),
-                    ", ".join(targets) if targets is not None else "?",
-                )
-        out.print(table)
-    else:
-        out.print("[bold]Installed frameworks:[/] none of the knowledge base's frameworks is installed.")
-
-    out.print()
-    if report.findings:
-        table = _table("Problems", ["", "framework", "problem", "fix"])
-        for finding in report.findings:
-            style = SEVERITY_STYLE.get(finding.severity, "")
-            table.add_row(
-                f"[{style}]{finding.severity}[/]", finding.framework or "", escape(finding.problem), escape(finding.fix)
-            )
-        out.print(table)
-    else:
-        out.print("[bold green]No problems found.[/]")
-
-    out.print()
-    table = _table(
-        f"Install commands for this machine ({', '.join(report.hardware_ids)})", ["framework", "for", "command", "note"]
-    )
-    for entry in report.install:
-        note = "; ".join(
-            part for part in (f"installed {entry.installed}" if entry.installed else "", entry.note) if part
-        )
-        table.add_row(entry.framework, entry.hardware, escape(entry.command or "-"), escape(note))
-    out.print(table)
-    out.print(f"[dim]{escape(footer)}; `dlpick show FRAMEWORK` lists the sources.[/]")
-
-
-def _table(title: str, columns: list[str]) -> Any:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", box=None, padding=(0, 1))
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
-
-
-# --- bench ---------------------------------------------------------------------------------------
-
-BENCH_HELP = """Measure the installed frameworks on this machine: the same two small models in each.
+HELP = """Measure the installed frameworks on this machine: the same two small models in each.
 
 Trains an MLP (32-256-256-10, tabular) and a small CNN (conv16-conv32-dense10, 1x28x28 images)
 with identical layer sizes, fixed seeds, synthetic data and fp32: warm-up steps, then timed steps.
@@ -170,6 +43,7 @@ MODELS_HELP = "mlp or cnn; repeatable (default: both)."
 
 
 def bench(
+    ctx: typer.Context,
     frameworks: Annotated[
         list[str] | None, typer.Argument(help="Framework ids (default: every installed one).", show_default=False)
     ] = None,
@@ -186,13 +60,11 @@ def bench(
     no_save: Annotated[bool, typer.Option("--no-save", help="Do not save it as the latest run.")] = False,
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
-    from dlpick.cli import output, team
-    from dlpick.errors import VerifyFailed
-    from dlpick.kb import knowledge
+    from dlpick.cli import output
     from dlpick.kb.vocab import check_id
     from dlpick.machine import bench as bench_mod
 
-    kb = knowledge.load(team.knowledge_dir(knowledge_dir))
+    kb = session(ctx, knowledge_dir).knowledge
     wanted = [check_id("framework", f, kb.frameworks, where="FRAMEWORK") for f in frameworks or []]
     models = [check_id("model", m, bench_mod.MODELS, where="--model") for m in model or bench_mod.MODELS]
     check_id("device", device, bench_mod.DEVICES, where="--device")
@@ -210,7 +82,7 @@ def bench(
         render_bench(result, saved)
     failed = [f for f in result["frameworks"] if f["status"] == "failed"]
     if failed:
-        raise VerifyFailed(f"{', '.join(f['framework'] for f in failed)}: the benchmark failed (see the table)")
+        raise BenchFailed(f"{', '.join(f['framework'] for f in failed)}: the benchmark failed (see the table)")
 
 
 def _run_with_progress(frameworks: Any, wanted: list[str], options: dict[str, Any]) -> dict[str, Any]:
@@ -220,16 +92,18 @@ def _run_with_progress(frameworks: Any, wanted: list[str], options: dict[str, An
     from dlpick.cli import output
     from dlpick.machine import bench as bench_mod
 
-    if output.verbosity < 0 or not sys.stderr.isatty():
+    verbosity = output.session().verbosity
+    if verbosity < 0 or not sys.stderr.isatty():
 
         def plain(kind: str, payload: Any) -> None:
             if kind == "plan":
                 return
             run, model = payload
             if kind == "start":
-                output.note(f"bench: {run.framework} {model} ...")
+                output.note(f"bench: {run.framework} {model} ...", verbosity=verbosity)
             else:
-                output.note(f"bench: {run.framework} {model}: {_outcome(run.models[model])}")
+                outcome = _outcome(run.models[model])
+                output.note(f"bench: {run.framework} {model}: {outcome}", verbosity=verbosity)
 
         return bench_mod.bench(frameworks, wanted, on_event=plain, **options)
 
@@ -279,7 +153,9 @@ def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
     devices = ", ".join(machine["devices"]) or "no device ran"
     kind = "quick run" if result["quick"] else "full run"
     out.print(f"[bold]dlpick bench[/] ({kind}, {result['created']}) on {escape(devices)}")
-    table = _table("", ["framework", "version", "model", "device", "import s", "steps/s", "samples/s", "peak RSS"])
+    table = output.table(
+        "", ["framework", "version", "model", "device", "import s", "steps/s", "samples/s", "peak RSS"]
+    )
     for column in table.columns[4:]:
         column.justify = "right"
     gpu = any(m.get("peak_device_mb") for f in result["frameworks"] for m in f["models"].values())
