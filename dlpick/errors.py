@@ -45,3 +45,15 @@ class MissingTool(DlpickError):
 
 class VerifyFailed(DlpickError):
     exit_code = VERIFY_FAILED
+
+
+class FindingsOpen(DlpickError):
+    """`kb audit` found what no acknowledgement explains: exit 1."""
+
+    exit_code = VERIFY_FAILED
+
+
+class BenchFailed(DlpickError):
+    """A framework failed to run the benchmark: exit 1."""
+
+    exit_code = VERIFY_FAILED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -80,51 +79,3 @@ def test_session_never_prints(tmp_path: Path, monkeypatch, capsys):
     assert session.profile is not None and session.answers(None)[0] == {"task": "speech"}
     session.knowledge  # noqa: B018
     assert capsys.readouterr() == ("", "")
-
-
-# --- layout ---------------------------------------------------------------------------------------
-
-COMMANDS = {"recommend", "show", "compare", "kb", "scaffold", "verify", "envs", "doctor", "bench", "init"}
-SHARED = {"app", "options", "output", "output_text", "output_verify", "prompts", "questionnaire"}
-
-
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return found
-
-
-def test_every_command_has_its_own_module():
-    modules = {path.stem for path in CLI.glob("*.py")} - {"__init__"}
-    assert COMMANDS <= modules
-    assert modules - COMMANDS <= SHARED, modules - COMMANDS - SHARED
-
-
-def test_no_command_module_imports_another():
-    for name in COMMANDS:
-        others = {f"dlpick.cli.{other}" for other in COMMANDS - {name}}
-        assert not _imports(CLI / f"{name}.py") & others, name
-
-
-def test_nothing_below_the_cli_imports_typer_rich_or_questionary():
-    below = [ROOT / "dlpick" / "session.py", *(ROOT / "dlpick" / "workflows").glob("*.py")]
-    for path in below:
-        heavy = {m for m in _imports(path) if m.split(".")[0] in {"typer", "rich", "questionary", "click"}}
-        assert not heavy and not any(m.startswith("dlpick.cli") for m in _imports(path)), path
-
-
-def test_no_cli_function_is_over_60_lines():
-    long = []
-    for path in CLI.glob("*.py"):
-        if path.name == "output_text.py":  # its knowledge reads are being converted elsewhere
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno:
-                if node.end_lineno - node.lineno + 1 > 60:
-                    long.append(f"{path.name}:{node.lineno} {node.name}")
-    assert not long

@@ -8,14 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dlpick.cli.options import KnowledgeOpt, session
-from dlpick.errors import VERIFY_FAILED, DlpickError
-
-
-class BenchFailed(DlpickError):
-    """A framework failed to run the benchmark: exit 1. (Belongs in dlpick/errors.py.)"""
-
-    exit_code = VERIFY_FAILED
-
+from dlpick.errors import BenchFailed
 
 HELP = """Measure the installed frameworks on this machine: the same two small models in each.
 

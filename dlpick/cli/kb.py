@@ -8,14 +8,7 @@ from typing import Annotated
 import typer
 
 from dlpick.cli.options import JsonOpt
-from dlpick.errors import VERIFY_FAILED, DlpickError
-
-
-class FindingsOpen(DlpickError):
-    """`kb audit` found what no acknowledgement explains: exit 1. (Belongs in dlpick/errors.py.)"""
-
-    exit_code = VERIFY_FAILED
-
+from dlpick.errors import FindingsOpen
 
 kb_app = typer.Typer(help="Check and describe the knowledge base.", no_args_is_help=True)
 

@@ -1,13 +1,9 @@
-"""Asking a person (questionary), shared by the commands: the one `ask`, and the workflows' Prompts."""
+"""Asking a person (questionary), shared by the commands: the one `ask`, and the single questions."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dlpick.workflows import Prompts
+from typing import Any
 
 
 def ask(question: Any) -> Any:
@@ -43,23 +39,3 @@ def confirm_force(reason: str) -> bool:
 
     output.note(f"dlpick: {reason}")
     return bool(ask(questionary.confirm("Write the template's files into it anyway?", default=False)))
-
-
-def ask_answers(vocabulary: dict[str, Any], given: dict[str, Any], settled: Any) -> dict[str, Any]:
-    from dlpick.cli import questionnaire
-
-    return questionnaire.ask(vocabulary, given, settled)
-
-
-def terminal(confirm: bool = True) -> Prompts:
-    """Prompts for a person at this terminal; `confirm=False` (e.g. with --json) never asks to confirm."""
-    from dlpick.workflows import Prompts
-
-    return Prompts(
-        stdin_tty=sys.stdin.isatty(),
-        stdout_tty=sys.stdout.isatty(),
-        answers=ask_answers,
-        task=ask_task,
-        dest=ask_dest,
-        confirm_force=confirm_force if confirm else None,
-    )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlpick.advise.answers import running_python
+from dlpick.cli import prompts
 from dlpick.cli.prompts import ask as ask_prompt
+
+if TYPE_CHECKING:
+    from dlpick.workflows import Prompts
 
 
 def ask(vocabulary: dict[str, Any], given: dict[str, Any], settled: Collection[str] = ()) -> dict[str, Any]:
@@ -159,3 +164,17 @@ QUESTIONS = {
     "python": _ask_python,
     "include_retired": _ask_include_retired,
 }
+
+
+def terminal(confirm: bool = True) -> Prompts:
+    """Prompts for a person at this terminal; `confirm=False` (e.g. with --json) never asks to confirm."""
+    from dlpick.workflows import Prompts
+
+    return Prompts(
+        stdin_tty=sys.stdin.isatty(),
+        stdout_tty=sys.stdout.isatty(),
+        answers=ask,
+        task=prompts.ask_task,
+        dest=prompts.ask_dest,
+        confirm_force=prompts.confirm_force if confirm else None,
+    )

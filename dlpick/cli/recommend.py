@@ -101,7 +101,7 @@ def recommend(
     force: ForceOpt = False,
     bench: BenchOpt = None,
 ) -> None:
-    from dlpick.cli import output, prompts
+    from dlpick.cli import output, questionnaire
     from dlpick.workflows import recommend as flow
 
     request = flow.RecommendRequest(
@@ -120,7 +120,7 @@ def recommend(
         force=force,
         bench=bench,
     )
-    outcome = flow.recommend(session(ctx, knowledge_dir), request, prompts.terminal())
+    outcome = flow.recommend(session(ctx, knowledge_dir), request, questionnaire.terminal())
     if as_json:
         output.print_json(outcome.recommendation.to_json(top))
     else:

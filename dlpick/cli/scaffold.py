@@ -96,7 +96,7 @@ def scaffold(
     isolated: IsolatedOpt = False,
     constraint: ConstraintOpt = None,
 ) -> None:
-    from dlpick.cli import output, output_verify, prompts
+    from dlpick.cli import output, output_verify, questionnaire
     from dlpick.workflows import scaffold as flow
 
     request = flow.ScaffoldRequest(
@@ -122,7 +122,7 @@ def scaffold(
     try:
         with output_verify.progress() as on_event:
             result = flow.scaffold(
-                session(ctx, knowledge_dir), request, prompts.terminal(confirm=not as_json), on_rendered, on_event
+                session(ctx, knowledge_dir), request, questionnaire.terminal(confirm=not as_json), on_rendered, on_event
             )
     except BaseException:
         if rendered and verify and not as_json:
