@@ -71,14 +71,14 @@ class DlpickGroup(TyperGroup):
             _fail(str(exc), exc.exit_code, as_json and not ctx.meta.get(JSON_PRINTED))
             return exc.exit_code
 
-    def main(
+    def main(  # type: ignore[override]  # always standalone: dlpick maps every error to its exit code
         self,
         args: Any = None,
         prog_name: Any = None,
         complete_var: Any = None,
         standalone_mode: bool = True,
         **extra: Any,
-    ) -> Any:  # type: ignore[override]
+    ) -> Any:
         from typer._click.exceptions import ClickException
 
         from dlpick import processes
@@ -95,7 +95,8 @@ class DlpickGroup(TyperGroup):
             code = exc.exit_code
             _fail(str(exc), code, as_json)
         except ClickException as exc:
-            command = f"{exc.ctx.command_path} --help" if getattr(exc, "ctx", None) else "dlpick --help"
+            where = getattr(exc, "ctx", None)  # usage errors carry the command they happened in
+            command = f"{where.command_path} --help" if where is not None else "dlpick --help"
             code = errors.BAD_INPUT
             _fail(f"{exc.format_message()} (see `{command}`)", code, as_json)
         except (KeyboardInterrupt, typer.Abort, _Stopped) as exc:

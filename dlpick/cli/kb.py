@@ -117,6 +117,10 @@ def schema(
     from dlpick.kb import schema as schema_mod
     from dlpick.kb.vocab import check_id
 
-    models = {"framework": schema_mod.Framework, "criteria": schema_mod.Criteria, "vocabulary": schema_mod.Vocabulary}
+    models: dict[str, type[schema_mod.Strict]] = {
+        "framework": schema_mod.Framework,
+        "criteria": schema_mod.Criteria,
+        "vocabulary": schema_mod.Vocabulary,
+    }
     check_id("schema", which, models)
     output.print_json(models[which].model_json_schema())
