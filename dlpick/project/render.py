@@ -49,6 +49,7 @@ class Template:
     framework: str
     path: Path
     tasks: tuple[str, ...]
+    install: tuple[str, ...] = ()  # `_install`: the commands that install a project on a CPU, in order
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Rendered:
     overwritten: tuple[str, ...] = ()  # files of that folder the template's replaced
     backup: Path | None = None  # where the old versions git cannot give back were kept
     kept_staging: tuple[Path, ...] = ()  # stale staging folders left because they hold a user's files
+    install: tuple[str, ...] = ()  # the template's install commands (its README and CI workflow show the same)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,7 +114,10 @@ def list_templates(root: Path | None = None) -> dict[str, Template]:
         tasks = data.get("task", [])
         tasks = tuple(tasks) if isinstance(tasks, list) else (str(tasks),)
         framework = str(data.get("__framework") or path.name)
-        found[framework] = Template(framework, path, tasks)
+        install = data.get("_install", [])
+        if not isinstance(install, list) or not all(isinstance(step, str) for step in install):
+            raise BadInput(f"{path / 'cookiecutter.json'}: _install must be a list of commands")
+        found[framework] = Template(framework, path, tasks, tuple(install))
     return found
 
 
@@ -340,6 +345,7 @@ def render(
         overwritten=tuple(placed.overwritten),
         backup=placed.backup,
         kept_staging=tuple(kept),
+        install=template.install,
     )
 
 

@@ -218,8 +218,5 @@ def next_steps(rendered: Rendered) -> list[str]:
         image = rendered.name.slug
         docker = f'docker run --rm -v "$PWD/runs:/project/runs" {image}'
         return [where, f"docker build -t {image} .", *(f"{docker} {command}" for command in commands)]
-    from dlpick.verify import requirements
-
-    extras = requirements.extras_for(rendered.project_dir, "cpu")  # TensorFlow: its [cpu] extra
-    install = "python -m pip install -e " + (f"'.[{','.join(extras)}]'" if extras else ".")
-    return [where, install, *commands]
+    # The template's own install commands: its README and CI workflow show the same ones.
+    return [where, *rendered.install, *commands]
