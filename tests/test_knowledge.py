@@ -31,8 +31,8 @@ def _facts(node, path=()):
 def test_builtin_knowledge_validates():
     kb, problems = knowledge.validate_dirs([BUILTIN])
     assert problems == []
-    assert set(kb.frameworks) == set(kb.vocabulary["frameworks"])
-    assert set(kb.vocabulary["frameworks"]) >= {
+    assert set(kb.frameworks) == set(kb.vocabulary.frameworks)
+    assert set(kb.vocabulary.frameworks) >= {
         "pytorch",
         "tensorflow",
         "jax",
@@ -63,9 +63,9 @@ def test_every_scored_fact_has_source_and_date(path: Path):
 
 def test_retired_frameworks_are_the_expected_ones():
     kb = knowledge.load()
-    retired = {fid for fid, fw in kb.frameworks.items() if fw["status"]["value"] == "retired"}
+    retired = {fid for fid, fw in kb.frameworks.items() if fw.retired}
     assert {"theano", "caffe", "mxnet"} <= retired
-    assert kb.frameworks["theano"]["status"]["successor"] == "pytensor"
+    assert kb.frameworks["theano"].successor == "pytensor"
 
 
 def test_overlay_merges_key_by_key_and_adds(tmp_path: Path):
@@ -79,11 +79,11 @@ def test_overlay_merges_key_by_key_and_adds(tmp_path: Path):
     (overlay / "criteria.yaml").write_text("default_weights: {performance: 5}\n")
     kb = knowledge.load(overlay)
     builtin = knowledge.load()
-    assert kb.frameworks["jax"]["hardware"]["fpga"]["mechanism"] == "our flow"
-    assert kb.frameworks["jax"]["hardware"]["tpu"] == builtin.frameworks["jax"]["hardware"]["tpu"]
-    assert "inhouse" in kb.frameworks and "inhouse" in kb.vocabulary["frameworks"]
-    assert kb.criteria["default_weights"]["performance"] == 5
-    assert kb.criteria["default_weights"]["task_fit"] == builtin.criteria["default_weights"]["task_fit"]
+    assert kb.frameworks["jax"].hardware["fpga"].mechanism == "our flow"
+    assert kb.frameworks["jax"].hardware["tpu"] == builtin.frameworks["jax"].hardware["tpu"]
+    assert "inhouse" in kb.frameworks and "inhouse" in kb.vocabulary.frameworks
+    assert kb.criteria.default_weights["performance"] == 5
+    assert kb.criteria.default_weights["task_fit"] == builtin.criteria.default_weights["task_fit"]
     assert kb.digest != builtin.digest
 
 
@@ -125,7 +125,7 @@ def test_cache_is_used_and_invalidated(tmp_path: Path, monkeypatch):
     path.write_text(path.read_text().replace("name: A", "name: [A"))
     with pytest.raises(KnowledgeError):
         knowledge.load(directory)
-    assert first.frameworks["a"]["name"] == "A"
+    assert first.frameworks["a"].name == "A"
 
 
 def test_a_misspelt_hardware_id_on_a_path_or_evidence_is_named_with_its_line(tmp_path: Path):

@@ -18,7 +18,8 @@ from dlpick import __version__
 from dlpick.errors import BadInput
 
 if TYPE_CHECKING:
-    from dlpick.advise.scoring import Gap, Ranked, Recommendation
+    from dlpick.advise.results import Gap, Ranked
+    from dlpick.advise.scoring import Recommendation
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
@@ -131,7 +132,7 @@ def _context_rows(result: Recommendation) -> list[tuple[str, str]]:
 
 def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
     """Everything a decision record says, as plain data for a template."""
-    from dlpick.advise.scoring import decide
+    from dlpick.advise.decision import decide
 
     facts = _Facts()
     ranking = result.ranking
@@ -151,7 +152,7 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
         if first
         else []
     )
-    names = {fid: fw["name"] for fid, fw in result.knowledge.frameworks.items()}
+    names = {fid: fw.name for fid, fw in result.knowledge.frameworks.items()}
     migration = [
         {
             "framework": m.framework,
@@ -182,7 +183,7 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
         "changes which frameworks are eligible: see Excluded options.",
         f"The facts are as of {result.knowledge.as_of}; newer facts can change the scores.",
     ]
-    names_by_vocab = list(result.knowledge.vocabulary["criteria"])
+    names_by_vocab = list(result.knowledge.vocabulary.criteria)
     return {
         "title": title,
         "status": "proposed",
