@@ -192,9 +192,7 @@ def test_a_path_most_devices_lack_scores_low_and_warns_when_it_is_the_best(synth
         for r in scoring.recommend(Answers(task="image-classification", deployment=["microcontroller"]), kb).ranking
     }
     criteria = kb.criteria
-    expected = max(
-        criteria.support_levels["official"] * criteria.partial_path, criteria.support_levels["experimental"]
-    )
+    expected = max(criteria.support_levels["official"] * criteria.partial_path, criteria.support_levels["experimental"])
     assert ranked["partial"].criteria["deployment"].score == pytest.approx(expected)
     assert any(
         "only on devices with an NPU" in w and "most microcontroller devices lack" in w

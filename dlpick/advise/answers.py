@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import re
 import sys
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +150,10 @@ def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[st
         raise BadInput(f"{_where(source, 'task')}: missing", hint="e.g. task: image-classification, or --task")
     check_id("task", str(task), vocabulary.tasks, where=_where(source, "task"))
     answers = Answers(task=str(task))
-    for key, valid, kind in (("hardware", vocabulary.hardware, "hardware"), ("deployment", vocabulary.deployment, "target")):
+    for key, valid, kind in (
+        ("hardware", vocabulary.hardware, "hardware"),
+        ("deployment", vocabulary.deployment, "target"),
+    ):
         if raw.get(key) is not None:
             values = _as_list(raw[key], key, source)
             for value in values:

@@ -71,7 +71,9 @@ def rows(frameworks: Sequence[Framework], vocabulary: Vocabulary) -> list[tuple[
     for task in vocabulary.tasks:
         evidence = [fw.tasks.get(task, ()) for fw in frameworks]
         if any(evidence):
-            table.append((f"task: {task}", [_cell(", ".join(e.name for e in items) or "-", *items) for items in evidence]))
+            table.append(
+                (f"task: {task}", [_cell(", ".join(e.name for e in items) or "-", *items) for items in evidence])
+            )
     for measure in ("github_stars", "pypi_download_rank", "releases_last_year"):
         cells = []
         for fw in frameworks:
@@ -95,9 +97,7 @@ def to_json(frameworks: Sequence[Framework], vocabulary: Vocabulary) -> dict[str
     }
 
 
-def footnoted(
-    frameworks: Sequence[Framework], vocabulary: Vocabulary
-) -> tuple[list[tuple[str, list[str]]], list[str]]:
+def footnoted(frameworks: Sequence[Framework], vocabulary: Vocabulary) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """Rows as text with [n] markers, and the numbered list of 'source (as of)' they point to."""
     numbers: dict[str, int] = {}
     text_rows = []

@@ -157,7 +157,9 @@ def rank_score(rank: float | None, best: float, worst: float) -> float:
 ADOPTION_KINDS = frozenset({"third-party-library", "hub"})
 
 
-def task_fit(fw: Framework, answers: Answers, knowledge: Knowledge, carry: tuple[float, str] = (1.0, "")) -> CriterionScore:
+def task_fit(
+    fw: Framework, answers: Answers, knowledge: Knowledge, carry: tuple[float, str] = (1.0, "")
+) -> CriterionScore:
     """The strongest evidence item, plus `breadth_bonus` of each further one. An item documented only on
     other hardware does not count; one documented on the team's hardware counts fully; the rest carry
     over as far as the hardware support (`carry`). The score is capped at the strongest item's share."""
@@ -402,9 +404,7 @@ def deployment(
 def distributed(fw: Framework, levels: Mapping[str, float]) -> CriterionScore:
     info = fw.distributed
     tools = ", ".join(info.tools) or "no tools"
-    return CriterionScore(
-        levels[info.level], 0, f"{info.level} ({tools})", [fact(f"distributed: {info.level}", info)]
-    )
+    return CriterionScore(levels[info.level], 0, f"{info.level} ({tools})", [fact(f"distributed: {info.level}", info)])
 
 
 def carry_over(fw: Framework, answers: Answers, levels: Mapping[str, float]) -> tuple[float, str]:

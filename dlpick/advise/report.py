@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from dlpick import __version__
 from dlpick.errors import BadInput
 
 if TYPE_CHECKING:
+    from dlpick.advise.criteria import FactJson
     from dlpick.advise.results import Gap, Ranked
     from dlpick.advise.scoring import Recommendation
 
@@ -47,12 +49,12 @@ class _Facts:
         self.items: list[dict[str, Any]] = []
         self._numbers: dict[tuple[str, str, str, str], int] = {}
 
-    def refs(self, owner: str, facts: list[dict[str, Any]]) -> list[int]:
+    def refs(self, owner: str, facts: Sequence[FactJson]) -> list[int]:
         numbers = []
         for fact in facts:
-            key = (owner, str(fact.get("fact", "")), str(fact.get("source", "")), str(fact.get("as_of", "")))
+            key = (owner, str(fact["fact"]), str(fact["source"]), str(fact["as_of"]))
             if key not in self._numbers:
-                source = str(fact.get("source", ""))
+                source = str(fact["source"])
                 self.items.append(
                     {
                         "number": len(self.items) + 1,

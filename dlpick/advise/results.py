@@ -189,5 +189,3 @@ class Decision:
             "gives_up": [g.to_json() for g in self.gives_up],
             "migration": [m.to_json() for m in self.migration],
         }
-
-

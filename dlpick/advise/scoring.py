@@ -93,6 +93,7 @@ class Recommendation:
             data["decision"] = self.decision.to_json()
         return data
 
+
 def weights_for(answers: Answers, knowledge: Knowledge) -> dict[str, float]:
     weights = {name: float(knowledge.criteria.default_weights.get(name, 0)) for name in knowledge.vocabulary.criteria}
     weights.update({name: float(w) for name, w in answers.priorities.items()})
@@ -235,6 +236,7 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
 
 # --- ranking and stability --------------------------------------------------------------
 
+
 def recommend(answers: Answers, knowledge: Knowledge, bench: Mapping[str, Any] | None = None) -> Recommendation:
     """Rank the eligible frameworks; `bench` (a loaded `dlpick bench` result) replaces the knowledge
     base's performance figures with the throughput measured on this machine."""
@@ -275,7 +277,6 @@ def recommend(answers: Answers, knowledge: Knowledge, bench: Mapping[str, Any] |
 
         used = bench_summary(bench, measured)
     return Recommendation(ranking, excluded, answers, weights, stability(ranking, weights), knowledge, used, decision)
-
 
 
 def stability(ranking: list[Ranked], weights: dict[str, float]) -> Stability:

@@ -181,7 +181,11 @@ def framework_rows(fw: Framework) -> list[tuple[str, str, str]]:
             rows.append(_fact_line(f"task {task}", item, f"{item.kind}: {item.name}"))
     for measure, fact in fw.community.measures():
         rows.append(_fact_line(f"community {measure}", fact, f"{fact.value:,.0f}"))
-    for section, items in (("performance", fw.performance), ("ecosystem", fw.ecosystem), ("ease of use", fw.ease_of_use)):
+    for section, items in (
+        ("performance", fw.performance),
+        ("ecosystem", fw.ecosystem),
+        ("ease of use", fw.ease_of_use),
+    ):
         for feature in items:
             rows.append(_fact_line(section, feature, f"{feature.kind}: {feature.name}"))
     return rows

@@ -53,7 +53,9 @@ class Knowledge:
         """From the validated plain data (`validate_data`'s, or the cache's): no pydantic involved."""
         builds = model.builds_from_json(data.get("builds"))
         variants = builds.frameworks if builds is not None else {}
-        frameworks = {fid: model.framework_from_json(fw, variants.get(fid, ())) for fid, fw in data["frameworks"].items()}
+        frameworks = {
+            fid: model.framework_from_json(fw, variants.get(fid, ())) for fid, fw in data["frameworks"].items()
+        }
         return cls(
             vocabulary=model.vocabulary_from_json(data["vocabulary"]),
             criteria=model.criteria_from_json(data["criteria"]),

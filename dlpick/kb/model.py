@@ -251,7 +251,7 @@ class Framework(ReadOnly, JsonDict):
     unverified: tuple[str, ...] = ()
     builds: tuple[BuildVariant, ...] = ()  # from knowledge/builds.yaml
 
-    __hash__ = ReadOnly.__hash__
+    __hash__ = ReadOnly.__hash__  # type: ignore[assignment]  # dict's is None
     __eq__ = ReadOnly.__eq__
 
     @property
@@ -372,7 +372,7 @@ class Vocabulary(ReadOnly, JsonDict):
     deployment: Mapping[str, str]
     criteria: Mapping[str, str]
 
-    __hash__ = ReadOnly.__hash__
+    __hash__ = ReadOnly.__hash__  # type: ignore[assignment]  # dict's is None
     __eq__ = ReadOnly.__eq__
 
     def ids(self, kind: str) -> Sequence[str]:
@@ -531,7 +531,9 @@ def criteria_from_json(data: Mapping[str, Any]) -> Criteria:
         partial_path=data["partial_path"],
         task_evidence=_ro(data["task_evidence"]),
         evidence_status=_ro(data["evidence_status"]),
-        adoption=AdoptionScale(base=adoption["base"], best_rank=adoption["best_rank"], worst_rank=adoption["worst_rank"]),
+        adoption=AdoptionScale(
+            base=adoption["base"], best_rank=adoption["best_rank"], worst_rank=adoption["worst_rank"]
+        ),
         performance_features=_ro(data["performance_features"]),
         ecosystem_features=_ro(data["ecosystem_features"]),
         ease_of_use_features=_ro(data["ease_of_use_features"]),
