@@ -74,11 +74,11 @@ def test_dormant_statuses_agree_with_the_registry_snapshot():
     kb = knowledge.load()
     checked = 0
     for fw in kb.frameworks.values():
-        for evidence in fw.get("tasks", {}).values():
+        for evidence in fw.tasks.values():
             for item in evidence:
-                entry = snapshot["packages"].get(f"pypi:{item.get('package')}")
+                entry = snapshot["packages"].get(f"pypi:{item.package}")
                 if entry and (snapshot["as_of"] - entry["date"]).days >= audit.DORMANT_AFTER_DAYS:
-                    assert item.get("status") == "dormant", (fw["id"], item["name"])
+                    assert item.status == "dormant", (fw.id, item.name)
                     checked += 1
     assert checked >= 15
 

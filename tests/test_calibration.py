@@ -86,6 +86,7 @@ def test_every_modelling_number_has_a_reason_in_the_readme() -> None:
 from conftest import FACT, framework  # noqa: E402
 
 from dlpick.advise.answers import Answers  # noqa: E402
+from dlpick.kb.model import Releases  # noqa: E402
 
 GPU = {"nvidia-gpu": {"level": "official", "mechanism": "CUDA", **FACT}}
 COMPILER = {"kind": "graph-compiler", "name": "jit", **FACT}
@@ -141,7 +142,7 @@ def test_an_older_mlperf_round_counts_less_than_a_newer_one_and_never_less_than_
     assert perf["both"].score == perf["new"].score
     assert "unknown" in perf["elsewhere"].reason and "unknown" in perf["none"].reason
     # The exact weight: 1/2 per half-life of age, the rest of the result's value unknown.
-    values, half_life = kb.criteria["performance_features"], kb.criteria["mlperf_half_life_years"]
+    values, half_life = kb.criteria.performance_features, kb.criteria.mlperf_half_life_years
     age = (scoring.dt.date(2026, 11, 1) - scoring.dt.date(2022, 6, 29)).days / 365.25
     share = 0.5 ** (age / half_life)
     compiler, mlperf = values["graph-compiler"], values["mlperf-training"]
@@ -160,7 +161,7 @@ def test_libraries_carry_over_as_far_as_the_hardware_support(synthetic_kb) -> No
         r.framework: r
         for r in scoring.recommend(Answers(task="image-classification", hardware=["ascend-npu"]), kb).ranking
     }
-    levels = kb.criteria["support_levels"]
+    levels = kb.criteria.support_levels
     ratio = levels["vendor"] / levels["official"]
     assert ranked["plugin"].criteria["task_fit"].score == pytest.approx(
         ranked["own"].criteria["task_fit"].score * ratio
@@ -173,7 +174,7 @@ def test_retirement_costs_and_says_so(synthetic_kb) -> None:
     kb = synthetic_kb(framework("old", status=gone, hardware=GPU), framework("new", hardware=GPU))
     answers = Answers(task="image-classification", hardware=["nvidia-gpu"], deployment=["server"], include_retired=True)
     ranked = {r.framework: r for r in scoring.recommend(answers, kb).ranking}
-    legacy = kb.criteria["support_levels"]["legacy"]
+    legacy = kb.criteria.support_levels["legacy"]
     assert ranked["old"].criteria["hardware"].score == legacy < ranked["new"].criteria["hardware"].score
     assert ranked["old"].score < ranked["new"].score
     assert any("count as legacy" in w for w in ranked["old"].warnings)
@@ -191,9 +192,7 @@ def test_a_path_most_devices_lack_scores_low_and_warns_when_it_is_the_best(synth
         for r in scoring.recommend(Answers(task="image-classification", deployment=["microcontroller"]), kb).ranking
     }
     criteria = kb.criteria
-    expected = max(
-        criteria["support_levels"]["official"] * criteria["partial_path"], criteria["support_levels"]["experimental"]
-    )
+    expected = max(criteria.support_levels["official"] * criteria.partial_path, criteria.support_levels["experimental"])
     assert ranked["partial"].criteria["deployment"].score == pytest.approx(expected)
     assert any(
         "only on devices with an NPU" in w and "most microcontroller devices lack" in w
@@ -212,9 +211,12 @@ def test_a_path_most_devices_lack_scores_low_and_warns_when_it_is_the_best(synth
     ],
 )
 def test_release_cadence_counts_feature_releases(versions: list[str] | None, value: int, features: int | None) -> None:
-    measure = {"value": value, "note": "non-pre-release versions uploaded since 2025-11-26", **FACT}
-    if versions is not None:
-        measure["versions"] = versions
+    measure = Releases(
+        value=value,
+        note="non-pre-release versions uploaded since 2025-11-26",
+        versions=tuple(versions) if versions is not None else None,
+        **FACT,
+    )
     assert scoring.feature_releases(measure) == features
 
 

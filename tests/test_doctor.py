@@ -7,9 +7,10 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +20,9 @@ from dlpick.machine import doctor, hardware
 from dlpick.machine.hardware import Accelerator, Machine
 from tests import test_imports
 from tests.test_imports import FRAMEWORK_MODULES, probe
+
+if TYPE_CHECKING:
+    from dlpick.kb.model import Framework
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "doctor"
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +39,7 @@ def fixture(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def kb_frameworks() -> dict[str, dict[str, Any]]:
+def kb_frameworks() -> Mapping[str, Framework]:
     from dlpick.kb import knowledge
 
     return knowledge.load().frameworks
@@ -200,7 +204,7 @@ def test_cpu_only_torch_with_an_nvidia_gpu(kb_frameworks, fake_packages):
     [finding] = report_for(kb_frameworks, machine(H100))
     assert finding.framework == "pytorch" and finding.severity == "warning"
     assert "CPU-only" in finding.problem and "NVIDIA H100" in finding.problem
-    cuda = kb_frameworks["pytorch"]["hardware"]["nvidia-gpu"]["install"]
+    cuda = kb_frameworks["pytorch"].install_command("nvidia-gpu")
     assert finding.fix == f"pip uninstall -y torch && {cuda}"
 
 
@@ -221,7 +225,7 @@ def test_tensorflow_cpu_and_jax_without_plugin_on_nvidia(kb_frameworks, fake_pac
     findings = {f.framework: f for f in report_for(kb_frameworks, machine(H100))}
     assert findings["tensorflow"].fix.startswith("pip uninstall -y tensorflow-cpu && ")
     assert "and-cuda" in findings["tensorflow"].fix
-    assert findings["jax"].fix == kb_frameworks["jax"]["hardware"]["nvidia-gpu"]["install"]  # a plugin: no uninstall
+    assert findings["jax"].fix == kb_frameworks["jax"].install_command("nvidia-gpu")  # a plugin: no uninstall
 
 
 def test_numpy_too_new_for_mxnet(kb_frameworks, fake_packages):
@@ -290,7 +294,7 @@ def test_driver_missing_and_module_without_metadata(kb_frameworks, fake_packages
 
 def test_install_command_for_the_detected_hardware(kb_frameworks):
     torch = doctor.install_command(kb_frameworks["pytorch"], "pytorch", ["cpu", "nvidia-gpu"], "3.12")
-    cuda = kb_frameworks["pytorch"]["hardware"]["nvidia-gpu"]["install"]
+    cuda = kb_frameworks["pytorch"].install_command("nvidia-gpu")
     assert (torch.hardware, torch.command) == ("nvidia-gpu", cuda)
     tf = doctor.install_command(kb_frameworks["tensorflow"], "tensorflow", ["cpu", "amd-gpu"], "3.12")
     assert tf.hardware == "cpu" and "no amd-gpu install" in tf.note

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import BUILTIN, FACT, framework, write_kb
 
-from dlpick.errors import KnowledgeError
+from dlpick.errors import BadInput, KnowledgeError
 from dlpick.kb import knowledge
 
 SCORED_KEYS = {"level", "kind", "value", "version", "versions"}
@@ -31,8 +31,8 @@ def _facts(node, path=()):
 def test_builtin_knowledge_validates():
     kb, problems = knowledge.validate_dirs([BUILTIN])
     assert problems == []
-    assert set(kb.frameworks) == set(kb.vocabulary["frameworks"])
-    assert set(kb.vocabulary["frameworks"]) >= {
+    assert set(kb.frameworks) == set(kb.vocabulary.frameworks)
+    assert set(kb.vocabulary.frameworks) >= {
         "pytorch",
         "tensorflow",
         "jax",
@@ -63,9 +63,9 @@ def test_every_scored_fact_has_source_and_date(path: Path):
 
 def test_retired_frameworks_are_the_expected_ones():
     kb = knowledge.load()
-    retired = {fid for fid, fw in kb.frameworks.items() if fw["status"]["value"] == "retired"}
+    retired = {fid for fid, fw in kb.frameworks.items() if fw.retired}
     assert {"theano", "caffe", "mxnet"} <= retired
-    assert kb.frameworks["theano"]["status"]["successor"] == "pytensor"
+    assert kb.frameworks["theano"].successor == "pytensor"
 
 
 def test_overlay_merges_key_by_key_and_adds(tmp_path: Path):
@@ -79,11 +79,11 @@ def test_overlay_merges_key_by_key_and_adds(tmp_path: Path):
     (overlay / "criteria.yaml").write_text("default_weights: {performance: 5}\n")
     kb = knowledge.load(overlay)
     builtin = knowledge.load()
-    assert kb.frameworks["jax"]["hardware"]["fpga"]["mechanism"] == "our flow"
-    assert kb.frameworks["jax"]["hardware"]["tpu"] == builtin.frameworks["jax"]["hardware"]["tpu"]
-    assert "inhouse" in kb.frameworks and "inhouse" in kb.vocabulary["frameworks"]
-    assert kb.criteria["default_weights"]["performance"] == 5
-    assert kb.criteria["default_weights"]["task_fit"] == builtin.criteria["default_weights"]["task_fit"]
+    assert kb.frameworks["jax"].hardware["fpga"].mechanism == "our flow"
+    assert kb.frameworks["jax"].hardware["tpu"] == builtin.frameworks["jax"].hardware["tpu"]
+    assert "inhouse" in kb.frameworks and "inhouse" in kb.vocabulary.frameworks
+    assert kb.criteria.default_weights["performance"] == 5
+    assert kb.criteria.default_weights["task_fit"] == builtin.criteria.default_weights["task_fit"]
     assert kb.digest != builtin.digest
 
 
@@ -125,7 +125,7 @@ def test_cache_is_used_and_invalidated(tmp_path: Path, monkeypatch):
     path.write_text(path.read_text().replace("name: A", "name: [A"))
     with pytest.raises(KnowledgeError):
         knowledge.load(directory)
-    assert first.frameworks["a"]["name"] == "A"
+    assert first.frameworks["a"].name == "A"
 
 
 def test_a_misspelt_hardware_id_on_a_path_or_evidence_is_named_with_its_line(tmp_path: Path):
@@ -155,3 +155,65 @@ def test_a_release_count_must_match_the_versions_it_lists(tmp_path: Path):
     _, problems = knowledge.validate_dirs(knowledge.knowledge_dirs(tmp_path / "ours"))
     wrong = [p for p in problems if "community.releases_last_year" in p and "value is 3 but versions lists 1" in p]
     assert wrong, problems
+
+
+# --- the typed model (dlpick.kb.model) --------------------------------------------------------
+
+
+def test_the_model_is_read_only_and_mirrors_the_validated_data():
+    from dlpick.kb import model
+
+    kb = knowledge.load()
+    fw = kb.framework("theano")
+    with pytest.raises(AttributeError):
+        fw.name = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        fw.hardware["cpu"] = fw.hardware["cpu"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        fw["name"] = "x"
+    assert isinstance(fw.packages, tuple) and isinstance(fw.tasks.get("image-classification", ()), tuple)
+    assert fw.retired and fw.successor == "pytensor" and fw.status.since and fw.status.migration
+    assert not kb.framework("pytorch").retired and kb.framework("pytorch").successor is None
+    assert kb.framework("pytorch").import_names == ("torch",)
+    # The typed model and the plain data it was built from say the same; rebuilding gives an equal model.
+    data = fw.to_json()
+    assert data["status"]["successor"] == fw.successor and data["name"] == fw.name
+    assert model.framework_from_json(data, fw.builds) == fw
+    with pytest.raises(BadInput, match="unknown framework 'thenao'; did you mean 'theano'"):
+        kb.framework("thenao")
+
+
+def test_the_cached_model_equals_the_validated_one(tmp_path: Path):
+    validated, problems = knowledge.validate_dirs(knowledge.knowledge_dirs())
+    assert problems == [] and validated is not None
+    knowledge.load()  # writes the cache (or reads it)
+    cached = knowledge.load()
+    assert cached.frameworks == validated.frameworks
+    assert cached.criteria == validated.criteria and cached.vocabulary == validated.vocabulary
+    assert cached.adoption == validated.adoption and cached.as_of == validated.as_of
+
+
+def test_one_rule_chooses_the_install_command():
+    kb = knowledge.load()
+    torch = kb.framework("pytorch")
+    assert torch.install_command("nvidia-gpu") == torch.hardware["nvidia-gpu"].install
+    assert torch.install_command("cpu") == torch.hardware["cpu"].install
+    # Hardware without a command of its own falls back to the CPU's.
+    without = next(h for h, s in kb.framework("tensorflow").hardware.items() if not s.install)
+    assert kb.framework("tensorflow").install_command(without) == kb.framework("tensorflow").hardware["cpu"].install
+    # Several: the strongest accelerator that has one.
+    assert torch.install_choice(["cpu", "nvidia-gpu"]) == ("nvidia-gpu", torch.hardware["nvidia-gpu"].install)
+
+
+def test_builds_come_from_the_knowledge_base(tmp_path: Path):
+    kb = knowledge.load()
+    tf = kb.framework("tensorflow")
+    assert {"tensorflow", "tensorflow-cpu", "tensorflow-rocm"} <= tf.exclusive_builds
+    assert "tensorflow-metal" in tf.distributions and "tensorflow-metal" not in tf.exclusive_builds
+    assert tf.cpu_builds == {"tensorflow-cpu"}
+    assert kb.framework("pytorch").distributions[0] == "torch"
+    overlay = tmp_path / "ours"
+    (overlay / "frameworks").mkdir(parents=True)
+    (overlay / "builds.yaml").write_text("frameworks:\n  pytorh:\n    - {package: torch}\n")
+    _, problems = knowledge.validate_dirs(knowledge.knowledge_dirs(overlay))
+    assert any("builds.yaml" in p and "unknown framework 'pytorh'" in p and "pytorch" in p for p in problems)

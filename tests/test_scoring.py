@@ -54,7 +54,7 @@ def test_scores_come_from_levels_in_criteria(synthetic_kb):
     vendor = {"level": "vendor", "mechanism": "plugin", **FACT}
     kb = synthetic_kb(framework("a", hardware={"cpu": vendor}))
     ranked = scoring.recommend(Answers(task="image-classification", hardware=["cpu"]), kb).ranking[0]
-    assert ranked.criteria["hardware"].score == kb.criteria["support_levels"]["vendor"]
+    assert ranked.criteria["hardware"].score == kb.criteria.support_levels["vendor"]
     assert ranked.criteria["hardware"].facts[0]["source"] == FACT["source"]
     # Criteria with nothing to judge (no deployment target given) do not count.
     assert not ranked.criteria["deployment"].applicable
@@ -79,7 +79,7 @@ def test_successor_gets_part_of_a_retired_frameworks_familiarity(synthetic_kb):
     )
     answers = Answers(task="image-classification", familiarity={"old": 5})
     new = next(r for r in scoring.recommend(answers, kb).ranking if r.framework == "new")
-    transfer = kb.criteria["successor_familiarity_transfer"]
+    transfer = kb.criteria.successor_familiarity_transfer
     assert new.criteria["familiarity"].score == pytest.approx(transfer)
     assert "counts" in new.criteria["familiarity"].reason and "successor" in new.criteria["familiarity"].reason
 
@@ -88,7 +88,7 @@ def test_all_weights_zero_is_bad_input(synthetic_kb):
     from dlpick.errors import BadInput
 
     kb = synthetic_kb(framework("a"))
-    zero = {name: 0 for name in kb.vocabulary["criteria"]}
+    zero = {name: 0 for name in kb.vocabulary.criteria}
     with pytest.raises(BadInput, match="weight 0"):
         scoring.recommend(Answers(task="image-classification", priorities=zero), kb)
 
@@ -116,7 +116,7 @@ def test_features_of_one_kind_count_once(synthetic_kb):
         assert ranked["doubled"].criteria[name].score == pytest.approx(once), name
     # Without duplicates the value is the kind's own: one eager-execution feature scores its value.
     assert ranked["single"].criteria["ease_of_use"].score == pytest.approx(
-        kb.criteria["ease_of_use_features"]["eager-execution"]
+        kb.criteria.ease_of_use_features["eager-execution"]
     )
     assert ranked["doubled"].score == pytest.approx(ranked["single"].score)
 
@@ -145,7 +145,7 @@ def test_the_best_deployment_path_counts_not_the_sum_or_mean(synthetic_kb):
     ]
     kb = synthetic_kb(framework("a", deployment={"server": paths}))
     ranked = scoring.recommend(Answers(task="image-classification", deployment=["server"]), kb).ranking[0]
-    assert ranked.criteria["deployment"].score == pytest.approx(kb.criteria["support_levels"]["official"])
+    assert ranked.criteria["deployment"].score == pytest.approx(kb.criteria.support_levels["official"])
     assert ranked.criteria["deployment"].reason == "server: serve (official)"
 
 
@@ -155,21 +155,21 @@ WEAK_DEPLOYMENT = ("conversion", "community", "experimental", "legacy")
 
 def _eligible_answers(fw: dict, **fields) -> Answers:
     """Answers under which `fw` passes the Python and status constraints."""
-    return Answers(task="image-classification", python=fw["python"]["versions"][-1], include_retired=True, **fields)
+    return Answers(task="image-classification", python=fw.python.versions[-1], include_retired=True, **fields)
 
 
 def test_weak_hardware_support_warns_and_official_support_does_not():
     kb = knowledge.load()
     seen = set()
     for fid, fw in kb.frameworks.items():
-        for hardware, support in fw["hardware"].items():
+        for hardware, support in fw.hardware.items():
             result = scoring.recommend(_eligible_answers(fw, hardware=[hardware]), kb)
             ranked = next(r for r in result.ranking if r.framework == fid)
             about = [w for w in ranked.warnings if w.startswith(f"{hardware}: ")]
-            if support["level"] in WEAK_HARDWARE:
-                seen.add(support["level"])
-                assert f"{hardware}: only {support['level']} support ({support['mechanism']})" in about, (fid, about)
-            elif fw["status"]["value"] != "retired":  # (a retired framework's paths may warn as legacy)
+            if support.level in WEAK_HARDWARE:
+                seen.add(support.level)
+                assert f"{hardware}: only {support.level} support ({support.mechanism})" in about, (fid, about)
+            elif not fw.retired:  # (a retired framework's paths may warn as legacy)
                 assert about == [], (fid, hardware, about)
     assert {"experimental", "cpu-fallback"} <= seen  # the built-in knowledge has both (JAX on Apple silicon ...)
 
@@ -185,14 +185,14 @@ def test_deployment_only_through_weak_paths_warns():
     kb = knowledge.load()
     seen = set()
     for fid, fw in kb.frameworks.items():
-        for target, paths in fw["deployment"].items():
-            if not paths or any(p.get("requires") or p["level"] not in WEAK_DEPLOYMENT for p in paths):
+        for target, paths in fw.deployment.items():
+            if not paths or any(p.requires or p.level not in WEAK_DEPLOYMENT for p in paths):
                 continue
-            seen.update(p["level"] for p in paths)
+            seen.update(p.level for p in paths)
             result = scoring.recommend(_eligible_answers(fw, deployment=[target]), kb)
             ranked = next(r for r in result.ranking if r.framework == fid)
             about = [w for w in ranked.warnings if w.startswith(f"{target}: only through ")]
-            assert len(about) == 1 and all(p["tool"] in about[0] for p in paths), (fid, target, ranked.warnings)
+            assert len(about) == 1 and all(p.tool in about[0] for p in paths), (fid, target, ranked.warnings)
     assert {"community", "conversion"} <= seen  # PyTensor serves only through a community path, JAX converts
 
 
@@ -305,8 +305,8 @@ def _scores(answers: Answers) -> dict[str, float]:
 
 def _usable(fw: dict, python: str, include_retired: bool) -> bool:
     """Whether `fw` passes the Python and status constraints (hardware and deployment aside)."""
-    pythons = [*fw["python"]["versions"], *fw["python"].get("last_release_for", {})]
-    return python in pythons and (include_retired or fw["status"]["value"] != "retired")
+    pythons = [*fw.python.versions, *fw.python.last_release_for]
+    return python in pythons and (include_retired or not fw.retired)
 
 
 @st.composite
@@ -318,7 +318,7 @@ def two_eligible(draw):
     usable = [fid for fid, fw in KB.frameworks.items() if _usable(fw, python, raw["include_retired"])]
     pair = [KB.frameworks[fid] for fid in draw(st.lists(st.sampled_from(usable), min_size=2, max_size=2, unique=True))]
     hardware = sorted(set(pair[0]["hardware"]) & set(pair[1]["hardware"]))
-    deployment = sorted(set.intersection(*({t for t, paths in fw["deployment"].items() if paths} for fw in pair)))
+    deployment = sorted(set.intersection(*({t for t, paths in fw.deployment.items() if paths} for fw in pair)))
     raw["hardware"] = draw(st.lists(st.sampled_from(hardware), max_size=2, unique=True)) if hardware else []
     raw["deployment"] = draw(st.lists(st.sampled_from(deployment), max_size=2, unique=True)) if deployment else []
     return raw
@@ -361,10 +361,10 @@ def test_hard_constraints_always_exclude(raw):
     ranked = {r.framework for r in scoring.recommend(answers, KB).ranking}
     for fid, fw in KB.frameworks.items():
         blocked = (
-            any(h not in fw["hardware"] for h in answers.hardware)
-            or any(not fw["deployment"].get(t) for t in answers.deployment)
-            or answers.python not in [*fw["python"]["versions"], *fw["python"].get("last_release_for", {})]
-            or (fw["status"]["value"] == "retired" and not answers.include_retired)
+            any(h not in fw.hardware for h in answers.hardware)
+            or any(not fw.deployment.get(t) for t in answers.deployment)
+            or answers.python not in [*fw.python.versions, *fw.python.last_release_for]
+            or (fw.retired and not answers.include_retired)
         )
         assert (fid not in ranked) == blocked, fid
 
@@ -442,7 +442,7 @@ def test_task_evidence_shown_on_particular_hardware_counts_only_there(synthetic_
         return {r.framework: r.criteria["task_fit"] for r in result.ranking}
 
     on_tpu, on_cpu, anywhere = task_fit(["tpu"]), task_fit(["cpu"]), task_fit([])
-    ratio = kb.criteria["support_levels"]["vendor"] / kb.criteria["support_levels"]["official"]
+    ratio = kb.criteria.support_levels["vendor"] / kb.criteria.support_levels["official"]
     assert on_tpu["shown"].score == 1.0  # documented on the team's TPU: no carry-over discount
     assert on_tpu["general"].score == pytest.approx(ratio)  # built for the framework's own builds
     assert "shown on tpu" in on_tpu["shown"].reason
@@ -464,7 +464,7 @@ def test_a_deployment_path_shown_on_other_hardware_does_not_count(synthetic_kb):
         framework("two", hardware=hardware, deployment={"server": [ascend, onnx]}),
         framework("one", hardware=hardware, deployment={"server": [ascend]}),
     )
-    levels = kb.criteria["support_levels"]
+    levels = kb.criteria.support_levels
     on_cpu = scoring.recommend(Answers(task="image-classification", hardware=["cpu"], deployment=["server"]), kb)
     two = on_cpu.ranking[0]
     assert [r.framework for r in on_cpu.ranking] == ["two"]

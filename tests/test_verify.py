@@ -307,20 +307,18 @@ def test_missing_framework_is_not_verified(tmp_path: Path):
 
 
 def test_install_command_comes_from_the_knowledge_base(tmp_path: Path):
+    from dlpick.kb import knowledge, model
+
     project = make_project(tmp_path, framework="pytorch")
-    kb = SimpleNamespace(
-        frameworks={
-            "pytorch": {
-                "import_names": ["no_such_torch_xyz"],
-                "packages": ["torch"],
-                "hardware": {"cpu": {"install": "pip3 install torch --index-url https://example.org/cpu"}},
-            }
-        }
-    )
+    data = knowledge.load().framework("pytorch").to_json()
+    data["import_names"] = ["no_such_torch_xyz"]
+    data["hardware"]["cpu"]["install"] = "pip3 install torch --index-url https://example.org/cpu"
+    kb = SimpleNamespace(frameworks={"pytorch": model.framework_from_json(data)})
     result = verify.verify(project, kb=kb)
     assert not result.verified
     assert result.install[0] == "pip3 install torch --index-url https://example.org/cpu"
-    del kb.frameworks["pytorch"]["hardware"]["cpu"]["install"]
+    del data["hardware"]["cpu"]["install"]
+    kb = SimpleNamespace(frameworks={"pytorch": model.framework_from_json(data)})
     assert verify.install_commands("pytorch", kb, project)[0] == "pip install torch"
 
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlpick.errors import BadInput
 from dlpick.kb.vocab import check_id
+
+if TYPE_CHECKING:
+    from dlpick.kb.model import Vocabulary
 
 KEYS = ("task", "hardware", "deployment", "familiarity", "priorities", "python", "include_retired")
 LEVEL_MAX = 5
@@ -120,7 +124,7 @@ def _number(value: Any, key: str, source: str | dict[str, str], integer: bool) -
 
 
 def _levels(
-    value: Any, key: str, valid: list[str], kind: str, source: str | dict[str, str], integer: bool
+    value: Any, key: str, valid: Sequence[str], kind: str, source: str | dict[str, str], integer: bool
 ) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput(f"{_where(source, key)}: expected a mapping like {{{valid[0]}: 3}}, got {_show(value)}")
@@ -132,7 +136,7 @@ def _levels(
     return out
 
 
-def normalise(raw: dict[str, Any], vocabulary: dict[str, Any], source: str | dict[str, str] = "") -> Answers:
+def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[str, str] = "") -> Answers:
     """Check raw answers against the vocabulary; raise BadInput naming the field.
 
     `source` names where values came from: a file name, or per key (a file or a flag).
@@ -144,21 +148,24 @@ def normalise(raw: dict[str, Any], vocabulary: dict[str, Any], source: str | dic
     task = raw.get("task")
     if task is None:
         raise BadInput(f"{_where(source, 'task')}: missing", hint="e.g. task: image-classification, or --task")
-    check_id("task", str(task), vocabulary["tasks"], where=_where(source, "task"))
+    check_id("task", str(task), vocabulary.tasks, where=_where(source, "task"))
     answers = Answers(task=str(task))
-    for key, vocab_key, kind in (("hardware", "hardware", "hardware"), ("deployment", "deployment", "target")):
+    for key, valid, kind in (
+        ("hardware", vocabulary.hardware, "hardware"),
+        ("deployment", vocabulary.deployment, "target"),
+    ):
         if raw.get(key) is not None:
             values = _as_list(raw[key], key, source)
             for value in values:
-                check_id(kind, value, vocabulary[vocab_key], where=_where(source, key))
+                check_id(kind, value, valid, where=_where(source, key))
             setattr(answers, key, values)
     if raw.get("familiarity") is not None:
         answers.familiarity = _levels(
-            raw["familiarity"], "familiarity", vocabulary["frameworks"], "framework", source, integer=True
+            raw["familiarity"], "familiarity", vocabulary.frameworks, "framework", source, integer=True
         )
     if raw.get("priorities") is not None:
         answers.priorities = _levels(
-            raw["priorities"], "priorities", list(vocabulary["criteria"]), "criterion", source, integer=False
+            raw["priorities"], "priorities", list(vocabulary.criteria), "criterion", source, integer=False
         )
     if raw.get("python") is not None:
         python, problem = python_version(raw["python"])

@@ -2,86 +2,92 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
 
-Cell = dict[str, Any]  # {"value": str, "sources": [{"source": ..., "as_of": ...}]}
+from dlpick.kb.model import Feature, Framework, Measure, Releases, Sourced, Vocabulary
+
+if TYPE_CHECKING:
+
+    class SourceJson(TypedDict):
+        source: str
+        as_of: str
+
+    class Cell(TypedDict):
+        value: str
+        sources: list[SourceJson]
 
 
-def _cell(value: str, *facts: dict[str, Any]) -> Cell:
-    return {"value": value, "sources": [{"source": f["source"], "as_of": f["as_of"]} for f in facts]}
+def _cell(value: str, *facts: Sourced) -> Cell:
+    return {"value": value, "sources": [{"source": f.source, "as_of": f.as_of} for f in facts]}
 
 
-def _features(fw: dict[str, Any], section: str) -> Cell:
-    items = fw.get(section, [])
-    return _cell(", ".join(i["name"] for i in items) or "-", *items)
+def _features(items: Sequence[Feature]) -> Cell:
+    return _cell(", ".join(i.name for i in items) or "-", *items)
 
 
-def _measure(name: str, fact: dict[str, Any]) -> str:
-    if name != "releases_last_year":
-        return f"{fact['value']:,.0f}"
-    from dlpick.advise.scoring import feature_releases
+def _measure(fact: Measure) -> str:
+    if not isinstance(fact, Releases):
+        return f"{fact.value:,.0f}"
+    from dlpick.advise.criteria import feature_releases
 
     features = feature_releases(fact)
     known = "versions not listed" if features is None else f"{features} feature (major/minor)"
-    return f"{fact['value']:,.0f} ({known})"
+    return f"{fact.value:,.0f} ({known})"
 
 
-def rows(frameworks: list[dict[str, Any]], vocabulary: dict[str, Any]) -> list[tuple[str, list[Cell]]]:
+def rows(frameworks: Sequence[Framework], vocabulary: Vocabulary) -> list[tuple[str, list[Cell]]]:
     """(label, one cell per framework) for every fact that feeds a score."""
 
-    def status(fw: dict[str, Any]) -> Cell:
-        s = fw["status"]
-        text = s["value"] + (f" since {s['since']}" if s.get("since") else "")
-        return _cell(text + (f"; successor {s['successor']}" if s.get("successor") else ""), s)
+    def status(fw: Framework) -> Cell:
+        s = fw.status
+        text = s.value + (f" since {s.since}" if s.since else "")
+        return _cell(text + (f"; successor {s.successor}" if s.successor else ""), s)
 
     table: list[tuple[str, list[Cell]]] = [
-        ("release", [_cell(f"{f['release']['version']} ({f['release']['date']})", f["release"]) for f in frameworks]),
+        ("release", [_cell(f"{f.release.version} ({f.release.date})", f.release) for f in frameworks]),
         ("status", [status(f) for f in frameworks]),
-        ("python", [_cell(", ".join(f["python"]["versions"]), f["python"]) for f in frameworks]),
+        ("python", [_cell(", ".join(f.python.versions), f.python) for f in frameworks]),
     ]
-    for hardware in vocabulary["hardware"]:
+    for hardware in vocabulary.hardware:
         cells = []
         for fw in frameworks:
-            support = fw["hardware"].get(hardware)
-            cells.append(
-                _cell(f"{support['level']}: {support['mechanism']}", support) if support else _cell("none known")
-            )
+            support = fw.hardware.get(hardware)
+            cells.append(_cell(f"{support.level}: {support.mechanism}", support) if support else _cell("none known"))
         table.append((f"hardware: {hardware}", cells))
-    for target in vocabulary["deployment"]:
+    for target in vocabulary.deployment:
         cells = []
         for fw in frameworks:
-            paths = fw["deployment"].get(target, [])
-            text = "; ".join(f"{p['tool']} ({p['level']})" for p in paths) or "none known"
+            paths = fw.deployment.get(target, ())
+            text = "; ".join(f"{p.tool} ({p.level})" for p in paths) or "none known"
             cells.append(_cell(text, *paths))
         table.append((f"deploy: {target}", cells))
     table.append(
         (
             "distributed",
-            [
-                _cell(f"{f['distributed']['level']}: {', '.join(f['distributed'].get('tools', []))}", f["distributed"])
-                for f in frameworks
-            ],
+            [_cell(f"{f.distributed.level}: {', '.join(f.distributed.tools)}", f.distributed) for f in frameworks],
         )
     )
-    for task in vocabulary["tasks"]:
-        evidence = [fw.get("tasks", {}).get(task, []) for fw in frameworks]
+    for task in vocabulary.tasks:
+        evidence = [fw.tasks.get(task, ()) for fw in frameworks]
         if any(evidence):
             table.append(
-                (f"task: {task}", [_cell(", ".join(e["name"] for e in items) or "-", *items) for items in evidence])
+                (f"task: {task}", [_cell(", ".join(e.name for e in items) or "-", *items) for items in evidence])
             )
     for measure in ("github_stars", "pypi_download_rank", "releases_last_year"):
         cells = []
         for fw in frameworks:
-            fact = fw.get("community", {}).get(measure)
-            cells.append(_cell(_measure(measure, fact), fact) if fact else _cell("- (no source)"))
+            fact: Measure | None = getattr(fw.community, measure)
+            cells.append(_cell(_measure(fact), fact) if fact else _cell("- (no source)"))
         table.append((measure.replace("_", " "), cells))
-    for section in ("performance", "ecosystem", "ease_of_use"):
-        table.append((section.replace("_", " "), [_features(f, section) for f in frameworks]))
+    table.append(("performance", [_features(f.performance) for f in frameworks]))
+    table.append(("ecosystem", [_features(f.ecosystem) for f in frameworks]))
+    table.append(("ease of use", [_features(f.ease_of_use) for f in frameworks]))
     return table
 
 
-def to_json(frameworks: list[dict[str, Any]], vocabulary: dict[str, Any]) -> dict[str, Any]:
-    ids = [f["id"] for f in frameworks]
+def to_json(frameworks: Sequence[Framework], vocabulary: Vocabulary) -> dict[str, Any]:
+    ids = [f.id for f in frameworks]
     return {
         "frameworks": ids,
         "rows": [
@@ -91,9 +97,7 @@ def to_json(frameworks: list[dict[str, Any]], vocabulary: dict[str, Any]) -> dic
     }
 
 
-def footnoted(
-    frameworks: list[dict[str, Any]], vocabulary: dict[str, Any]
-) -> tuple[list[tuple[str, list[str]]], list[str]]:
+def footnoted(frameworks: Sequence[Framework], vocabulary: Vocabulary) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """Rows as text with [n] markers, and the numbered list of 'source (as of)' they point to."""
     numbers: dict[str, int] = {}
     text_rows = []

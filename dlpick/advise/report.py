@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,9 @@ from dlpick import __version__
 from dlpick.errors import BadInput
 
 if TYPE_CHECKING:
-    from dlpick.advise.scoring import Gap, Ranked, Recommendation
+    from dlpick.advise.criteria import FactJson
+    from dlpick.advise.results import Gap, Ranked
+    from dlpick.advise.scoring import Recommendation
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
@@ -46,12 +49,12 @@ class _Facts:
         self.items: list[dict[str, Any]] = []
         self._numbers: dict[tuple[str, str, str, str], int] = {}
 
-    def refs(self, owner: str, facts: list[dict[str, Any]]) -> list[int]:
+    def refs(self, owner: str, facts: Sequence[FactJson]) -> list[int]:
         numbers = []
         for fact in facts:
-            key = (owner, str(fact.get("fact", "")), str(fact.get("source", "")), str(fact.get("as_of", "")))
+            key = (owner, str(fact["fact"]), str(fact["source"]), str(fact["as_of"]))
             if key not in self._numbers:
-                source = str(fact.get("source", ""))
+                source = str(fact["source"])
                 self.items.append(
                     {
                         "number": len(self.items) + 1,
@@ -131,7 +134,7 @@ def _context_rows(result: Recommendation) -> list[tuple[str, str]]:
 
 def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
     """Everything a decision record says, as plain data for a template."""
-    from dlpick.advise.scoring import decide
+    from dlpick.advise.decision import decide
 
     facts = _Facts()
     ranking = result.ranking
@@ -151,7 +154,7 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
         if first
         else []
     )
-    names = {fid: fw["name"] for fid, fw in result.knowledge.frameworks.items()}
+    names = {fid: fw.name for fid, fw in result.knowledge.frameworks.items()}
     migration = [
         {
             "framework": m.framework,
@@ -182,7 +185,7 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
         "changes which frameworks are eligible: see Excluded options.",
         f"The facts are as of {result.knowledge.as_of}; newer facts can change the scores.",
     ]
-    names_by_vocab = list(result.knowledge.vocabulary["criteria"])
+    names_by_vocab = list(result.knowledge.vocabulary.criteria)
     return {
         "title": title,
         "status": "proposed",

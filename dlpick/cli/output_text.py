@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from dlpick.advise.scoring import Recommendation
+    from dlpick.kb.model import Framework, Sourced
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
@@ -47,6 +48,12 @@ def _why_column(result: Recommendation, place: int) -> str:
         return "leads on " + ", ".join(g.criterion for g in decision.deciding[:3])
     behind = [r.split(" on ", 1)[1].split(":")[0] for r in result.ranking[place].reasons if r.startswith("behind ")]
     return ("behind on " + ", ".join(behind[:3])) if behind else "level"
+
+
+def _name(result: Recommendation, framework_id: str | None) -> str | None:
+    """A framework's name, or the id itself when the knowledge base does not have it."""
+    fw = result.knowledge.frameworks.get(framework_id or "")
+    return fw.name if fw is not None else framework_id
 
 
 def render_recommendation(result: Recommendation, top: int | None) -> None:
@@ -117,11 +124,11 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
     if unused:
         out.print(f"[dim]Not applicable: {', '.join(unused)}[/]")
     for move in decision.migration if decision else []:
-        target = result.knowledge.frameworks.get(move.target or "", {}).get("name", move.target)
+        target = _name(result, move.target)
         out.print()
         out.print(f"[bold]Moving off {move.name}[/] (team familiarity {move.level}/5; retired since {move.since}):")
         if move.successor:
-            out.print(f"  successor: {result.knowledge.frameworks.get(move.successor, {}).get('name', move.successor)}")
+            out.print(f"  successor: {_name(result, move.successor)}")
         if move.text:
             out.print(f"  {escape(move.text)}")
         for line in move.carries_over:
@@ -144,50 +151,54 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
     )
 
 
-def _fact_line(label: str, fact: dict[str, Any], value: str) -> tuple[str, str, str]:
-    return label, value, f"{fact.get('source', '')} ({fact.get('as_of', '')})"
+def _fact_line(label: str, fact: Sourced, value: str) -> tuple[str, str, str]:
+    return label, value, f"{fact.source} ({fact.as_of})"
 
 
-def framework_rows(fw: dict[str, Any]) -> list[tuple[str, str, str]]:
+def framework_rows(fw: Framework) -> list[tuple[str, str, str]]:
     """(field, value, source) rows for one framework: the facts behind every score."""
     rows = []
-    release = fw["release"]
-    rows.append(_fact_line("release", release, f"{release['version']} ({release['date']})"))
-    status = fw["status"]
-    status_text = status["value"] + (f" since {status['since']}" if status.get("since") else "")
-    if status.get("successor"):
-        status_text += f"; successor {status['successor']}"
-    if status.get("migration"):
-        status_text += f". {status['migration']}"
+    release = fw.release
+    rows.append(_fact_line("release", release, f"{release.version} ({release.date})"))
+    status = fw.status
+    status_text = status.value + (f" since {status.since}" if status.since else "")
+    if status.successor:
+        status_text += f"; successor {status.successor}"
+    if status.migration:
+        status_text += f". {status.migration}"
     rows.append(_fact_line("status", status, status_text))
-    rows.append(_fact_line("python", fw["python"], ", ".join(fw["python"]["versions"])))
-    for hardware, support in fw["hardware"].items():
-        install = f"\n$ {support['install']}" if support.get("install") else ""
-        rows.append(_fact_line(f"hardware {hardware}", support, f"{support['level']}: {support['mechanism']}{install}"))
-    for target, paths in fw["deployment"].items():
+    rows.append(_fact_line("python", fw.python, ", ".join(fw.python.versions)))
+    for hardware, support in fw.hardware.items():
+        install = f"\n$ {support.install}" if support.install else ""
+        rows.append(_fact_line(f"hardware {hardware}", support, f"{support.level}: {support.mechanism}{install}"))
+    for target, paths in fw.deployment.items():
         for path in paths:
-            rows.append(_fact_line(f"deploy {target}", path, f"{path['level']}: {path['tool']}"))
-    dist = fw["distributed"]
-    rows.append(_fact_line("distributed", dist, f"{dist['level']}: {', '.join(dist.get('tools', []))}"))
-    for task, evidence in fw.get("tasks", {}).items():
+            rows.append(_fact_line(f"deploy {target}", path, f"{path.level}: {path.tool}"))
+    dist = fw.distributed
+    rows.append(_fact_line("distributed", dist, f"{dist.level}: {', '.join(dist.tools)}"))
+    for task, evidence in fw.tasks.items():
         for item in evidence:
-            rows.append(_fact_line(f"task {task}", item, f"{item['kind']}: {item['name']}"))
-    for measure, fact in fw.get("community", {}).items():
-        rows.append(_fact_line(f"community {measure}", fact, f"{fact['value']:,.0f}"))
-    for section in ("performance", "ecosystem", "ease_of_use"):
-        for item in fw.get(section, []):
-            rows.append(_fact_line(section.replace("_", " "), item, f"{item['kind']}: {item['name']}"))
+            rows.append(_fact_line(f"task {task}", item, f"{item.kind}: {item.name}"))
+    for measure, fact in fw.community.measures():
+        rows.append(_fact_line(f"community {measure}", fact, f"{fact.value:,.0f}"))
+    for section, items in (
+        ("performance", fw.performance),
+        ("ecosystem", fw.ecosystem),
+        ("ease of use", fw.ease_of_use),
+    ):
+        for feature in items:
+            rows.append(_fact_line(section, feature, f"{feature.kind}: {feature.name}"))
     return rows
 
 
-def render_show(fw: dict[str, Any], origin: str) -> None:
+def render_show(fw: Framework, origin: str) -> None:
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]{fw['name']}[/] ({fw['id']}): {fw['summary']}")
-    installs = [f"pip: {' '.join(fw['packages'])}"] if fw.get("packages") else []
-    installs += [f"{system}: {' '.join(names)}" for system, names in fw.get("system_packages", {}).items()]
-    out.print(f"{fw['homepage']}  {'  '.join(installs)}  [dim]from {origin}[/]")
+    out.print(f"[bold]{fw.name}[/] ({fw.id}): {fw.summary}")
+    installs = [f"pip: {' '.join(fw.packages)}"] if fw.packages else []
+    installs += [f"{system}: {' '.join(names)}" for system, names in fw.system_packages.items()]
+    out.print(f"{fw.homepage}  {'  '.join(installs)}  [dim]from {origin}[/]")
     table = Table(show_lines=False, box=None, padding=(0, 1))
     table.add_column("fact")
     table.add_column("value", overflow="fold")
@@ -195,7 +206,7 @@ def render_show(fw: dict[str, Any], origin: str) -> None:
     for row in framework_rows(fw):
         table.add_row(*row)
     out.print(table)
-    for line in fw.get("unverified", []):
+    for line in fw.unverified:
         out.print(f"[yellow]not verified, left out of scoring:[/] {line}")
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dlpick.errors import BadInput
+from dlpick.kb.model import Adoption, DeploymentPath, Feature, Framework, HardwareSupport, TaskEvidence
 
 DEFAULT_OLDER_THAN = 365
 DORMANT_AFTER_DAYS = 730  # criteria.yaml, evidence_status.dormant: "no release for two years or more"
@@ -205,10 +206,12 @@ def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def stale(frameworks: dict[str, Any], shared: dict[str, Any], today: dt.date, older_than: int) -> list[Finding]:
+def stale(
+    frameworks: Mapping[str, Framework], shared: dict[str, Any], today: dt.date, older_than: int
+) -> list[Finding]:
     found = []
     limit = today - dt.timedelta(days=older_than)
-    sources = [*frameworks.items(), *shared.items()]
+    sources = [*((fid, fw.to_json()) for fid, fw in frameworks.items()), *shared.items()]
     for owner, data in sources:
         for where, fact in _facts(data):
             if _date(fact["as_of"]) < limit:
@@ -224,17 +227,29 @@ def stale(frameworks: dict[str, Any], shared: dict[str, Any], today: dt.date, ol
     return found
 
 
-def _newest_release(item: dict[str, Any], snapshot: dict[str, Any]) -> tuple[dt.date, dt.date, str, str] | None:
+def _item_label(item: TaskEvidence | DeploymentPath | Feature) -> str:
+    """What names an item in a finding's `where`: its package, else its tool or name (as `_label` for data)."""
+    if isinstance(item, TaskEvidence):
+        return item.package or item.name or item.kind
+    if isinstance(item, DeploymentPath):
+        return item.tool
+    return item.name or item.kind
+
+
+def _newest_release(
+    item: TaskEvidence | DeploymentPath, snapshot: dict[str, Any]
+) -> tuple[dt.date, dt.date, str, str] | None:
     """(release date, date it was read, version, source) of the item's newest known release."""
-    recorded = item.get("last_release")
-    key = f"pypi:{item['package']}" if item.get("package") else None
+    recorded = item.last_release
+    package = item.package if isinstance(item, TaskEvidence) else None
+    key = f"pypi:{package}" if package else None
     if key is None and recorded:
-        key = registry_key(recorded["source"])
+        key = registry_key(recorded.source)
     seen = []
     if recorded:
-        seen.append((_date(recorded["date"]), _date(recorded["as_of"]), recorded["version"], recorded["source"]))
+        seen.append((_date(recorded.date), _date(recorded.as_of), recorded.version, recorded.source))
     entry = snapshot["packages"].get(key) if key else None
-    if entry and not (recorded and entry["version"] == recorded["version"]):
+    if entry and not (recorded and entry["version"] == recorded.version):
         seen.append((_date(entry["date"]), _date(entry["as_of"]), entry["version"], entry["source"]))
     if not seen:
         return None
@@ -242,21 +257,21 @@ def _newest_release(item: dict[str, Any], snapshot: dict[str, Any]) -> tuple[dt.
     return date, max(read for _, read, _, _ in seen), version, source
 
 
-def dormancy(frameworks: dict[str, Any], snapshot: dict[str, Any]) -> list[Finding]:
+def dormancy(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> list[Finding]:
     found = []
     for fid, fw in frameworks.items():
-        items = [(f"tasks.{task}", item) for task, evidence in fw.get("tasks", {}).items() for item in evidence]
-        items += [
-            (f"deployment.{target}", item) for target, paths in fw.get("deployment", {}).items() for item in paths
+        items: list[tuple[str, TaskEvidence | DeploymentPath]] = [
+            (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
         ]
+        items += [(f"deployment.{target}", item) for target, paths in fw.deployment.items() for item in paths]
         for section, item in items:
             release = _newest_release(item, snapshot)
             if release is None:
                 continue
             date, read, version, source = release
             age = (read - date).days
-            status = item.get("status") or "active"
-            where = f"{section}[{_label(item)}]"
+            status = item.status or "active"
+            where = f"{section}[{_item_label(item)}]"
             if age >= DORMANT_AFTER_DAYS and status != "dormant":
                 message = f"newest release {version} ({date}) is {age} days old on {read}, but status is {status}"
                 found.append(Finding("dormant", fid, where, message, source))
@@ -266,42 +281,52 @@ def dormancy(frameworks: dict[str, Any], snapshot: dict[str, Any]) -> list[Findi
     return found
 
 
-def level_notes(frameworks: dict[str, Any]) -> list[Finding]:
+def level_notes(frameworks: Mapping[str, Framework]) -> list[Finding]:
     found = []
     for fid, fw in frameworks.items():
-        entries = [(f"hardware.{hw}", entry) for hw, entry in fw.get("hardware", {}).items()]
+        entries: list[tuple[str, HardwareSupport | DeploymentPath]] = [
+            (f"hardware.{hw}", entry) for hw, entry in fw.hardware.items()
+        ]
         entries += [
-            (f"deployment.{target}[{_label(path)}]", path)
-            for target, paths in fw.get("deployment", {}).items()
+            (f"deployment.{target}[{_item_label(path)}]", path)
+            for target, paths in fw.deployment.items()
             for path in paths
         ]
         for where, entry in entries:
-            match = LEGACY_WORDS.search(entry.get("note") or "")
-            if entry.get("level") in STRONG_LEVELS and match:
-                message = f"level {entry['level']}, but its note says {match[0]!r}: a legacy path?"
-                found.append(Finding("level-note", fid, where, message, entry.get("source")))
+            match = LEGACY_WORDS.search(entry.note or "")
+            if entry.level in STRONG_LEVELS and match:
+                message = f"level {entry.level}, but its note says {match[0]!r}: a legacy path?"
+                found.append(Finding("level-note", fid, where, message, entry.source))
     return found
 
 
-def source_pages(frameworks: dict[str, Any]) -> list[Finding]:
+def source_pages(frameworks: Mapping[str, Framework]) -> list[Finding]:
     found = []
     for fid, fw in frameworks.items():
-        items = [(f"tasks.{task}", item) for task, evidence in fw.get("tasks", {}).items() for item in evidence]
+        items: list[tuple[str, TaskEvidence | Feature]] = [
+            (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
+        ]
         items += [
-            (section, item) for section in ("performance", "ecosystem", "ease_of_use") for item in fw.get(section, [])
+            (section, item)
+            for section, features in (
+                ("performance", fw.performance),
+                ("ecosystem", fw.ecosystem),
+                ("ease_of_use", fw.ease_of_use),
+            )
+            for item in features
         ]
         for section, item in items:
-            if not str(item.get("source", "")).startswith(("https://", "http://")):
-                where = f"{section}[{_label(item)}]"
-                message = f"source {item.get('source')!r} is not a page that can be opened"
-                found.append(Finding("no-source-page", fid, where, message, item.get("source")))
+            if not item.source.startswith(("https://", "http://")):
+                where = f"{section}[{_item_label(item)}]"
+                message = f"source {item.source!r} is not a page that can be opened"
+                found.append(Finding("no-source-page", fid, where, message, item.source))
     return found
 
 
 def run(
-    frameworks: dict[str, Any],
+    frameworks: Mapping[str, Framework],
     dirs: list[Path],
-    adoption: dict[str, Any] | None = None,
+    adoption: Adoption | None = None,
     older_than: int = DEFAULT_OLDER_THAN,
     today: dt.date | None = None,
 ) -> Audit:
@@ -313,7 +338,7 @@ def run(
     acks, ack_files = load_acks(dirs)
     shared: dict[str, Any] = {}
     if adoption is not None:
-        shared["adoption.yaml"] = adoption
+        shared["adoption.yaml"] = {"source": adoption.source, "as_of": adoption.as_of}
     if snapshot["as_of"]:
         shared[SNAPSHOT_FILE] = {"as_of": snapshot["as_of"], "source": "registry snapshot"}
     findings = [

@@ -9,15 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from dlpick import __version__
 from dlpick.errors import BadInput, KnowledgeError
+from dlpick.kb import model
+from dlpick.kb.model import Adoption, Builds, Criteria, Framework, Vocabulary
 
 ENV_VAR = "DLPICK_KNOWLEDGE"
 SHARED_FILES = ("vocabulary.yaml", "criteria.yaml", "adoption.yaml")
+OPTIONAL_FILES = ("builds.yaml",)  # a team's folder may leave them out; the built-in one has them
 
 
 def builtin_dir() -> Path:
@@ -31,26 +36,43 @@ def builtin_dir() -> Path:
 
 @dataclass(frozen=True)
 class Knowledge:
-    """The validated knowledge base as plain data (what scoring and the CLI read)."""
+    """The validated knowledge base as a typed, read-only model (`dlpick.kb.model`)."""
 
-    vocabulary: dict[str, Any]
-    criteria: dict[str, Any]
-    adoption: dict[str, Any]
-    frameworks: dict[str, dict[str, Any]]
+    vocabulary: Vocabulary
+    criteria: Criteria
+    adoption: Adoption
+    frameworks: Mapping[str, Framework]
     dirs: tuple[str, ...]
     digest: str
-    origin: dict[str, str] = field(default_factory=dict)  # framework id -> file it came from
+    origin: Mapping[str, str] = field(default_factory=dict)  # framework id -> file it came from
+    as_of: str = "unknown"  # the newest `as_of` of any framework fact: when the knowledge base was last checked
+    builds: Builds | None = None  # knowledge/builds.yaml (also attached to each Framework as `.builds`)
 
-    @property
-    def as_of(self) -> str:
-        """The newest `as_of` of any fact: when the knowledge base was last checked."""
-        return max(fact_dates(self.frameworks), default="unknown")
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Knowledge:
+        """From the validated plain data (`validate_data`'s, or the cache's): no pydantic involved."""
+        builds = model.builds_from_json(data.get("builds"))
+        variants = builds.frameworks if builds is not None else {}
+        frameworks = {
+            fid: model.framework_from_json(fw, variants.get(fid, ())) for fid, fw in data["frameworks"].items()
+        }
+        return cls(
+            vocabulary=model.vocabulary_from_json(data["vocabulary"]),
+            criteria=model.criteria_from_json(data["criteria"]),
+            adoption=model.adoption_from_json(data["adoption"]),
+            frameworks=MappingProxyType(frameworks),
+            dirs=tuple(data["dirs"]),
+            digest=data["digest"],
+            origin=MappingProxyType(dict(data.get("origin") or {})),
+            as_of=max(fact_dates(data["frameworks"]), default="unknown"),
+            builds=builds,
+        )
 
     @property
     def version(self) -> str:
         return f"dlpick {__version__}, knowledge {self.digest[:12]}"
 
-    def framework(self, framework_id: str) -> dict[str, Any]:
+    def framework(self, framework_id: str) -> Framework:
         from dlpick.kb.vocab import check_id
 
         check_id("framework", framework_id, self.frameworks)
@@ -58,8 +80,8 @@ class Knowledge:
 
 
 def fact_dates(value: Any) -> list[str]:
-    """The `as_of` date of every sourced fact under `value`."""
-    if isinstance(value, dict):
+    """The `as_of` date of every sourced fact under `value` (plain data, e.g. a framework's `to_json()`)."""
+    if isinstance(value, Mapping):
         found = [value["as_of"]] if isinstance(value.get("as_of"), str) else []
         for child in value.values():
             found.extend(fact_dates(child))
@@ -84,7 +106,7 @@ def knowledge_dirs(extra: str | os.PathLike[str] | None = None) -> list[Path]:
 def _files(dirs: list[Path]) -> list[Path]:
     files = []
     for directory in dirs:
-        files += [directory / name for name in SHARED_FILES if (directory / name).is_file()]
+        files += [directory / name for name in (*SHARED_FILES, *OPTIONAL_FILES) if (directory / name).is_file()]
         files += sorted((directory / "frameworks").glob("*.yaml"))
     return files
 
@@ -113,22 +135,21 @@ def load(extra: str | os.PathLike[str] | None = None) -> Knowledge:
     cache = _cache_path(fingerprint)
     if cache is not None and cache.is_file():
         try:
-            data = json.loads(cache.read_text(encoding="utf-8"))
-            return Knowledge(**{**data, "dirs": tuple(data["dirs"])})
-        except (OSError, ValueError, TypeError):
+            return Knowledge.from_data(json.loads(cache.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
             pass  # a damaged cache is rebuilt below
-    knowledge, problems = validate_dirs(dirs)
-    if problems or knowledge is None:
+    data, problems = validate_data(dirs)
+    if problems or data is None:
         raise KnowledgeError(problems)
     if cache is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(knowledge.__dict__), encoding="utf-8")
+            tmp.write_text(json.dumps(data), encoding="utf-8")
             tmp.replace(cache)
         except OSError:
             pass  # caching is an optimisation only
-    return knowledge
+    return Knowledge.from_data(data)
 
 
 def _merge(base: Any, overlay: Any) -> Any:
@@ -157,18 +178,24 @@ def _read_mapping(path: Path, problems: list[str]) -> dict[str, Any] | None:
 
 def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
     """Validate every file (collecting all problems, not just the first) and merge the overlays."""
+    data, problems = validate_data(dirs)
+    return (Knowledge.from_data(data) if data is not None else None), problems
+
+
+def validate_data(dirs: list[Path]) -> tuple[dict[str, Any] | None, list[str]]:
+    """`validate_dirs`, as the plain validated data that `Knowledge.from_data` reads (and the cache holds)."""
     from pydantic import ValidationError
 
     from dlpick import yamlfile
     from dlpick.kb import schema
 
     problems: list[str] = []
-    shared: dict[str, dict[str, Any]] = {name: {} for name in SHARED_FILES}
+    shared: dict[str, dict[str, Any]] = {name: {} for name in (*SHARED_FILES, *OPTIONAL_FILES)}
     shared_src: dict[str, Path] = {}
     raw_frameworks: dict[str, dict[str, Any]] = {}
     framework_src: dict[str, Path] = {}
     for directory in dirs:
-        for name in SHARED_FILES:
+        for name in (*SHARED_FILES, *OPTIONAL_FILES):
             path = directory / name
             if path.is_file() and (data := _read_mapping(path, problems)) is not None:
                 shared[name] = _merge(shared[name], data)
@@ -190,8 +217,11 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
         "vocabulary.yaml": schema.Vocabulary,
         "criteria.yaml": schema.Criteria,
         "adoption.yaml": schema.Adoption,
+        "builds.yaml": schema.Builds,
     }
     for name, shared_model in shared_models.items():
+        if name in OPTIONAL_FILES and name not in shared_src:
+            continue
         if name not in shared_src:
             problems.append(f"{dirs[0] / name}: missing (every knowledge base needs {', '.join(SHARED_FILES)})")
             continue
@@ -218,6 +248,15 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
         vocabulary, validated["criteria.yaml"], criteria_path, frameworks, framework_src, set(raw_frameworks)
     )
     problems += _check_packages(validated["adoption.yaml"], frameworks, framework_src)
+    builds = validated.get("builds.yaml")
+    if builds is not None:
+        builds_path = shared_src["builds.yaml"]
+        for fid in builds["frameworks"]:
+            if fid not in frameworks and fid not in raw_frameworks:
+                line = yamlfile.line_of(builds_path, ("frameworks", fid))
+                problems.append(
+                    f"{builds_path}:{line}: frameworks.{fid}: unknown framework {fid!r}{_suggest(fid, frameworks)}"
+                )
     problems += [
         f"{shared_src.get('vocabulary.yaml')}: frameworks: {fid!r} has no frameworks/{yamlfile.one_line(fid)}.yaml"
         for fid in vocabulary["frameworks"]
@@ -228,16 +267,24 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
             [vocabulary, validated["criteria.yaml"], validated["adoption.yaml"], frameworks], sort_keys=True
         ).encode()
     ).hexdigest()
-    knowledge = Knowledge(
-        vocabulary=vocabulary,
-        criteria=validated["criteria.yaml"],
-        adoption=validated["adoption.yaml"],
-        frameworks=frameworks,
-        dirs=tuple(str(d) for d in dirs),
-        digest=digest,
-        origin={fid: str(path) for fid, path in framework_src.items()},
-    )
-    return knowledge, problems
+    # The digest covers what scoring reads; builds.yaml (doctor's package list) does not change a ranking.
+    data = {
+        "vocabulary": vocabulary,
+        "criteria": validated["criteria.yaml"],
+        "adoption": validated["adoption.yaml"],
+        "frameworks": frameworks,
+        "builds": builds,
+        "dirs": [str(d) for d in dirs],
+        "digest": digest,
+        "origin": {fid: str(path) for fid, path in framework_src.items()},
+    }
+    return data, problems
+
+
+def _suggest(value: str, valid: Any) -> str:
+    from dlpick.kb.vocab import suggest
+
+    return suggest(value, valid)
 
 
 def _cross_check(

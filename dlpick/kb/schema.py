@@ -1,4 +1,4 @@
-"""Pydantic models of the knowledge base (validation only; scoring reads plain dicts)."""
+"""Pydantic models of the knowledge base (validation only; everything else reads `dlpick.kb.model`)."""
 
 from __future__ import annotations
 
@@ -360,6 +360,22 @@ class Vocabulary(Strict):
     hardware: dict[str, str]
     deployment: dict[str, str]
     criteria: dict[str, str]
+
+
+class BuildVariant(Strict):
+    """A distribution that installs a framework: one of its builds (CPU, CUDA, ROCm ...) or a plugin."""
+
+    package: str = Field(min_length=1, description="its PyPI distribution name")
+    exclusive: bool = Field(
+        False, description="installs the same module as the framework's other exclusive builds: two at once clash"
+    )
+    cpu_build: bool = Field(False, description="a CPU build that a GPU build replaces (uninstall it first)")
+
+
+class Builds(Sourced):
+    """knowledge/builds.yaml: the distributions `dlpick doctor` looks for beyond each framework's `packages`."""
+
+    frameworks: dict[str, list[BuildVariant]] = Field(description="framework id -> its builds and plugins")
 
 
 class RegistryRelease(Strict):

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dlpick.kb.model import INSTALL_PREFERENCE, install_order
 from dlpick.machine.hardware import (
     GPU_KINDS,
     Machine,
@@ -23,53 +24,17 @@ from dlpick.machine.hardware import (
     version_tuple,
 )
 
-# Which detected hardware an install command is chosen for first: the strongest accelerator.
-INSTALL_PREFERENCE = ("nvidia-gpu", "amd-gpu", "tpu", "ascend-npu", "intel-gpu", "apple-silicon", "kunlun-xpu", "cpu")
+if TYPE_CHECKING:
+    from dlpick.kb.model import Framework
 
+__all__ = ["INSTALL_PREFERENCE", "analyse", "doctor", "install_command", "installed_frameworks", "package_build"]
 
-# Distributions beyond a framework's knowledge-base `packages`: other builds of it, and plugins.
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "pytorch": ("torch", "torch-npu", "torch-xla", "intel-extension-for-pytorch"),
-    "tensorflow": (
-        "tensorflow",
-        "tensorflow-cpu",
-        "tensorflow-gpu",
-        "tensorflow-rocm",
-        "tensorflow-macos",
-        "tf-nightly",
-        "tensorflow-metal",
-    ),
-    "jax": (
-        "jax",
-        "jaxlib",
-        "flax",
-        "jax-cuda12-plugin",
-        "jax-cuda13-plugin",
-        "jax-rocm7-plugin",
-        "jax-rocm6-plugin",
-        "libtpu",
-        "jax-metal",
-    ),
-    "mxnet": ("mxnet", "mxnet-mkl", "mxnet-native", "mxnet-cu112", "mxnet-cu110", "mxnet-cu102", "mxnet-cu101"),
-    "paddlepaddle": ("paddlepaddle", "paddlepaddle-gpu", "paddlepaddle-xpu", "paddle-custom-npu"),
-    "theano": ("Theano", "pygpu"),
-}
-
+# A framework's builds and plugins (`Framework.distributions`), which of them clash
+# (`.exclusive_builds`) and which CPU builds a GPU build replaces (`.cpu_builds`) are in
+# knowledge/builds.yaml; the install command is `Framework.install_choice`'s (knowledge/frameworks).
 
 # Libraries whose versions the findings read.
 LIBRARIES = ("numpy", "nvidia-cudnn-cu12", "nvidia-cudnn-cu13")
-
-
-# Builds that install the same module: two of them at once overwrite each other's files.
-EXCLUSIVE_BUILDS: dict[str, frozenset[str]] = {
-    "tensorflow": frozenset({"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-rocm", "tf-nightly"}),
-    "paddlepaddle": frozenset({"paddlepaddle", "paddlepaddle-gpu", "paddlepaddle-xpu"}),
-    "mxnet": frozenset(VARIANTS["mxnet"]),
-}
-
-
-# CPU builds that a GPU build replaces (the same distribution name or a conflicting one).
-REPLACED_FOR_GPU = frozenset({"torch", "tensorflow-cpu", "paddlepaddle", "mxnet", "mxnet-mkl", "mxnet-native"})
 
 
 @dataclass(frozen=True)
@@ -251,7 +216,7 @@ def _distribution(name: str) -> tuple[str, list[str]] | None:
 
 
 def installed_frameworks(
-    frameworks: Mapping[str, Mapping[str, Any]], system: str | None = None, arch: str | None = None
+    frameworks: Mapping[str, Framework], system: str | None = None, arch: str | None = None
 ) -> list[InstalledFramework]:
     """Each knowledge-base framework with at least one distribution installed (or an importable module)."""
 
@@ -259,14 +224,13 @@ def installed_frameworks(
     arch = (arch or platform.machine()).lower()
     found = []
     for fid, fw in frameworks.items():
-        names = list(dict.fromkeys([*fw.get("packages", []), *VARIANTS.get(fid, ())]))
         packages = []
-        for name in names:
+        for name in fw.distributions:
             info = _distribution(name)
             if info:
                 packages.append(Package(name, info[0], package_build(name, info[0], info[1], system, arch)))
         if not packages:
-            for module in fw.get("import_names", []):
+            for module in fw.import_names:
                 try:
                     spec = importlib.util.find_spec(module) if "." not in module else None
                 except (ImportError, ValueError):
@@ -276,13 +240,15 @@ def installed_frameworks(
                     packages.append(Package(module, "unknown", Build(f"no package metadata ({where})", None)))
                     break
         if packages:
-            found.append(InstalledFramework(fid, fw.get("name", fid), packages))
+            found.append(InstalledFramework(fid, fw.name, packages))
     return found
 
 
-def _install_entry(fw: Mapping[str, Any], hardware: str) -> tuple[str | None, str | None]:
-    entry = fw.get("hardware", {}).get(hardware) or {}
-    return entry.get("install"), entry.get("level")
+def _own_install(fw: Framework, hardware: str) -> tuple[str | None, str | None]:
+    """(command, level) of the knowledge base's install command for `hardware` itself (no CPU fallback)."""
+    chosen, command = fw.install_choice((hardware,))
+    support = fw.hardware.get(hardware)
+    return (command if chosen == hardware else None), (support.level if support is not None else None)
 
 
 def _closest_python(versions: list[str], running: str) -> str:
@@ -290,12 +256,11 @@ def _closest_python(versions: list[str], running: str) -> str:
     return min(versions, key=lambda v: (abs(version_tuple(v)[1] - minor), -version_tuple(v)[1]))
 
 
-def _python_finding(fw: Mapping[str, Any], installed: InstalledFramework, python: str) -> Finding | None:
-    support = fw.get("python", {})
-    versions = list(support.get("versions", []))
+def _python_finding(fw: Framework, installed: InstalledFramework, python: str) -> Finding | None:
+    versions = list(fw.python.versions)
     if not versions or python in versions:
         return None
-    name, last = fw.get("name", installed.framework), support.get("last_release_for", {}).get(python)
+    name, last = fw.name, fw.python.last_release_for.get(python)
     version = installed.version
     if last:
         if version != "unknown" and version_tuple(version) <= version_tuple(last):
@@ -319,7 +284,7 @@ def _python_finding(fw: Mapping[str, Any], installed: InstalledFramework, python
 def analyse(
     machine: Machine,
     installed: list[InstalledFramework],
-    frameworks: Mapping[str, Mapping[str, Any]],
+    frameworks: Mapping[str, Framework],
     libraries: Mapping[str, str],
 ) -> list[Finding]:
     """Problems a newcomer hits, each with a one-line fix."""
@@ -345,9 +310,11 @@ def analyse(
             )
         )
     for item in installed:
-        fw = frameworks.get(item.framework, {})
-        name = fw.get("name", item.framework)
-        builds = {p.distribution for p in item.packages} & EXCLUSIVE_BUILDS.get(item.framework, frozenset())
+        fw = frameworks.get(item.framework)
+        if fw is None:  # not in this knowledge base: nothing is known about its builds
+            continue
+        name = fw.name
+        builds = {p.distribution for p in item.packages} & fw.exclusive_builds
         if len(builds) > 1:
             again = install_command(fw, item.framework, hardware).command
             listed = " ".join(sorted(builds))
@@ -360,15 +327,14 @@ def analyse(
                 )
             )
         targets = item.targets
-        retired = fw.get("status", {}).get("value") == "retired"
         for kind in hardware:
-            command, level = _install_entry(fw, kind)
-            if kind == "cpu" or targets is None or kind in targets or retired or not command:
+            command, level = _own_install(fw, kind)
+            if kind == "cpu" or targets is None or kind in targets or fw.retired or not command:
                 continue
             if level not in ("primary", "official", "vendor"):
                 continue
             cpu_only = [p.distribution for p in item.packages if p.build.targets == frozenset({"cpu"})]
-            replace = [d for d in cpu_only if d in REPLACED_FOR_GPU] if kind in GPU_KINDS else []
+            replace = [d for d in cpu_only if d in fw.cpu_builds] if kind in GPU_KINDS else []
             fix = (f"pip uninstall -y {' '.join(replace)} && " if replace else "") + command
             what = "a CPU-only build" if targets <= {"cpu"} else f"a build without {kind} support"
             findings.append(
@@ -387,7 +353,8 @@ def analyse(
         old = " (NumPy 1.23 has wheels only up to Python 3.11)" if version_tuple(python) > (3, 11) else ""
         for item in installed:
             if item.framework in ("mxnet", "theano"):
-                name = frameworks.get(item.framework, {}).get("name", item.framework)
+                known = frameworks.get(item.framework)
+                name = known.name if known is not None else item.framework
                 findings.append(
                     Finding(
                         "error",
@@ -404,7 +371,7 @@ def analyse(
 
 
 def _cuda_findings(
-    machine: Machine, item: InstalledFramework, fw: Mapping[str, Any], libraries: Mapping[str, str]
+    machine: Machine, item: InstalledFramework, fw: Framework, libraries: Mapping[str, str]
 ) -> list[Finding]:
     """CUDA builds without an NVIDIA GPU, builds newer than the driver, TensorFlow without CUDA libraries."""
     findings = []
@@ -412,7 +379,7 @@ def _cuda_findings(
     for package in item.packages:
         targets, label = package.build.targets or frozenset(), package.build.label
         if package.distribution == "torch" and "nvidia-gpu" in targets and not gpus:
-            command = _install_entry(fw, "cpu")[0]
+            command = fw.install_command("cpu")
             findings.append(
                 Finding(
                     "info",
@@ -440,7 +407,7 @@ def _cuda_findings(
             and "nvidia-gpu" in targets
             and not any(name.startswith("nvidia-cudnn") for name in libraries)
         ):
-            command = _install_entry(fw, "nvidia-gpu")[0] or "python3 -m pip install 'tensorflow[and-cuda]'"
+            command = _own_install(fw, "nvidia-gpu")[0] or "python3 -m pip install 'tensorflow[and-cuda]'"
             findings.append(
                 Finding(
                     "info",
@@ -466,23 +433,24 @@ def command_cuda_major(command: str) -> int | None:
 
 
 def install_command(
-    fw: Mapping[str, Any],
+    fw: Framework,
     framework_id: str,
     hardware: list[str],
     python: str | None = None,
     driver_cuda: str | None = None,
 ) -> InstallCommand:
-    """The knowledge base's install command for the strongest detected hardware that has one, else cpu."""
-    wanted = [hw for hw in INSTALL_PREFERENCE if hw in hardware or hw == "cpu"]
+    """The knowledge base's install command for the strongest detected hardware that has one, else cpu
+    (`Framework.install_choice`), with notes on what it does not cover."""
+    chosen_hw, command = fw.install_choice(hardware)
     notes = []
-    chosen = InstallCommand(framework_id, "cpu", None, None)
-    for hw in wanted:
-        command, level = _install_entry(fw, hw)
-        if command:
-            chosen = InstallCommand(framework_id, hw, command, level)
+    for hw in install_order(hardware):
+        if command is not None and hw == chosen_hw:
             break
         if hw != "cpu":
             notes.append(f"no {hw} install in the knowledge base")
+    support = fw.hardware.get(chosen_hw)
+    level = support.level if command is not None and support is not None else None
+    chosen = InstallCommand(framework_id, chosen_hw, command, level)
     if chosen.command is None:
         notes.append(f"see `dlpick show {framework_id}`")
     wants = command_cuda_major(chosen.command or "") if chosen.hardware == "nvidia-gpu" else None
@@ -491,21 +459,21 @@ def install_command(
             f"needs a driver for CUDA {wants}, this one supports CUDA {driver_cuda}: update the driver "
             f"or pick a CUDA {version_tuple(driver_cuda)[0]} build"
         )
-    support = fw.get("python", {})
-    if python and support.get("versions") and python not in support["versions"]:
-        last = support.get("last_release_for", {}).get(python)
+    versions = fw.python.versions
+    if python and versions and python not in versions:
+        last = fw.python.last_release_for.get(python)
         notes.append(
             f"on Python {python} pip gets {last}, the last release for it"
             if last
-            else f"no release for Python {python} (supported: {', '.join(support['versions'])})"
+            else f"no release for Python {python} (supported: {', '.join(versions)})"
         )
-    if fw.get("status", {}).get("value") in ("retired", "maintenance"):
-        notes.append(fw["status"]["value"])
+    if fw.status.value in ("retired", "maintenance"):
+        notes.append(fw.status.value)
     chosen.note = "; ".join(notes)
     return chosen
 
 
-def doctor(frameworks: Mapping[str, Mapping[str, Any]], timeout: float = 10.0) -> Report:
+def doctor(frameworks: Mapping[str, Framework], timeout: float = 10.0) -> Report:
     """Everything `dlpick doctor` shows, for the knowledge base's frameworks."""
     machine = detect_machine(timeout)
     hardware = detected_hardware_ids(machine)

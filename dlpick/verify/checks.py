@@ -35,8 +35,6 @@ TESTS_TIMEOUT = 600.0
 REGRESSION_KEYS = ("mse", "mae", "r2")
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix")
 METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval")
-# Used when the knowledge base does not list the framework's import names.
-MODULES = {"pytorch": ["torch"], "tensorflow": ["tensorflow"], "jax": ["jax", "flax"], "paddlepaddle": ["paddle"]}
 PROBE = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))"
 
 OnEvent = Callable[[str, Any], None]  # ("step", text) | ("output", line) | ("check", Check)
@@ -119,20 +117,19 @@ def read_project(project_dir: str | os.PathLike[str]) -> Project:
 
 def install_commands(framework: str, kb: Knowledge | None, project: Path, device: str = "cpu") -> list[str]:
     """The exact commands that install the framework, then the project with its dev tools."""
-    entry = kb.frameworks.get(framework, {}) if kb else {}
-    hardware = entry.get("hardware", {})
-    preferred = hardware.get("nvidia-gpu", {}) if device == "cuda" else {}
-    command = preferred.get("install") or hardware.get("cpu", {}).get("install")
+    fw = kb.frameworks.get(framework) if kb else None
+    command = fw.install_command("nvidia-gpu" if device == "cuda" else "cpu") if fw is not None else None
     if not command:
-        command = "pip install " + " ".join(entry.get("packages") or MODULES.get(framework, [framework]))
+        command = "pip install " + " ".join(fw.packages if fw is not None and fw.packages else [framework])
     # A knowledge-base command may end in a shell comment; the commands are joined with && in hints.
     command = command.split(" #", 1)[0].strip()
     return [command, requirements.install_command(project, device)]
 
 
 def _modules(framework: str, kb: Knowledge | None) -> list[str]:
-    names = (kb.frameworks.get(framework, {}) if kb else {}).get("import_names")
-    return list(names or MODULES.get(framework, [framework]))
+    """The modules that import the framework (the knowledge base's `import_names`), else its id."""
+    fw = kb.frameworks.get(framework) if kb else None
+    return list(fw.import_names) if fw is not None else [framework]
 
 
 def _env(project: Path) -> dict[str, str]:
