@@ -129,7 +129,7 @@ def test_bench_table_output(real_run, capsys):
         if present:
             assert fid in text
         else:
-            assert f"{KB.frameworks[fid]['name']} not installed, not measured" in text
+            assert f"{KB.frameworks[fid].name} not installed, not measured" in text
     assert str(real_run["out"]) in text
 
 
@@ -171,9 +171,7 @@ def all_installed(monkeypatch):
 
     def fake(frameworks, system=None, arch=None):
         return [
-            doctor.InstalledFramework(
-                fid, frameworks[fid]["name"], [doctor.Package(fid, "9.9", doctor.Build("", None))]
-            )
+            doctor.InstalledFramework(fid, frameworks[fid].name, [doctor.Package(fid, "9.9", doctor.Build("", None))])
             for fid in ("pytorch", "tensorflow")
         ]
 
@@ -262,7 +260,7 @@ def bench_result(**samples: tuple[float, float]) -> dict[str, Any]:
     frameworks = [
         {
             "framework": fid,
-            "name": KB.frameworks[fid]["name"],
+            "name": KB.frameworks[fid].name,
             "status": "measured",
             "version": "1.0",
             "device": "cpu",
@@ -375,10 +373,10 @@ VOCAB = KB.vocabulary
 BENCH = bench_result(pytorch=(3000.0, 300.0), tensorflow=(1000.0, 200.0), paddlepaddle=(500.0, 50.0))
 profiles = st.fixed_dictionaries(
     {
-        "task": st.sampled_from(list(VOCAB["tasks"])),
-        "hardware": st.lists(st.sampled_from(list(VOCAB["hardware"])), max_size=2, unique=True),
-        "familiarity": st.dictionaries(st.sampled_from(VOCAB["frameworks"]), st.integers(0, 5), max_size=3),
-        "priorities": st.dictionaries(st.sampled_from(list(VOCAB["criteria"])), st.integers(1, 5), max_size=4),
+        "task": st.sampled_from(list(VOCAB.tasks)),
+        "hardware": st.lists(st.sampled_from(list(VOCAB.hardware)), max_size=2, unique=True),
+        "familiarity": st.dictionaries(st.sampled_from(VOCAB.frameworks), st.integers(0, 5), max_size=3),
+        "priorities": st.dictionaries(st.sampled_from(list(VOCAB.criteria)), st.integers(1, 5), max_size=4),
     }
 )
 
@@ -388,7 +386,7 @@ def _scores(answers: Answers) -> dict[str, float]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(profiles, st.sampled_from(list(VOCAB["criteria"])), st.data())
+@given(profiles, st.sampled_from(list(VOCAB.criteria)), st.data())
 def test_invariants_hold_with_a_bench(raw, criterion, data):
     answers = normalise(raw, VOCAB)
     result = scoring.recommend(answers, KB, bench=BENCH)
@@ -401,7 +399,7 @@ def test_invariants_hold_with_a_bench(raw, criterion, data):
             raised = {**answers.priorities, criterion: min(5, result.weights[criterion] + data.draw(st.integers(1, 5)))}
             after = _scores(dataclasses.replace(answers, priorities=raised))
             assert after[a.framework] >= after[b.framework] - 1e-9
-    fid = data.draw(st.sampled_from(VOCAB["frameworks"]))
+    fid = data.draw(st.sampled_from(VOCAB.frameworks))
     more = {**answers.familiarity, fid: min(5, answers.familiarity.get(fid, 0) + data.draw(st.integers(1, 5)))}
     after = _scores(dataclasses.replace(answers, familiarity=more))
     if fid in scores:

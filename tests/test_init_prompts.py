@@ -20,11 +20,11 @@ pexpect = pytest.importorskip("pexpect")
 ROOT = Path(__file__).resolve().parent.parent
 DOWN, SPACE, ENTER, BACKSPACE = "\x1b[B", " ", "\r", "\x7f"
 VOCABULARY = knowledge.load().vocabulary
-TASKS = list(VOCABULARY["tasks"])
-HARDWARE = list(VOCABULARY["hardware"])
-DEPLOYMENT = list(VOCABULARY["deployment"])
-FRAMEWORKS = list(VOCABULARY["frameworks"])
-WEIGHED = [c for c in VOCABULARY["criteria"] if c != "familiarity"]  # "What matters most" leaves familiarity out
+TASKS = list(VOCABULARY.tasks)
+HARDWARE = list(VOCABULARY.hardware)
+DEPLOYMENT = list(VOCABULARY.deployment)
+FRAMEWORKS = list(VOCABULARY.frameworks)
+WEIGHED = [c for c in VOCABULARY.criteria if c != "familiarity"]  # "What matters most" leaves familiarity out
 # Another Python than the running one (the default answer), so the file shows which was taken.
 OTHER_PYTHON = "3.12" if running_python() != "3.12" else "3.11"
 

@@ -40,5 +40,5 @@ def test_profiles_cover_every_hardware_and_target() -> None:
     assert len(profiles) >= 40
     hardware = {h for p in profiles for h in p.get("hardware", [])}
     targets = {t for p in profiles for t in p.get("deployment", [])}
-    assert hardware == set(KB.vocabulary["hardware"])
-    assert targets == set(KB.vocabulary["deployment"])
+    assert hardware == set(KB.vocabulary.hardware)
+    assert targets == set(KB.vocabulary.deployment)

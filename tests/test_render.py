@@ -317,7 +317,7 @@ def test_scaffolding_a_retired_framework_works_and_warns_with_the_facts(tmp_path
     warning = data["warning"]
     from dlpick.kb import knowledge
 
-    assert warning.startswith(f"{knowledge.load().frameworks[framework]['name']} is retired (since 20")
+    assert warning.startswith(f"{knowledge.load().frameworks[framework].name} is retired (since 20")
     assert "[source: https://" in warning
     assert (f"its successor is {successor}" in warning) if successor else ("no successor is named" in warning)
     assert (dest / "README.md").read_text().count("is retired.") == 1

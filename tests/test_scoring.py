@@ -285,14 +285,14 @@ def test_stability_weight_stays_within_0_to_5_and_is_the_smallest_flip(case):
 
 KB = knowledge.load()
 VOCAB = KB.vocabulary
-CRITERIA = list(VOCAB["criteria"])
+CRITERIA = list(VOCAB.criteria)
 
 profiles = st.fixed_dictionaries(
     {
-        "task": st.sampled_from(list(VOCAB["tasks"])),
-        "hardware": st.lists(st.sampled_from(list(VOCAB["hardware"])), max_size=2, unique=True),
-        "deployment": st.lists(st.sampled_from(list(VOCAB["deployment"])), max_size=2, unique=True),
-        "familiarity": st.dictionaries(st.sampled_from(VOCAB["frameworks"]), st.integers(0, 5), max_size=3),
+        "task": st.sampled_from(list(VOCAB.tasks)),
+        "hardware": st.lists(st.sampled_from(list(VOCAB.hardware)), max_size=2, unique=True),
+        "deployment": st.lists(st.sampled_from(list(VOCAB.deployment)), max_size=2, unique=True),
+        "familiarity": st.dictionaries(st.sampled_from(VOCAB.frameworks), st.integers(0, 5), max_size=3),
         "priorities": st.dictionaries(st.sampled_from(CRITERIA), st.integers(1, 5), max_size=4),
         "include_retired": st.booleans(),
     }
@@ -317,7 +317,7 @@ def two_eligible(draw):
     python = normalise({"task": raw["task"]}, VOCAB).python
     usable = [fid for fid, fw in KB.frameworks.items() if _usable(fw, python, raw["include_retired"])]
     pair = [KB.frameworks[fid] for fid in draw(st.lists(st.sampled_from(usable), min_size=2, max_size=2, unique=True))]
-    hardware = sorted(set(pair[0]["hardware"]) & set(pair[1]["hardware"]))
+    hardware = sorted(set(pair[0].hardware) & set(pair[1].hardware))
     deployment = sorted(set.intersection(*({t for t, paths in fw.deployment.items() if paths} for fw in pair)))
     raw["hardware"] = draw(st.lists(st.sampled_from(hardware), max_size=2, unique=True)) if hardware else []
     raw["deployment"] = draw(st.lists(st.sampled_from(deployment), max_size=2, unique=True)) if deployment else []
@@ -370,7 +370,7 @@ def test_hard_constraints_always_exclude(raw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(profiles, st.sampled_from(VOCAB["frameworks"]), st.integers(1, 5))
+@given(profiles, st.sampled_from(VOCAB.frameworks), st.integers(1, 5))
 def test_more_familiarity_never_lowers_a_score(raw, fid, more):
     answers = normalise(raw, VOCAB)
     before = _scores(answers)

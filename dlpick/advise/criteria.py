@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from dlpick.advise.answers import Answers
 from dlpick.advise.results import CriterionScore
@@ -27,13 +27,7 @@ from dlpick.kb.model import (
 )
 
 if TYPE_CHECKING:
-
-    class FactJson(TypedDict):
-        """A fact as the JSON shows it, beside the number it explains."""
-
-        fact: str
-        source: str
-        as_of: str
+    from dlpick.advise.results import FactJson
 
 
 def fact(what: str, item: Sourced) -> FactJson:

@@ -19,8 +19,7 @@ from dlpick import __version__
 from dlpick.errors import BadInput
 
 if TYPE_CHECKING:
-    from dlpick.advise.criteria import FactJson
-    from dlpick.advise.results import Gap, Ranked
+    from dlpick.advise.results import FactJson, Gap, Ranked
     from dlpick.advise.scoring import Recommendation
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}

@@ -6,10 +6,17 @@ Plain result types, no knowledge reads; `scoring` builds them, `report` and the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
-    from dlpick.advise.criteria import FactJson
+
+    class FactJson(TypedDict):
+        """A fact as the JSON shows it, beside the number it explains."""
+
+        fact: str
+        source: str
+        as_of: str
+
 
 MAX_WEIGHT = 5.0
 

@@ -41,7 +41,7 @@ from dlpick.kb.knowledge import Knowledge
 from dlpick.kb.model import Criteria, Framework
 
 if TYPE_CHECKING:
-    from dlpick.advise.criteria import FactJson
+    from dlpick.advise.results import FactJson
     from dlpick.machine.bench import Throughput
 
 # Names other modules and tests read from here (they moved to criteria, decision and results).

@@ -35,4 +35,4 @@ def compare(
         output.print_json(compare_mod.to_json(chosen, kb.vocabulary))
         return
     rows, sources = compare_mod.footnoted(chosen, kb.vocabulary)
-    output.render_compare(rows, [fw["name"] for fw in chosen], sources)  # knowledge read as dicts
+    output.render_compare(rows, [fw.name for fw in chosen], sources)

@@ -36,7 +36,7 @@ def validate(
 
     dirs = knowledge.knowledge_dirs(directory)
     kb, problems = knowledge.validate_dirs(dirs)
-    facts = len(knowledge.fact_dates(kb.frameworks)) if kb else 0
+    facts = len(knowledge.fact_dates([fw.to_json() for fw in kb.frameworks.values()])) if kb else 0
     if as_json:
         output.print_json(
             {

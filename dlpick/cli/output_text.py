@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dlpick.advise.scoring import Recommendation
+    from dlpick.advise.scoring import Ranked, Recommendation
     from dlpick.kb.model import Framework, Sourced
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -57,15 +57,41 @@ def _name(result: Recommendation, framework_id: str | None) -> str | None:
 
 
 def render_recommendation(result: Recommendation, top: int | None) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
     out = console()
+    ranking = result.ranking[:top] if top else result.ranking
+    _print_headline(out, result, ranking)
+    out.print(_ranking_table(result, ranking))
+    same = same_for_all(result)
+    for ranked in ranking[:3]:
+        _print_detail(out, result, ranked, same)
+    if same:
+        out.print(f"\n[dim]Same for every eligible framework, so deciding nothing (dimmed above): {', '.join(same)}[/]")
+    unused = [n for n, c in (ranking[0].criteria.items() if ranking else []) if not c.applicable]
+    if unused:
+        out.print(f"[dim]Not applicable: {', '.join(unused)}[/]")
+    _print_migration(out, result)
+    _print_excluded(out, result)
+    out.print()
+    stability = result.stability
+    colour = "green" if stability.stable else "yellow"
+    out.print(f"[{colour}]Stability:[/] {escape(stability.text)}")
+    out.print(
+        f"[dim]Knowledge as of {result.knowledge.as_of} ({result.knowledge.version}); "
+        "`dlpick show FRAMEWORK` lists every fact with its source.[/]"
+    )
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _print_headline(out: Any, result: Recommendation, ranking: list[Ranked]) -> None:
     answers = result.answers
     where = ", ".join(answers.hardware) or "any hardware"
     deploy = ", ".join(answers.deployment) or "no deployment constraint"
     out.print(f"[bold]{answers.task}[/] on {where}, deploying to {deploy} (Python {answers.python})")
-    ranking = result.ranking[:top] if top else result.ranking
     decision = result.decision
     if not ranking:
         out.print("[bold red]No framework meets every hard constraint.[/] See the exclusions below.")
@@ -74,6 +100,11 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
         out.print(f"[bold {colour}]{escape(decision.text)}.[/]")
         if decision.hangs_on and decision.runner_up:
             out.print(f"It hangs on {escape(decision.hangs_on)}")
+
+
+def _ranking_table(result: Recommendation, ranking: list[Ranked]) -> Any:
+    from rich.table import Table
+
     table = Table(title="Ranking", title_justify="left", show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("framework")
@@ -81,9 +112,8 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
     table.add_column("", no_wrap=True)
     table.add_column("against the pick")
     for place, ranked in enumerate(ranking):
-        warn = (
-            f" [yellow]({len(ranked.warnings)} warning{'s' * (len(ranked.warnings) > 1)})[/]" if ranked.warnings else ""
-        )
+        count = len(ranked.warnings)
+        warn = f" [yellow]({count} warning{'s' * (count > 1)})[/]" if count else ""
         table.add_row(
             str(place + 1),
             ranked.name + warn,
@@ -91,39 +121,40 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
             bar(ranked.score / 100, 12),
             _why_column(result, place),
         )
-    out.print(table)
-    same = same_for_all(result)
-    for ranked in ranking[:3]:
-        detail = Table(title=f"{ranked.name}: {ranked.score:.1f} / 100", title_justify="left", box=None, padding=(0, 1))
-        detail.add_column("criterion")
-        detail.add_column("weight", justify="right")
-        detail.add_column("score", no_wrap=True)
-        detail.add_column("points", justify="right")
-        detail.add_column("because", overflow="fold")
-        for name, criterion in ranked.criteria.items():
-            if not criterion.applicable:
-                continue
-            points = criterion.to_json(ranked.total_weight())["points"]
-            detail.add_row(
-                name,
-                f"{criterion.weight:g}",
-                f"{bar(criterion.score, 8)} {criterion.score:4.0%}",
-                f"{points:.1f}",
-                escape(criterion.reason),
-                style="dim" if name in same else None,
-            )
-        out.print()
-        out.print(detail)
-        for reason in ranked.reasons[1:] if ranked is result.ranking[0] else []:
-            out.print(f"  [green]why:[/] {escape(reason)}")
-        for warning in ranked.warnings:
-            out.print(f"  [yellow]warning:[/] {escape(warning)}")
-    if same:
-        out.print(f"\n[dim]Same for every eligible framework, so deciding nothing (dimmed above): {', '.join(same)}[/]")
-    unused = [n for n, c in (ranking[0].criteria.items() if ranking else []) if not c.applicable]
-    if unused:
-        out.print(f"[dim]Not applicable: {', '.join(unused)}[/]")
-    for move in decision.migration if decision else []:
+    return table
+
+
+def _print_detail(out: Any, result: Recommendation, ranked: Ranked, same: list[str]) -> None:
+    from rich.table import Table
+
+    detail = Table(title=f"{ranked.name}: {ranked.score:.1f} / 100", title_justify="left", box=None, padding=(0, 1))
+    detail.add_column("criterion")
+    detail.add_column("weight", justify="right")
+    detail.add_column("score", no_wrap=True)
+    detail.add_column("points", justify="right")
+    detail.add_column("because", overflow="fold")
+    for name, criterion in ranked.criteria.items():
+        if not criterion.applicable:
+            continue
+        points = criterion.to_json(ranked.total_weight())["points"]
+        detail.add_row(
+            name,
+            f"{criterion.weight:g}",
+            f"{bar(criterion.score, 8)} {criterion.score:4.0%}",
+            f"{points:.1f}",
+            escape(criterion.reason),
+            style="dim" if name in same else None,
+        )
+    out.print()
+    out.print(detail)
+    for reason in ranked.reasons[1:] if ranked is result.ranking[0] else []:
+        out.print(f"  [green]why:[/] {escape(reason)}")
+    for warning in ranked.warnings:
+        out.print(f"  [yellow]warning:[/] {escape(warning)}")
+
+
+def _print_migration(out: Any, result: Recommendation) -> None:
+    for move in result.decision.migration if result.decision else []:
         target = _name(result, move.target)
         out.print()
         out.print(f"[bold]Moving off {move.name}[/] (team familiarity {move.level}/5; retired since {move.since}):")
@@ -133,22 +164,20 @@ def render_recommendation(result: Recommendation, top: int | None) -> None:
             out.print(f"  {escape(move.text)}")
         for line in move.carries_over:
             out.print(f"  carries over to {target}: {escape(line)}")
-    if result.excluded:
-        out.print()
-        excluded = Table(title="Excluded", title_justify="left", box=None, padding=(0, 1))
-        excluded.add_column("framework")
-        excluded.add_column("why", overflow="fold")
-        for item in result.excluded:
-            excluded.add_row(item.name, escape("; ".join(item.reasons)))
-        out.print(excluded)
+
+
+def _print_excluded(out: Any, result: Recommendation) -> None:
+    from rich.table import Table
+
+    if not result.excluded:
+        return
     out.print()
-    stability = result.stability
-    colour = "green" if stability.stable else "yellow"
-    out.print(f"[{colour}]Stability:[/] {escape(stability.text)}")
-    out.print(
-        f"[dim]Knowledge as of {result.knowledge.as_of} ({result.knowledge.version}); "
-        "`dlpick show FRAMEWORK` lists every fact with its source.[/]"
-    )
+    excluded = Table(title="Excluded", title_justify="left", box=None, padding=(0, 1))
+    excluded.add_column("framework")
+    excluded.add_column("why", overflow="fold")
+    for item in result.excluded:
+        excluded.add_row(item.name, escape("; ".join(item.reasons)))
+    out.print(excluded)
 
 
 def _fact_line(label: str, fact: Sourced, value: str) -> tuple[str, str, str]:

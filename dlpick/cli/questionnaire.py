@@ -11,10 +11,11 @@ from dlpick.cli import prompts
 from dlpick.cli.prompts import ask as ask_prompt
 
 if TYPE_CHECKING:
+    from dlpick.kb.model import Vocabulary
     from dlpick.workflows import Prompts
 
 
-def ask(vocabulary: dict[str, Any], given: dict[str, Any], settled: Collection[str] = ()) -> dict[str, Any]:
+def ask(vocabulary: Vocabulary, given: dict[str, Any], settled: Collection[str] = ()) -> dict[str, Any]:
     """Ask for the answers. Keys in `settled` (given on the command line) are not asked again; other
     values already `given` become the defaults, and the detected hardware is the hardware default."""
     answers = dict(given)
@@ -24,11 +25,11 @@ def ask(vocabulary: dict[str, Any], given: dict[str, Any], settled: Collection[s
     return answers
 
 
-def _ask_task(vocabulary: dict[str, Any], given: dict[str, Any]) -> str:
+def _ask_task(vocabulary: Vocabulary, given: dict[str, Any]) -> str:
     import questionary
     from questionary import Choice
 
-    tasks = vocabulary["tasks"]
+    tasks = vocabulary.tasks
     return ask_prompt(
         questionary.select(
             "What will the model do?",
@@ -40,7 +41,7 @@ def _ask_task(vocabulary: dict[str, Any], given: dict[str, Any]) -> str:
     )
 
 
-def _ask_python(vocabulary: dict[str, Any], given: dict[str, Any]) -> str:
+def _ask_python(vocabulary: Vocabulary, given: dict[str, Any]) -> str:
     import questionary
 
     return ask_prompt(
@@ -52,7 +53,7 @@ def _ask_python(vocabulary: dict[str, Any], given: dict[str, Any]) -> str:
     )
 
 
-def _ask_include_retired(vocabulary: dict[str, Any], given: dict[str, Any]) -> bool:
+def _ask_include_retired(vocabulary: Vocabulary, given: dict[str, Any]) -> bool:
     import questionary
 
     return ask_prompt(
@@ -62,7 +63,7 @@ def _ask_include_retired(vocabulary: dict[str, Any], given: dict[str, Any]) -> b
     )
 
 
-def _ask_hardware(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str]:
+def _ask_hardware(vocabulary: Vocabulary, given: dict[str, Any]) -> list[str]:
     import questionary
     from questionary import Choice
 
@@ -74,7 +75,7 @@ def _ask_hardware(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str
             "Where will it train and run?",
             choices=[
                 Choice(f"{hid:<14} {text}", value=hid, checked=hid in hardware_given)
-                for hid, text in vocabulary["hardware"].items()
+                for hid, text in vocabulary.hardware.items()
             ],
             validate=lambda chosen: bool(chosen) or "pick at least one (space to select)",
             instruction="(space to select, Enter to confirm)",
@@ -82,7 +83,7 @@ def _ask_hardware(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str
     )
 
 
-def _ask_deployment(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[str]:
+def _ask_deployment(vocabulary: Vocabulary, given: dict[str, Any]) -> list[str]:
     import questionary
     from questionary import Choice
 
@@ -92,14 +93,14 @@ def _ask_deployment(vocabulary: dict[str, Any], given: dict[str, Any]) -> list[s
             "Where will it be deployed? (none: no constraint)",
             choices=[
                 Choice(f"{did:<16} {text}", value=did, checked=did in deploy_given)
-                for did, text in vocabulary["deployment"].items()
+                for did, text in vocabulary.deployment.items()
             ],
             instruction="(space to select, Enter to confirm)",
         )
     )
 
 
-def _ask_familiarity(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, int]:
+def _ask_familiarity(vocabulary: Vocabulary, given: dict[str, Any]) -> dict[str, int]:
     import questionary
     from questionary import Choice
 
@@ -107,7 +108,7 @@ def _ask_familiarity(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[
     known = ask_prompt(
         questionary.checkbox(
             "Which frameworks does the team already use?",
-            choices=[Choice(fid, value=fid, checked=fid in familiar_given) for fid in vocabulary["frameworks"]],
+            choices=[Choice(fid, value=fid, checked=fid in familiar_given) for fid in vocabulary.frameworks],
             instruction="(space to select, Enter to confirm)",
         )
     )
@@ -130,7 +131,7 @@ def _ask_familiarity(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[
     return familiarity
 
 
-def _ask_priorities(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+def _ask_priorities(vocabulary: Vocabulary, given: dict[str, Any]) -> dict[str, Any]:
     import questionary
     from questionary import Choice
 
@@ -140,7 +141,7 @@ def _ask_priorities(vocabulary: dict[str, Any], given: dict[str, Any]) -> dict[s
             "What matters most? (selected ones get weight 5; the rest keep their defaults)",
             choices=[
                 Choice(f"{cid:<12} {text}", value=cid, checked=str(priorities_given.get(cid)) == "5")
-                for cid, text in vocabulary["criteria"].items()
+                for cid, text in vocabulary.criteria.items()
                 if cid != "familiarity"
             ],
             instruction="(space to select, Enter to confirm)",

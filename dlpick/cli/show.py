@@ -28,6 +28,6 @@ def show(
     kb = session(ctx, knowledge_dir).knowledge
     fw = kb.framework(framework)
     if as_json:
-        output.print_json(fw)
+        output.print_json(fw.to_json())
     else:
         output.render_show(fw, kb.origin.get(framework, ""))

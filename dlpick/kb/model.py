@@ -64,8 +64,10 @@ def frozen(cls: type[T]) -> type[T]:
     annotations = cls.__dict__.get("__annotations__", {})
     own = [name for name in annotations if not name.startswith("_")]
     defaults = {name: cls.__dict__[name] for name in own if name in cls.__dict__}
-    namespace = {k: v for k, v in cls.__dict__.items() if k not in defaults and k not in ("__dict__", "__weakref__")}
-    namespace["__slots__"] = tuple(own)
+    private = tuple(cls.__dict__.get("__slots__", ()))  # slots a class declares itself, outside its fields
+    skip = {"__dict__", "__weakref__", *private}
+    namespace = {k: v for k, v in cls.__dict__.items() if k not in defaults and k not in skip}
+    namespace["__slots__"] = (*own, *private)
     inherited: tuple[str, ...] = getattr(cls, "_fields", ())
     namespace["_fields"] = (*inherited, *own)
     new = type(cls.__name__, cls.__bases__, namespace)
@@ -210,25 +212,10 @@ class Builds(Sourced):
     frameworks: Mapping[str, tuple[BuildVariant, ...]] = EMPTY
 
 
-class JsonDict(dict[str, Any]):
-    """Transitional: the validated plain data of a top-level model, as its dict content.
-
-    Modules outside dlpick/kb that are not converted yet (the CLI's, bench, envs) index knowledge as
-    dicts; they keep working, and `json.dumps` writes the same JSON as before. Converted readers use the
-    typed attributes. Remove this base once no reader indexes the model (see issue 12's report).
-    """
-
-    __slots__ = ()
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        raise TypeError("the knowledge model is read-only")
-
-    def __delitem__(self, key: str) -> None:
-        raise TypeError("the knowledge model is read-only")
-
-
 @frozen
-class Framework(ReadOnly, JsonDict):
+class Framework(ReadOnly):
+    __slots__ = ("_data",)  # the validated plain data, for to_json(); not a field
+
     id: str
     name: str
     summary: str
@@ -250,9 +237,6 @@ class Framework(ReadOnly, JsonDict):
     ease_of_use: tuple[Feature, ...] = ()
     unverified: tuple[str, ...] = ()
     builds: tuple[BuildVariant, ...] = ()  # from knowledge/builds.yaml
-
-    __hash__ = ReadOnly.__hash__  # type: ignore[assignment]  # dict's is None
-    __eq__ = ReadOnly.__eq__
 
     @property
     def retired(self) -> bool:
@@ -294,7 +278,8 @@ class Framework(ReadOnly, JsonDict):
 
     def to_json(self) -> dict[str, Any]:
         """Its facts as validated (what `dlpick show --json` prints); a copy."""
-        return copy.deepcopy(dict(self))
+        data: dict[str, Any] = object.__getattribute__(self, "_data")
+        return copy.deepcopy(data)
 
 
 # --- shared files ------------------------------------------------------------------------------------
@@ -363,7 +348,7 @@ class Adoption(Sourced):
 
 
 @frozen
-class Vocabulary(ReadOnly, JsonDict):
+class Vocabulary(ReadOnly):
     """knowledge/vocabulary.yaml: the ids (with descriptions) every other file and the answers use."""
 
     frameworks: tuple[str, ...]
@@ -371,9 +356,6 @@ class Vocabulary(ReadOnly, JsonDict):
     hardware: Mapping[str, str]
     deployment: Mapping[str, str]
     criteria: Mapping[str, str]
-
-    __hash__ = ReadOnly.__hash__  # type: ignore[assignment]  # dict's is None
-    __eq__ = ReadOnly.__eq__
 
     def ids(self, kind: str) -> Sequence[str]:
         """The ids of one kind: frameworks, tasks, hardware, deployment or criteria."""
@@ -504,7 +486,7 @@ def framework_from_json(data: dict[str, Any], builds: Sequence[BuildVariant] = (
         unverified=tuple(data.get("unverified") or ()),
         builds=tuple(builds),
     )
-    dict.update(fw, data)
+    object.__setattr__(fw, "_data", data)
     return fw
 
 
@@ -564,5 +546,4 @@ def vocabulary_from_json(data: Mapping[str, Any]) -> Vocabulary:
         deployment=_ro(data["deployment"]),
         criteria=_ro(data["criteria"]),
     )
-    dict.update(vocabulary, data)
     return vocabulary

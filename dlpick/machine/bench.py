@@ -19,11 +19,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlpick import processes
 from dlpick.errors import BadInput, MissingTool
 from dlpick.machine import bench_worker
+
+if TYPE_CHECKING:
+    from dlpick.kb.model import Framework
 
 FORMAT = "dlpick-bench/1"
 MODELS = ("mlp", "cnn")
@@ -76,7 +79,7 @@ class Run:
 
 
 def plan(
-    frameworks: Mapping[str, Mapping[str, Any]], requested: Iterable[str] = (), hardware: Iterable[str] = ("cpu",)
+    frameworks: Mapping[str, Framework], requested: Iterable[str] = (), hardware: Iterable[str] = ("cpu",)
 ) -> list[Run]:
     """The frameworks to run: those asked for, else every one with a benchmark or installed."""
     from dlpick.machine.doctor import install_command, installed_frameworks
@@ -88,7 +91,7 @@ def plan(
     runs = []
     for fid in wanted:
         fw = frameworks[fid]
-        run = Run(fid, fw.get("name", fid), "pending")
+        run = Run(fid, fw.name, "pending")
         if fid not in installed:
             run.status = "not installed"
             run.install = install_command(fw, fid, list(hardware)).command
@@ -157,7 +160,7 @@ def _last_json(text: str) -> dict[str, Any] | None:
 
 
 def bench(
-    frameworks: Mapping[str, Mapping[str, Any]],
+    frameworks: Mapping[str, Framework],
     requested: Iterable[str] = (),
     *,
     quick: bool = False,

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dlpick.kb.model import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Prompts:
 
     stdin_tty: bool = False  # someone can answer
     stdout_tty: bool = False  # and sees the output (`--task X --json > file` stays a script)
-    answers: Callable[[dict[str, Any], dict[str, Any], Collection[str]], dict[str, Any]] | None = None
+    answers: Callable[[Vocabulary, dict[str, Any], Collection[str]], dict[str, Any]] | None = None
     task: Callable[[list[str]], str] | None = None  # pick one of these tasks
     dest: Callable[[str], Path] | None = None  # the folder, from a default
     confirm_force: Callable[[str], bool] | None = None  # given why --force needs confirming; None: never ask

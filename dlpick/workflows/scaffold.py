@@ -160,20 +160,20 @@ def _render(
 
 def retired_warning(framework: str, kb: Knowledge) -> str | None:
     """For a retired framework: since when, the successor, how to migrate, and the source."""
-    # Reads the knowledge as dicts (moved unchanged from cli/scaffold.py): convert to the typed model.
-    entry = kb.frameworks.get(framework, {})
-    status = entry.get("status")
-    if not isinstance(status, dict) or status.get("value") != "retired":
+    fw = kb.frameworks.get(framework)
+    if fw is None or not fw.retired:
         return None
-    successor = status.get("successor")
-    name = kb.frameworks.get(successor, {}).get("name", successor) if successor else None
-    text = f"{entry.get('name', framework)} is retired (since {status.get('since', 'unknown')})"
-    text += f"; its successor is {name} (`dlpick scaffold {successor}`)" if successor else "; no successor is named"
-    migration = " ".join(str(status.get("migration", "")).split())
+    status, successor = fw.status, fw.successor
+    heir = kb.frameworks.get(successor) if successor else None
+    text = f"{fw.name} is retired (since {status.since or 'unknown'})"
+    if successor:
+        text += f"; its successor is {heir.name if heir else successor} (`dlpick scaffold {successor}`)"
+    else:
+        text += "; no successor is named"
+    migration = " ".join((status.migration or "").split())
     if migration:
         text += f". {migration}"
-    source = status.get("source")
-    return text + (f" [source: {source}, as of {status.get('as_of')}]" if source else "")
+    return text + f" [source: {status.source}, as of {status.as_of}]"
 
 
 def _python(raw: dict[str, Any], origin: dict[str, str], profile: Profile | None) -> str | None:

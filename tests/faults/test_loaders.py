@@ -52,7 +52,7 @@ CLI_FUZZ = settings(FUZZ, max_examples=max(1, EXAMPLES_PER_TEST // 4))
 CRITERIA_KEYS = list(yaml.safe_load((BUILTIN / "criteria.yaml").read_text()))
 FRAMEWORK_KEYS = list(yaml.safe_load((BUILTIN / "frameworks" / "pytorch.yaml").read_text()))
 PROFILE_KEYS = ["team", "answers", "knowledge", "template", "project_name", "license", "ci", "python_version"]
-IDS = [*VOCAB["frameworks"], *VOCAB["tasks"], *VOCAB["hardware"], *VOCAB["deployment"], *VOCAB["criteria"]]
+IDS = [*VOCAB.frameworks, *VOCAB.tasks, *VOCAB.hardware, *VOCAB.deployment, *VOCAB.criteria]
 REAL_KEYS = [*answers_mod.KEYS, *CRITERIA_KEYS, *FRAMEWORK_KEYS, *PROFILE_KEYS, *IDS]
 TRICKY = [
     "3.10", "3.1", "3.99999", "٣.١١", "2026-13-45", "2026-02-30", "{team:d}", "{team:>99999999999}",
@@ -80,17 +80,17 @@ levels = st.one_of(st.integers(-3, 9), st.floats(allow_nan=True, allow_infinity=
 
 
 def _ids(kind: str) -> st.SearchStrategy[Any]:
-    return st.lists(st.sampled_from(list(VOCAB[kind])) | texts, max_size=3) | st.sampled_from(list(VOCAB[kind]))
+    return st.lists(st.sampled_from(list(VOCAB.ids(kind))) | texts, max_size=3) | st.sampled_from(list(VOCAB.ids(kind)))
 
 
 realistic_answers = st.fixed_dictionaries(
     {},
     optional={
-        "task": st.sampled_from(list(VOCAB["tasks"])) | scalars,
+        "task": st.sampled_from(list(VOCAB.tasks)) | scalars,
         "hardware": _ids("hardware") | values,
         "deployment": _ids("deployment") | values,
-        "familiarity": st.dictionaries(st.sampled_from(VOCAB["frameworks"]) | keys, levels, max_size=3) | values,
-        "priorities": st.dictionaries(st.sampled_from(list(VOCAB["criteria"])) | keys, levels, max_size=3) | values,
+        "familiarity": st.dictionaries(st.sampled_from(VOCAB.frameworks) | keys, levels, max_size=3) | values,
+        "priorities": st.dictionaries(st.sampled_from(list(VOCAB.criteria)) | keys, levels, max_size=3) | values,
         "python": st.sampled_from(["3.10", "3.11", "3.12", "3.8", "3.20"]) | scalars,
         "include_retired": st.booleans() | scalars,
     },
@@ -301,7 +301,7 @@ share = st.one_of(st.floats(0, 1), st.floats(allow_nan=True, allow_infinity=True
 criteria_data = st.fixed_dictionaries(
     {},
     optional={
-        "default_weights": st.dictionaries(st.sampled_from(list(VOCAB["criteria"])) | texts, share, max_size=3),
+        "default_weights": st.dictionaries(st.sampled_from(list(VOCAB.criteria)) | texts, share, max_size=3),
         "support_levels": st.dictionaries(st.sampled_from(["primary", "official", "vendor", "x"]), share, max_size=3),
         "partial_path": share,
         "task_evidence": st.dictionaries(st.sampled_from(["hub", "example", "breadth_bonus"]), share, max_size=2),
@@ -429,7 +429,7 @@ bench_texts = st.integers(0, 3).flatmap(lambda pick: json_texts if pick == 0 els
 
 
 @FUZZ
-@given(bench_texts, st.sampled_from(list(VOCAB["tasks"])))
+@given(bench_texts, st.sampled_from(list(VOCAB.tasks)))
 def test_bench_files_load_or_fail_cleanly(text: str, task: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = write(Path(folder) / "bench.json", text)

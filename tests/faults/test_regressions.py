@@ -346,9 +346,9 @@ def test_criteria_keys_scoring_reads_must_all_be_there(tmp_path: Path):
 
 def _all_answers():
     vocabulary = KB.vocabulary
-    hardware_sets = [[], *[[h] for h in vocabulary["hardware"]], ["cpu", "nvidia-gpu"]]
-    deployment_sets = [[], *[[d] for d in vocabulary["deployment"]]]
-    for task in vocabulary["tasks"]:
+    hardware_sets = [[], *[[h] for h in vocabulary.hardware], ["cpu", "nvidia-gpu"]]
+    deployment_sets = [[], *[[d] for d in vocabulary.deployment]]
+    for task in vocabulary.tasks:
         for hardware in hardware_sets:
             for deployment in deployment_sets:
                 yield answers_mod.Answers(
