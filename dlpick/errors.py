@@ -57,3 +57,9 @@ class BenchFailed(DlpickError):
     """A framework failed to run the benchmark: exit 1."""
 
     exit_code = VERIFY_FAILED
+
+
+class UpdateConflicts(DlpickError):
+    """`update` merged the template's changes but some files need a person (conflict markers): exit 1."""
+
+    exit_code = VERIFY_FAILED

@@ -136,7 +136,7 @@ def test_render_into_a_new_nested_folder(tmp_path: Path):
     assert answers["package_name"] == "churn_model"
     assert answers["task"] == "tabular-classification"
     assert answers["python_version"] == "3.12"
-    assert answers["_output_dir"] == str(dest.parent)  # the final place, not the temporary one
+    assert "_output_dir" not in answers and str(tmp_path) not in json.dumps(answers)  # no machine paths
     assert (dest / "src" / "churn_model" / "train.py").is_file()
     assert leftovers(dest.parent) == [] and children(dest.parent) == ["churn"]
     assert not (Path.home() / ".cookiecutter_replay").exists()  # no side effects in the home folder
@@ -461,7 +461,10 @@ def test_render_works_without_the_include_symlink(tmp_path: Path):
     render.render("pytorch", "text-classification", dest, templates_root=root)
     assert (dest / ".gitignore").is_file() and (dest / ".github" / "workflows" / "ci.yml").is_file()
     answers = json.loads((dest / ".cookiecutter.json").read_text())
-    assert answers["_template"] == str(root / "pytorch")  # the real template, for cruft; not a temporary copy
+    assert not {"_template", "_repo_dir", "_output_dir"} & set(answers)  # no machine paths (temporary ones at that)
+    cruft = json.loads((dest / ".cruft.json").read_text())
+    assert cruft["directory"] == "templates/pytorch" and cruft["commit"] is None  # not a git checkout
+    assert str(tmp_path) not in (dest / ".cruft.json").read_text()
     assert children(tmp_path / "work") == ["demo"]
 
 

@@ -177,7 +177,7 @@ def _root(
 
 
 def _register() -> None:
-    from dlpick.cli import bench, compare, doctor, envs, init, kb, recommend, scaffold, show, verify
+    from dlpick.cli import bench, compare, doctor, envs, init, kb, recommend, scaffold, show, update, verify
 
     app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
     app.command("show", help=show.HELP)(show.show)
@@ -185,6 +185,7 @@ def _register() -> None:
     app.add_typer(kb.kb_app, name="kb")
     app.command("scaffold", help=scaffold.HELP, no_args_is_help=False)(scaffold.scaffold)
     app.command("verify", help=verify.HELP)(verify.verify)
+    app.command("update", help=update.HELP)(update.update)
     app.add_typer(envs.envs_app, name="envs")
     app.command("doctor", help=doctor.HELP)(doctor.doctor)
     app.command("bench", help=bench.HELP)(bench.bench)

@@ -22,7 +22,7 @@ from typing import Any
 
 from dlpick import processes
 from dlpick.errors import BadInput
-from dlpick.project import overlay
+from dlpick.project import overlay, record
 
 
 class NeedsConfirmation(BadInput):
@@ -252,17 +252,24 @@ def _cookiecutter(template: Path, output_dir: Path, context: dict[str, str]) -> 
     return Path(result)
 
 
-def _record_places(project: Path, dest: Path, template: Path) -> None:
-    """`.cookiecutter.json` names the final output folder and the real template, not temporary copies."""
-    answers = project / ".cookiecutter.json"
+def _record_places(project: Path) -> None:
+    """`.cookiecutter.json` keeps the answers, not this machine's folders (temporary ones at that):
+    `.cruft.json` says where the template comes from (project/record.py)."""
+    answers = project / record.ANSWERS_FILE
     try:
         data = json.loads(answers.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     if isinstance(data, dict):
-        places = {"_output_dir": str(dest.parent), "_template": str(template), "_repo_dir": str(template)}
-        data.update({key: value for key, value in places.items() if key in data})
-        answers.write_text(json.dumps(data, indent=4, sort_keys=True) + "\n", encoding="utf-8")
+        answers.write_text(json.dumps(record.answers(data), indent=4, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def render_tree(template: Template, staging: Path, context: dict[str, str]) -> Path:
+    """Render `template` with `context` inside `staging`, with its records (.cruft.json, .dlpick/)."""
+    project = _cookiecutter(template.path, staging, context)
+    _record_places(project)
+    record.write(project, template.framework, template.path, context)
+    return project
 
 
 def render(
@@ -314,8 +321,7 @@ def render(
     try:
         created_parents = _make_parents(dest)
         staging, held, kept = overlay.make_staging(dest)
-        project = _cookiecutter(template.path, staging, context)
-        _record_places(project, dest, template.path)
+        project = render_tree(template, staging, context)
         with overlay.locked(dest.parent):  # one scaffold at a time writes into this folder
             if occupied:
                 placed = _overlay(project, dest, staging)

@@ -1,0 +1,177 @@
+"""What a generated project records about where it came from, so it can be brought up to date later.
+
+- `.cruft.json`: cruft's own record (template repository, directory, commit, answers, skip), with no
+  path of this machine, so `cruft check/diff/update` work against dlpick's public repository.
+- `.dlpick/base.tar.gz`: the files exactly as the template rendered them (a few tens of KB). It is the
+  common ancestor of `dlpick update`'s three-way merge, so an update works offline and with any later
+  dlpick, whatever templates it ships. A tarball, not a folder of files: pytest, ruff and editors
+  would otherwise pick up the copies of the project's modules and tests.
+- `.dlpick/base.json`: the dlpick version and template commit it came from, the framework and the answers.
+
+The tarball is deterministic (sorted entries, no times, owners or gzip name), so rendering the same
+template with the same answers gives the same bytes: a second update changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlpick import __version__, processes
+from dlpick.errors import BadInput
+
+# dlpick's public repository: `.cruft.json` points cruft at it (DLPICK_TEMPLATE_REPOSITORY overrides it).
+TEMPLATE_REPOSITORY = "https://github.com/dlpick/dlpick"
+REPOSITORY_ENV = "DLPICK_TEMPLATE_REPOSITORY"
+CRUFT_FILE = ".cruft.json"
+ANSWERS_FILE = ".cookiecutter.json"
+RECORD_DIR = ".dlpick"
+BASE_JSON = f"{RECORD_DIR}/base.json"
+BASE_TAR = f"{RECORD_DIR}/base.tar.gz"
+FORMAT = 1
+# cookiecutter's keys naming this machine's folders: never written into a project.
+MACHINE_KEYS = ("_output_dir", "_repo_dir", "_template")
+# dlpick's own files: not the template's, so neither cruft nor the three-way merge touches them
+# (cruft renders `.cookiecutter.json` with its temporary folders in it: merging that leaves a .rej).
+SKIP = [ANSWERS_FILE, RECORD_DIR]
+
+
+@dataclass(frozen=True)
+class Record:
+    """What `.dlpick/base.json` and `.dlpick/base.tar.gz` hold."""
+
+    framework: str
+    context: dict[str, Any]  # the answers (project_name, project_slug, package_name, task, python_version)
+    dlpick_version: str
+    commit: str | None
+    base: dict[str, tuple[bytes, int]]  # relative path -> (content, mode) as the template rendered it
+
+
+def is_bookkeeping(rel: str) -> bool:
+    """dlpick's and cruft's records: written by dlpick, never merged."""
+    return rel == CRUFT_FILE or rel == RECORD_DIR or rel.startswith(RECORD_DIR + "/")
+
+
+def repository() -> str:
+    return os.environ.get(REPOSITORY_ENV) or TEMPLATE_REPOSITORY
+
+
+def template_source(template: Path) -> tuple[str, str | None]:
+    """(the template's directory inside dlpick's repository, the templates' git commit or None).
+
+    The commit is known only when the templates are a clean, tracked part of a git checkout (the
+    source tree, or a clone DLPICK_TEMPLATES points at); an installed wheel has none.
+    """
+    default = f"templates/{template.name}"
+    if shutil.which("git") is None:
+        return default, None
+    git = ["git", "-C", str(template)]
+    prefix = processes.capture([*git, "rev-parse", "--show-prefix"], 30)
+    head = processes.capture([*git, "rev-parse", "HEAD"], 30)
+    if prefix.returncode != 0 or head.returncode != 0:
+        return default, None
+    directory = prefix.stdout.strip().rstrip("/")
+    # Tracked, and the templates (shared includes too) as committed: else no commit renders these files.
+    tracked = processes.capture([*git, "ls-files", "--error-unmatch", "cookiecutter.json"], 30)
+    status = processes.capture([*git, "status", "--porcelain", "--", ".", "../_shared"], 30)
+    if tracked.returncode != 0 or status.returncode != 0 or status.stdout.strip():
+        return directory or default, None
+    return directory or default, head.stdout.strip() or None
+
+
+def answers(context: dict[str, Any]) -> dict[str, Any]:
+    """The cookiecutter context without this machine's paths."""
+    return {key: value for key, value in sorted(context.items()) if key not in MACHINE_KEYS}
+
+
+def pack(files: dict[str, tuple[bytes, int]]) -> bytes:
+    """A deterministic .tar.gz of `files`."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in sorted(files):
+            content, mode = files[rel]
+            info = tarfile.TarInfo(rel)
+            info.size, info.mode, info.mtime = len(content), mode & 0o777, 0
+            tar.addfile(info, io.BytesIO(content))
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
+        packed.write(raw.getvalue())
+    return out.getvalue()
+
+
+def unpack(data: bytes, where: str) -> dict[str, tuple[bytes, int]]:
+    files: dict[str, tuple[bytes, int]] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                name = member.name
+                if not member.isfile() or name.startswith("/") or ".." in Path(name).parts:
+                    raise BadInput(f"{where}: holds {name!r}, which is not a project file")
+                extracted = tar.extractfile(member)
+                files[name] = (extracted.read() if extracted else b"", member.mode)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BadInput(f"{where}: unreadable ({exc})", hint="restore it from git") from None
+    return files
+
+
+def read_files(project: Path, names: list[str]) -> dict[str, tuple[bytes, int]]:
+    return {rel: ((project / rel).read_bytes(), (project / rel).stat().st_mode) for rel in names}
+
+
+def write(project: Path, framework: str, template: Path, given: dict[str, Any]) -> None:
+    """Record the freshly rendered `project`: the answers from its `.cookiecutter.json` (already without
+    machine paths) when the template writes one, else the `given` ones."""
+    from dlpick.project import overlay
+
+    context = dict(given)
+    with contextlib.suppress(OSError, ValueError):
+        found = json.loads((project / ANSWERS_FILE).read_text(encoding="utf-8"))
+        context = found if isinstance(found, dict) else context
+    base = read_files(project, [rel for rel in overlay.files_of(project) if not is_bookkeeping(rel)])
+    directory, commit = template_source(template)
+    url = repository()
+    cruft = {
+        "template": url,
+        "commit": commit,
+        "checkout": None,
+        "context": {"cookiecutter": {**answers(context), "_template": url, "_commit": commit}},
+        "directory": directory,
+        "skip": SKIP,
+    }
+    record = {
+        "format": FORMAT,
+        "dlpick": __version__,
+        "framework": framework,
+        "commit": commit,
+        "context": answers(context),
+    }
+    (project / RECORD_DIR).mkdir(exist_ok=True)
+    (project / BASE_TAR).write_bytes(pack(base))
+    (project / BASE_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (project / CRUFT_FILE).write_text(json.dumps(cruft, indent=2) + "\n", encoding="utf-8")
+
+
+def read(project: Path) -> Record:
+    """The project's record; a one-line error when it has none (made before dlpick recorded one)."""
+    where = project / BASE_JSON
+    if not where.is_file() or not (project / BASE_TAR).is_file():
+        raise BadInput(
+            f"{project}: no {BASE_JSON} and {BASE_TAR}; not a project dlpick generated (or made before it kept them)",
+            hint="`dlpick scaffold FRAMEWORK --dest DIR --force` over it records them (template files are overwritten)",
+        )
+    try:
+        data = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{where}: unreadable ({exc})", hint="restore it from git") from None
+    if not isinstance(data, dict) or not isinstance(data.get("context"), dict) or not data.get("framework"):
+        raise BadInput(f"{where}: not a dlpick record (no framework or context)", hint="restore it from git")
+    base = unpack((project / BASE_TAR).read_bytes(), str(project / BASE_TAR))
+    return Record(str(data["framework"]), data["context"], str(data.get("dlpick", "?")), data.get("commit"), base)

@@ -1,0 +1,41 @@
+"""The update workflow: bring a generated project to the installed dlpick's template (project/update.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dlpick.errors import UpdateConflicts
+
+if TYPE_CHECKING:
+    from dlpick.project.update import Updated
+    from dlpick.session import Session
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    project: Path
+    dry_run: bool = False
+    force: bool = False  # write even into a git tree with uncommitted changes (their old versions are kept)
+
+
+def update(session: Session, request: UpdateRequest) -> Updated:
+    from dlpick import processes
+    from dlpick.project import update as core
+
+    result = core.update(request.project, dry_run=request.dry_run, force=request.force)
+    if not request.dry_run and result.changed:
+        processes.record(f"{result.project} is updated to dlpick {result.to_version}'s template")
+    return result
+
+
+def failure(result: Updated) -> UpdateConflicts | None:
+    """Conflicts left for a person (exit 1, like `git merge`); none with --dry-run, which writes nothing."""
+    if result.dry_run or not result.conflicts:
+        return None
+    count = len(result.conflicts)
+    return UpdateConflicts(
+        f"{count} file(s) changed both by you and by the template need resolving: {', '.join(result.conflicts)}",
+        hint="edit the <<<<<<< yours / >>>>>>> template blocks, then commit",
+    )
