@@ -229,7 +229,8 @@ print(positive_int("5"))
     for train in (ROOT / "templates").glob("**/train.py*"):
         text = train.read_text()
         if "--epochs" in text:  # its own option, or the shared ones (--epochs among them)
-            assert '--epochs", type=config_mod.positive_int' in text or "config_mod.add_train_args(parser" in text, train
+            shared_options = "config_mod.add_train_args(parser" in text
+            assert '--epochs", type=config_mod.positive_int' in text or shared_options, train
     shared = (ROOT / "templates" / "_shared" / "src" / "config.py.j2").read_text()
     assert '"--epochs", type=positive_int' in shared
 
