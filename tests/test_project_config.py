@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -226,5 +227,138 @@ print(positive_int("5"))
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.count("refused") == 4 and ran.stdout.strip().endswith("5")
     for train in (ROOT / "templates").glob("**/train.py*"):
-        if "--epochs" in train.read_text():
-            assert '--epochs", type=config_mod.positive_int' in train.read_text(), train
+        text = train.read_text()
+        if "--epochs" in text:  # its own option, or the shared ones (--epochs among them)
+            shared_options = "config_mod.add_train_args(parser" in text
+            assert '--epochs", type=config_mod.positive_int' in text or shared_options, train
+    shared = (ROOT / "templates" / "_shared" / "src" / "config.py.j2").read_text()
+    assert '"--epochs", type=positive_int' in shared
+
+
+# train's command line as every template builds it (the shared options, and --smoke), without importing
+# the framework: this module's projects are PyTensor ones, run with this Python.
+PARSE_ARGS = f"""
+import argparse
+from {PACKAGE}.config import add_train_args
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser()
+    add_train_args(parser)
+    parser.add_argument("--smoke", action="store_true")
+    return parser.parse_args(argv)
+"""
+
+# (id, --set items, reported key, what the message says); the message starts `--set ITEM: KEY: `
+BAD_SETS: list[tuple[str, list[str], str, str]] = [
+    ("not-a-number", ["train.learning_rate=abc"], "train.learning_rate", "must be a number, got text 'abc'"),
+    ("unknown", ["train.lr=0.01"], "train.lr", "unknown key"),
+    ("typo", ["train.epohcs=3"], "train.epohcs", "did you mean epochs?"),
+    ("wrong-section", ["model.epochs=3"], "model.epochs", "belongs under train"),
+    ("unknown-section", ["trian.epochs=3"], "trian", "did you mean train?"),
+    ("out-of-range", ["train.epochs=0"], "train.epochs", "must be >= 1, got 0"),
+    ("bool-as-int", ["model.hidden=true"], "model.hidden", "must be an integer, got true"),
+    ("float-as-int", ["train.batch_size=1.5"], "train.batch_size", "must be an integer"),
+    ("yaml-exponent", ["train.learning_rate=1e-3"], "train.learning_rate", "write 0.001"),
+    ("empty", ["train.learning_rate="], "train.learning_rate", "got nothing (null)"),
+    ("section", ["model=3"], "model", "is a section"),
+    ("setting-as-section", ["seed.value=3"], "seed", "is a setting, not a section"),
+    ("no-equals", ["train.epochs"], "train.epochs", "expected KEY=VALUE"),
+    ("other-task", ["data.text_column=review"], "data.text_column", "only for text-classification"),
+    ("task", ["task=image-classification"], "task", "generated for tabular-regression"),
+    ("sum", ["data.test_size=0.95"], "data.test_size", "test_size + val_size must be < 1"),
+    ("second-item", ["train.epochs=3", "train.patience=-1"], "train.patience", "must be >= 0, got -1"),
+]
+
+
+@pytest.mark.parametrize(("items", "key", "says"), [case[1:] for case in BAD_SETS], ids=[case[0] for case in BAD_SETS])
+def test_a_bad_set_on_the_command_line_is_one_line_and_exit_status_2(
+    projects: dict[str, Path], items: list[str], key: str, says: str
+):
+    proc = python(projects["tabular-regression"], f"""
+import sys
+{PARSE_ARGS}from {PACKAGE}.config import train_config
+train_config(parse_args(["--set", *{items!r}]))
+""")  # fmt: skip
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    message = proc.stderr.rstrip("\n")
+    assert message.startswith(f"--set {items[-1]}: {key}: "), message
+    assert says in message, message
+
+
+def test_set_overrides_the_file_and_lands_in_the_run_record(projects: dict[str, Path]):
+    proc = python(projects["tabular-regression"], f"""
+import json
+from pathlib import Path
+import yaml
+{PARSE_ARGS}from {PACKAGE} import config
+args = parse_args(["--set", "train.learning_rate=0.01", "data.val_size=0.25", "train.mixed_precision=false",
+                   "--set", "evaluate.kfold=3", "--epochs", "2"])
+loaded = config.train_config(args)
+assert loaded["train"]["learning_rate"] == 0.01 and loaded["data"]["val_size"] == 0.25, loaded
+assert loaded["train"]["mixed_precision"] is False and loaded["evaluate"]["kfold"] == 3, loaded
+assert loaded["train"]["epochs"] == 2, loaded
+run = Path("runs/set")
+config.write_run_start(run, loaded, ["numpy"])
+assert config.read_run(run)[0] == loaded
+record = json.loads((run / "run.json").read_text())
+assert record["seed"] == 42 and record["config"] == "config.yaml", record
+assert record["packages"]["numpy"] and record["packages"]["pyyaml"], record
+assert record["python"].count(".") == 2 and record["git"] is None, record  # rendered outside any git repository
+print("ok")
+""")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_the_run_record_names_the_git_commit_and_whether_the_tree_is_dirty(tmp_path: Path):
+    project = render.render(TEMPLATE, "tabular-regression", tmp_path / "git", name="Config check").project_dir
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
+        subprocess.run([*git, *cmd], cwd=project, check=True, capture_output=True)
+    code = f"""
+import json
+from {PACKAGE} import config
+print(json.dumps(config.run_record(config.load_config())["git"]))
+"""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
+    clean = python(project, code)
+    assert clean.returncode == 0, clean.stderr
+    assert json.loads(clean.stdout) == {"commit": head, "dirty": False}
+    (project / "configs" / "default.yaml").write_text((project / "configs" / "default.yaml").read_text() + "\n")
+    assert json.loads(python(project, code).stdout) == {"commit": head, "dirty": True}
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--set", "model.hidden=32"], "model.hidden is 64 in the run but 32 now"),
+        (["--set", "train.learning_rate=0.1"], "train.learning_rate is 0.003 in the run but 0.1 now"),
+        (["--config", "configs/other.yaml"], "seed is 42 in the run but 7 now"),
+        (["--smoke"], "a smoke run is not resumed"),
+    ],
+)
+def test_resume_refuses_a_config_that_changes_the_model_data_or_seed(
+    projects: dict[str, Path], args: list[str], says: str
+):
+    project = projects["tabular-regression"]
+    shipped = (project / "configs" / "default.yaml").read_text()
+    (project / "configs" / "other.yaml").write_text(shipped.replace("seed: 42", "seed: 7"))
+    run = project / "runs" / "resumable"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(shipped)
+    proc = python(project, f"""
+{PARSE_ARGS}from {PACKAGE}.config import train_config
+train_config(parse_args(["--resume", "runs/resumable", *{args!r}]))
+""")  # fmt: skip
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("--resume"), proc.stderr
+    assert says in proc.stderr, proc.stderr
+    allowed = python(project, f"""
+{PARSE_ARGS}from {PACKAGE}.config import train_config
+print(train_config(parse_args(["--resume", "runs/resumable", "--epochs", "80", "--set", "train.patience=9"]))["train"])
+""")  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    assert "'epochs': 80" in allowed.stdout and "'patience': 9" in allowed.stdout

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from . import config as config_mod
@@ -76,9 +75,11 @@ def _loss_on(model: nn.Module, loader, criterion: nn.Module, device: torch.devic
 
 
 def fit(model: nn.Module, train_loader, val_loader, task: str, device: torch.device, train_cfg: dict,
-        run: Path | None = None, max_steps: int | None = None, writer=None, rank: int = 0) -> dict:
+        run: Path | None = None, max_steps: int | None = None, writer=None, rank: int = 0,
+        resume: dict | None = None) -> dict:
     """Train with AdamW; with `max_steps` stop after that many steps (smoke), else epochs with
-    early stopping on the validation loss, keeping the best weights (saved to run/model.pt)."""
+    early stopping on the validation loss, keeping the best weights (saved to run/model.pt). After
+    each epoch run/checkpoint.pt holds everything to continue from, which `resume` (its contents) does."""
     criterion = loss_function(task)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["learning_rate"])
     autocast, scaler = _autocast(device, train_cfg.get("mixed_precision", True))
@@ -88,7 +89,18 @@ def fit(model: nn.Module, train_loader, val_loader, task: str, device: torch.dev
     log_every = max(1, (max_steps or 0) // 10)
     best, best_state, stale, step, epoch = math.inf, None, 0, 0, 0
     epochs = train_cfg["epochs"] if max_steps is None else 10**9
-    while epoch < epochs and (max_steps is None or step < max_steps):
+    if resume is not None:
+        _unwrap(model).load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scaler is not None and resume.get("scaler"):
+            scaler.load_state_dict(resume["scaler"])
+        best_state = resume["best_model"]
+        best, stale, step, epoch, history = (resume[k] for k in ("best", "stale", "step", "epoch", "loss_history"))
+        _set_rng_state(resume["rng"], train_loader)
+        if rank == 0:
+            log(f"resumed after epoch {epoch} ({step} steps, best validation loss {best:.4f})")
+    stopped = max_steps is None and epoch > 0 and stale >= train_cfg["patience"]
+    while not stopped and epoch < epochs and (max_steps is None or step < max_steps):
         model.train()
         epoch_losses = []
         for x, y in _batches(train_loader, epoch):
@@ -120,9 +132,11 @@ def fit(model: nn.Module, train_loader, val_loader, task: str, device: torch.dev
         train_loss = float(np.mean(epoch_losses)) if epoch_losses else math.nan
         if max_steps is None:
             history.append(train_loss)
-        if writer is not None:
-            writer.add_scalar("loss/train", train_loss, epoch)
-            writer.add_scalar("loss/validation", val_loss, epoch)
+        if writer is not None:  # every per-epoch number the run computes, and the learning rate
+            writer.add_scalar("loss/train", train_loss, epoch + 1)
+            writer.add_scalar("loss/validation", val_loss, epoch + 1)
+            writer.add_scalar("learning_rate", optimizer.param_groups[0]["lr"], epoch + 1)
+            writer.add_scalar("steps", step, epoch + 1)
         if rank == 0:
             log(f"epoch {epoch + 1}: train loss {train_loss:.4f}, validation loss {val_loss:.4f} ({step} steps)")
         if val_loss < best:
@@ -132,20 +146,49 @@ def fit(model: nn.Module, train_loader, val_loader, task: str, device: torch.dev
                 torch.save(best_state, run / "model.pt")
         else:
             stale += 1
-            if max_steps is None and stale >= train_cfg["patience"]:
-                if rank == 0:
-                    log(f"early stop: no better validation loss for {stale} epochs")
-                break
-        if run is not None and rank == 0:  # the last state, to inspect or resume from
-            torch.save({"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                        "epoch": epoch, "step": step}, run / "checkpoint.pt")
+            stopped = max_steps is None and stale >= train_cfg["patience"]
         epoch += 1
+        if run is not None and rank == 0:  # the last state, to inspect or resume from
+            checkpoint = {"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                          "scaler": scaler.state_dict() if scaler is not None else None, "scheduler": None,
+                          "epoch": epoch, "step": step, "best": best, "stale": stale, "best_model": best_state,
+                          "loss_history": history, "rng": _rng_state(train_loader)}
+            torch.save(checkpoint, run / "checkpoint.partial.pt")
+            os.replace(run / "checkpoint.partial.pt", run / "checkpoint.pt")  # never a half-written one
+        if stopped and rank == 0:
+            log(f"early stop: no better validation loss for {stale} epochs")
     if window:
         history.append(float(np.mean(window)))
     if max_steps is None and best_state is not None:
         _unwrap(model).load_state_dict(best_state)
     return {"loss_history": history, "best_validation_loss": best if math.isfinite(best) else None,
             "steps": step, "epochs": epoch}
+
+
+def _rng_state(train_loader) -> dict:
+    """Every random state training draws from: Python's, NumPy's, torch's (CPU, CUDA) and the shuffling's."""
+    state = {"global": config_mod.rng_state(), "torch": torch.get_rng_state(), "cuda": None, "loader": None}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if getattr(train_loader, "generator", None) is not None:
+        state["loader"] = train_loader.generator.get_state()
+    return state
+
+
+def _set_rng_state(state: dict, train_loader) -> None:
+    config_mod.set_rng_state(state["global"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if state["loader"] is not None and getattr(train_loader, "generator", None) is not None:
+        train_loader.generator.set_state(state["loader"])
+
+
+def load_checkpoint(run: Path) -> dict:
+    """A run's checkpoint.pt, on the CPU (tensors and plain Python values only: weights_only)."""
+    if not (run / "checkpoint.pt").is_file():
+        config_mod.fail(f"--resume {run}: no checkpoint.pt (written after each full epoch)")
+    return torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -198,25 +241,24 @@ def _run_dir(out: Path | None, world: int) -> Path:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the model.")
-    parser.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG)
+    config_mod.add_train_args(parser)  # --config, --set, --epochs, --resume
     parser.add_argument("--smoke", action="store_true", help="a few steps on the bundled sample, then evaluate")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
-    parser.add_argument("--epochs", type=config_mod.positive_int, help="override train.epochs")
+    parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>; with --resume, that run's)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = config_mod.load_config(args.config)
-    if args.epochs:
-        config["train"]["epochs"] = args.epochs
+    config = config_mod.train_config(args)
+    resume = load_checkpoint(args.resume) if args.resume is not None else None
     rank, world, local_rank = _distributed()
     config_mod.seed_everything(config["seed"])
     torch.manual_seed(config["seed"])
     device = pick_device(args.device, local_rank)
-    run = _run_dir(args.out, world)
-    run.mkdir(parents=True, exist_ok=True)
+    run = _run_dir(args.out or args.resume, world)
+    if rank == 0:
+        config_mod.write_run_start(run, config, ["torch", "tensorboard"], resumed_from=args.resume)
     start = time.perf_counter()
 
     train, val, test, preprocess = data.prepare(config)
@@ -238,9 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             log("tensorboard is not installed: no TensorBoard logs")
     max_steps = config["train"]["smoke_steps"] if args.smoke else None
-    history = fit(net, train_loader, val_loader, config["task"], device, config["train"], run, max_steps, writer, rank)
-    if writer is not None:
-        writer.close()
+    history = fit(net, train_loader, val_loader, config["task"], device, config["train"], run, max_steps, writer, rank,
+                  resume)
 
     (run / f"rank-{rank}.json").write_text(json.dumps({"rank": rank, "weights_sha256": weights_sha256(net)}) + "\n")
     if world > 1:
@@ -258,9 +299,13 @@ def main(argv: list[str] | None = None) -> int:
             **history,
             "eval": metrics.evaluate(config["task"], test.y, output),
         }
-        (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         config_mod.write_json(run / "preprocess.json", preprocess)
         config_mod.write_json(run / "metrics.json", result)
+        if writer is not None:  # the test metrics of the final (best) weights, at the last epoch
+            for name, value in result["eval"].items():
+                if isinstance(value, float):
+                    writer.add_scalar(f"test/{name}", value, history["epochs"])
+            writer.close()
         scores = ", ".join(f"{k} {v:.3f}" for k, v in result["eval"].items() if isinstance(v, float))
         log(f"done in {result['seconds']:.1f} s: test {scores}; run folder {run}")
     if world > 1:

@@ -20,7 +20,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-import yaml
 
 from . import config as config_mod
 from . import data, datasets, metrics
@@ -143,20 +142,17 @@ def weights_sha256(net: keras.Model) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the model.")
-    parser.add_argument("--config", type=Path, default=config_mod.DEFAULT_CONFIG)
+    config_mod.add_train_args(parser, resume=False)  # --config, --set, --epochs (no --resume here yet)
     parser.add_argument("--smoke", action="store_true", help="a few steps on the bundled sample, then evaluate")
     # cuda, gpu and mps all mean "TensorFlow's GPU" (CUDA on Linux, tensorflow-metal on Apple).
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "gpu", "mps"])
     parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
-    parser.add_argument("--epochs", type=config_mod.positive_int, help="override train.epochs")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = config_mod.load_config(args.config)
-    if args.epochs:
-        config["train"]["epochs"] = args.epochs
+    config = config_mod.train_config(args)
     device = pick_device(args.device)
     strategy, rank, workers = pick_strategy()
     if workers > 1:
@@ -168,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     policy = precision_policy(device, config["train"].get("mixed_precision", True))
     keras.mixed_precision.set_global_policy(policy)
     run = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run.mkdir(parents=True, exist_ok=True)
     chief = rank == 0
+    if chief:
+        config_mod.write_run_start(run, config, ["tensorflow", "tensorflow-cpu", "keras", "tensorboard"])
+    run.mkdir(parents=True, exist_ok=True)
     # Every worker must save (saving reads distributed variables): the others into a scratch folder.
     out = run if chief else Path(tempfile.mkdtemp(prefix=f"worker-{rank}-"))
     start = time.perf_counter()
@@ -204,9 +202,13 @@ def main(argv: list[str] | None = None) -> int:
             **history,
             "eval": metrics.evaluate(config["task"], test.y, output),
         }
-        (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         config_mod.write_json(run / "preprocess.json", preprocess)
         config_mod.write_json(run / "metrics.json", result)
+        # Keras' TensorBoard callback logged the losses and the learning rate per epoch; add the test metrics.
+        with tf.summary.create_file_writer(str(run / "tensorboard" / "test")).as_default():
+            for name, value in result["eval"].items():
+                if isinstance(value, float):
+                    tf.summary.scalar(name, value, step=history["epochs"])
         scores = ", ".join(f"{k} {v:.3f}" for k, v in result["eval"].items() if isinstance(v, float))
         log(f"done in {result['seconds']:.1f} s: test {scores}; run folder {run}")
     return 0

@@ -1,0 +1,115 @@
+"""`train --resume RUN` ends with the same weights as one uninterrupted run (within 1e-6; on one CPU
+they are bit-identical), and the README's --set and --resume commands work as shown (slow: trains)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlpick.project import render
+
+pytestmark = pytest.mark.integration
+
+TOLERANCE = 1e-6
+
+
+def needs(module: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} is not installed")
+
+
+def train(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": "src", "PYTHONDONTWRITEBYTECODE": "1"}
+    package = json.loads((project / ".cookiecutter.json").read_text())["package_name"]
+    return subprocess.run([sys.executable, "-m", f"{package}.train", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+
+
+def readme_commands(project: Path) -> list[list[str]]:
+    """The README's training commands that use --set, --resume or write runs/first (they go together)."""
+    section = (project / "README.md").read_text().split("## Train", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for line in section.splitlines():
+        command = line.split("#", 1)[0].split()
+        if command[:2] == ["python", "-m"] and {"--set", "--resume", "runs/first"} & set(command):
+            commands.append(command[3:])  # after `python -m PACKAGE.train`
+    return commands
+
+
+def max_difference(first: dict, second: dict) -> float:
+    assert sorted(first) == sorted(second)
+    return max((float(np.max(np.abs(np.asarray(first[k], np.float64) - np.asarray(second[k], np.float64))))
+                for k in first), default=0.0)  # fmt: skip
+
+
+def test_pytorch_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path):
+    pytest.importorskip("torch")
+    import torch
+
+    project = render.render("pytorch", "tabular-regression", tmp_path / "resume-demo").project_dir
+    commands = readme_commands(project)
+    assert [c[0] for c in commands] == ["--set", "--epochs", "--resume"], commands
+    for command in commands:  # as shown: --set ... --out runs/tuned; --epochs 3 --out runs/first; --resume runs/first
+        ran = train(project, *command)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+    tuned = (project / "runs" / "tuned" / "config.yaml").read_text()
+    assert re.search(r"learning_rate: 0\.001\b", tuned) and "batch_size: 64" in tuned, tuned
+    first = project / "runs" / "first"
+    assert "resumed after epoch 3" in ran.stderr, ran.stderr
+    epochs = int(commands[-1][commands[-1].index("--epochs") + 1])
+    whole = train(project, "--epochs", str(epochs), "--out", "runs/whole")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    one_go = project / "runs" / "whole"
+
+    resumed_metrics, whole_metrics = (json.loads((run / "metrics.json").read_text()) for run in (first, one_go))
+    assert resumed_metrics["epochs"] == whole_metrics["epochs"] == epochs
+    assert resumed_metrics["steps"] == whole_metrics["steps"]
+    assert resumed_metrics["loss_history"] == pytest.approx(whole_metrics["loss_history"], abs=TOLERANCE)
+    # The final (best) weights, and the last state: weights and AdamW's moments.
+    best = [torch.load(run / "model.pt", weights_only=True) for run in (first, one_go)]
+    assert max_difference(*best) <= TOLERANCE
+    last = [torch.load(run / "checkpoint.pt", weights_only=True) for run in (first, one_go)]
+    assert max_difference(last[0]["model"], last[1]["model"]) <= TOLERANCE
+    moments = [{f"{i}.{k}": v for i, s in c["optimizer"]["state"].items() for k, v in s.items()} for c in last]
+    assert max_difference(*moments) <= TOLERANCE
+
+    record = json.loads((first / "run.json").read_text())
+    assert record["resumed_from"] == "runs/first" and record["previous"]["seed"] == 42, record
+    assert record["packages"]["torch"], record
+    # The resumed run's TensorBoard logs go on from epoch 4, and have the learning rate and test metrics.
+    assert len(list((first / "tensorboard").glob("events.out.tfevents.*"))) == 2
+
+    again = train(project, "--resume", "runs/first", "--set", "model.hidden=8")
+    assert again.returncode == 2 and len(again.stderr.splitlines()) == 1, again.stderr
+    assert "model.hidden is 64 in the run but 8 now" in again.stderr
+
+
+@needs("pytensor")
+def test_engine_template_resume_equals_one_run(tmp_path: Path):
+    """The shared driver's checkpoint.npz, through the PyTensor engine's Trainer.state()/load_state()."""
+    project = render.render("pytensor", "tabular-regression", tmp_path / "resume-demo").project_dir
+    runs = [train(project, *args) for args in (["--epochs", "3", "--out", "runs/first"],
+                                               ["--resume", "runs/first", "--epochs", "6"],
+                                               ["--epochs", "6", "--out", "runs/whole"])]  # fmt: skip
+    for ran in runs:
+        assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "resumed after epoch 3" in runs[1].stderr, runs[1].stderr
+    first, one_go = project / "runs" / "first", project / "runs" / "whole"
+    resumed_metrics, whole_metrics = (json.loads((run / "metrics.json").read_text()) for run in (first, one_go))
+    assert resumed_metrics["epochs"] == whole_metrics["epochs"] == 6
+    assert resumed_metrics["loss_history"] == pytest.approx(whole_metrics["loss_history"], abs=TOLERANCE)
+    assert (first / "history.csv").read_text() == (one_go / "history.csv").read_text()
+    weights = []
+    for run in (first, one_go):
+        with np.load(run / "model.npz") as best, np.load(run / "checkpoint.npz") as last:
+            weights.append(({k: best[k] for k in best.files}, {k: last[k] for k in last.files if k != "meta"}))
+    assert max_difference(weights[0][0], weights[1][0]) <= TOLERANCE  # the final (best) weights
+    assert max_difference(weights[0][1], weights[1][1]) <= TOLERANCE  # the last weights and Adam's t, m, v
+    assert any(name.endswith(".m") for name in weights[0][1])
