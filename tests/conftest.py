@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,10 @@ def synthetic_kb(tmp_path: Path):
         return kb
 
     return build
+
+
+@pytest.fixture(scope="session")
+def envs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of isolated environments for the session (DLPICK_TEST_ENVS keeps one across runs)."""
+    kept = os.environ.get("DLPICK_TEST_ENVS")
+    return Path(kept) if kept else tmp_path_factory.mktemp("envs")

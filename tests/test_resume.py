@@ -3,7 +3,6 @@ they are bit-identical), and the README's --set and --resume commands work as sh
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -21,14 +20,10 @@ pytestmark = pytest.mark.integration
 TOLERANCE = 1e-6
 
 
-def needs(module: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} is not installed")
-
-
-def train(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def train(project: Path, *args: str, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": "src", "PYTHONDONTWRITEBYTECODE": "1"}
     package = json.loads((project / ".cookiecutter.json").read_text())["package_name"]
-    return subprocess.run([sys.executable, "-m", f"{package}.train", *args], cwd=project, env=env,
+    return subprocess.run([python, "-m", f"{package}.train", *args], cwd=project, env=env,
                           capture_output=True, text=True, timeout=900)  # fmt: skip
 
 
@@ -91,11 +86,15 @@ def test_pytorch_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Pa
     assert "model.hidden is 64 in the run but 8 now" in again.stderr
 
 
-@needs("pytensor")
-def test_engine_template_resume_equals_one_run(tmp_path: Path):
-    """The shared driver's checkpoint.npz, through the PyTensor engine's Trainer.state()/load_state()."""
+@pytest.mark.needs_index
+def test_engine_template_resume_equals_one_run(tmp_path: Path, envs_root: Path):
+    """The shared driver's checkpoint.npz, through the PyTensor engine's Trainer.state()/load_state(), in
+    the project's own isolated environment (the one `verify --isolated` builds and the other tests share)."""
+    from dlpick.verify import envs
+
     project = render.render("pytensor", "tabular-regression", tmp_path / "resume-demo").project_dir
-    runs = [train(project, *args) for args in (["--epochs", "3", "--out", "runs/first"],
+    python = envs.ensure(envs.spec_for(project, "pytensor"), root=envs_root).python
+    runs = [train(project, *args, python=python) for args in (["--epochs", "3", "--out", "runs/first"],
                                                ["--resume", "runs/first", "--epochs", "6"],
                                                ["--epochs", "6", "--out", "runs/whole"])]  # fmt: skip
     for ran in runs:

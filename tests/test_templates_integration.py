@@ -95,13 +95,6 @@ ISOLATED_CASES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def envs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache of isolated environments for the session (DLPICK_TEST_ENVS keeps one across runs)."""
-    kept = os.environ.get("DLPICK_TEST_ENVS")
-    return Path(kept) if kept else tmp_path_factory.mktemp("envs")
-
-
 @pytest.mark.parametrize(("framework", "task"), ISOLATED_CASES)
 def test_scaffold_then_verify_isolated(
     framework: str, task: str, tmp_path: Path, envs_root: Path, monkeypatch: pytest.MonkeyPatch
