@@ -13,9 +13,17 @@ constructor call and every field read as it would a frozen dataclass.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, TypeVar
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # a marker for type checkers only (mypy reads the 3.11 branch): nothing to do at run time
+
+    def dataclass_transform(**_: Any) -> Callable[[T], T]:
+        return lambda decorated: decorated
 
 T = TypeVar("T")
 EMPTY: Mapping[str, Any] = MappingProxyType({})

@@ -346,7 +346,11 @@ def pip_settings(python: str) -> tuple[list[str], dict[str, str]]:
     weigh every index the way pip does. Returns the options and the environment uv needs (pip's
     `cert` is uv's SSL_CERT_FILE).
     """
-    ran = processes.capture([python, "-m", "pip", "config", "list"], 60)
+    # Any interpreter with pip reads the same files and variables; a venv made by uv may have no pip.
+    for candidate in dict.fromkeys([python, sys.executable, getattr(sys, "_base_executable", sys.executable)]):
+        ran = processes.capture([candidate, "-m", "pip", "config", "list"], 60)
+        if ran.returncode == 0:
+            break
     rank = {"global": 0, "install": 1, ":env:": 2}
     found: dict[str, tuple[int, str]] = {}
     for line in ran.stdout.splitlines() if ran.returncode == 0 else []:
