@@ -449,7 +449,7 @@ NEEDS = {"jax": ("flax", "optax")}
 
 # Knowledge-base ids -> benchmark. MindSpore and MXNet have none yet: an installed one is reported as
 # "no benchmark", never guessed.
-FRAMEWORKS: dict[str, Callable[[str, int, int, int, str], dict[str, Any]]] = {
+FRAMEWORKS: dict[str, Callable[[str, int, int, int, str, int], dict[str, Any]]] = {
     "pytorch": bench_pytorch,
     "tensorflow": bench_tensorflow,
     "jax": bench_jax,
@@ -457,7 +457,9 @@ FRAMEWORKS: dict[str, Callable[[str, int, int, int, str], dict[str, Any]]] = {
 }
 
 
-def run(framework: str, model: str, steps: int, warmup: int, batch: int, device: str, repeats: int = REPEATS) -> dict[str, Any]:
+def run(
+    framework: str, model: str, steps: int, warmup: int, batch: int, device: str, repeats: int = REPEATS
+) -> dict[str, Any]:
     """The measurement as a JSON-ready dict; raises on any failure."""
     measured = FRAMEWORKS[framework](model, steps, warmup, batch, device, repeats)
     if not math.isfinite(measured["loss"]):
