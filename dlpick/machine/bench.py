@@ -53,13 +53,11 @@ class Spec:
     repeats: int = bench_worker.REPEATS  # timed repeats of `steps` steps: a median and a spread
 
 
-# The batch stays the same in --quick so quick and full figures measure the same thing. The full run
-# times as many steps as it did in one pass before repeats (mlp 1000, cnn 200), now in 5 repeats; the
-# quick run times a few more than its one pass did (mlp 40 -> 80, cnn 12 -> 25): a repeat of a few
-# milliseconds is mostly noise, and the timed steps are a small part of a quick run (framework imports
-# and process starts are most of it).
+# The batch stays the same in --quick so quick and full figures measure the same thing. Both time about
+# as many steps as the single timed pass before repeats did (full: mlp 1000, cnn 200; quick: mlp 40,
+# cnn 12 -> 15), now split into 5 repeats, so a run takes about as long as it did.
 FULL = {"mlp": Spec(256, 200, 50), "cnn": Spec(64, 40, 10)}
-QUICK = {"mlp": Spec(256, 16, 5), "cnn": Spec(64, 5, 3)}
+QUICK = {"mlp": Spec(256, 8, 5), "cnn": Spec(64, 3, 3)}
 # Modules a benchmark imports -> what to pip install (where the names differ).
 PIP_NAMES = {"yaml": "pyyaml", "PIL": "pillow", "sklearn": "scikit-learn", "google": "protobuf"}
 TIMEOUT = {"full": 300.0, "quick": 120.0}
