@@ -258,7 +258,7 @@ def evidence(result: Mapping[str, Any], hardware: Iterable[str] = ()) -> Evidenc
         doubts = [f"{m}: {why}" for m, r in ok.items() if (why := untrusted(r))]
         elsewhere = other_hardware(device, hardware)
         if doubts or elsewhere:
-            found.ignored[fid] = "; ".join(doubts) if doubts else str(elsewhere)
+            found.ignored[fid] = "; ".join([elsewhere, *doubts] if elsewhere else doubts)
             continue
         busy = sorted(
             {w for r in ok.values() for w in figure_warnings(r) if w.startswith(("the machine", "CPU steal"))}
