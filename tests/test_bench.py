@@ -501,6 +501,10 @@ def test_figure_warnings_wide_spread_few_repeats_and_a_busy_machine():
     assert "spread over 5 repeats was 11%" in str(bench_trust.untrusted({"repeats": 5, "spread": 0.11}))
     assert "at least 3" in str(bench_trust.untrusted({"repeats": 2, "spread": 0.0}))
     assert "one timed pass" in str(bench_trust.untrusted({"samples_per_s": 10.0}))
+    # a hand-edited file: odd values are reasons, never a crash
+    assert "whole number" in str(bench_trust.untrusted({"repeats": True, "spread": 0.0}))
+    assert "finite number" in str(bench_trust.untrusted({"repeats": 5, "spread": float("inf")}))
+    assert len(bench_trust.figure_warnings({"repeats": 5, "spread": 0.5, "load": [1]})) == 1
 
 
 def test_bench_warns_of_a_wide_spread_and_a_busy_machine_in_json_and_text(monkeypatch, all_installed):

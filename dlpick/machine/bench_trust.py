@@ -145,14 +145,15 @@ def figure_warnings(figure: Mapping[str, Any]) -> list[str]:
     """What makes one measured figure doubtful: a wide spread, few repeats, a busy machine."""
     warnings = []
     repeats, spread = figure.get("repeats"), figure.get("spread")
-    if isinstance(spread, (int, float)) and spread > MAX_SPREAD:
+    if isinstance(spread, (int, float)) and _number(spread) and spread > MAX_SPREAD:
         warnings.append(
             f"spread {spread:.0%} over {repeats} repeats (more than {MAX_SPREAD:.0%}): "
             "not a stable figure, `recommend --bench` ignores it"
         )
     if isinstance(repeats, int) and repeats < MIN_REPEATS:
         warnings.append(f"only {repeats} timed repeat(s): `recommend --bench` needs at least {MIN_REPEATS}")
-    load = figure.get("load") or {}
+    load = figure.get("load")
+    load = load if isinstance(load, Mapping) else {}  # a hand-edited file may hold anything here
     others, steal = load.get("others_cpu"), load.get("steal")
     if isinstance(others, (int, float)) and others > OTHERS_CPU:
         warnings.append(f"the machine was busy: other processes used {others:.0%} of the CPU time while it ran")
@@ -196,8 +197,10 @@ def untrusted(figure: Mapping[str, Any]) -> str | None:
         return (
             "one timed pass with no repeats (a bench file from before dlpick measured repeats): its spread is unknown"
         )
-    if not isinstance(repeats, int) or not isinstance(spread, (int, float)) or not _number(spread):
-        return '"repeats" and "spread" must be numbers'
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not isinstance(spread, (int, float)):
+        return '"repeats" must be a whole number and "spread" a number'
+    if not _number(spread) or spread < 0:
+        return f'"spread" must be a finite number of at least 0, not {spread}'
     if repeats < MIN_REPEATS:
         return f"only {repeats} timed repeat(s), at least {MIN_REPEATS} are needed to know the spread"
     if spread > MAX_SPREAD:
