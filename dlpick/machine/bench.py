@@ -224,7 +224,7 @@ def bench(
         "dlpick": __version__,
         "worker": {"module": "dlpick.machine.bench_worker", "version": bench_worker.VERSION},
         "quick": quick,
-        "repeats": next(iter(chosen.values())).repeats,
+        "repeats": repeats or bench_worker.REPEATS,
         "requested_device": device,
         "machine": {
             "os": f"{machine.os} {machine.os_release} ({machine.arch})",
