@@ -42,7 +42,7 @@ from dlpick.kb.model import Criteria, Framework
 
 if TYPE_CHECKING:
     from dlpick.advise.results import FactJson
-    from dlpick.machine.bench import Throughput
+    from dlpick.machine.bench_trust import Evidence
 
 # Names other modules and tests read from here (they moved to criteria, decision and results).
 __all__ = [
@@ -139,13 +139,13 @@ def criterion_scores(
     answers: Answers,
     knowledge: Knowledge,
     bench: Mapping[str, Any] | None = None,
-    measured: Mapping[str, Throughput] | None = None,
+    measured: Evidence | None = None,
     today: dt.date | None = None,
 ) -> dict[str, CriterionScore]:
     """Every criterion's 0..1 score for one framework (weights not applied).
 
     With a `dlpick bench` result, performance is the measured throughput (`measured`, computed from
-    `bench` when not given) for the frameworks it measured; the others keep the knowledge base's.
+    `bench` when not given) for the frameworks whose figures count; the others keep the knowledge base's.
     An MLPerf result's age is counted up to `today`: by default the knowledge's date (its newest `as_of`),
     so the same knowledge gives the same ranking on any day.
     """
@@ -166,10 +166,10 @@ def criterion_scores(
     }
     if bench is not None:
         from dlpick.advise.bench_scores import measured_performance
-        from dlpick.machine import bench as bench_mod
+        from dlpick.machine import bench_trust
 
-        measured = bench_mod.relative_throughput(bench) if measured is None else measured
-        features["performance"] = measured_performance(features["performance"], measured.get(fw.id), bench, answers)
+        measured = bench_trust.evidence(bench, answers.hardware) if measured is None else measured
+        features["performance"] = measured_performance(features["performance"], fw.id, measured, bench)
     scores = {
         "task_fit": scorers.task_fit(fw, answers, knowledge, carry),
         "performance": features["performance"],
@@ -239,13 +239,13 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
 
 def recommend(answers: Answers, knowledge: Knowledge, bench: Mapping[str, Any] | None = None) -> Recommendation:
     """Rank the eligible frameworks; `bench` (a loaded `dlpick bench` result) replaces the knowledge
-    base's performance figures with the throughput measured on this machine."""
+    base's performance figures with the throughput measured on this machine, where its figures count."""
     weights = weights_for(answers, knowledge)
     measured = None
     if bench is not None:
-        from dlpick.machine import bench as bench_mod
+        from dlpick.machine import bench_trust
 
-        measured = bench_mod.relative_throughput(bench)
+        measured = bench_trust.evidence(bench, answers.hardware)
     ranking: list[Ranked] = []
     excluded: list[Excluded] = []
     today = knowledge_date(knowledge)

@@ -8,21 +8,27 @@ from typing import Annotated, Any
 import typer
 
 from dlpick.cli.options import KnowledgeOpt, session
-from dlpick.errors import BenchFailed
+from dlpick.errors import BenchFailed, MissingTool
 
 HELP = """Measure the installed frameworks on this machine: the same two small models in each.
 
 Trains an MLP (32-256-256-10, tabular) and a small CNN (conv16-conv32-dense10, 1x28x28 images)
-with identical layer sizes, fixed seeds, synthetic data and fp32: warm-up steps, then timed steps.
-Each framework and model runs in its own process with a time limit. Reports import time, steps/s,
-samples/s and peak memory (the worker process's peak RSS, import included; on a GPU also the
-framework's peak device allocation). A framework that fails is shown with its error, never a number.
+with identical layer sizes, fixed seeds, synthetic data and fp32: warm-up steps, then 5 timed
+repeats (--repeats) of --steps steps. Each framework and model runs in its own process with a time
+limit. Reports import time, steps/s and samples/s (the median over the repeats), the spread
+((max - min) / median of the repeats) and peak memory (the worker process's peak RSS, import
+included; on a GPU also the framework's peak device allocation). A framework that fails is shown with
+its error, never a number; one whose benchmark needs a module that is not installed is "not measured",
+with the install command. A spread above 10% or a busy machine (load average per core, other
+processes' CPU use, CPU steal) is warned about; `recommend --bench` ignores unstable figures, figures
+from hardware the team did not name, and a framework with no other to compare with (and says why).
 
 The run is saved as JSON (latest.json and a timestamped copy in dlpick's user data folder, and
 --out FILE); `dlpick recommend --bench last` (or --bench FILE) then scores performance from it.
 --device auto uses CUDA (or MPS) where the framework sees one; the result says which device ran.
 
-Exit status: 0 all measured, 1 a framework failed, 3 none of them is installed.
+Exit status: 0 all measured, 1 a framework failed, 3 none of them is installed, or a module a
+benchmark needs is missing (not measured).
 
 Examples:
 
@@ -44,7 +50,10 @@ def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Fewer steps: a rough figure in under a minute.")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
     model: Annotated[list[str] | None, typer.Option("--model", help=MODELS_HELP, show_default=False)] = None,
-    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Timed steps per model (overrides).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Timed steps per repeat (overrides).")] = None,
+    repeats: Annotated[
+        int | None, typer.Option("--repeats", min=1, help="Timed repeats per model (default 5; median and spread).")
+    ] = None,
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="Batch size per model (overrides).")] = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=1, help="Seconds each worker may take (default 300; quick 120).")
@@ -66,7 +75,8 @@ def bench(
         bench_mod.check_writable(out, "--out")
     if not no_save:
         bench_mod.check_writable(bench_mod.data_dir() / "latest.json", "saving to")
-    options = {"quick": quick, "device": device, "models": models, "steps": steps, "batch": batch, "timeout": timeout}
+    options = {"quick": quick, "device": device, "models": models, "steps": steps, "batch": batch}
+    options |= {"repeats": repeats, "timeout": timeout}
     result = _run_with_progress(kb.frameworks, wanted, options)
     saved = bench_mod.save(result, out, latest=not no_save)
     if as_json:
@@ -76,6 +86,10 @@ def bench(
     failed = [f for f in result["frameworks"] if f["status"] == "failed"]
     if failed:
         raise BenchFailed(f"{', '.join(f['framework'] for f in failed)}: the benchmark failed (see the table)")
+    missing = [f for f in result["frameworks"] if f.get("missing")]
+    if missing:
+        needs = ", ".join(f"{f['framework']} needs {f['missing']}" for f in missing)
+        raise MissingTool(f"not measured: {needs}, not installed", hint=" and ".join(f["install"] for f in missing))
 
 
 def _run_with_progress(frameworks: Any, wanted: list[str], options: dict[str, Any]) -> dict[str, Any]:
@@ -124,16 +138,19 @@ def _run_with_progress(frameworks: Any, wanted: list[str], options: dict[str, An
                 progress.update(task, description=f"{escape(run.name)} {model}")
                 return
             progress.advance(task)
-            mark = "[green]✓[/]" if run.models[model]["status"] == "ok" else "[red]✗[/]"
+            mark = {"ok": "[green]✓[/]", "missing": "[yellow]-[/]"}.get(run.models[model]["status"], "[red]✗[/]")
             console.print(f"{mark} {escape(run.name)} {model}: {escape(_outcome(run.models[model]))}")
 
         return bench_mod.bench(frameworks, wanted, on_event=on_event, **options)
 
 
 def _outcome(result: dict[str, Any]) -> str:
+    if result.get("status") == "missing":
+        return f"not measured: {result.get('module')} is not installed"
     if result.get("status") != "ok":
         return f"failed: {result.get('error')}"
-    return f"{result['samples_per_s']:,.0f} samples/s on {result['device']}"
+    spread = f", spread {result['spread']:.0%} over {result['repeats']} repeats" if "spread" in result else ""
+    return f"{result['samples_per_s']:,.0f} samples/s on {result['device']}{spread}"
 
 
 def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
@@ -142,28 +159,68 @@ def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
     from dlpick.cli import output
 
     out = output.console()
-    machine = result["machine"]
-    devices = ", ".join(machine["devices"]) or "no device ran"
     kind = "quick run" if result["quick"] else "full run"
-    out.print(f"[bold]dlpick bench[/] ({kind}, {result['created']}) on {escape(devices)}")
-    table = output.table(
-        "", ["framework", "version", "model", "device", "import s", "steps/s", "samples/s", "peak RSS"]
+    out.print(f"[bold]dlpick bench[/] ({kind}, {result['created']}) {escape(_where_ran(result))}")
+    out.print(_table(result))
+    for entry in result["frameworks"]:
+        if entry["status"] == "failed":
+            out.print(f"[red]{escape(entry['name'])} failed:[/] {escape(entry['error'] or '')}")
+        elif entry["status"] == "not installed" and entry.get("missing"):
+            how = f"; install: {entry['install']}" if entry.get("install") else ""
+            out.print(f"[yellow]{escape(entry['name'])} not measured:[/] {escape((entry['error'] or '') + how)}")
+        elif entry["status"] == "not installed":
+            how = f": {entry['install']}" if entry.get("install") else ""
+            out.print(f"[yellow]{escape(entry['name'])} not installed, not measured[/]{escape(how)}")
+        elif entry["status"] != "measured":
+            out.print(f"[yellow]{escape(entry['name'])} not measured:[/] {escape(entry['error'] or entry['status'])}")
+    for warning in result.get("warnings", []):
+        out.print(f"[yellow]warning:[/] {escape(warning)}")
+    specs = "; ".join(
+        f"{model}: {s['parameters']:,} parameters, batch {s['batch']}, {s['warmup']} warm-up steps + "
+        f"{s.get('repeats', 1)} timed repeats of {s['steps']} steps"
+        for model, s in result["models"].items()
     )
+    out.print(f"[dim]{escape(specs)}; fp32. Figures: the median over the repeats; spread: (max - min) / median.[/]")
+    out.print("[dim]Peak RSS: the worker process's peak, framework import included.[/]")
+    where = "saved to " + ", ".join(str(path) for path in saved) if saved else "not saved"
+    out.print(f"[dim]{escape(where)}; `dlpick recommend --bench last` scores performance from it.[/]")
+
+
+def _where_ran(result: dict[str, Any]) -> str:
+    """ "on cpu: Intel ..." or, when nothing was measured, why."""
+    devices = result["machine"]["devices"]
+    if devices:
+        return f"on {', '.join(devices)}"
+    why = [
+        f"{f['framework']} {f['status']}" + (f" (needs {f['missing']})" if f.get("missing") else "")
+        for f in result["frameworks"]
+    ]
+    return f"nothing was measured ({', '.join(why) or 'no framework'})"
+
+
+def _table(result: dict[str, Any]) -> Any:
+    from rich.markup import escape
+
+    from dlpick.cli import output
+
+    columns = ["framework", "version", "model", "device", "import s", "steps/s", "samples/s", "spread", "peak RSS"]
+    table = output.table("", columns)
     for column in table.columns[4:]:
         column.justify = "right"
     gpu = any(m.get("peak_device_mb") for f in result["frameworks"] for m in f["models"].values())
     if gpu:
         table.add_column("peak device", justify="right")
-    skipped = []
     for entry in result["frameworks"]:
-        if not entry["models"]:
-            skipped.append(entry)
-            continue
         for index, (model, m) in enumerate(entry["models"].items()):
             first = (entry["framework"], escape(entry["version"] or "")) if index == 0 else ("", "")
             if m["status"] != "ok":
-                table.add_row(*first, model, "", "", "[red]failed[/]", "", "")
+                mark = "[yellow]not installed[/]" if m["status"] == "missing" else "[red]failed[/]"
+                table.add_row(*first, model, "", "", mark, "", "", "")
                 continue
+            spread = m.get("spread")
+            shown = "?" if spread is None else f"{spread:.0%}"
+            if m.get("warnings"):
+                shown = f"[yellow]{shown}![/]"
             row = [
                 *first,
                 model,
@@ -171,25 +228,10 @@ def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
                 f"{m['import_s']:.2f}",
                 f"{m['steps_per_s']:,.1f}",
                 f"{m['samples_per_s']:,.0f}",
+                shown,
                 f"{m['peak_rss_mb']:,.0f} MiB" if m.get("peak_rss_mb") else "?",
             ]
             if gpu:
                 row.append(f"{m['peak_device_mb']:,.0f} MiB" if m.get("peak_device_mb") else "")
             table.add_row(*row)
-    out.print(table)
-    for entry in result["frameworks"]:
-        if entry["status"] == "failed":
-            out.print(f"[red]{escape(entry['name'])} failed:[/] {escape(entry['error'] or '')}")
-    for entry in skipped:
-        if entry["status"] == "not installed":
-            how = f": {entry['install']}" if entry.get("install") else ""
-            out.print(f"[yellow]{escape(entry['name'])} not installed, not measured[/]{escape(how)}")
-        else:
-            out.print(f"[yellow]{escape(entry['name'])} not measured:[/] {escape(entry['error'] or entry['status'])}")
-    specs = "; ".join(
-        f"{model}: {s['parameters']:,} parameters, batch {s['batch']}, {s['warmup']} warm-up + {s['steps']} timed steps"
-        for model, s in result["models"].items()
-    )
-    out.print(f"[dim]{escape(specs)}; fp32. Peak RSS: the worker process's peak, framework import included.[/]")
-    where = "saved to " + ", ".join(str(path) for path in saved) if saved else "not saved"
-    out.print(f"[dim]{escape(where)}; `dlpick recommend --bench last` scores performance from it.[/]")
+    return table

@@ -3,14 +3,22 @@
 Each (framework, model) pair runs `python -m dlpick.machine.bench_worker` in a fresh process with a time
 limit, so import time and peak memory are that framework's alone and a crash costs one row. A run is
 saved as JSON (`latest.json` plus a timestamped copy under the user data folder); `recommend --bench`
-turns it into the performance criterion (`relative_throughput`).
+turns it into the performance criterion (`bench_trust.evidence`: which figures count, and why not).
+
+Each figure is the median of `repeats` timed repeats (5 by default) after the warm-up, with its spread;
+the run records the machine's load before and while each worker ran, and warns (text and JSON) when
+a spread is wide or the machine was busy (`bench_trust`). The JSON keeps the format id
+"dlpick-bench/1" and its keys, extended with: "repeats", "worker" (which benchmark code ran), "trust"
+(the rules), "load", "warnings"; per figure "repeats", "repeat_s", "repeat_steps_per_s", "spread",
+"load", "warnings", "worker_version"; per framework "missing" (a module the benchmark needs that is
+not installed: status "not installed", with the install command). A file from before these keys still
+loads: its figures are single timed passes, which `recommend --bench` does not count (the reason says so).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -23,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlpick import processes
 from dlpick.errors import BadInput, MissingTool
-from dlpick.machine import bench_worker
+from dlpick.machine import bench_trust, bench_worker
 
 if TYPE_CHECKING:
     from dlpick.kb.model import Framework
@@ -40,13 +48,18 @@ DESCRIPTIONS = {
 @dataclass(frozen=True)
 class Spec:
     batch: int
-    steps: int  # timed
+    steps: int  # timed, per repeat
     warmup: int  # untimed, first: lazy imports, kernel selection, graph tracing
+    repeats: int = bench_worker.REPEATS  # timed repeats of `steps` steps: a median and a spread
 
 
-# The batch stays the same in --quick so quick and full figures measure the same thing.
-FULL = {"mlp": Spec(256, 1000, 50), "cnn": Spec(64, 200, 10)}
-QUICK = {"mlp": Spec(256, 40, 5), "cnn": Spec(64, 12, 3)}
+# The batch stays the same in --quick so quick and full figures measure the same thing. Both time about
+# as many steps as the single timed pass before repeats did (full: mlp 1000, cnn 200; quick: mlp 40,
+# cnn 12 -> 15), now split into 5 repeats, so a run takes about as long as it did.
+FULL = {"mlp": Spec(256, 200, 50), "cnn": Spec(64, 40, 10)}
+QUICK = {"mlp": Spec(256, 8, 5), "cnn": Spec(64, 3, 3)}
+# Modules a benchmark imports -> what to pip install (where the names differ).
+PIP_NAMES = {"yaml": "pyyaml", "PIL": "pillow", "sklearn": "scikit-learn", "google": "protobuf"}
 TIMEOUT = {"full": 300.0, "quick": 120.0}
 
 OnEvent = Callable[[str, Any], None]  # ("plan", runs to make), ("start" | "done", (Run, model))
@@ -63,6 +76,7 @@ class Run:
     install: str | None = None
     error: str | None = None
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: str | None = None  # installed, but a module its benchmark needs is not: not measured (exit 3)
 
     def to_json(self) -> dict[str, Any]:
         devices = sorted({m["device"] for m in self.models.values() if m.get("status") == "ok"})
@@ -74,6 +88,7 @@ class Run:
             "device": ", ".join(devices) or None,
             "error": self.error,
             "install": self.install,
+            "missing": self.missing,
             "models": self.models,
         }
 
@@ -109,15 +124,19 @@ def plan(
 
 
 def specs(
-    quick: bool, models: Iterable[str] = MODELS, steps: int | None = None, batch: int | None = None
+    quick: bool,
+    models: Iterable[str] = MODELS,
+    steps: int | None = None,
+    batch: int | None = None,
+    repeats: int | None = None,
 ) -> dict[str, Spec]:
-    """{model: Spec} for this run; --steps/--batch override every model's."""
+    """{model: Spec} for this run; --steps/--batch/--repeats override every model's."""
     base = QUICK if quick else FULL
     chosen = {}
     for model in dict.fromkeys(models):
         spec = base[model]
         warmup = min(spec.warmup, steps) if steps else spec.warmup
-        chosen[model] = Spec(batch or spec.batch, steps or spec.steps, warmup)
+        chosen[model] = Spec(batch or spec.batch, steps or spec.steps, warmup, repeats or spec.repeats)
     return chosen
 
 
@@ -130,8 +149,14 @@ def run_worker(
     env["PYTHONUNBUFFERED"] = "1"
     argv = [python or sys.executable, "-m", "dlpick.machine.bench_worker", framework, "--model", model]
     argv += ["--steps", str(spec.steps), "--warmup", str(spec.warmup), "--batch", str(spec.batch)]
-    argv += ["--device", device, "--json"]
-    head = {"status": "failed", "batch": spec.batch, "steps": spec.steps, "warmup": spec.warmup}
+    argv += ["--repeats", str(spec.repeats), "--device", device, "--json"]
+    head = {
+        "status": "failed",
+        "batch": spec.batch,
+        "steps": spec.steps,
+        "warmup": spec.warmup,
+        "repeats": spec.repeats,
+    }
     with tempfile.TemporaryDirectory(prefix="dlpick-bench-") as cwd:  # nothing in cwd shadows a module
         ran = processes.capture(argv, timeout, cwd=Path(cwd), env=env, drain=5)
     if ran.error:
@@ -168,6 +193,7 @@ def bench(
     models: Iterable[str] = MODELS,
     steps: int | None = None,
     batch: int | None = None,
+    repeats: int | None = None,
     timeout: float | None = None,
     on_event: OnEvent | None = None,
 ) -> dict[str, Any]:
@@ -180,38 +206,25 @@ def bench(
     runs = plan(frameworks, requested, hardware)
     if not any(run.status == "pending" for run in runs):
         raise MissingTool(*_nothing_to_run(runs))
-    chosen = specs(quick, models, steps, batch)
+    chosen = specs(quick, models, steps, batch, repeats)
     limit = timeout or TIMEOUT["quick" if quick else "full"]
     if on_event:
         on_event("plan", sum(len(chosen) for run in runs if run.status == "pending"))
+    before = bench_trust.load_now()  # before any worker of ours adds to it
     started = time.monotonic()
     for run in runs:
-        if run.status != "pending":
-            continue
-        for model, spec in chosen.items():
-            if on_event:
-                on_event("start", (run, model))
-            result = run_worker(run.framework, model, spec, device, limit)
-            if result.get("device") == "cpu" and not result.get("device_name"):
-                result["device_name"] = machine.cpu_model
-            run.models[model] = result
-            if result["status"] != "ok":
-                run.status, run.error = "failed", f"{model}: {result['error']}"
-            else:
-                run.version = result.get("version", run.version)
-            if on_event:
-                on_event("done", (run, model))
-            if run.status == "failed":
-                break  # the next model would hit the same import or device error
         if run.status == "pending":
-            run.status = "measured"
+            _run_models(run, chosen, device, limit, machine.cpu_model, on_event)
+    figures = [m for run in runs for m in run.models.values() if m.get("status") == "ok"]
     created = datetime.now(timezone.utc).replace(microsecond=0)
     return {
         "format": FORMAT,
         "created": created.isoformat().replace("+00:00", "Z"),
         "seconds": round(time.monotonic() - started, 1),
         "dlpick": __version__,
+        "worker": {"module": "dlpick.machine.bench_worker", "version": bench_worker.VERSION},
         "quick": quick,
+        "repeats": repeats or bench_worker.REPEATS,
         "requested_device": device,
         "machine": {
             "os": f"{machine.os} {machine.os_release} ({machine.arch})",
@@ -231,16 +244,57 @@ def bench(
                 "batch": spec.batch,
                 "steps": spec.steps,
                 "warmup": spec.warmup,
+                "repeats": spec.repeats,
                 "dtype": "float32",
             }
             for model, spec in chosen.items()
         },
         "frameworks": [run.to_json() for run in runs],
+        "trust": bench_trust.rules(),
+        "load": bench_trust.load_summary(before, figures),
+        "warnings": bench_trust.before_warnings(before)
+        + [
+            f"{run.name} {model}: {w}" for run in runs for model, m in run.models.items() for w in m.get("warnings", [])
+        ],
         "notes": [
+            "steps is per timed repeat; steps_per_s and samples_per_s are the medians over the repeats",
+            "spread is (max - min) / median of the repeats' throughputs; above max_spread a figure is not "
+            "counted by `recommend --bench`",
+            "load.others_cpu is the share of all CPU time other processes used while the worker ran",
             "peak_rss_mb is the worker process's peak resident set size (MiB), framework import included",
             "peak_device_mb is the framework's own peak accelerator allocation (MiB), where it reports one",
         ],
     }
+
+
+def _run_models(
+    run: Run, chosen: Mapping[str, Spec], device: str, limit: float, cpu_model: str | None, on_event: OnEvent | None
+) -> None:
+    """Measure one framework's models, one worker each; stop at the first that fails or lacks a module."""
+    for model, spec in chosen.items():
+        if on_event:
+            on_event("start", (run, model))
+        probe = bench_trust.LoadProbe()
+        result = run_worker(run.framework, model, spec, device, limit)
+        if result["status"] == "ok":
+            result["load"] = probe.stop()
+            result["warnings"] = bench_trust.figure_warnings(result)
+            if result.get("device") == "cpu" and not result.get("device_name"):
+                result["device_name"] = cpu_model
+            run.version = result.get("version", run.version)
+        elif result["status"] == "missing":
+            module = str(result.get("module"))
+            run.status, run.missing = "not installed", module
+            run.install = f"pip install {PIP_NAMES.get(module, module)}"
+            run.error = f"{model}: the benchmark needs {module}, which is not installed here: not measured"
+        else:
+            run.status, run.error = "failed", f"{model}: {result.get('error')}"
+        run.models[model] = result
+        if on_event:
+            on_event("done", (run, model))
+        if run.status != "pending":
+            return  # the next model would hit the same import or device error
+    run.status = "measured"
 
 
 def devices_used(runs: Iterable[Run]) -> list[str]:
@@ -379,59 +433,6 @@ def _shape_problem(data: Any) -> str | None:
 
 
 # --- from a run to the performance criterion ----------------------------------------------------
-
-
-@dataclass
-class Throughput:
-    framework: str
-    name: str
-    relative: float  # 0..1: geometric mean of samples/s over the models, over the fastest framework's
-    geomean: float
-    samples_per_s: dict[str, float]
-    device: str
-    others: dict[str, float]  # other measured frameworks' names -> this framework's speed-up over them
-
-
-def relative_throughput(result: Mapping[str, Any]) -> dict[str, Throughput]:
-    """Measured frameworks' throughput relative to the fastest, over the models every one of them ran."""
-    measured = []
-    for entry in result.get("frameworks", []):
-        models = entry.get("models") or {}
-        ok = {
-            m: float(r["samples_per_s"])
-            for m, r in models.items()
-            if isinstance(r, dict) and r.get("status") == "ok" and _positive(r.get("samples_per_s"))
-        }
-        if entry.get("status") == "measured" and ok:
-            measured.append((entry, ok))
-    if not measured:
-        return {}
-    common = set.intersection(*(set(ok) for _, ok in measured))
-    if not common:
-        return {}
-    means = {entry["framework"]: math.exp(sum(math.log(ok[m]) for m in common) / len(common)) for entry, ok in measured}
-    best = max(means.values())
-    names = {entry["framework"]: entry.get("name") or entry["framework"] for entry, _ in measured}
-    return {
-        entry["framework"]: Throughput(
-            entry["framework"],
-            names[entry["framework"]],
-            means[entry["framework"]] / best,
-            means[entry["framework"]],
-            {m: ok[m] for m in sorted(common, key=_model_order)},
-            str(entry.get("device") or "unknown device"),
-            {names[f]: means[entry["framework"]] / g for f, g in means.items() if f != entry["framework"]},
-        )
-        for entry, ok in measured
-    }
-
-
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-
-def _model_order(model: str) -> int:
-    return MODELS.index(model) if model in MODELS else len(MODELS)
 
 
 def run_date(result: Mapping[str, Any]) -> str:

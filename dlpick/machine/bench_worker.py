@@ -1,9 +1,16 @@
 """One framework, one model, in its own process: `python -m dlpick.machine.bench_worker pytorch --model mlp --json`.
 
 Prints one JSON line (the last line of stdout) and exits 0 when the measurement worked, 1 when it
-did not (the line then carries the error, never a number). Only the standard library is imported at
-module level, so the file also runs under another environment's interpreter; each framework is
-imported inside its function, timed with perf_counter.
+did not (the line then carries the error, never a number), 3 when a module the benchmark needs is not
+installed (status "missing", with the module's name: not measured, never "failed"). Only the standard
+library is imported at module level, so the file also runs under another environment's interpreter;
+each framework is imported inside its function, timed with perf_counter. Nothing but the framework
+itself is needed: the synthetic data are drawn with the standard library's `random` (the same values
+in every framework) and turned into the framework's own tensors, so PyTorch runs without NumPy.
+
+Timing: `warmup` untimed steps, then `repeats` timed repeats of `steps` steps each (the device
+synchronised at each repeat's ends). A figure is the median over the repeats; its spread is
+(max - min) / median of the repeats' throughputs (`aggregate`).
 
 The models are the same in every framework (fp32, no dropout or batch norm, each framework's default
 initialisers, SGD with momentum 0.9, softmax cross-entropy on 10 classes):
@@ -25,6 +32,9 @@ import argparse
 import json
 import math
 import os
+import random
+import re
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +48,10 @@ SEED = 0
 BATCHES = 4  # distinct synthetic batches, cycled
 LR, MOMENTUM = 0.01, 0.9
 DEVICES = ("auto", "cpu", "cuda", "mps")
+REPEATS = 5  # timed repeats after the warm-up
+# What ran: raise it whenever the models, the data or the timing change, so saved results say which.
+# 1: one timed pass (dlpick before repeats); 2: repeats, median and spread, data without NumPy.
+VERSION = 2
 
 
 def layer_parameters(model: str) -> list[int]:
@@ -50,19 +64,21 @@ def layer_parameters(model: str) -> list[int]:
     return [*convs, CNN_CHANNELS[-1] * side * side * CLASSES + CLASSES]
 
 
-def _data(model: str, batch: int, channels_last: bool = False) -> list[tuple[Any, Any]]:
-    import numpy as np
+def _data(model: str, batch: int) -> list[tuple[list[float], list[int], tuple[int, ...]]]:
+    """A few fixed synthetic batches: (inputs flat in NCHW / row order, labels, input shape), drawn with
+    the standard library so every framework trains on the same values and none needs NumPy."""
+    rng = random.Random(SEED)
+    shape = (batch, MLP[0]) if model == "mlp" else (batch, *CNN_IMAGE)
+    size = math.prod(shape)
+    return [
+        ([rng.gauss(0.0, 1.0) for _ in range(size)], [rng.randrange(CLASSES) for _ in range(batch)], shape)
+        for _ in range(BATCHES)
+    ]
 
-    rng = np.random.default_rng(SEED)
-    shape = (MLP[0],) if model == "mlp" else CNN_IMAGE
-    batches = []
-    for _ in range(BATCHES):
-        x = rng.standard_normal((batch, *shape), dtype=np.float32)
-        if channels_last and model == "cnn":
-            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        y = rng.integers(0, CLASSES, size=batch, dtype=np.int64)
-        batches.append((x, y))
-    return batches
+
+def _channels_last(x: Any, transpose: Callable[[Any, tuple[int, ...]], Any]) -> Any:
+    """NCHW -> NHWC for an image batch (Keras' and Flax's layout); other inputs as they are."""
+    return transpose(x, (0, 2, 3, 1)) if len(x.shape) == 4 else x
 
 
 def _peak_rss_mb() -> float | None:
@@ -75,24 +91,48 @@ def _peak_rss_mb() -> float | None:
     return round(peak / 2**20 if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB elsewhere
 
 
-def _timed(step: Callable[[int], Any], sync: Callable[[], Any], warmup: int, steps: int) -> tuple[float, float]:
-    """(seconds for `steps` steps after `warmup` untimed ones, the last loss)."""
+def _timed(
+    step: Callable[[int], Any], sync: Callable[[], Any], warmup: int, steps: int, repeats: int
+) -> tuple[list[float], float]:
+    """(seconds of each of `repeats` repeats of `steps` steps, after `warmup` untimed ones; the last loss)."""
     loss: Any = None
     for i in range(warmup):
         loss = step(i)
     sync()
-    start = time.perf_counter()
-    for i in range(steps):
-        loss = step(warmup + i)
-    sync()
-    seconds = time.perf_counter() - start
+    seconds = []
+    done = warmup
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = step(done)
+            done += 1
+        sync()
+        seconds.append(time.perf_counter() - start)
     return seconds, float(loss)
+
+
+def aggregate(repeat_s: list[float], steps: int, batch: int) -> dict[str, Any]:
+    """The figures of one measurement from its repeats' seconds: the median throughput, and its spread,
+    (max - min) / median of the repeats' steps/s (0.10: the slowest and fastest repeat differ by a tenth)."""
+    if not repeat_s or any(not (math.isfinite(s) and s > 0) for s in repeat_s):
+        raise ValueError(f"timings must be positive seconds, got {repeat_s}")
+    rates = [steps / s for s in repeat_s]
+    median = statistics.median(rates)
+    return {
+        "repeats": len(rates),
+        "repeat_s": [round(s, 5) for s in repeat_s],
+        "repeat_steps_per_s": [round(r, 2) for r in rates],
+        "timed_s": round(sum(repeat_s), 4),
+        "steps_per_s": round(median, 2),
+        "samples_per_s": round(median * batch, 1),
+        "spread": round((max(rates) - min(rates)) / median, 4),
+    }
 
 
 # --- frameworks -----------------------------------------------------------------------------------
 
 
-def bench_pytorch(model: str, steps: int, warmup: int, batch: int, device: str) -> dict[str, Any]:
+def bench_pytorch(model: str, steps: int, warmup: int, batch: int, device: str, repeats: int) -> dict[str, Any]:
     start = time.perf_counter()
     import torch
 
@@ -130,7 +170,10 @@ def bench_pytorch(model: str, steps: int, warmup: int, batch: int, device: str) 
     params = [sum(p.numel() for p in m.parameters()) for m in net if any(True for _ in m.parameters())]
     optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
-    data = [(torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)) for x, y in _data(model, batch)]
+    data = [
+        (torch.tensor(x, dtype=torch.float32).reshape(shape).to(dev), torch.tensor(y, dtype=torch.int64).to(dev))
+        for x, y, shape in _data(model, batch)
+    ]
 
     def step(i: int) -> Any:
         x, y = data[i % len(data)]
@@ -146,7 +189,7 @@ def bench_pytorch(model: str, steps: int, warmup: int, batch: int, device: str) 
 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    seconds, loss = _timed(step, sync, warmup, steps)
+    seconds, loss = _timed(step, sync, warmup, steps, repeats)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
     return {
         "version": torch.__version__,
@@ -162,7 +205,7 @@ def bench_pytorch(model: str, steps: int, warmup: int, batch: int, device: str) 
     }
 
 
-def bench_tensorflow(model: str, steps: int, warmup: int, batch: int, device: str) -> dict[str, Any]:
+def bench_tensorflow(model: str, steps: int, warmup: int, batch: int, device: str, repeats: int) -> dict[str, Any]:
     os.environ["KERAS_BACKEND"] = "tensorflow"  # the "tensorflow" framework is Keras 3 on TensorFlow
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if device == "cpu":
@@ -212,13 +255,16 @@ def bench_tensorflow(model: str, steps: int, warmup: int, batch: int, device: st
         optimizer=keras.optimizers.SGD(learning_rate=LR, momentum=MOMENTUM),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    data = [(tf.constant(x), tf.constant(y)) for x, y in _data(model, batch, channels_last=True)]
+    data = [
+        (_channels_last(tf.reshape(tf.constant(x, tf.float32), shape), tf.transpose), tf.constant(y, tf.int64))
+        for x, y, shape in _data(model, batch)
+    ]
 
     def step(i: int) -> Any:
         x, y = data[i % len(data)]
         return net.train_on_batch(x, y)  # returns the loss as a NumPy value: already synchronised
 
-    seconds, loss = _timed(step, lambda: None, warmup, steps)
+    seconds, loss = _timed(step, lambda: None, warmup, steps, repeats)
     name = None
     peak_device = None
     if on_gpu:
@@ -240,7 +286,7 @@ def bench_tensorflow(model: str, steps: int, warmup: int, batch: int, device: st
     }
 
 
-def bench_jax(model: str, steps: int, warmup: int, batch: int, device: str) -> dict[str, Any]:
+def bench_jax(model: str, steps: int, warmup: int, batch: int, device: str, repeats: int) -> dict[str, Any]:
     if device == "mps":
         raise RuntimeError("JAX has no MPS device here (jax-metal registers as METAL: use auto)")
     if device in ("cpu", "cuda"):
@@ -273,8 +319,11 @@ def bench_jax(model: str, steps: int, warmup: int, batch: int, device: str) -> d
 
     net = Mlp() if model == "mlp" else Cnn()
     data = [
-        (jax.device_put(x, dev), jax.device_put(y.astype("int32"), dev))
-        for x, y in _data(model, batch, channels_last=True)
+        (
+            jax.device_put(_channels_last(jax.numpy.asarray(x, "float32").reshape(shape), jax.numpy.transpose), dev),
+            jax.device_put(jax.numpy.asarray(y, "int32"), dev),
+        )
+        for x, y, shape in _data(model, batch)
     ]
     params = jax.device_put(net.init(jax.random.key(SEED), data[0][0])["params"], dev)
     layer_params = [
@@ -298,7 +347,7 @@ def bench_jax(model: str, steps: int, warmup: int, batch: int, device: str) -> d
         state[0], state[1], loss = train_step(state[0], state[1], x, y)
         return loss
 
-    seconds, loss = _timed(step, lambda: jax.block_until_ready(state[0]), warmup, steps)
+    seconds, loss = _timed(step, lambda: jax.block_until_ready(state[0]), warmup, steps, repeats)
     stats = dev.memory_stats() if kind != "cpu" else None
     peak = (stats or {}).get("peak_bytes_in_use")
     return {
@@ -323,7 +372,7 @@ def _layer_order(name: str) -> tuple[int, int]:
     return (0 if kind == "Conv" else 1, int(index) if index.isdigit() else 0)
 
 
-def bench_paddlepaddle(model: str, steps: int, warmup: int, batch: int, device: str) -> dict[str, Any]:
+def bench_paddlepaddle(model: str, steps: int, warmup: int, batch: int, device: str, repeats: int) -> dict[str, Any]:
     if device == "mps":
         raise RuntimeError("PaddlePaddle has no MPS device")
     start = time.perf_counter()
@@ -362,7 +411,10 @@ def bench_paddlepaddle(model: str, steps: int, warmup: int, batch: int, device: 
     ]
     optimizer = paddle.optimizer.Momentum(learning_rate=LR, momentum=MOMENTUM, parameters=net.parameters())
     loss_fn = nn.CrossEntropyLoss()
-    data = [(paddle.to_tensor(x), paddle.to_tensor(y)) for x, y in _data(model, batch)]
+    data = [
+        (paddle.to_tensor(x, dtype="float32").reshape(list(shape)), paddle.to_tensor(y, dtype="int64"))
+        for x, y, shape in _data(model, batch)
+    ]
 
     def step(i: int) -> Any:
         x, y = data[i % len(data)]
@@ -376,7 +428,7 @@ def bench_paddlepaddle(model: str, steps: int, warmup: int, batch: int, device: 
         if kind == "cuda":
             paddle.device.synchronize()
 
-    seconds, loss = _timed(step, sync, warmup, steps)
+    seconds, loss = _timed(step, sync, warmup, steps, repeats)
     peak = paddle.device.cuda.max_memory_allocated() if kind == "cuda" else None
     return {
         "version": paddle.__version__,
@@ -397,7 +449,7 @@ NEEDS = {"jax": ("flax", "optax")}
 
 # Knowledge-base ids -> benchmark. MindSpore and MXNet have none yet: an installed one is reported as
 # "no benchmark", never guessed.
-FRAMEWORKS: dict[str, Callable[[str, int, int, int, str], dict[str, Any]]] = {
+FRAMEWORKS: dict[str, Callable[[str, int, int, int, str, int], dict[str, Any]]] = {
     "pytorch": bench_pytorch,
     "tensorflow": bench_tensorflow,
     "jax": bench_jax,
@@ -405,11 +457,13 @@ FRAMEWORKS: dict[str, Callable[[str, int, int, int, str], dict[str, Any]]] = {
 }
 
 
-def run(framework: str, model: str, steps: int, warmup: int, batch: int, device: str) -> dict[str, Any]:
+def run(
+    framework: str, model: str, steps: int, warmup: int, batch: int, device: str, repeats: int = REPEATS
+) -> dict[str, Any]:
     """The measurement as a JSON-ready dict; raises on any failure."""
-    measured = FRAMEWORKS[framework](model, steps, warmup, batch, device)
+    measured = FRAMEWORKS[framework](model, steps, warmup, batch, device, repeats)
     if not math.isfinite(measured["loss"]):
-        raise RuntimeError(f"the loss is {measured['loss']} after {warmup + steps} steps")
+        raise RuntimeError(f"the loss is {measured['loss']} after {warmup + steps * repeats} steps")
     expected = layer_parameters(model)
     if measured["layer_parameters"] != expected:
         raise RuntimeError(f"the {model} has layer parameters {measured['layer_parameters']}, expected {expected}")
@@ -417,26 +471,42 @@ def run(framework: str, model: str, steps: int, warmup: int, batch: int, device:
     return {
         **measured,
         "import_s": round(measured["import_s"], 3),
-        "timed_s": round(seconds, 4),
-        "steps_per_s": round(steps / seconds, 2),
-        "samples_per_s": round(steps * batch / seconds, 1),
+        **aggregate(seconds, steps, batch),
         "peak_rss_mb": _peak_rss_mb(),
         "parameters": sum(measured["layer_parameters"]),
     }
+
+
+def missing_module(exc: BaseException) -> str | None:
+    """The top-level module whose absence caused `exc` (through its causes), or None: an import that
+    failed for another reason (a broken build, a version clash) is a failure, not a missing module."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ImportError):
+            name = error.name if isinstance(error, ModuleNotFoundError) else None
+            found = re.match(r"No module named '?([A-Za-z_][\w.]*)", str(error))
+            name = name or (found.group(1) if found else None)
+            if name:
+                return name.split(".")[0]
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlpick.machine.bench_worker", description=__doc__.splitlines()[0])
     parser.add_argument("framework", choices=sorted(FRAMEWORKS))
     parser.add_argument("--model", choices=("mlp", "cnn"), required=True)
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--json", action="store_true", help="accepted for symmetry: the output is always JSON")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.warmup < 0 or args.batch < 1:
-        parser.error("--steps and --batch must be at least 1, --warmup at least 0")
+    if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.repeats < 1:
+        parser.error("--steps, --batch and --repeats must be at least 1, --warmup at least 0")
     head = {
         "framework": args.framework,
         "model": args.model,
@@ -445,15 +515,19 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch,
         "requested_device": args.device,
         "dtype": "float32",
+        "worker_version": VERSION,
     }
     try:
-        measured = run(args.framework, args.model, args.steps, args.warmup, args.batch, args.device)
+        measured = run(args.framework, args.model, args.steps, args.warmup, args.batch, args.device, args.repeats)
         result = {**head, "status": "ok", **measured}
     except Exception as exc:  # reported as data: the parent shows the error, never a number
         result = {**head, "status": "failed", "error": f"{type(exc).__name__}: {exc}".strip()}
+        module = missing_module(exc)
+        if module:
+            result.update(status="missing", module=module)
     sys.stdout.flush()
     print(json.dumps(result), flush=True)
-    return 0 if result["status"] == "ok" else 1
+    return {"ok": 0, "missing": 3}.get(result["status"], 1)
 
 
 if __name__ == "__main__":
