@@ -1,8 +1,9 @@
 """Write templates/_shared/sample-reviews.csv: the synthetic product reviews of the text sample.
 
 A maintainer's tool: `python tools/make_text_sample.py > templates/_shared/sample-reviews.csv`
-(seeded: the same file every time; `python tools/make_text_sample.py SEED` draws another). Nothing here comes from real reviews, people or products:
-every review is put together from the small vocabulary below, so the file carries no facts.
+(seeded: the same file every time; `python tools/make_text_sample.py SEED` draws another).
+Nothing here comes from real reviews, people or products: every review is put together from
+the small vocabulary below, so the file carries no facts.
 
 The sample is meant to teach, not to be solved: a bag-of-words model (the templates' averaged
 embeddings) should learn it well above chance but not perfectly. So besides plain reviews with
@@ -34,20 +35,59 @@ STRONG_POS = ["excellent", "great", "perfect", "brilliant", "superb"]
 MILD_POS = ["good", "nice", "solid", "reliable", "comfortable"]
 STRONG_NEG = ["awful", "terrible", "broken", "useless", "faulty"]
 MILD_NEG = ["bad", "poor", "flimsy", "noisy", "cheap"]
-POS_PHRASES = ["works perfectly", "would buy again", "five stars", "arrived on time", "worth the money",
-               "does the job", "happy with it", "recommend it"]
-NEG_PHRASES = ["stopped working", "waste of money", "one star", "arrived damaged", "returned it",
-               "fell apart", "want a refund", "avoid it"]
+POS_PHRASES = [
+    "works perfectly",
+    "would buy again",
+    "five stars",
+    "arrived on time",
+    "worth the money",
+    "does the job",
+    "happy with it",
+    "recommend it",
+]
+NEG_PHRASES = [
+    "stopped working",
+    "waste of money",
+    "one star",
+    "arrived damaged",
+    "returned it",
+    "fell apart",
+    "want a refund",
+    "avoid it",
+]
 # Negated phrases: (text, label). The sentiment word points the other way.
-NEGATED = [("not good", "negative"), ("not great", "negative"), ("not worth the money", "negative"),
-           ("not reliable", "negative"), ("would not buy again", "negative"), ("not happy with it", "negative"),
-           ("not comfortable", "negative"), ("never works", "negative"),
-           ("not bad", "positive"), ("not bad at all", "positive"), ("never failed", "positive"),
-           ("no complaints", "positive"), ("not noisy", "positive"), ("not flimsy at all", "positive"),
-           ("nothing broken", "positive"), ("not cheap looking", "positive")]
-FILLER = ["i bought it for my desk", "used it for a week", "got it as a gift", "the box was blue",
-          "it came on monday", "my second one", "bought it last month", "for the kitchen", "for the office",
-          "used it every day", "my partner chose it", "ordered two"]
+NEGATED = [
+    ("not good", "negative"),
+    ("not great", "negative"),
+    ("not worth the money", "negative"),
+    ("not reliable", "negative"),
+    ("would not buy again", "negative"),
+    ("not happy with it", "negative"),
+    ("not comfortable", "negative"),
+    ("never works", "negative"),
+    ("not bad", "positive"),
+    ("not bad at all", "positive"),
+    ("never failed", "positive"),
+    ("no complaints", "positive"),
+    ("not noisy", "positive"),
+    ("not flimsy at all", "positive"),
+    ("nothing broken", "positive"),
+    ("not cheap looking", "positive"),
+]
+FILLER = [
+    "i bought it for my desk",
+    "used it for a week",
+    "got it as a gift",
+    "the box was blue",
+    "it came on monday",
+    "my second one",
+    "bought it last month",
+    "for the kitchen",
+    "for the office",
+    "used it every day",
+    "my partner chose it",
+    "ordered two",
+]
 LUKEWARM = ["it is okay", "average", "nothing special", "it does what it says", "as expected", "fine i guess"]
 HINT = {"positive": ["for the price", "overall", "mostly"], "negative": ["but meh", "sadly", "i suppose"]}
 OTHER = {"positive": "negative", "negative": "positive"}
