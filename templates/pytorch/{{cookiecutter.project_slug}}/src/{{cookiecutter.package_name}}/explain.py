@@ -1,4 +1,7 @@
-{% raw %}"""Explain a run: `python -m PACKAGE.explain --run RUN` -> importance.png (permutation importance)."""
+{% raw %}"""Explain a run: `python -m PACKAGE.explain --run RUN` -> importance.png and importance.json.
+
+Tables and images: permutation importance. Text: token occlusion (each token masked in turn).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from .train import log, predict
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = config_mod.run_parser("Permutation importance of the inputs on the test split.").parse_args(argv)
+    args = config_mod.run_parser("Importance of the inputs on the test split (text: token occlusion).").parse_args(argv)
     net, config, preprocess = load_model(args.run)
     test = test_split(config)
 
@@ -19,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         return predict(net, data.inputs(x, preprocess), preprocess)
 
     path = metrics.explain(config["task"], model_output, test.x, test.y, preprocess["feature_names"], args.run,
-                           config["seed"])
+                           config["seed"], preprocess.get("vocabulary"), preprocess.get("classes"))
     log(f"wrote {path}")
     return 0
 
