@@ -35,6 +35,7 @@ TESTS_TIMEOUT = 600.0
 REGRESSION_KEYS = ("mse", "mae", "r2")
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix")
 METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval")
+EXPORT_CHECK = "--export-check"  # train's option: export and check the export in the same process
 PROBE = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))"
 
 OnEvent = Callable[[str, Any], None]  # ("step", text) | ("output", line) | ("check", Check)
@@ -339,8 +340,11 @@ def verify(
         result.seconds = time.monotonic() - start
         return result
 
-    # The project's tests need only what the smoke-train made (the sample data), so they run
-    # beside the export check: both import the framework, and on several cores that halves the wait.
+    # A project whose train can export and check in the same process (`--export-check`) is verified
+    # with one import and one compile of the model; its tests run beside it from the start (it makes
+    # its sample data atomically). An older project trains, then exports in a second process, and
+    # its tests start once the smoke-train has made the sample data.
+    combined = exports_in_train(project)
     tests: Future[Ran] | None = None
     cancel = threading.Event()
     test_cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -359,7 +363,11 @@ def verify(
             run = run or Path(tempfile.mkdtemp(prefix="dlpick-verify-"))
         with processes.doing(unfinished), ThreadPoolExecutor(max_workers=1) as pool:
             try:
-                _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
+                if combined:
+                    start_tests()
+                    _train_and_export_at_once(project, run, device, timeout, python, event, add, result)
+                else:
+                    _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
                 if tests is not None:
                     add(check_tests(tests.result(), tests_timeout))
             except BaseException:
@@ -400,6 +408,70 @@ def _requirements_met(
     return False
 
 
+def exports_in_train(project: Project) -> bool:
+    """The project's train takes `--export-check` (export and check in the training process)."""
+    train = project.path / "src" / project.package / "train.py"
+    try:
+        return EXPORT_CHECK in train.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _check_metrics_and_loss(
+    project: Project, run: Path, trained: Check, add: Callable[[Check], None], result: VerifyResult
+) -> bool:
+    """The checks of metrics.json; False (and the export not checked) when it is missing."""
+    metrics, problem = _read_json(run / "metrics.json")
+    if isinstance(metrics, dict) and isinstance(metrics.get("device"), str):
+        result.device = metrics["device"]
+    if metrics is None:
+        add(Check("metrics", False, problem if trained.passed else f"not checked: smoke-train failed, {problem}"))
+        for name in ("loss", "export"):
+            add(Check(name, False, "not checked: no metrics.json from the smoke-train"))
+        return False
+    add(check_metrics(metrics, project))
+    add(check_loss(metrics))
+    return True
+
+
+def _train_and_export_at_once(
+    project: Project,
+    run: Path,
+    device: str,
+    timeout: float,
+    python: str,
+    event: OnEvent,
+    add: Callable[[Check], None],
+    result: VerifyResult,
+) -> None:
+    """`train --smoke --export-check`: one process trains, writes metrics.json, exports and compares.
+
+    The smoke-train passed once metrics.json is written (its time: from the start to then); what
+    fails after it (the export, its comparison) is the export's failure. `timeout` covers both."""
+    for name in ("metrics.json", "export.json"):  # what a previous run left there proves nothing
+        (run / name).unlink(missing_ok=True)
+    event("step", f"smoke-training on {device}, then exporting and comparing in the same process (up to {timeout:g} s)")
+    started = time.time()
+    cmd = [python, "-m", f"{project.package}.train", "--smoke", EXPORT_CHECK, "--out", str(run), "--device", device]
+    ran = run_step(cmd, project.path, timeout, event)
+    try:
+        written = (run / "metrics.json").stat().st_mtime
+    except OSError:
+        trained = _step_check("smoke-train", ran, timeout)
+        if trained.passed:
+            trained.detail += " (train --export-check)"
+    else:
+        took = max(0.0, written - started)
+        trained = Check("smoke-train", True, f"metrics.json written {took:.1f} s after the start")
+    add(trained)
+    if _check_metrics_and_loss(project, run, trained, add, result):
+        report, problem = _read_json(run / "export.json")
+        check = check_export(ran, report, problem, timeout)
+        if check.passed:
+            check.detail += f"; train and export in one process: exit status 0 in {ran.seconds:.1f} s"
+        add(check)
+
+
 def _train_and_export(
     project: Project,
     run: Path,
@@ -417,16 +489,8 @@ def _train_and_export(
     trained = _step_check("smoke-train", run_step(cmd, project.path, timeout, event), timeout)
     add(trained)
     trained_hook()
-    metrics, problem = _read_json(run / "metrics.json")
-    if isinstance(metrics, dict) and isinstance(metrics.get("device"), str):
-        result.device = metrics["device"]
-    if metrics is None:
-        add(Check("metrics", False, problem if trained.passed else f"not checked: smoke-train failed, {problem}"))
-        for name in ("loss", "export"):
-            add(Check(name, False, "not checked: no metrics.json from the smoke-train"))
+    if not _check_metrics_and_loss(project, run, trained, add, result):
         return
-    add(check_metrics(metrics, project))
-    add(check_loss(metrics))
     event("step", "exporting and comparing the exported model's predictions")
     cmd = [python, "-m", f"{package}.export", "--run", str(run), "--check"]
     ran = run_step(cmd, project.path, timeout, event)
