@@ -576,3 +576,14 @@ def test_a_requirement_the_probe_cannot_read_is_one_line(tmp_path: Path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("dlpick: error:")]
     assert result.exit_code == 2 and len(errors) == 1, result.output
     assert "declares 'not a requirement !!', not a valid requirement (" in errors[0], errors
+
+
+def test_steps_side_by_side_share_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """train --export-check and the tests run at once: each thread pool gets half the cores, unless set."""
+    for name in verify.THREAD_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")
+    env = verify._side_by_side_env(tmp_path)
+    assert env["MKL_NUM_THREADS"] == "7"  # the caller's choice stands
+    assert int(env["OMP_NUM_THREADS"]) >= 1 and env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"]
+    assert env["PYTHONPATH"].startswith(str(tmp_path / "src"))

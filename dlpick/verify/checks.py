@@ -35,6 +35,8 @@ TESTS_TIMEOUT = 600.0
 REGRESSION_KEYS = ("mse", "mae", "r2")
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix")
 METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval")
+# Thread pools sized by these variables: OpenMP (PyTorch, oneDNN), MKL, OpenBLAS, TensorFlow's own.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 EXPORT_CHECK = "--export-check"  # train's option: export and check the export in the same process
 PROBE = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))"
 
@@ -139,6 +141,18 @@ def _env(project: Path) -> dict[str, str]:
     env["PYTHONPATH"] = src + os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else src
     # Stream progress, leave no __pycache__ in the project, never open a plot window.
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"})
+    return env
+
+
+def _side_by_side_env(project: Path) -> dict[str, str]:
+    """The environment of two steps that run at once (the train, the project's tests): each math
+    library's thread pool gets half the cores, unless the caller set its size, so that the two do
+    not oversubscribe the machine (OpenMP threads spin while they wait for a core)."""
+    env = _env(project)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    share = str(max(1, cores // 2))
+    for name in THREAD_VARS:
+        env.setdefault(name, share)
     return env
 
 
@@ -349,11 +363,13 @@ def verify(
     cancel = threading.Event()
     test_cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
+    side_by_side = _side_by_side_env(project.path) if combined else None
+
     def start_tests() -> None:
         nonlocal tests
         if "pytest" not in missing:
             event("step", f"running the project's tests (up to {tests_timeout:g} s)")
-            tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel)
+            tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel, side_by_side)
 
     temporary = run_dir is None
     run = Path(run_dir).absolute() if run_dir is not None else None
@@ -365,7 +381,7 @@ def verify(
             try:
                 if combined:
                     start_tests()
-                    _train_and_export_at_once(project, run, device, timeout, python, event, add, result)
+                    _train_and_export_at_once(project, run, device, timeout, python, event, add, result, side_by_side)
                 else:
                     _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
                 if tests is not None:
@@ -443,6 +459,7 @@ def _train_and_export_at_once(
     event: OnEvent,
     add: Callable[[Check], None],
     result: VerifyResult,
+    env: dict[str, str] | None = None,
 ) -> None:
     """`train --smoke --export-check`: one process trains, writes metrics.json, exports and compares.
 
@@ -453,7 +470,7 @@ def _train_and_export_at_once(
     event("step", f"smoke-training on {device}, then exporting and comparing in the same process (up to {timeout:g} s)")
     started = time.time()
     cmd = [python, "-m", f"{project.package}.train", "--smoke", EXPORT_CHECK, "--out", str(run), "--device", device]
-    ran = run_step(cmd, project.path, timeout, event)
+    ran = run_step(cmd, project.path, timeout, event, env=env)
     try:
         written = (run / "metrics.json").stat().st_mtime
     except OSError:
