@@ -372,3 +372,21 @@ def test_the_installer_can_be_chosen(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "uv", None)  # nor the uv package
     with pytest.raises(envs.EnvError, match="uv is not installed"):
         envs.installer()
+
+
+def test_a_venv_built_without_bytecode_is_compiled_once(tmp_path: Path):
+    """verify runs with PYTHONDONTWRITEBYTECODE: an environment without .pyc files would compile every import."""
+    import venv
+
+    path = tmp_path / "none-venv-0123456789abcdef"
+    venv.create(path, with_pip=False)
+    site = next(path.glob("lib/python*/site-packages"))
+    (site / "somemodule.py").write_text("VALUE = 1\n")
+    (path / envs.MARKER).write_text(json.dumps({"spec": {"kind": "venv"}}))
+    steps: list[object] = []
+    envs._compile_bytecode_once(path, lambda kind, payload: steps.append(payload), ())
+    assert list((site / "__pycache__").glob("somemodule.*.pyc"))
+    assert json.loads((path / envs.MARKER).read_text())["bytecode"] is True
+    assert len(steps) == 1 and "bytecode" in str(steps[0])
+    envs._compile_bytecode_once(path, lambda kind, payload: steps.append(payload), ())
+    assert len(steps) == 1  # once

@@ -362,3 +362,25 @@ print(train_config(parse_args(["--resume", "runs/resumable", "--epochs", "80", "
 """)  # fmt: skip
     assert allowed.returncode == 0, allowed.stderr
     assert "'epochs': 80" in allowed.stdout and "'patience': 9" in allowed.stdout
+
+
+@pytest.mark.parametrize("task", ["image-classification", "tabular-classification"])
+def test_processes_making_the_sample_at_once_each_see_all_of_it(projects: dict[str, Path], task: str):
+    """verify runs the project's tests beside train: both may make the bundled sample at the same time."""
+    project = projects[task]
+    target = "data/sample/race-images" if task == "image-classification" else "data/sample/race.csv"
+    code = (
+        f"from pathlib import Path; from config_check import datasets as d; p = Path({target!r}); "
+        f"d.ensure_sample({task!r}, p); "
+        "print(len(list(p.rglob('*.png'))) if p.is_dir() else len(p.read_text().splitlines()))"
+    )
+    env = {**os.environ, "PYTHONPATH": "src", "PYTHONDONTWRITEBYTECODE": "1"}
+    running = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=project, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    counts = {process.communicate(timeout=120)[0].strip() for process in running}
+    assert all(process.returncode == 0 for process in running)
+    assert len(counts) == 1  # every process saw the same, whole sample
+    assert int(counts.pop()) == (600 if task == "image-classification" else 179)  # 600 images; wine: 178 rows + header
+    assert not [p.name for p in (project / "data" / "sample").iterdir() if ".partial-" in p.name]

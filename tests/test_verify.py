@@ -46,6 +46,7 @@ def main():
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--out", required=True)
     parser.add_argument("--device", default="auto")
+    # ONE PROCESS
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,11 @@ def main():
     (out / "metrics.json").write_text(json.dumps(metrics))
     (out / "model.json").write_text("{}")
     print("done", file=sys.stderr)
+    if CONFIG["exit"] == 0 and getattr(args, "export_check", False):  # export --check, in this process
+        import runpy
+
+        sys.argv = ["export.py", "--run", args.out, "--check"]
+        runpy.run_module(__spec__.parent + ".export", run_name="__main__")
     sys.exit(CONFIG["exit"])
 
 
@@ -72,7 +78,7 @@ if __name__ == "__main__":
 '''
 
 EXPORT = '''"""Fake export --check: compares nothing, reports CONFIG's numbers."""
-import argparse, json, sys
+import argparse, json, os, subprocess, sys, time
 from pathlib import Path
 
 CONFIG = json.loads(%r)
@@ -81,6 +87,12 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--run", required=True)
 parser.add_argument("--check", action="store_true")
 args = parser.parse_args()
+if CONFIG["hang"]:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    Path(CONFIG["hang"]).write_text(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0), "child": child.pid}))
+    for _ in range(3000):
+        print("still exporting", flush=True)
+        time.sleep(0.2)
 diff = CONFIG["diff"]
 passed = CONFIG["claims_passed"] if CONFIG["claims_passed"] is not None else diff <= 1e-4
 item = {"name": "json", "max_abs_diff": diff, "tolerance": 1e-4, "passed": passed}
@@ -108,8 +120,13 @@ def make_project(
     tests: str | None = None,
     metrics_as: dict[str, str] | None = None,
     no_checks: bool = False,
+    one_process: bool = True,
+    export_hang: str = "",
 ) -> Path:
-    """A generated project as CONTRACT.md describes it, whose modules use only the standard library."""
+    """A generated project as CONTRACT.md describes it, whose modules use only the standard library.
+
+    `one_process`: its train takes --export-check (as generated projects do now); else it is an older
+    project that verify trains, then exports in a second process."""
     project = root / "fake-project"
     package = project / "src" / "fake_project"
     package.mkdir(parents=True)
@@ -125,7 +142,10 @@ def make_project(
         "hang": hang,
         "metrics_as": metrics_as or {},
     }
-    (package / "train.py").write_text(TRAIN % json.dumps(config))
+    train = TRAIN % json.dumps(config)
+    if one_process:
+        train = train.replace("# ONE PROCESS", 'parser.add_argument("--export-check", action="store_true")')
+    (package / "train.py").write_text(train)
     (package / "export.py").write_text(
         EXPORT
         % json.dumps(
@@ -135,6 +155,7 @@ def make_project(
                 "agreement": agreement,
                 "exit": export_exit,
                 "no_checks": no_checks,
+                "hang": export_hang,
             }
         )
     )
@@ -164,9 +185,11 @@ def run(project: Path, **kwargs: Any) -> VerifyResult:
     return verify.verify(project, kb=KB, **kwargs)
 
 
-def test_a_good_project_passes(tmp_path: Path):
+@pytest.mark.parametrize("one_process", [True, False], ids=["train --export-check", "train, then export"])
+def test_a_good_project_passes(tmp_path: Path, one_process: bool):
     events: list[tuple[str, Any]] = []
-    result = run(make_project(tmp_path), on_event=lambda kind, payload: events.append((kind, payload)))
+    project = make_project(tmp_path, one_process=one_process)
+    result = run(project, on_event=lambda kind, payload: events.append((kind, payload)))
     assert result.passed, result.checks
     assert list(names(result)) == ["framework", "smoke-train", "metrics", "loss", "export", "project tests"]
     assert result.device == "cpu"  # what metrics.json says ran, not "auto"
@@ -177,6 +200,14 @@ def test_a_good_project_passes(tmp_path: Path):
     assert set(data) >= {"passed", "framework", "device", "seconds", "checks"}
     assert data["passed"] is True and data["framework"] == "json"
     assert all(set(c) == {"name", "passed", "detail"} for c in data["checks"])
+    steps = [payload for kind, payload in events if kind == "step"]
+    if one_process:  # one process trains, exports and checks; the tests start beside it at once
+        assert "smoke-train" not in check(result, "export").detail
+        assert "in one process: exit status 0" in check(result, "export").detail
+        assert check(result, "smoke-train").detail.startswith("metrics.json written ")
+        assert steps[-2].startswith("running the project's tests") and "same process" in steps[-1]
+    else:
+        assert steps[-3].startswith("smoke-training") and steps[-2].startswith("running the project's tests")
     kinds = {kind for kind, _ in events}
     assert kinds == {"step", "output", "check"}
     assert ("output", "training on auto") in events
@@ -209,8 +240,14 @@ def test_a_good_project_passes(tmp_path: Path):
         ({"tests": "def test_x():\n    pass\n", "tests_pass": True}, None, None),  # the control: passes
     ],
 )
-def test_failures_are_reported(tmp_path: Path, kwargs: dict[str, Any], failed: str | None, says: str | None):
-    result = run(make_project(tmp_path, **kwargs))
+@pytest.mark.parametrize("one_process", [True, False], ids=["train --export-check", "train, then export"])
+def test_failures_are_reported(
+    tmp_path: Path, kwargs: dict[str, Any], failed: str | None, says: str | None, one_process: bool
+):
+    if one_process and kwargs.get("exit_code"):
+        # metrics.json was written, then the process failed: after the smoke-train, so the export is not proved
+        failed = "export"
+    result = run(make_project(tmp_path, one_process=one_process, **kwargs))
     if failed is None:
         assert result.passed, result.checks
         return
@@ -258,6 +295,65 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path):
     pids = json.loads(info.read_text())
     assert pids["pgid"] == pids["pid"]  # the step ran in its own session
     assert _group_alive(pids["pgid"]) == []
+
+
+HANGING_TESTS = """import json, os, subprocess, sys, time
+from pathlib import Path
+
+
+def test_hangs():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    Path(%r).write_text(json.dumps({"pid": os.getpid(), "pgid": os.getpgid(0), "child": child.pid}))
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "failed"),
+    [({"diff": 0.5}, "export"), ({"export_exit": 2}, "export"), ({"tests_pass": False}, "project tests")],
+)
+def test_cli_a_failure_in_either_step_exits_1(tmp_path: Path, kwargs: dict[str, Any], failed: str):
+    """train --export-check and the project's tests run side by side; either one's failure fails verify."""
+    result = invoke(str(make_project(tmp_path, **kwargs)), "--json", "--device", "cpu")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert [c["name"] for c in data["checks"] if not c["passed"]] == [failed]
+    assert result.stderr.strip().splitlines()[-1] == f"dlpick: error: verification failed: {failed}"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_timeouts_kill_both_trees(tmp_path: Path):
+    """The export hangs inside train --export-check, the tests hang beside it: each step's time limit kills
+    its whole tree, and each is reported."""
+    exporting, testing = tmp_path / "export-pids.json", tmp_path / "tests-pids.json"
+    project = make_project(tmp_path, export_hang=str(exporting), tests=HANGING_TESTS % str(testing))
+    start = time.monotonic()
+    result = run(project, timeout=3, tests_timeout=3)
+    assert time.monotonic() - start < 60
+    assert names(result) == {
+        "framework": True, "smoke-train": True, "metrics": True, "loss": True, "export": False, "project tests": False,
+    }  # fmt: skip
+    assert check(result, "export").detail.startswith("timed out after 3 s; its process group was killed")
+    assert check(result, "project tests").detail == "timed out after 3 s; its process group was killed"
+    for info in (exporting, testing):
+        pids = json.loads(info.read_text())
+        assert pids["pgid"] == pids["pid"]  # each step ran in its own session: the group is its whole tree
+        assert _group_alive(pids["pgid"]) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_during_verify_kills_both_trees(tmp_path: Path):
+    exporting, testing = tmp_path / "export-pids.json", tmp_path / "tests-pids.json"
+    project = make_project(tmp_path, export_hang=str(exporting), tests=HANGING_TESTS % str(testing))
+
+    def interrupt(kind: str, payload: Any) -> None:  # Ctrl-C reaches the main thread once both hang
+        if threading.current_thread() is threading.main_thread() and exporting.exists() and testing.exists():
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(project, timeout=60, tests_timeout=60, on_event=interrupt)
+    for info in (exporting, testing):
+        assert _group_alive(json.loads(info.read_text())["pgid"]) == []
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -480,3 +576,14 @@ def test_a_requirement_the_probe_cannot_read_is_one_line(tmp_path: Path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("dlpick: error:")]
     assert result.exit_code == 2 and len(errors) == 1, result.output
     assert "declares 'not a requirement !!', not a valid requirement (" in errors[0], errors
+
+
+def test_steps_side_by_side_share_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """train --export-check and the tests run at once: each thread pool gets half the cores, unless set."""
+    for name in verify.THREAD_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")
+    env = verify._side_by_side_env(tmp_path)
+    assert env["MKL_NUM_THREADS"] == "7"  # the caller's choice stands
+    assert int(env["OMP_NUM_THREADS"]) >= 1 and env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"]
+    assert env["PYTHONPATH"].startswith(str(tmp_path / "src"))

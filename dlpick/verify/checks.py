@@ -35,6 +35,9 @@ TESTS_TIMEOUT = 600.0
 REGRESSION_KEYS = ("mse", "mae", "r2")
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix")
 METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval")
+# Thread pools sized by these variables: OpenMP (PyTorch, oneDNN), MKL, OpenBLAS, TensorFlow's own.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+EXPORT_CHECK = "--export-check"  # train's option: export and check the export in the same process
 PROBE = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))"
 
 OnEvent = Callable[[str, Any], None]  # ("step", text) | ("output", line) | ("check", Check)
@@ -138,6 +141,18 @@ def _env(project: Path) -> dict[str, str]:
     env["PYTHONPATH"] = src + os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else src
     # Stream progress, leave no __pycache__ in the project, never open a plot window.
     env.update({"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"})
+    return env
+
+
+def _side_by_side_env(project: Path) -> dict[str, str]:
+    """The environment of two steps that run at once (the train, the project's tests): each math
+    library's thread pool gets half the cores, unless the caller set its size, so that the two do
+    not oversubscribe the machine (OpenMP threads spin while they wait for a core)."""
+    env = _env(project)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    share = str(max(1, cores // 2))
+    for name in THREAD_VARS:
+        env.setdefault(name, share)
     return env
 
 
@@ -339,17 +354,22 @@ def verify(
         result.seconds = time.monotonic() - start
         return result
 
-    # The project's tests need only what the smoke-train made (the sample data), so they run
-    # beside the export check: both import the framework, and on several cores that halves the wait.
+    # A project whose train can export and check in the same process (`--export-check`) is verified
+    # with one import and one compile of the model; its tests run beside it from the start (it makes
+    # its sample data atomically). An older project trains, then exports in a second process, and
+    # its tests start once the smoke-train has made the sample data.
+    combined = exports_in_train(project)
     tests: Future[Ran] | None = None
     cancel = threading.Event()
     test_cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+    side_by_side = _side_by_side_env(project.path) if combined else None
 
     def start_tests() -> None:
         nonlocal tests
         if "pytest" not in missing:
             event("step", f"running the project's tests (up to {tests_timeout:g} s)")
-            tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel)
+            tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel, side_by_side)
 
     temporary = run_dir is None
     run = Path(run_dir).absolute() if run_dir is not None else None
@@ -359,7 +379,11 @@ def verify(
             run = run or Path(tempfile.mkdtemp(prefix="dlpick-verify-"))
         with processes.doing(unfinished), ThreadPoolExecutor(max_workers=1) as pool:
             try:
-                _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
+                if combined:
+                    start_tests()
+                    _train_and_export_at_once(project, run, device, timeout, python, event, add, result, side_by_side)
+                else:
+                    _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
                 if tests is not None:
                     add(check_tests(tests.result(), tests_timeout))
             except BaseException:
@@ -400,6 +424,71 @@ def _requirements_met(
     return False
 
 
+def exports_in_train(project: Project) -> bool:
+    """The project's train takes `--export-check` (export and check in the training process)."""
+    train = project.path / "src" / project.package / "train.py"
+    try:
+        return EXPORT_CHECK in train.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _check_metrics_and_loss(
+    project: Project, run: Path, trained: Check, add: Callable[[Check], None], result: VerifyResult
+) -> bool:
+    """The checks of metrics.json; False (and the export not checked) when it is missing."""
+    metrics, problem = _read_json(run / "metrics.json")
+    if isinstance(metrics, dict) and isinstance(metrics.get("device"), str):
+        result.device = metrics["device"]
+    if metrics is None:
+        add(Check("metrics", False, problem if trained.passed else f"not checked: smoke-train failed, {problem}"))
+        for name in ("loss", "export"):
+            add(Check(name, False, "not checked: no metrics.json from the smoke-train"))
+        return False
+    add(check_metrics(metrics, project))
+    add(check_loss(metrics))
+    return True
+
+
+def _train_and_export_at_once(
+    project: Project,
+    run: Path,
+    device: str,
+    timeout: float,
+    python: str,
+    event: OnEvent,
+    add: Callable[[Check], None],
+    result: VerifyResult,
+    env: dict[str, str] | None = None,
+) -> None:
+    """`train --smoke --export-check`: one process trains, writes metrics.json, exports and compares.
+
+    The smoke-train passed once metrics.json is written (its time: from the start to then); what
+    fails after it (the export, its comparison) is the export's failure. `timeout` covers both."""
+    for name in ("metrics.json", "export.json"):  # what a previous run left there proves nothing
+        (run / name).unlink(missing_ok=True)
+    event("step", f"smoke-training on {device}, then exporting and comparing in the same process (up to {timeout:g} s)")
+    started = time.time()
+    cmd = [python, "-m", f"{project.package}.train", "--smoke", EXPORT_CHECK, "--out", str(run), "--device", device]
+    ran = run_step(cmd, project.path, timeout, event, env=env)
+    try:
+        written = (run / "metrics.json").stat().st_mtime
+    except OSError:
+        trained = _step_check("smoke-train", ran, timeout)
+        if trained.passed:
+            trained.detail += " (train --export-check)"
+    else:
+        took = max(0.0, written - started)
+        trained = Check("smoke-train", True, f"metrics.json written {took:.1f} s after the start")
+    add(trained)
+    if _check_metrics_and_loss(project, run, trained, add, result):
+        report, problem = _read_json(run / "export.json")
+        check = check_export(ran, report, problem, timeout)
+        if check.passed:
+            check.detail += f"; train and export in one process: exit status 0 in {ran.seconds:.1f} s"
+        add(check)
+
+
 def _train_and_export(
     project: Project,
     run: Path,
@@ -417,16 +506,8 @@ def _train_and_export(
     trained = _step_check("smoke-train", run_step(cmd, project.path, timeout, event), timeout)
     add(trained)
     trained_hook()
-    metrics, problem = _read_json(run / "metrics.json")
-    if isinstance(metrics, dict) and isinstance(metrics.get("device"), str):
-        result.device = metrics["device"]
-    if metrics is None:
-        add(Check("metrics", False, problem if trained.passed else f"not checked: smoke-train failed, {problem}"))
-        for name in ("loss", "export"):
-            add(Check(name, False, "not checked: no metrics.json from the smoke-train"))
+    if not _check_metrics_and_loss(project, run, trained, add, result):
         return
-    add(check_metrics(metrics, project))
-    add(check_loss(metrics))
     event("step", "exporting and comparing the exported model's predictions")
     cmd = [python, "-m", f"{package}.export", "--run", str(run), "--check"]
     ran = run_step(cmd, project.path, timeout, event)

@@ -248,6 +248,8 @@ def ensure(
     with _locked(root / f"{path.name}.lock") as lock:
         keep = () if lock is None else (lock,)
         if (path / MARKER).is_file() and Path(_python_of(path, spec)).exists():
+            if spec.kind == "venv":
+                _compile_bytecode_once(path, on_event, keep)
             return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
         if path.exists() or path.is_symlink():  # an interrupted or failed build
             if not built_by_dlpick(path, root, count_lock=had_lock):
@@ -279,9 +281,32 @@ def ensure(
             },
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "seconds": round(time.monotonic() - start, 1),
+            "bytecode": spec.kind == "venv",  # the installer compiled it (Debian's packages compile their own)
         }
         (path / MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         return Env(path, _python_of(path, spec), spec, False, time.monotonic() - start)
+
+
+def _compile_bytecode_once(path: Path, on_event: OnEvent | None, keep: tuple[int, ...]) -> None:
+    """Compile the Python bytecode of a venv built before the installer was asked to (uv does not by
+    default). verify runs the project with PYTHONDONTWRITEBYTECODE, so without it every import of every
+    step compiles the framework's modules again. Only a speed-up: a failure is no error."""
+    marker = path / MARKER
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(record, dict) or record.get("bytecode"):
+        return
+    if on_event:
+        on_event("step", f"compiling the Python bytecode of {path.name} (once; later imports are faster)")
+    python = str(path / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+    lib = path / ("Lib" if os.name == "nt" else "lib")
+    with contextlib.suppress(EnvError):  # a module that does not compile (a Python 2 test file) is skipped
+        _run([python, "-m", "compileall", "-q", "-j", "0", str(lib)], None, BUILD_TIMEOUT, "compileall", keep=keep)
+    record["bytecode"] = True
+    with contextlib.suppress(OSError):
+        marker.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def _run(
@@ -383,7 +408,8 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
     extra: dict[str, str] = {}
     if uv:
         options, extra = pip_settings(spec.python)
-        cmd = [uv, "pip", "install", "--no-progress", "--python", python, *options]
+        # Bytecode now, as pip does: verify's steps run with PYTHONDONTWRITEBYTECODE and would compile every import.
+        cmd = [uv, "pip", "install", "--no-progress", "--compile-bytecode", "--python", python, *options]
     else:
         cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
     cmd += ["-r", str(path / "requirements.txt"), "pytest"]

@@ -8,7 +8,9 @@ Token ids are fed as int32 (JAX's default integer width).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 from pathlib import Path
 
 import jax
@@ -16,6 +18,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx, traverse_util
+
+# XLA's compiled programs persist in the project's .cache/jax (git-ignored; JAX_COMPILATION_CACHE_DIR
+# overrides it): a second run, and the tests beside a run, load them instead of compiling again.
+# A cache is only a speed-up: an entry JAX cannot use is compiled again.
+with contextlib.suppress(AttributeError, ValueError):  # options this JAX may not have
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        jax.config.update("jax_compilation_cache_dir", str(Path(".cache", "jax").absolute()))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 {% endraw %}FRAMEWORK = "{{ cookiecutter.__framework }}"{% raw %}
 NAME = "JAX/Flax"

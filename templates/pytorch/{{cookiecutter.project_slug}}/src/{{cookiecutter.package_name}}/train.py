@@ -239,12 +239,22 @@ def _run_dir(out: Path | None, world: int) -> Path:
     return Path(name)
 
 
+def export_check(run: Path) -> int:
+    """`export --run RUN --check` in this process: the framework is imported (and its kernels compiled) once."""
+    from . import export
+
+    return export.main(["--run", str(run), "--check"])
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the model.")
     config_mod.add_train_args(parser)  # --config, --set, --epochs, --resume
     parser.add_argument("--smoke", action="store_true", help="a few steps on the bundled sample, then evaluate")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>; with --resume, that run's)")
+    parser.add_argument("--export-check", action="store_true",
+                        help="then export the run and check the export in this process (export --check without "
+                             "a second framework import; what `dlpick verify` runs)")
     return parser.parse_args(argv)
 
 
@@ -310,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"done in {result['seconds']:.1f} s: test {scores}; run folder {run}")
     if world > 1:
         torch.distributed.destroy_process_group()
-    return 0
+    return export_check(run) if args.export_check and rank == 0 else 0
 
 
 if __name__ == "__main__":

@@ -140,6 +140,13 @@ def weights_sha256(net: keras.Model) -> str:
     return digest.hexdigest()
 
 
+def export_check(run: Path) -> int:
+    """`export --run RUN --check` in this process: the framework is imported (and its kernels compiled) once."""
+    from . import export
+
+    return export.main(["--run", str(run), "--check"])
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Train the model.")
     config_mod.add_train_args(parser, resume=False)  # --config, --set, --epochs (no --resume here yet)
@@ -147,6 +154,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # cuda, gpu and mps all mean "TensorFlow's GPU" (CUDA on Linux, tensorflow-metal on Apple).
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "gpu", "mps"])
     parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
+    parser.add_argument("--export-check", action="store_true",
+                        help="then export the run and check the export in this process (export --check without "
+                             "a second framework import; what `dlpick verify` runs)")
     return parser.parse_args(argv)
 
 
@@ -211,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                     tf.summary.scalar(name, value, step=history["epochs"])
         scores = ", ".join(f"{k} {v:.3f}" for k, v in result["eval"].items() if isinstance(v, float))
         log(f"done in {result['seconds']:.1f} s: test {scores}; run folder {run}")
-    return 0
+    return export_check(run) if args.export_check and chief else 0
 
 
 if __name__ == "__main__":
