@@ -21,7 +21,10 @@ NoInputOpt = Annotated[bool, Opt("--no-input", help="Never ask questions; fail i
 JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of a table.")]
 # verify and scaffold --verify
 DeviceOpt = Annotated[str, Opt("--device", help="auto, cpu, cuda or mps: passed to the project's train.")]
-TimeoutOpt = Annotated[float, Opt("--timeout", min=1, help="Seconds the smoke-train (and the export) may take.")]
+TimeoutOpt = Annotated[
+    float,
+    Opt("--timeout", min=1, help="Seconds the smoke-train and export check may take together (tests run beside them)."),
+]
 IsolatedOpt = Annotated[
     bool, Opt("--isolated", help="Verify in an environment built from the project's requirements (cached).")
 ]

@@ -25,6 +25,7 @@ else:  # a marker for type checkers only (mypy reads the 3.11 branch): nothing t
     def dataclass_transform(**_: Any) -> Callable[[T], T]:
         return lambda decorated: decorated
 
+
 T = TypeVar("T")
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
