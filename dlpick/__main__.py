@@ -38,6 +38,8 @@ def main() -> None:
 
             sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
         sys.exit(code)
+    finally:
+        processes.restore_default_signals()
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ def _raise(signum: int, frame: Any) -> None:
     if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
         # Inside the import system an exception may land in a module lock's weakref callback, where
         # Python prints it and goes on: the signal would be lost. Deliver it again a moment later.
-        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        again = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+        again.daemon = True  # never a thread that interpreter shutdown waits for
+        again.start()
         return
     raise Interrupted(signum)
 
@@ -89,6 +91,17 @@ def install_signal_handlers() -> None:
         with contextlib.suppress(OSError, ValueError):
             if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
                 signal.signal(sig, _raise)
+
+
+def restore_default_signals() -> None:
+    """Once the command has finished (or stopped), a late signal ends the process as the system does:
+    nothing is left to clean up, and it must not land in the interpreter's own shutdown as a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in HANDLED:
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) is _raise:
+                signal.signal(sig, signal.SIG_DFL)
 
 
 @contextlib.contextmanager

@@ -367,6 +367,9 @@ print(train_config(parse_args(["--resume", "runs/resumable", "--epochs", "80", "
 @pytest.mark.parametrize("task", ["image-classification", "tabular-classification"])
 def test_processes_making_the_sample_at_once_each_see_all_of_it(projects: dict[str, Path], task: str):
     """verify runs the project's tests beside train: both may make the bundled sample at the same time."""
+    pytest.importorskip("sklearn")  # the samples come from scikit-learn's bundled datasets
+    if task == "image-classification":
+        pytest.importorskip("PIL")
     project = projects[task]
     target = "data/sample/race-images" if task == "image-classification" else "data/sample/race.csv"
     code = (

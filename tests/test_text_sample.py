@@ -91,6 +91,7 @@ def test_token_importance_ranks_the_tokens_the_model_uses_first(metrics: ModuleT
 
 
 def test_explain_writes_token_occlusion_for_text_and_keeps_permutation_for_tables(metrics, tmp_path: Path):
+    pytest.importorskip("matplotlib")  # explain draws importance.png
     x = encode(*["the movie was good", "bad movie", "good", "the bad"] * 6)
     y = np.array([1, 0, 1, 0] * 6)
     path = metrics.explain("text-classification", count_model, x, y, [], tmp_path, 0, VOCAB, CLASSES)

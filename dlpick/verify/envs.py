@@ -372,7 +372,9 @@ def pip_settings(python: str) -> tuple[list[str], dict[str, str]]:
     `cert` is uv's SSL_CERT_FILE).
     """
     # Any interpreter with pip reads the same files and variables; a venv made by uv may have no pip.
-    for candidate in dict.fromkeys([python, sys.executable, getattr(sys, "_base_executable", sys.executable)]):
+    base = Path(sys.base_prefix) / ("python.exe" if os.name == "nt" else "bin/python3")
+    found = [python, sys.executable, getattr(sys, "_base_executable", sys.executable), str(base)]
+    for candidate in dict.fromkeys(found):
         ran = processes.capture([candidate, "-m", "pip", "config", "list"], 60)
         if ran.returncode == 0:
             break
