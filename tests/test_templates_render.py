@@ -50,6 +50,30 @@ def test_every_rendered_project_passes_ruff(rendered: dict[tuple[str, str], Path
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
 
 
+def test_every_rendered_project_is_ruff_formatted(rendered: dict[tuple[str, str], Path]):
+    """As generated, `ruff format` (each project's own pyproject settings) would change nothing."""
+    folders = [str(path) for path in rendered.values()]
+    ran = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--diff", "--no-cache", *folders],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+
+
+def test_every_rendered_project_runs_ruff_under_pre_commit(rendered: dict[tuple[str, str], Path]):
+    import yaml
+
+    for (framework, task), project in rendered.items():
+        config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+        ruff = [repo for repo in config["repos"] if repo["repo"] == "https://github.com/astral-sh/ruff-pre-commit"]
+        assert len(ruff) == 1 and ruff[0]["rev"].startswith("v"), (framework, task)
+        hooks = {hook["id"]: hook for hook in ruff[0]["hooks"]}
+        assert set(hooks) == {"ruff-check", "ruff-format"}, (framework, task)
+        assert "--fix" in hooks["ruff-check"].get("args", []), (framework, task)
+
+
 def test_tensorflow_requirements_files_match_its_extras():
     """requirements.txt / requirements-gpu.txt (what `verify --isolated [--device cuda]` builds) say what
     pyproject's [cpu] / [gpu] extras say, over the same shared requirements."""

@@ -1,1 +1,1 @@
-{% include "driver/test_project.py.j2" %}
+{% include "driver/test_project.py.j2" -%}

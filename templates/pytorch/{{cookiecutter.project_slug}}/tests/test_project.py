@@ -31,7 +31,14 @@ def test_short_training_lowers_the_loss():
     torch.manual_seed(0)
     net = model.build(preprocess, cfg)
     loader = data.loader(train_split, preprocess, 32, True, 0)
-    history = train.fit(net, loader, data.loader(val_split, preprocess, 64, False, 0), cfg["task"],
-                        torch.device("cpu"), cfg["train"], max_steps=40)["loss_history"]
+    history = train.fit(
+        net,
+        loader,
+        data.loader(val_split, preprocess, 64, False, 0),
+        cfg["task"],
+        torch.device("cpu"),
+        cfg["train"],
+        max_steps=40,
+    )["loss_history"]
     assert np.isfinite(history).all()
     assert history[-1] < history[0]

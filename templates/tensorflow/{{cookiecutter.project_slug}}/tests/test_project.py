@@ -31,8 +31,13 @@ def test_short_training_lowers_the_loss():
     cfg, train_split, val_split, _, preprocess = _setup()
     keras.utils.set_random_seed(0)
     net = model.compile_model(model.build(preprocess, cfg), cfg["task"], cfg["train"])
-    history = train.fit(net, data.pipeline(train_split, preprocess, 32, True, 0),
-                        data.pipeline(val_split, preprocess, 64, False, 0), cfg["train"],
-                        max_steps=40, verbose=False)["loss_history"]
+    history = train.fit(
+        net,
+        data.pipeline(train_split, preprocess, 32, True, 0),
+        data.pipeline(val_split, preprocess, 64, False, 0),
+        cfg["train"],
+        max_steps=40,
+        verbose=False,
+    )["loss_history"]
     assert np.isfinite(history).all()
     assert history[-1] < history[0]

@@ -61,9 +61,12 @@ def select_device(name: str) -> str:
             _device = "cuda"
             return _device
         if name == "cuda":
-            why = ("no GPU answered (caffe.set_device(0) failed)" if _cuda_build() else
-                   "this Caffe is a CPU_ONLY build (Debian's python3-caffe is); --device cuda needs a CUDA "
-                   "build of Caffe (Debian 10 buster's caffe-cuda, or built from source)")
+            why = (
+                "no GPU answered (caffe.set_device(0) failed)"
+                if _cuda_build()
+                else "this Caffe is a CPU_ONLY build (Debian's python3-caffe is); --device cuda needs a CUDA "
+                "build of Caffe (Debian 10 buster's caffe-cuda, or built from source)"
+            )
             raise SystemExit(f"error: --device cuda: {why}")
     caffe.set_mode_cpu()
     _device = "cpu"
@@ -77,8 +80,10 @@ def seed(value: int) -> None:
 
 def _fill() -> dict:
     # Glorot/Xavier uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)); zero biases.
-    return {"weight_filler": dict(type="xavier", variance_norm=P.Filler.AVERAGE),
-            "bias_filler": dict(type="constant", value=0)}
+    return {
+        "weight_filler": dict(type="xavier", variance_norm=P.Filler.AVERAGE),
+        "bias_filler": dict(type="constant", value=0),
+    }
 
 
 def net_spec(preprocess: dict, config: dict, train: bool) -> caffe_pb2.NetParameter:
@@ -163,8 +168,14 @@ class Trainer:
     def __init__(self, model: Model, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
         solver = caffe_pb2.SolverParameter(
-            net=str(model.train_net), type="Adam", base_lr=train_cfg["learning_rate"], lr_policy="fixed",
-            momentum=0.9, momentum2=0.999, delta=1e-8, weight_decay=0.0,
+            net=str(model.train_net),
+            type="Adam",
+            base_lr=train_cfg["learning_rate"],
+            lr_policy="fixed",
+            momentum=0.9,
+            momentum2=0.999,
+            delta=1e-8,
+            weight_decay=0.0,
             solver_mode=caffe_pb2.SolverParameter.GPU if _device == "cuda" else caffe_pb2.SolverParameter.CPU,
         )
         path = model.folder / "solver.prototxt"

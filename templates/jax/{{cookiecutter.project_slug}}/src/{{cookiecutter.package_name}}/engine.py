@@ -213,11 +213,9 @@ def export(model: nnx.Module, x: np.ndarray, run: Path) -> dict:
 
     inputs = _inputs(model, x)
     shape = jax.export.symbolic_shape(", ".join(["b", *map(str, inputs.shape[1:])]))
-    exported = jax.export.export(jax.jit(predict), platforms=("cpu", "cuda"))(
-        jax.ShapeDtypeStruct(shape, inputs.dtype))
+    exported = jax.export.export(jax.jit(predict), platforms=("cpu", "cuda"))(jax.ShapeDtypeStruct(shape, inputs.dtype))
     (run / "model.stablehlo").write_bytes(exported.serialize())
 
     reloaded = jax.export.deserialize(bytearray((run / "model.stablehlo").read_bytes()))
     output = np.asarray(reloaded.call(inputs))
-    return {"stablehlo": {"file": "model.stablehlo", "output": output}}
-{% endraw %}
+    return {"stablehlo": {"file": "model.stablehlo", "output": output}}{% endraw %}

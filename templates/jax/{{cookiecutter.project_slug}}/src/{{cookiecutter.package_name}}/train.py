@@ -1,1 +1,1 @@
-{% include "driver/train.py.j2" %}
+{% include "driver/train.py.j2" -%}

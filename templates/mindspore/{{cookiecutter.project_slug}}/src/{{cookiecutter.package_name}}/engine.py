@@ -48,8 +48,10 @@ def select_device(name: str) -> str:
     if name == "auto":
         name = next(device for device in DEVICES[1:] if _available(device))
     elif not _available(name):
-        raise SystemExit(f"error: --device {name}: this MindSpore installation cannot use {_TARGETS[name]} "
-                         "(no such device, or the wheel's back end for it did not load; see README, GPU)")
+        raise SystemExit(
+            f"error: --device {name}: this MindSpore installation cannot use {_TARGETS[name]} "
+            "(no such device, or the wheel's back end for it did not load; see README, GPU)"
+        )
     ms.set_device(_TARGETS[name])
     return name
 
@@ -63,8 +65,10 @@ class MLP(nn.Cell):
     def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
         self.layers = nn.SequentialCell(
-            nn.Dense(n_features, hidden), nn.ReLU(),
-            nn.Dense(hidden, hidden), nn.ReLU(),
+            nn.Dense(n_features, hidden),
+            nn.ReLU(),
+            nn.Dense(hidden, hidden),
+            nn.ReLU(),
             nn.Dense(hidden, n_outputs),
         )
 
@@ -77,8 +81,12 @@ class CNN(nn.Cell):
         super().__init__()
         # nn.Conv2d defaults to pad_mode="same" without a bias; written out as PyTorch's Conv2d(padding=1).
         self.features = nn.SequentialCell(
-            nn.Conv2d(channels, 16, 3, pad_mode="pad", padding=1, has_bias=True), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(16, 32, 3, pad_mode="pad", padding=1, has_bias=True), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(channels, 16, 3, pad_mode="pad", padding=1, has_bias=True),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            nn.Conv2d(16, 32, 3, pad_mode="pad", padding=1, has_bias=True),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
             nn.Flatten(),
         )
         self.head = nn.SequentialCell(nn.Dense(32 * (size // 4) ** 2, hidden), nn.ReLU(), nn.Dense(hidden, n_outputs))
@@ -185,21 +193,34 @@ def export(model: nn.Cell, x: np.ndarray, run: Path) -> dict:
     other sizes than the one exported with, which checks that the batch size is free."""
     chunks = [x[:1], x[1:]] if len(x) > 1 else [x]
     dtype = ms.int64 if x.dtype == np.int64 else ms.float32
-    ms.export(model, ms.Tensor(shape=[None, *x.shape[1:]], dtype=dtype), file_name=str(run / "model"),
-              file_format="MINDIR")
+    ms.export(
+        model, ms.Tensor(shape=[None, *x.shape[1:]], dtype=dtype), file_name=str(run / "model"), file_format="MINDIR"
+    )
     graph = nn.GraphCell(ms.load(str(run / "model.mindir")))
-    result = {"mindir": {"file": "model.mindir",
-                         "output": np.concatenate([graph(_tensor(chunk)).asnumpy() for chunk in chunks])}}
+    result = {
+        "mindir": {
+            "file": "model.mindir",
+            "output": np.concatenate([graph(_tensor(chunk)).asnumpy() for chunk in chunks]),
+        }
+    }
 
     import onnxruntime
 
     # dynamic_axes applies to inputs only: the graph's declared output shape keeps len(x) rows, and
     # onnxruntime warns (but computes correctly) for other batch sizes unless its log level is raised.
-    ms.onnx.export(model, _tensor(x), file_name=str(run / "model.onnx"), input_names=["input"],
-                   output_names=["output"], dynamic_axes={"input": {0: "batch"}})
+    ms.onnx.export(
+        model,
+        _tensor(x),
+        file_name=str(run / "model.onnx"),
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": {0: "batch"}},
+    )
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(run / "model.onnx"), options, providers=["CPUExecutionProvider"])
-    result["onnx"] = {"file": "model.onnx",
-                      "output": np.concatenate([session.run(None, {"input": chunk})[0] for chunk in chunks])}
+    result["onnx"] = {
+        "file": "model.onnx",
+        "output": np.concatenate([session.run(None, {"input": chunk})[0] for chunk in chunks]),
+    }
     return result

@@ -1,1 +1,1 @@
-{% include "driver/evaluate.py.j2" %}
+{% include "driver/evaluate.py.j2" -%}

@@ -42,8 +42,10 @@ def select_device(name: str) -> str:
     if name == "cuda":
         if mx.runtime.Features().is_enabled("CUDA"):
             raise SystemExit("error: --device cuda: this MXNet build has CUDA but sees no GPU")
-        raise SystemExit("error: --device cuda: this is the CPU build of MXNet (mxnet); "
-                         "install mxnet-cu112 instead (see README, GPU)")
+        raise SystemExit(
+            "error: --device cuda: this is the CPU build of MXNet (mxnet); "
+            "install mxnet-cu112 instead (see README, GPU)"
+        )
     _ctx = mx.cpu()
     return "cpu"
 
@@ -82,14 +84,18 @@ def build(preprocess: dict, config: dict) -> gluon.HybridBlock:
             if task == "image-classification":
                 channels, size = shape[0], shape[1]
                 net.add(
-                    nn.Conv2D(16, 3, padding=1, in_channels=channels, activation="relu"), nn.MaxPool2D(2),
-                    nn.Conv2D(32, 3, padding=1, in_channels=16, activation="relu"), nn.MaxPool2D(2),
+                    nn.Conv2D(16, 3, padding=1, in_channels=channels, activation="relu"),
+                    nn.MaxPool2D(2),
+                    nn.Conv2D(32, 3, padding=1, in_channels=16, activation="relu"),
+                    nn.MaxPool2D(2),
                     nn.Flatten(),
                     nn.Dense(hidden, in_units=32 * (size // 4) ** 2, activation="relu"),
                 )
             else:
-                net.add(nn.Dense(hidden, in_units=shape[0], activation="relu"),
-                        nn.Dense(hidden, in_units=hidden, activation="relu"))
+                net.add(
+                    nn.Dense(hidden, in_units=shape[0], activation="relu"),
+                    nn.Dense(hidden, in_units=hidden, activation="relu"),
+                )
             net.add(nn.Dense(outputs, in_units=hidden))
     net.initialize(mx.init.Xavier(), ctx=_ctx)
     net.hybridize()
@@ -120,8 +126,7 @@ class Trainer:
     def __init__(self, model: gluon.HybridBlock, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
         self.loss_fn = _loss_fn(model.task)
-        self.trainer = gluon.Trainer(model.collect_params(), "adam",
-                                     {"learning_rate": train_cfg["learning_rate"]})
+        self.trainer = gluon.Trainer(model.collect_params(), "adam", {"learning_rate": train_cfg["learning_rate"]})
 
     def _targets(self, y: np.ndarray) -> mx.nd.NDArray:
         return _array(y.astype(np.float32))  # class ids as float32, as Gluon's losses expect
@@ -166,8 +171,15 @@ def _onnx(symbol_file: Path, params_file: Path, x: np.ndarray, run: Path) -> dic
     import onnxruntime as ort
 
     path = run / "model.onnx"
-    mx.onnx.export_model(str(symbol_file), str(params_file), in_shapes=[x.shape], in_types=[x.dtype],
-                         onnx_file_path=str(path), dynamic=True, dynamic_input_shapes=[(None, *x.shape[1:])])
+    mx.onnx.export_model(
+        str(symbol_file),
+        str(params_file),
+        in_shapes=[x.shape],
+        in_types=[x.dtype],
+        onnx_file_path=str(path),
+        dynamic=True,
+        dynamic_input_shapes=[(None, *x.shape[1:])],
+    )
     # mx2onnx also lists the weights as graph inputs, which makes ONNX Runtime treat them as
     # overridable (no constant folding, one warning per weight): keep only the real input.
     proto = onnx.load(str(path))

@@ -1,1 +1,1 @@
-{% include "src/config.py.j2" %}
+{% include "src/config.py.j2" -%}

@@ -42,8 +42,10 @@ def select_device(name: str) -> str:
     if name == "cuda":
         if paddle.device.is_compiled_with_cuda():
             raise SystemExit("error: --device cuda: this Paddle build has CUDA but sees no GPU")
-        raise SystemExit("error: --device cuda: this is the CPU build of Paddle (paddlepaddle); "
-                         "install paddlepaddle-gpu instead (see README, GPU)")
+        raise SystemExit(
+            "error: --device cuda: this is the CPU build of Paddle (paddlepaddle); "
+            "install paddlepaddle-gpu instead (see README, GPU)"
+        )
     paddle.set_device("cpu")
     return "cpu"
 
@@ -56,8 +58,10 @@ class MLP(nn.Layer):
     def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Linear(n_features, hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(n_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
             nn.Linear(hidden, n_outputs),
         )
 
@@ -69,8 +73,12 @@ class CNN(nn.Layer):
     def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2D(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
-            nn.Conv2D(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
+            nn.Conv2D(channels, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2D(2),
+            nn.Conv2D(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2D(2),
             nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(32 * (size // 4) ** 2, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs))
@@ -126,8 +134,7 @@ class Trainer:
 
     def __init__(self, model: nn.Layer, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        self.optimizer = paddle.optimizer.AdamW(learning_rate=train_cfg["learning_rate"],
-                                                parameters=model.parameters())
+        self.optimizer = paddle.optimizer.AdamW(learning_rate=train_cfg["learning_rate"], parameters=model.parameters())
         self.amp_dtype = _amp_dtype(train_cfg)
         self.scaler = paddle.amp.GradScaler() if self.amp_dtype == "float16" else None
 

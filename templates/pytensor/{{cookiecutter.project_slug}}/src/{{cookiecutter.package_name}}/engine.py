@@ -1,1 +1,1 @@
-{% set lib = "pytensor" %}{% set lib_name = "PyTensor" %}{% include "driver/symbolic_engine.py.j2" %}
+{% set lib = "pytensor" %}{% set lib_name = "PyTensor" %}{% include "driver/symbolic_engine.py.j2" -%}

@@ -1,1 +1,1 @@
-{% include "driver/explain.py.j2" %}
+{% include "driver/explain.py.j2" -%}

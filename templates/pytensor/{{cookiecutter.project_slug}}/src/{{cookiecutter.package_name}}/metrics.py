@@ -1,1 +1,1 @@
-{% include "src/metrics.py.j2" %}
+{% include "src/metrics.py.j2" -%}

@@ -40,12 +40,12 @@ def targets(y: np.ndarray, preprocess: dict) -> torch.Tensor:
     return torch.as_tensor(y, dtype=torch.long)
 
 
-def loader(split: datasets.Dataset, preprocess: dict, batch_size: int, shuffle: bool, seed: int,
-           distributed: bool = False) -> DataLoader:
+def loader(
+    split: datasets.Dataset, preprocess: dict, batch_size: int, shuffle: bool, seed: int, distributed: bool = False
+) -> DataLoader:
     tensors = TensorDataset(inputs(split.x, preprocess), targets(split.y, preprocess))
     if distributed:  # each process sees its own shard; the sampler shuffles with the seed
         sampler = DistributedSampler(tensors, shuffle=shuffle, seed=seed)
         return DataLoader(tensors, batch_size=batch_size, sampler=sampler)
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator)
-{% endraw %}
+    return DataLoader(tensors, batch_size=batch_size, shuffle=shuffle, generator=generator){% endraw %}

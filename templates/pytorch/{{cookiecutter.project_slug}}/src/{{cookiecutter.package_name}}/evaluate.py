@@ -37,15 +37,27 @@ def cross_validate(config: dict, k: int, max_steps: int | None) -> dict:
     ):
         torch.manual_seed(config["seed"])
         train, held_out = dataset.subset(train_index), dataset.subset(test_index)
-        preprocess = {"task": config["task"], "classes": dataset.classes, "vocabulary": dataset.vocabulary,
-                      "stats": datasets.fit_scaler(train), "input_shape": list(dataset.x.shape[1:]),
-                      "n_outputs": len(dataset.classes) or 1}
+        preprocess = {
+            "task": config["task"],
+            "classes": dataset.classes,
+            "vocabulary": dataset.vocabulary,
+            "stats": datasets.fit_scaler(train),
+            "input_shape": list(dataset.x.shape[1:]),
+            "n_outputs": len(dataset.classes) or 1,
+        }
         batch = config["train"]["batch_size"]
         loader = data.loader(train, preprocess, batch, True, config["seed"])
         net = model_mod.build(preprocess, config)
         # The held-out fold doubles as the early-stopping set: k-fold scores are slightly optimistic.
-        fit(net, loader, data.loader(held_out, preprocess, batch, False, config["seed"]), config["task"],
-            torch.device("cpu"), config["train"], max_steps=max_steps)
+        fit(
+            net,
+            loader,
+            data.loader(held_out, preprocess, batch, False, config["seed"]),
+            config["task"],
+            torch.device("cpu"),
+            config["train"],
+            max_steps=max_steps,
+        )
         output = predict(net, data.inputs(held_out.x, preprocess), preprocess)
         folds.append(metrics.evaluate(config["task"], held_out.y, output))
         log(f"fold {number}/{k} done")
@@ -76,5 +88,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

@@ -21,12 +21,20 @@ def main(argv: list[str] | None = None) -> int:
     def model_output(x):
         return predict(net, data.inputs(x, preprocess), preprocess)
 
-    path = metrics.explain(config["task"], model_output, test.x, test.y, preprocess["feature_names"], args.run,
-                           config["seed"], preprocess.get("vocabulary"), preprocess.get("classes"))
+    path = metrics.explain(
+        config["task"],
+        model_output,
+        test.x,
+        test.y,
+        preprocess["feature_names"],
+        args.run,
+        config["seed"],
+        preprocess.get("vocabulary"),
+        preprocess.get("classes"),
+    )
     log(f"wrote {path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

@@ -30,8 +30,9 @@ def export_all(net: torch.nn.Module, example: torch.Tensor, run: Path) -> dict[s
     batch = torch.export.Dim("batch", min=1)
     shapes = ({0: batch},)
     with contextlib.redirect_stdout(sys.stderr):  # the exporters print progress
-        torch.onnx.export(net, (example,), run / "model.onnx", input_names=["input"], output_names=["output"],
-                          dynamic_shapes=shapes)
+        torch.onnx.export(
+            net, (example,), run / "model.onnx", input_names=["input"], output_names=["output"], dynamic_shapes=shapes
+        )
         program = torch.export.export(net, (example,), dynamic_shapes=shapes)
     torch.export.save(program, run / "model.pt2")
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -56,21 +57,30 @@ def check_all(net: torch.nn.Module, x: torch.Tensor, run: Path, task: str) -> li
         ("torch.export", torch.export.load(run / "model.pt2").module()(x).detach().numpy()),
     ):
         diff = float(np.max(np.abs(output - reference)))
-        checks.append({"name": name, "max_abs_diff": diff, "tolerance": FLOAT_TOLERANCE,
-                       "passed": diff <= FLOAT_TOLERANCE})
+        checks.append(
+            {"name": name, "max_abs_diff": diff, "tolerance": FLOAT_TOLERANCE, "passed": diff <= FLOAT_TOLERANCE}
+        )
     quantised = _onnx(run / "model.int8.onnx", x.numpy())
     if task == "tabular-regression":
         diff = float(np.max(np.abs(quantised - reference)))
-        checks.append({"name": "onnx-int8", "max_abs_diff": diff, "tolerance": INT8_TOLERANCE,
-                       "passed": diff <= INT8_TOLERANCE})
+        checks.append(
+            {"name": "onnx-int8", "max_abs_diff": diff, "tolerance": INT8_TOLERANCE, "passed": diff <= INT8_TOLERANCE}
+        )
     else:
         probabilities = torch.softmax(torch.from_numpy(reference), dim=1).numpy()
         quantised_probabilities = torch.softmax(torch.from_numpy(quantised), dim=1).numpy()
         diff = float(np.max(np.abs(quantised_probabilities - probabilities)))
         agreement = float(np.mean(quantised.argmax(axis=1) == reference.argmax(axis=1)))
-        checks.append({"name": "onnx-int8", "max_abs_diff": diff, "tolerance": INT8_TOLERANCE,
-                       "agreement": agreement, "min_agreement": INT8_MIN_AGREEMENT,
-                       "passed": diff <= INT8_TOLERANCE and agreement >= INT8_MIN_AGREEMENT})
+        checks.append(
+            {
+                "name": "onnx-int8",
+                "max_abs_diff": diff,
+                "tolerance": INT8_TOLERANCE,
+                "agreement": agreement,
+                "min_agreement": INT8_MIN_AGREEMENT,
+                "passed": diff <= INT8_TOLERANCE and agreement >= INT8_MIN_AGREEMENT,
+            }
+        )
     return checks
 
 
@@ -88,13 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         passed = all(check["passed"] for check in result["checks"])
         for check in result["checks"]:
             agrees = f", class agreement {check['agreement']:.3f}" if "agreement" in check else ""
-            log(f"{check['name']}: {'ok' if check['passed'] else 'MISMATCH'} "
-                f"(max |diff| {check['max_abs_diff']:.2e}{agrees}, tolerance {check['tolerance']})")
+            log(
+                f"{check['name']}: {'ok' if check['passed'] else 'MISMATCH'} "
+                f"(max |diff| {check['max_abs_diff']:.2e}{agrees}, tolerance {check['tolerance']})"
+            )
     config_mod.write_json(args.run / "export.json", result)
     log(f"exported {', '.join(formats.values())} to {args.run}")
     return 0 if passed else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

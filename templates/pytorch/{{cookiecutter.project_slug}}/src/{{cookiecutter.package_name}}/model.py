@@ -10,8 +10,10 @@ class MLP(nn.Module):
     def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Linear(n_features, hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(n_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
             nn.Linear(hidden, n_outputs),
         )
 
@@ -23,8 +25,12 @@ class CNN(nn.Module):
     def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(32 * (size // 4) ** 2, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs))
@@ -54,5 +60,4 @@ def build(preprocess: dict, config: dict) -> nn.Module:
         return CNN(shape[0], shape[1], outputs, hidden)
     if task == "text-classification":
         return TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
-    return MLP(shape[0], outputs, hidden)
-{% endraw %}
+    return MLP(shape[0], outputs, hidden){% endraw %}

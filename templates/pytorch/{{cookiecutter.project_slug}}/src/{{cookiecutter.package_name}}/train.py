@@ -74,9 +74,19 @@ def _loss_on(model: nn.Module, loader, criterion: nn.Module, device: torch.devic
     return total / max(count, 1)
 
 
-def fit(model: nn.Module, train_loader, val_loader, task: str, device: torch.device, train_cfg: dict,
-        run: Path | None = None, max_steps: int | None = None, writer=None, rank: int = 0,
-        resume: dict | None = None) -> dict:
+def fit(
+    model: nn.Module,
+    train_loader,
+    val_loader,
+    task: str,
+    device: torch.device,
+    train_cfg: dict,
+    run: Path | None = None,
+    max_steps: int | None = None,
+    writer=None,
+    rank: int = 0,
+    resume: dict | None = None,
+) -> dict:
     """Train with AdamW; with `max_steps` stop after that many steps (smoke), else epochs with
     early stopping on the validation loss, keeping the best weights (saved to run/model.pt). After
     each epoch run/checkpoint.pt holds everything to continue from, which `resume` (its contents) does."""
@@ -149,10 +159,19 @@ def fit(model: nn.Module, train_loader, val_loader, task: str, device: torch.dev
             stopped = max_steps is None and stale >= train_cfg["patience"]
         epoch += 1
         if run is not None and rank == 0:  # the last state, to inspect or resume from
-            checkpoint = {"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                          "scaler": scaler.state_dict() if scaler is not None else None, "scheduler": None,
-                          "epoch": epoch, "step": step, "best": best, "stale": stale, "best_model": best_state,
-                          "loss_history": history, "rng": _rng_state(train_loader)}
+            checkpoint = {
+                "model": _unwrap(model).state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "scheduler": None,
+                "epoch": epoch,
+                "step": step,
+                "best": best,
+                "stale": stale,
+                "best_model": best_state,
+                "loss_history": history,
+                "rng": _rng_state(train_loader),
+            }
             torch.save(checkpoint, run / "checkpoint.partial.pt")
             os.replace(run / "checkpoint.partial.pt", run / "checkpoint.pt")  # never a half-written one
         if stopped and rank == 0:
@@ -161,8 +180,12 @@ def fit(model: nn.Module, train_loader, val_loader, task: str, device: torch.dev
         history.append(float(np.mean(window)))
     if max_steps is None and best_state is not None:
         _unwrap(model).load_state_dict(best_state)
-    return {"loss_history": history, "best_validation_loss": best if math.isfinite(best) else None,
-            "steps": step, "epochs": epoch}
+    return {
+        "loss_history": history,
+        "best_validation_loss": best if math.isfinite(best) else None,
+        "steps": step,
+        "epochs": epoch,
+    }
 
 
 def _rng_state(train_loader) -> dict:
@@ -195,8 +218,9 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def predict(model: nn.Module, x: torch.Tensor, preprocess: dict, device: torch.device | str = "cpu",
-            batch_size: int = 256) -> np.ndarray:
+def predict(
+    model: nn.Module, x: torch.Tensor, preprocess: dict, device: torch.device | str = "cpu", batch_size: int = 256
+) -> np.ndarray:
     """Class probabilities, or predictions in the target's own units for regression."""
     model = _unwrap(model).eval().to(device)
     outputs = []
@@ -252,9 +276,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a few steps on the bundled sample, then evaluate")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>; with --resume, that run's)")
-    parser.add_argument("--export-check", action="store_true",
-                        help="then export the run and check the export in this process (export --check without "
-                             "a second framework import; what `dlpick verify` runs)")
+    parser.add_argument(
+        "--export-check",
+        action="store_true",
+        help="then export the run and check the export in this process (export --check without "
+        "a second framework import; what `dlpick verify` runs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -280,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         net = nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if device.type == "cuda" else None)
     writer = None
     if rank == 0:
-        log(f"training {config['task']} on {device} ({len(train.y)} train / {len(val.y)} validation / "
-            f"{len(test.y)} test examples, {world} process{'es' * (world > 1)})")
+        log(
+            f"training {config['task']} on {device} ({len(train.y)} train / {len(val.y)} validation / "
+            f"{len(test.y)} test examples, {world} process{'es' * (world > 1)})"
+        )
     if rank == 0 and not args.smoke:  # smoke runs skip TensorBoard: its import can take seconds
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -290,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             log("tensorboard is not installed: no TensorBoard logs")
     max_steps = config["train"]["smoke_steps"] if args.smoke else None
-    history = fit(net, train_loader, val_loader, config["task"], device, config["train"], run, max_steps, writer, rank,
-                  resume)
+    history = fit(
+        net, train_loader, val_loader, config["task"], device, config["train"], run, max_steps, writer, rank, resume
+    )
 
     (run / f"rank-{rank}.json").write_text(json.dumps({"rank": rank, "weights_sha256": weights_sha256(net)}) + "\n")
     if world > 1:
@@ -324,5 +354,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

@@ -57,5 +57,4 @@ def pipeline(split: datasets.Dataset, preprocess: dict, batch_size: int, shuffle
     options = tf.data.Options()
     # In-memory tensors have no files to shard by: multi-worker training shards the examples.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)
-{% endraw %}
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options){% endraw %}

@@ -29,8 +29,10 @@ def test_split(config: dict, preprocess: dict) -> datasets.Dataset:
     *_, test, current = data.prepare(config)
     for key in ("classes", "vocabulary", "input_shape"):
         if current[key] != preprocess[key]:
-            raise SystemExit(f"error: the data's {key} differ from the run's preprocess.json: "
-                             f"{config['data']['path']} changed since training")
+            raise SystemExit(
+                f"error: the data's {key} differ from the run's preprocess.json: "
+                f"{config['data']['path']} changed since training"
+            )
     return test
 
 
@@ -49,8 +51,14 @@ def cross_validate(config: dict, k: int, max_steps: int | None) -> dict:
         net = model_mod.compile_model(model_mod.build(preprocess, config), config["task"], config["train"])
         # The held-out fold doubles as the early-stopping set: k-fold scores are slightly optimistic.
         train_data = data.pipeline(train, preprocess, batch, True, seed)
-        fit(net, train_data, data.pipeline(held_out, preprocess, batch, False, seed), config["train"],
-            max_steps=max_steps, verbose=False)
+        fit(
+            net,
+            train_data,
+            data.pipeline(held_out, preprocess, batch, False, seed),
+            config["train"],
+            max_steps=max_steps,
+            verbose=False,
+        )
         output = predict(net, data.inputs(held_out.x, preprocess), preprocess)
         folds.append(metrics.evaluate(config["task"], held_out.y, output))
         log(f"fold {number}/{k} done")
@@ -81,5 +89,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

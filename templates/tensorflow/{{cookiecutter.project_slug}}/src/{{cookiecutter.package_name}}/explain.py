@@ -22,12 +22,20 @@ def main(argv: list[str] | None = None) -> int:
         # x is in the loaders' layout (images channels-first); data.inputs converts for Keras.
         return predict(net, data.inputs(x, preprocess), preprocess)
 
-    path = metrics.explain(config["task"], model_output, test.x, test.y, preprocess["feature_names"], args.run,
-                           config["seed"], preprocess.get("vocabulary"), preprocess.get("classes"))
+    path = metrics.explain(
+        config["task"],
+        model_output,
+        test.x,
+        test.y,
+        preprocess["feature_names"],
+        args.run,
+        config["seed"],
+        preprocess.get("vocabulary"),
+        preprocess.get("classes"),
+    )
     log(f"wrote {path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

@@ -53,8 +53,12 @@ def export_all(net: keras.Model, run: Path) -> dict[str, str]:
     # fewer than 1024 weights stay float.
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     (run / "model.int8.tflite").write_bytes(converter.convert())
-    return {"keras": "model.keras", "saved_model": "saved_model", "tflite": "model.tflite",
-            "tflite-int8": "model.int8.tflite"}
+    return {
+        "keras": "model.keras",
+        "saved_model": "saved_model",
+        "tflite": "model.tflite",
+        "tflite-int8": "model.int8.tflite",
+    }
 
 
 def run_tflite(path: Path, x: np.ndarray) -> tuple[np.ndarray, str]:
@@ -76,16 +80,31 @@ def check_all(net: keras.Model, x: np.ndarray, run: Path, task: str) -> list[dic
     checks = []
     for name, output, runtime in outputs:
         diff = float(np.max(np.abs(output - reference)))
-        checks.append({"name": name, "runtime": runtime, "max_abs_diff": diff, "tolerance": FLOAT_TOLERANCE,
-                       "passed": diff <= FLOAT_TOLERANCE})
+        checks.append(
+            {
+                "name": name,
+                "runtime": runtime,
+                "max_abs_diff": diff,
+                "tolerance": FLOAT_TOLERANCE,
+                "passed": diff <= FLOAT_TOLERANCE,
+            }
+        )
     quantised, runtime = run_tflite(run / "model.int8.tflite", x)
     diff = float(np.max(np.abs(quantised - reference)))
-    check = {"name": "tflite-int8", "runtime": runtime, "max_abs_diff": diff, "tolerance": INT8_TOLERANCE,
-             "passed": diff <= INT8_TOLERANCE}
+    check = {
+        "name": "tflite-int8",
+        "runtime": runtime,
+        "max_abs_diff": diff,
+        "tolerance": INT8_TOLERANCE,
+        "passed": diff <= INT8_TOLERANCE,
+    }
     if task != "tabular-regression":
         agreement = float(np.mean(quantised.argmax(axis=1) == reference.argmax(axis=1)))
-        check.update(agreement=agreement, min_agreement=INT8_MIN_AGREEMENT,
-                     passed=check["passed"] and agreement >= INT8_MIN_AGREEMENT)
+        check.update(
+            agreement=agreement,
+            min_agreement=INT8_MIN_AGREEMENT,
+            passed=check["passed"] and agreement >= INT8_MIN_AGREEMENT,
+        )
     return [*checks, check]
 
 
@@ -104,13 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         for check in result["checks"]:
             agrees = "agreement" in check
             extra = f", class agreement {check['agreement']:.3f} >= {check['min_agreement']}" if agrees else ""
-            log(f"{check['name']} ({check['runtime']}): {'ok' if check['passed'] else 'MISMATCH'} "
-                f"(max |diff| {check['max_abs_diff']:.2e}{extra}, tolerance {check['tolerance']})")
+            log(
+                f"{check['name']} ({check['runtime']}): {'ok' if check['passed'] else 'MISMATCH'} "
+                f"(max |diff| {check['max_abs_diff']:.2e}{extra}, tolerance {check['tolerance']})"
+            )
     config_mod.write_json(args.run / "export.json", result)
     log(f"exported {', '.join(formats.values())} to {args.run}")
     return 0 if passed else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

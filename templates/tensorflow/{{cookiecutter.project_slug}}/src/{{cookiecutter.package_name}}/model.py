@@ -45,8 +45,9 @@ def build(preprocess: dict, config: dict) -> keras.Model:
     if task == "text-classification":
         tokens = keras.Input(shape, dtype="int32", name="tokens")
         # Id 0 pads (see datasets.encode): mask_zero hides it from the mean.
-        embedded = layers.Embedding(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"],
-                                    mask_zero=True, name="embedding")(tokens)
+        embedded = layers.Embedding(
+            len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], mask_zero=True, name="embedding"
+        )(tokens)
         return keras.Model(tokens, _head(MaskedMean(name="mean")(embedded), outputs, task), name="text_classifier")
     if task == "image-classification":
         image = keras.Input(shape, name="image")
@@ -67,8 +68,9 @@ def compile_model(net: keras.Model, task: str, train_cfg: dict) -> keras.Model:
     # The model outputs probabilities (not logits), so the exports do too.
     loss = "mean_squared_error" if task == "tabular-regression" else keras.losses.SparseCategoricalCrossentropy()
     # weight_decay 0.01: the PyTorch template's AdamW default, so both frameworks train alike.
-    net.compile(optimizer=keras.optimizers.AdamW(learning_rate=train_cfg["learning_rate"], weight_decay=0.01),
-                loss=loss)
+    net.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=train_cfg["learning_rate"], weight_decay=0.01), loss=loss
+    )
     return net
 
 
@@ -81,5 +83,4 @@ def load(run: Path, preprocess: dict, config: dict) -> keras.Model:
     keras.mixed_precision.set_global_policy("float32")
     net = build(preprocess, config)
     net.load_weights(run / "model.keras")
-    return net
-{% endraw %}
+    return net{% endraw %}

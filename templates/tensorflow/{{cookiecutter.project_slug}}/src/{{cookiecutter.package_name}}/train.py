@@ -40,8 +40,10 @@ def pick_device(name: str) -> str:
     if not gpus:
         if name == "auto":
             return "cpu"
-        raise SystemExit(f"error: --device {name} but TensorFlow sees no GPU "
-                         "(install the CUDA build: pip install -e '.[gpu]'; see the README)")
+        raise SystemExit(
+            f"error: --device {name} but TensorFlow sees no GPU "
+            "(install the CUDA build: pip install -e '.[gpu]'; see the README)"
+        )
     for gpu in gpus:  # take GPU memory as needed instead of all of it up front
         tf.config.experimental.set_memory_growth(gpu, True)
     # TensorFlow calls every GPU "GPU"; on Linux that is CUDA (Apple's tensorflow-metal GPU is not).
@@ -82,12 +84,21 @@ class Progress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         steps = int(self.model.optimizer.iterations.numpy())
-        log(f"{self.unit} {epoch + 1}: train loss {logs.get('loss', math.nan):.4f}, "
-            f"validation loss {logs.get('val_loss', math.nan):.4f} ({steps} steps)")
+        log(
+            f"{self.unit} {epoch + 1}: train loss {logs.get('loss', math.nan):.4f}, "
+            f"validation loss {logs.get('val_loss', math.nan):.4f} ({steps} steps)"
+        )
 
 
-def fit(net: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset, train_cfg: dict,
-        out: Path | None = None, max_steps: int | None = None, verbose: bool = True) -> dict:
+def fit(
+    net: keras.Model,
+    train_data: tf.data.Dataset,
+    val_data: tf.data.Dataset,
+    train_cfg: dict,
+    out: Path | None = None,
+    max_steps: int | None = None,
+    verbose: bool = True,
+) -> dict:
     """Train a compiled model. With `max_steps` (smoke) run that many steps, else epochs with early
     stopping on the validation loss, ending with the best weights. With `out`, keep the best
     checkpoint (out/checkpoint.keras) and TensorBoard logs (out/tensorboard)."""
@@ -99,8 +110,9 @@ def fit(net: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset
         ]
     if max_steps is None:
         epochs, steps_per_epoch, unit = train_cfg["epochs"], None, "epoch"
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_cfg["patience"],
-                                                       restore_best_weights=True))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_cfg["patience"], restore_best_weights=True)
+        )
     else:
         # Smoke runs log the mean loss of each tenth of the steps (Keras averages the loss over an
         # "epoch"), so first-vs-last compares trends, not the noise of single batches.
@@ -110,14 +122,25 @@ def fit(net: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset
     if verbose:
         callbacks.append(Progress(unit))
     # shuffle=False: the tf.data pipeline shuffles (seeded) already.
-    history = net.fit(train_data, validation_data=val_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                      callbacks=callbacks, shuffle=False, verbose=0).history
+    history = net.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=0,
+    ).history
     losses = [float(value) for value in history.get("loss", [])]
     if not losses or not np.isfinite(losses).all():
         raise SystemExit(f"error: the training loss is not finite ({losses[-1:]}); lower train.learning_rate")
     validation = [float(value) for value in history.get("val_loss", []) if np.isfinite(value)]
-    return {"loss_history": losses, "best_validation_loss": min(validation) if validation else None,
-            "steps": int(net.optimizer.iterations.numpy()), "epochs": len(losses)}
+    return {
+        "loss_history": losses,
+        "best_validation_loss": min(validation) if validation else None,
+        "steps": int(net.optimizer.iterations.numpy()),
+        "epochs": len(losses),
+    }
 
 
 def predict(net: keras.Model, x: np.ndarray, preprocess: dict, batch_size: int = 256) -> np.ndarray:
@@ -125,8 +148,9 @@ def predict(net: keras.Model, x: np.ndarray, preprocess: dict, batch_size: int =
 
     Calls the model directly (no tf.function tracing, no tf.distribute), so any worker can run it alone.
     """
-    out = np.concatenate([net(x[start : start + batch_size], training=False).numpy()
-                          for start in range(0, len(x), batch_size)]).astype(np.float32)
+    out = np.concatenate(
+        [net(x[start : start + batch_size], training=False).numpy() for start in range(0, len(x), batch_size)]
+    ).astype(np.float32)
     if preprocess["task"] == "tabular-regression":
         return datasets.unscale_target(out[:, 0], preprocess["stats"])
     return out
@@ -154,9 +178,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # cuda, gpu and mps all mean "TensorFlow's GPU" (CUDA on Linux, tensorflow-metal on Apple).
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "gpu", "mps"])
     parser.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
-    parser.add_argument("--export-check", action="store_true",
-                        help="then export the run and check the export in this process (export --check without "
-                             "a second framework import; what `dlpick verify` runs)")
+    parser.add_argument(
+        "--export-check",
+        action="store_true",
+        help="then export the run and check the export in this process (export --check without "
+        "a second framework import; what `dlpick verify` runs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -168,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     if workers > 1:
         if args.out is None:
             raise SystemExit("error: multi-worker training needs --out (the same folder on every worker)")
-        log("note: Keras 3's model.fit fails with several workers up to at least Keras 3.15 "
-            "(https://github.com/keras-team/keras/issues/20585); if it does, train on one machine")
+        log(
+            "note: Keras 3's model.fit fails with several workers up to at least Keras 3.15 "
+            "(https://github.com/keras-team/keras/issues/20585); if it does, train on one machine"
+        )
     keras.utils.set_random_seed(config["seed"])  # Python, NumPy and TensorFlow
     policy = precision_policy(device, config["train"].get("mixed_precision", True))
     keras.mixed_precision.set_global_policy(policy)
@@ -190,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     with strategy.scope():
         net = model_mod.compile_model(model_mod.build(preprocess, config), config["task"], config["train"])
     if chief:
-        log(f"training {config['task']} on {device} ({len(train.y)} train / {len(val.y)} validation / "
+        log(
+            f"training {config['task']} on {device} ({len(train.y)} train / {len(val.y)} validation / "
             f"{len(test.y)} test examples, {replicas} replica{'s' * (replicas > 1)} on {workers} "
-            f"worker{'s' * (workers > 1)}, {policy})")
+            f"worker{'s' * (workers > 1)}, {policy})"
+        )
     max_steps = config["train"]["smoke_steps"] if args.smoke else None
     history = fit(net, train_data, val_data, config["train"], out, max_steps, verbose=chief)
     net.save(out / "model.keras")
@@ -225,5 +256,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-{% endraw %}
+    sys.exit(main()){% endraw %}

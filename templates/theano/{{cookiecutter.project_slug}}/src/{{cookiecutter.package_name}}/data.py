@@ -1,1 +1,1 @@
-{% include "driver/data.py.j2" %}
+{% include "driver/data.py.j2" -%}

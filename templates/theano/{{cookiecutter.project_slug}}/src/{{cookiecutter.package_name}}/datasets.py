@@ -1,1 +1,1 @@
-{% include "src/datasets.py.j2" %}
+{% include "src/datasets.py.j2" -%}

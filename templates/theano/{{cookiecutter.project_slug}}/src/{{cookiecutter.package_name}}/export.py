@@ -1,1 +1,1 @@
-{% include "driver/export.py.j2" %}
+{% include "driver/export.py.j2" -%}

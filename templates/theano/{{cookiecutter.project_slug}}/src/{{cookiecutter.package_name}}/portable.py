@@ -1,1 +1,1 @@
-{% include "driver/portable.py.j2" %}
+{% include "driver/portable.py.j2" -%}
