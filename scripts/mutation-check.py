@@ -80,6 +80,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "dlpick/workflows/scaffold.py": ("tests/test_render.py", "tests/faults/test_signals.py"),
     "dlpick/verify/envs.py": ("tests/test_envs.py",),
     "dlpick/advise/scoring.py": ("tests/test_scoring.py", "tests/test_cli.py"),
+    "dlpick/advise/criteria.py": ("tests/test_scoring.py", "tests/test_calibration.py"),
     "dlpick/advise/answers.py": ("tests/faults/test_regressions.py", "tests/test_cli.py"),
     "dlpick/kb/knowledge.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
     "dlpick/kb/schema.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
@@ -97,6 +98,7 @@ SCAFFOLD, ENVS, SCORING, ANSWERS = (
     "dlpick/advise/scoring.py",
     "dlpick/advise/answers.py",
 )
+CRITERIA = "dlpick/advise/criteria.py"  # the per-criterion scorers, split out of scoring.py
 KNOWLEDGE, SCHEMA = "dlpick/kb/knowledge.py", "dlpick/kb/schema.py"
 
 MUTANTS: list[Mutant] = [
@@ -404,37 +406,36 @@ MUTANTS: list[Mutant] = [
     ),
     mutant(
         "scoring-features-of-a-kind-all-count",
-        SCORING,
-        "        values[kind] * share[kind] * (1.0 if",
-        '        values[kind] * share[kind] * sum(i["kind"] == kind for i in items) * (1.0 if',
+        CRITERIA,
+        "values[kind] * share[kind] * (1.0 if",
+        "values[kind] * share[kind] * sum(i.kind == kind for i in items) * (1.0 if",
         "several features of one kind all count (each kind should count once)",
     ),
     mutant(
         "scoring-features-uncapped",
-        SCORING,
-        "_clamp(got / known)",
-        "(got / known)",
+        CRITERIA,
+        "clamp(got / known) if known",
+        "(got / known) if known",
         "a feature criterion's score may exceed 1 (no clamp)",
     ),
     mutant(
         "scoring-hardware-warning-vanishes",
         SCORING,
-        '        if support and support["level"] in ("experimental", "cpu-fallback", "community"):\n',
-        '        if support and support["level"] in ("cpu-fallback",):\n',
+        '        if support and support.level in ("experimental", "cpu-fallback", "community"):\n',
+        '        if support and support.level in ("cpu-fallback",):\n',
         'the "only experimental / community support" warning vanishes',
     ),
     mutant(
         "scoring-retired-not-excluded",
         SCORING,
-        '    if status["value"] == "retired" and not answers.include_retired:\n',
-        '    if status["value"] == "retired" and answers.include_retired is None:\n',
+        "    if fw.retired and not answers.include_retired:\n",
+        "    if fw.retired and answers.include_retired is None:\n",
         "retired frameworks are ranked by default (not excluded)",
     ),
     mutant(
         "scoring-python-not-excluded",
         SCORING,
-        '    if answers.python not in python["versions"]'
-        ' and answers.python not in python.get("last_release_for", {}):\n',
+        "    if answers.python not in python.versions and answers.python not in python.last_release_for:\n",
         "    if False:\n",
         "a framework that does not support the team's Python is not excluded",
     ),
