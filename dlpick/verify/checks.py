@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -158,18 +157,12 @@ def _side_by_side_env(project: Path) -> dict[str, str]:
 
 def missing_modules(python: str, modules: list[str], project: Path) -> list[str]:
     """Modules `python` cannot import, found without importing them (nor anything into dlpick)."""
+    ran = processes.capture([python, "-c", PROBE, *modules], 60, cwd=project, env=_env(project))
     try:
-        proc = subprocess.run(
-            [python, "-c", PROBE, *modules],
-            cwd=project,
-            env=_env(project),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return list(json.loads(proc.stdout.strip().splitlines()[-1]))
-    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired) as exc:
-        raise BadInput(f"{python}: cannot run this Python to look for {', '.join(modules)} ({exc})") from None
+        return list(json.loads(ran.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError):
+        why = ran.error or ("timed out after 60 s" if ran.returncode is None else ran.first_line() or "no output")
+        raise BadInput(f"{python}: cannot run this Python to look for {', '.join(modules)} ({why})") from None
 
 
 def run_step(

@@ -373,8 +373,8 @@ def pip_settings(python: str) -> tuple[list[str], dict[str, str]]:
     """
     # Any interpreter with pip reads the same files and variables; a venv made by uv may have no pip.
     base = Path(sys.base_prefix) / ("python.exe" if os.name == "nt" else "bin/python3")
-    found = [python, sys.executable, getattr(sys, "_base_executable", sys.executable), str(base)]
-    for candidate in dict.fromkeys(found):
+    pythons = [python, sys.executable, getattr(sys, "_base_executable", sys.executable), str(base)]
+    for candidate in dict.fromkeys(pythons):
         ran = processes.capture([candidate, "-m", "pip", "config", "list"], 60)
         if ran.returncode == 0:
             break
