@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
 
 SupportLevel = Literal[
     "primary", "official", "vendor", "conversion", "community", "legacy", "experimental", "cpu-fallback"
@@ -228,12 +228,16 @@ Weight = Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)]  # a criterion
 Rank = Annotated[float, Field(ge=1, allow_inf_nan=False)]  # a download rank: 1 is the most downloaded
 
 
-def _complete(value: dict[str, Any], kinds: tuple[str, ...], what: str) -> dict[str, Any]:
-    """Scoring looks every kind up: a table that leaves one out is an error, not a crash later."""
-    missing = [kind for kind in kinds if kind not in value]
-    if missing:
-        raise ValueError(f"{what} needs a value for {', '.join(missing)}")
-    return value
+# The tables of criteria.yaml that need a value for every kind of their key.
+COMPLETE_TABLES: dict[str, tuple[str, ...]] = {
+    "support_levels": get_args(SupportLevel),
+    "task_evidence": (*get_args(EvidenceKind), "breadth_bonus"),
+    "evidence_status": get_args(EvidenceStatus),
+    "performance_features": get_args(PerformanceFeature),
+    "ecosystem_features": get_args(EcosystemFeature),
+    "ease_of_use_features": get_args(UsabilityFeature),
+    "distributed_levels": get_args(DistributedLevel),
+}
 
 
 class Between(Strict):
@@ -309,40 +313,15 @@ class Criteria(Strict):
         gt=0, allow_inf_nan=False, description="an MLPerf result counts half as much after this many years"
     )
 
-    @field_validator("support_levels")
+    @field_validator(*COMPLETE_TABLES)
     @classmethod
-    def _all_levels(cls, value: dict[str, float]) -> dict[str, float]:
-        return _complete(value, get_args(SupportLevel), "support_levels")
-
-    @field_validator("task_evidence")
-    @classmethod
-    def _all_evidence(cls, value: dict[str, float]) -> dict[str, float]:
-        return _complete(value, (*get_args(EvidenceKind), "breadth_bonus"), "task_evidence")
-
-    @field_validator("evidence_status")
-    @classmethod
-    def _all_statuses(cls, value: dict[str, float]) -> dict[str, float]:
-        return _complete(value, get_args(EvidenceStatus), "evidence_status")
-
-    @field_validator("performance_features")
-    @classmethod
-    def _all_performance(cls, value: dict[str, float]) -> dict[str, float]:
-        return _complete(value, get_args(PerformanceFeature), "performance_features")
-
-    @field_validator("ecosystem_features")
-    @classmethod
-    def _all_ecosystem(cls, value: dict[str, float]) -> dict[str, float]:
-        return _complete(value, get_args(EcosystemFeature), "ecosystem_features")
-
-    @field_validator("ease_of_use_features")
-    @classmethod
-    def _all_usability(cls, value: dict[str, float]) -> dict[str, float]:
-        return _complete(value, get_args(UsabilityFeature), "ease_of_use_features")
-
-    @field_validator("distributed_levels")
-    @classmethod
-    def _all_distributed(cls, value: dict[str, float]) -> dict[str, float]:
-        return _complete(value, get_args(DistributedLevel), "distributed_levels")
+    def _every_kind(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        """Scoring looks every kind up: a table that leaves one out is an error, not a crash later."""
+        name = str(info.field_name)
+        missing = [kind for kind in COMPLETE_TABLES[name] if kind not in value]
+        if missing:
+            raise ValueError(f"{name} needs a value for {', '.join(missing)}")
+        return value
 
 
 class Adoption(Sourced):
