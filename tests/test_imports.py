@@ -32,6 +32,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 print("MODULES=" + json.dumps(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+print("DLPICK=" + json.dumps(sorted(m for m in sys.modules if m.startswith("dlpick."))), file=sys.stderr)
 """
 
 
@@ -55,8 +56,12 @@ def probe(args: list[str], trap_dir: Path, home: Path) -> tuple[subprocess.Compl
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, env=env, timeout=60
     )
-    modules = set(json.loads(proc.stderr.rsplit("MODULES=", 1)[1]))
+    modules = set(json.loads(proc.stderr.rsplit("MODULES=", 1)[1].split("\n", 1)[0]))
     return proc, modules
+
+
+def dlpick_modules(proc: subprocess.CompletedProcess) -> set[str]:
+    return set(json.loads(proc.stderr.rsplit("DLPICK=", 1)[1].split("\n", 1)[0]))
 
 
 def test_recommend_json_loads_no_framework(tmp_path: Path, trap_dir: Path):
@@ -76,3 +81,19 @@ def test_help_loads_no_framework(tmp_path: Path, trap_dir: Path):
     assert proc.returncode == 0, proc.stderr
     assert not modules & set(FRAMEWORK_MODULES)
     assert not modules & {"yaml", "pydantic", "questionary"}
+
+
+def test_a_command_loads_no_other_command(tmp_path: Path, trap_dir: Path):
+    """The root group builds a command when it runs: `recommend` imports no other command's module."""
+    from dlpick.cli.app import COMMANDS
+
+    answers = tmp_path / "a.yaml"
+    answers.write_text("task: tabular-classification\n")
+    proc, _ = probe(["recommend", "--answers", str(answers), "--json"], trap_dir, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    loaded = {name for name, (module, _attr) in COMMANDS.items() if f"dlpick.cli.{module}" in dlpick_modules(proc)}
+    assert loaded == {"recommend"}
+    proc, _ = probe(["--help"], trap_dir, tmp_path)  # the list names every command, each module loaded for it
+    assert proc.returncode == 0, proc.stderr
+    assert all(f" {name} " in proc.stdout for name in COMMANDS)
+    assert {f"dlpick.cli.{module}" for module, _attr in COMMANDS.values()} <= dlpick_modules(proc)

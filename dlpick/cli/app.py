@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,8 +50,71 @@ class _Stopped(BaseException):  # noqa: N818 - carries a signal past typer, whic
         self.json_printed = json_printed
 
 
+# Command name -> (module under dlpick.cli, attribute), in the order `dlpick --help` lists them. A command's
+# module is imported when the command runs (or help lists it): `dlpick recommend` loads no other command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "recommend": ("recommend", "recommend"),
+    "show": ("show", "show"),
+    "compare": ("compare", "compare"),
+    "kb": ("kb", "kb_app"),
+    "scaffold": ("scaffold", "scaffold"),
+    "verify": ("verify", "verify"),
+    "update": ("update", "update"),
+    "envs": ("envs", "envs_app"),
+    "doctor": ("doctor", "doctor"),
+    "bench": ("bench", "bench"),
+    "init": ("init", "init"),
+}
+
+
+def _load_command(name: str) -> Any:
+    """The click command for `name`, built from its module on first use."""
+    import importlib
+
+    module_name, attribute = COMMANDS[name]
+    module = importlib.import_module(f"dlpick.cli.{module_name}")
+    target = getattr(module, attribute)
+    if isinstance(target, typer.Typer):  # a command group: kb, envs
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer(add_completion=False)
+    single.command(name, help=module.HELP)(target)
+    return typer.main.get_command(single)
+
+
+class _Commands(MutableMapping[str, Any]):
+    """The root group's commands: every name known at once, each command built when first looked up."""
+
+    def __init__(self, built: Mapping[str, Any]) -> None:
+        self._built = dict(built)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _load_command(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(name for name in self._built if name not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
+
+
 class DlpickGroup(TyperGroup):
     """Runs commands with one error policy: one line on stderr, the exit code from DESIGN.md."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands(self.commands)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta[AS_JSON] = "--json" in args
@@ -174,25 +238,6 @@ def _root(
 
     verbosity = -1 if quiet else 1 if verbose else 0
     ctx.obj = Session(profile, verbosity=verbosity, debug=debug or _env_debug(), on_detail=output.stderr_line)
-
-
-def _register() -> None:
-    from dlpick.cli import bench, compare, doctor, envs, init, kb, recommend, scaffold, show, update, verify
-
-    app.command("recommend", help=recommend.HELP, no_args_is_help=False)(recommend.recommend)
-    app.command("show", help=show.HELP)(show.show)
-    app.command("compare", help=compare.HELP)(compare.compare)
-    app.add_typer(kb.kb_app, name="kb")
-    app.command("scaffold", help=scaffold.HELP, no_args_is_help=False)(scaffold.scaffold)
-    app.command("verify", help=verify.HELP)(verify.verify)
-    app.command("update", help=update.HELP)(update.update)
-    app.add_typer(envs.envs_app, name="envs")
-    app.command("doctor", help=doctor.HELP)(doctor.doctor)
-    app.command("bench", help=bench.HELP)(bench.bench)
-    app.command("init", help=init.HELP)(init.init)
-
-
-_register()
 
 
 def main() -> None:
