@@ -87,3 +87,70 @@ def test_tensorflow_requirements_files_match_its_extras():
     for name, extra in (("requirements.txt", "cpu"), ("requirements-gpu.txt", "gpu")):
         lines = [line for line in (root / name).read_text().splitlines() if line and not line.startswith("#")]
         assert lines == ["-r requirements-common.txt", *extras[extra]], name
+
+
+# Code that belongs to some tasks only; a project carries its own task's and no other's.
+TASK_CODE = {
+    "tabular": ("def load_table(", "class MLP("),
+    "image": ("def load_images(", "class CNN(", "IMAGE_SUFFIXES"),
+    "text": ("def load_text(", "def tokenize(", "class TextClassifier(", "class MaskedMean(", "def token_occlusion("),
+}
+TASK_GROUP = {
+    "tabular-regression": "tabular",
+    "tabular-classification": "tabular",
+    "image-classification": "image",
+    "text-classification": "text",
+}
+
+
+@pytest.mark.parametrize(("framework", "task"), CASES)
+def test_a_project_carries_its_own_tasks_code_only(rendered: dict[tuple[str, str], Path], framework: str, task: str):
+    sources = {path: path.read_text() for path in rendered[framework, task].rglob("*.py")}
+    own = TASK_GROUP[task]
+    for path, text in sources.items():
+        assert "# [task:" not in text and "# [end task]" not in text, f"{path}: a task marker is left"
+        for group, names in TASK_CODE.items():
+            if group != own:
+                assert not [name for name in names if name in text], (
+                    f"{path}: code of {group} tasks in a {task} project"
+                )
+    loader = TASK_CODE[own][0]
+    assert any(loader in text for text in sources.values()), f"{framework} {task}: its own loader is missing"
+
+
+def _run_hook(tmp_path: Path, task: str, source: str) -> subprocess.CompletedProcess[str]:
+    hook = Path(__file__).resolve().parent.parent / "templates" / "pytorch" / "hooks" / "post_gen_project.py"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "m.py").write_text(source)
+    script = hook.read_text().replace("{{ cookiecutter.task }}", task)
+    return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def test_the_hook_keeps_the_projects_task_and_drops_the_markers(tmp_path: Path):
+    source = (
+        "a = 1\n# [task: text-classification]\nb = 2\n# [end task]\n    # [task: image-classification tabular-regression]\n"
+        "c = 3\n# [task: tabular-regression]\nd = 4\n# [end task]\n    # [end task]\n"
+    )
+    done = _run_hook(tmp_path, "image-classification", source)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "src" / "m.py").read_text() == "a = 1\nc = 3\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("x = 1\n# [end task]\n", "m.py:2: [end task] without [task: ...]"),
+        ("# [task: text-classification]\nx = 1\n", "m.py: a task region is not closed"),
+    ],
+)
+def test_the_hook_refuses_broken_markers(tmp_path: Path, source: str, problem: str):
+    done = _run_hook(tmp_path, "text-classification", source)
+    assert done.returncode != 0 and problem in done.stderr
+
+
+def test_every_template_has_the_same_hook():
+    root = Path(__file__).resolve().parent.parent / "templates"
+    hooks = {path.parent.parent.name: path.read_text() for path in root.glob("*/hooks/post_gen_project.py")}
+    assert len(hooks) == 9 and len(set(hooks.values())) == 1, (
+        "cookiecutter hooks cannot include: keep the nine copies equal"
+    )

@@ -96,22 +96,24 @@ def net_spec(preprocess: dict, config: dict, train: bool) -> caffe_pb2.NetParame
     n.data = L.Input(shape=dict(dim=[1, *shape]))
     if train:
         n.label = L.Input(shape=dict(dim=[1, 1] if task == "tabular-regression" else [1]))
-    if task == "image-classification":
-        n.conv1 = L.Convolution(n.data, num_output=16, kernel_size=3, pad=1, **_fill())
-        n.relu1 = L.ReLU(n.conv1, in_place=True)
-        n.pool1 = L.Pooling(n.relu1, pool=P.Pooling.MAX, kernel_size=2, stride=2)
-        n.conv2 = L.Convolution(n.pool1, num_output=32, kernel_size=3, pad=1, **_fill())
-        n.relu2 = L.ReLU(n.conv2, in_place=True)
-        n.pool2 = L.Pooling(n.relu2, pool=P.Pooling.MAX, kernel_size=2, stride=2)
-        n.dense1 = L.InnerProduct(n.pool2, num_output=hidden, **_fill())  # flattens (C, H, W)
-        n.relu3 = L.ReLU(n.dense1, in_place=True)
-        n.out = L.InnerProduct(n.relu3, num_output=outputs, **_fill())
-    else:
-        n.dense1 = L.InnerProduct(n.data, num_output=hidden, **_fill())
-        n.relu1 = L.ReLU(n.dense1, in_place=True)
-        n.dense2 = L.InnerProduct(n.relu1, num_output=hidden, **_fill())
-        n.relu2 = L.ReLU(n.dense2, in_place=True)
-        n.out = L.InnerProduct(n.relu2, num_output=outputs, **_fill())
+    # [task: image-classification]
+    n.conv1 = L.Convolution(n.data, num_output=16, kernel_size=3, pad=1, **_fill())
+    n.relu1 = L.ReLU(n.conv1, in_place=True)
+    n.pool1 = L.Pooling(n.relu1, pool=P.Pooling.MAX, kernel_size=2, stride=2)
+    n.conv2 = L.Convolution(n.pool1, num_output=32, kernel_size=3, pad=1, **_fill())
+    n.relu2 = L.ReLU(n.conv2, in_place=True)
+    n.pool2 = L.Pooling(n.relu2, pool=P.Pooling.MAX, kernel_size=2, stride=2)
+    n.dense1 = L.InnerProduct(n.pool2, num_output=hidden, **_fill())  # flattens (C, H, W)
+    n.relu3 = L.ReLU(n.dense1, in_place=True)
+    n.out = L.InnerProduct(n.relu3, num_output=outputs, **_fill())
+    # [end task]
+    # [task: tabular-regression tabular-classification]
+    n.dense1 = L.InnerProduct(n.data, num_output=hidden, **_fill())
+    n.relu1 = L.ReLU(n.dense1, in_place=True)
+    n.dense2 = L.InnerProduct(n.relu1, num_output=hidden, **_fill())
+    n.relu2 = L.ReLU(n.dense2, in_place=True)
+    n.out = L.InnerProduct(n.relu2, num_output=outputs, **_fill())
+    # [end task]
     if train:
         if task == "tabular-regression":
             # EuclideanLoss is sum((a - b)^2) / (2 N): weight 2 makes it the mean squared error.

@@ -61,6 +61,7 @@ def seed(value: int) -> None:
     _seed = int(value)
 
 
+# [task: tabular-regression tabular-classification]
 class MLP(nnx.Module):
     def __init__(self, n_features: int, hidden: int, n_outputs: int, *, rngs: nnx.Rngs) -> None:
         self.dense1 = nnx.Linear(n_features, hidden, rngs=rngs)
@@ -73,6 +74,8 @@ class MLP(nnx.Module):
         return self.out(x)
 
 
+# [end task]
+# [task: image-classification]
 class CNN(nnx.Module):
     def __init__(self, channels: int, size: int, hidden: int, n_outputs: int, *, rngs: nnx.Rngs) -> None:
         self.conv1 = nnx.Conv(channels, 16, kernel_size=(3, 3), padding="SAME", rngs=rngs)
@@ -88,6 +91,8 @@ class CNN(nnx.Module):
         return self.out(nnx.relu(self.dense1(x)))
 
 
+# [end task]
+# [task: text-classification]
 class TextClassifier(nnx.Module):
     """Mean of the token embeddings (padding, id 0, masked out), then a linear layer."""
 
@@ -101,6 +106,7 @@ class TextClassifier(nnx.Module):
         return self.out(summed / jnp.maximum(mask.sum(axis=1), 1.0))
 
 
+# [end task]
 @functools.partial(nnx.jit, static_argnums=(0, 1))
 def _init(kind: type, args: tuple, key: jax.Array) -> nnx.Module:
     """The initial weights as one compiled program (not one per initialiser and shape)."""
@@ -108,19 +114,26 @@ def _init(kind: type, args: tuple, key: jax.Array) -> nnx.Module:
 
 
 def build(preprocess: dict, config: dict) -> nnx.Module:
-    task, shape, outputs = preprocess["task"], preprocess["input_shape"], preprocess["n_outputs"]
-    hidden = config["model"]["hidden"]
-    if task == "image-classification":
-        kind, args = CNN, (shape[0], shape[1], hidden, outputs)
-    elif task == "text-classification":
-        kind, args = TextClassifier, (len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
-    else:
-        kind, args = MLP, (shape[0], hidden, outputs)
+    outputs = preprocess["n_outputs"]
+    # [task: image-classification]
+    kind, args = CNN, (*preprocess["input_shape"][:2], config["model"]["hidden"], outputs)
+    # [end task]
+    # [task: text-classification]
+    kind, args = TextClassifier, (len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    # [end task]
+    # [task: tabular-regression tabular-classification]
+    kind, args = MLP, (preprocess["input_shape"][0], config["model"]["hidden"], outputs)
+    # [end task]
     return _init(kind, args, jax.random.key(_seed))
 
 
 def _inputs(model: nnx.Module, x: np.ndarray) -> np.ndarray:
-    return np.asarray(x, dtype=np.int32 if isinstance(model, TextClassifier) else np.float32)
+    # [task: text-classification]
+    return np.asarray(x, dtype=np.int32)  # token ids
+    # [end task]
+    # [task: tabular-regression tabular-classification image-classification]
+    return np.asarray(x, dtype=np.float32)
+    # [end task]
 
 
 def _targets(y: np.ndarray, regression: bool) -> np.ndarray:

@@ -18,7 +18,9 @@ os.environ.setdefault("GLOG_v", "3")
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 from mindspore import nn, ops  # noqa: E402
+# [task: text-classification]
 from mindspore.common.initializer import Normal, initializer  # noqa: E402
+# [end task]
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "MindSpore"
@@ -61,6 +63,7 @@ def seed(value: int) -> None:
     ms.set_seed(value)
 
 
+# [task: tabular-regression tabular-classification]
 class MLP(nn.Cell):
     def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
@@ -76,6 +79,8 @@ class MLP(nn.Cell):
         return self.layers(x)
 
 
+# [end task]
+# [task: image-classification]
 class CNN(nn.Cell):
     def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
@@ -95,6 +100,8 @@ class CNN(nn.Cell):
         return self.head(self.features(x))
 
 
+# [end task]
+# [task: text-classification]
 class TextClassifier(nn.Cell):
     """Mean of the token embeddings (padding, id 0, left out), then a dense layer.
 
@@ -117,14 +124,18 @@ class TextClassifier(nn.Cell):
         return self.head(summed / ops.maximum(count, ms.Tensor(1.0, ms.float32)))
 
 
+# [end task]
 def build(preprocess: dict, config: dict) -> nn.Cell:
-    task, shape, outputs = preprocess["task"], preprocess["input_shape"], preprocess["n_outputs"]
-    hidden = config["model"]["hidden"]
-    if task == "image-classification":
-        return CNN(shape[0], shape[1], outputs, hidden)
-    if task == "text-classification":
-        return TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
-    return MLP(shape[0], outputs, hidden)
+    outputs = preprocess["n_outputs"]
+    # [task: image-classification]
+    return CNN(*preprocess["input_shape"][:2], outputs, config["model"]["hidden"])
+    # [end task]
+    # [task: text-classification]
+    return TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    # [end task]
+    # [task: tabular-regression tabular-classification]
+    return MLP(preprocess["input_shape"][0], outputs, config["model"]["hidden"])
+    # [end task]
 
 
 def _tensor(x: np.ndarray) -> ms.Tensor:

@@ -55,6 +55,7 @@ def seed(value: int) -> None:
     mx.random.seed(value)
 
 
+# [task: text-classification]
 class TextClassifier(nn.HybridBlock):
     """Mean of the token embeddings (padding, id 0, masked out), then a dense layer."""
 
@@ -71,32 +72,36 @@ class TextClassifier(nn.HybridBlock):
         return self.head(F.broadcast_div(summed, count))
 
 
+# [end task]
 def build(preprocess: dict, config: dict) -> gluon.HybridBlock:
     """The model, its parameters initialised (Xavier) on the selected context and hybridized.
     Input sizes are given explicitly, so nothing waits for a first batch (no deferred init)."""
     task, shape, outputs = preprocess["task"], preprocess["input_shape"], preprocess["n_outputs"]
+    # [task: text-classification]
+    net = TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    # [end task]
+    # [task: tabular-regression tabular-classification image-classification]
     hidden = config["model"]["hidden"]
-    if task == "text-classification":
-        net = TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
-    else:
-        net = nn.HybridSequential()
-        with net.name_scope():
-            if task == "image-classification":
-                channels, size = shape[0], shape[1]
-                net.add(
-                    nn.Conv2D(16, 3, padding=1, in_channels=channels, activation="relu"),
-                    nn.MaxPool2D(2),
-                    nn.Conv2D(32, 3, padding=1, in_channels=16, activation="relu"),
-                    nn.MaxPool2D(2),
-                    nn.Flatten(),
-                    nn.Dense(hidden, in_units=32 * (size // 4) ** 2, activation="relu"),
-                )
-            else:
-                net.add(
-                    nn.Dense(hidden, in_units=shape[0], activation="relu"),
-                    nn.Dense(hidden, in_units=hidden, activation="relu"),
-                )
-            net.add(nn.Dense(outputs, in_units=hidden))
+    net = nn.HybridSequential()
+    with net.name_scope():
+        # [task: image-classification]
+        net.add(
+            nn.Conv2D(16, 3, padding=1, in_channels=shape[0], activation="relu"),
+            nn.MaxPool2D(2),
+            nn.Conv2D(32, 3, padding=1, in_channels=16, activation="relu"),
+            nn.MaxPool2D(2),
+            nn.Flatten(),
+            nn.Dense(hidden, in_units=32 * (shape[1] // 4) ** 2, activation="relu"),
+        )
+        # [end task]
+        # [task: tabular-regression tabular-classification]
+        net.add(
+            nn.Dense(hidden, in_units=shape[0], activation="relu"),
+            nn.Dense(hidden, in_units=hidden, activation="relu"),
+        )
+        # [end task]
+        net.add(nn.Dense(outputs, in_units=hidden))
+    # [end task]
     net.initialize(mx.init.Xavier(), ctx=_ctx)
     net.hybridize()
     # What the loss and export need (plain attributes, not parameters).

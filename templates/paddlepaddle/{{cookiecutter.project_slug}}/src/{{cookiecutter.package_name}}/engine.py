@@ -54,6 +54,7 @@ def seed(value: int) -> None:
     paddle.seed(value)
 
 
+# [task: tabular-regression tabular-classification]
 class MLP(nn.Layer):
     def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
@@ -69,6 +70,8 @@ class MLP(nn.Layer):
         return self.layers(x)
 
 
+# [end task]
+# [task: image-classification]
 class CNN(nn.Layer):
     def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
@@ -87,6 +90,8 @@ class CNN(nn.Layer):
         return self.head(self.features(x))
 
 
+# [end task]
+# [task: text-classification]
 class TextClassifier(nn.Layer):
     """Mean of the token embeddings (padding masked out), then a linear layer."""
 
@@ -101,15 +106,18 @@ class TextClassifier(nn.Layer):
         return self.head(summed / mask.sum(axis=1).clip(min=1.0))
 
 
+# [end task]
 def build(preprocess: dict, config: dict) -> nn.Layer:
     task, shape, outputs = preprocess["task"], preprocess["input_shape"], preprocess["n_outputs"]
-    hidden = config["model"]["hidden"]
-    if task == "image-classification":
-        model = CNN(shape[0], shape[1], outputs, hidden)
-    elif task == "text-classification":
-        model = TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
-    else:
-        model = MLP(shape[0], outputs, hidden)
+    # [task: image-classification]
+    model = CNN(shape[0], shape[1], outputs, config["model"]["hidden"])
+    # [end task]
+    # [task: text-classification]
+    model = TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    # [end task]
+    # [task: tabular-regression tabular-classification]
+    model = MLP(shape[0], outputs, config["model"]["hidden"])
+    # [end task]
     # What export needs to describe the input (plain attributes, not parameters).
     model.task, model.input_shape = task, list(shape)
     return model

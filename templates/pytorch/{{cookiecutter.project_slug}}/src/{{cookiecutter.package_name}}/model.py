@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 
+# [task: tabular-regression tabular-classification]
 class MLP(nn.Module):
     def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
@@ -21,6 +22,8 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
+# [end task]
+# [task: image-classification]
 class CNN(nn.Module):
     def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
         super().__init__()
@@ -39,6 +42,8 @@ class CNN(nn.Module):
         return self.head(self.features(x))
 
 
+# [end task]
+# [task: text-classification]
 class TextClassifier(nn.Module):
     """Mean of the token embeddings (padding masked out), then a linear layer."""
 
@@ -53,11 +58,15 @@ class TextClassifier(nn.Module):
         return self.head(summed / mask.sum(dim=1).clamp(min=1.0))
 
 
+# [end task]
 def build(preprocess: dict, config: dict) -> nn.Module:
-    task, shape, outputs = preprocess["task"], preprocess["input_shape"], preprocess["n_outputs"]
-    hidden = config["model"]["hidden"]
-    if task == "image-classification":
-        return CNN(shape[0], shape[1], outputs, hidden)
-    if task == "text-classification":
-        return TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
-    return MLP(shape[0], outputs, hidden){% endraw %}
+    outputs = preprocess["n_outputs"]
+    # [task: image-classification]
+    return CNN(*preprocess["input_shape"][:2], outputs, config["model"]["hidden"])
+    # [end task]
+    # [task: text-classification]
+    return TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    # [end task]
+    # [task: tabular-regression tabular-classification]
+    return MLP(preprocess["input_shape"][0], outputs, config["model"]["hidden"])
+    # [end task]{% endraw %}

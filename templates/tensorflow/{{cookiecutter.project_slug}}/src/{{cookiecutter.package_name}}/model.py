@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 
+# [task: text-classification]
 @keras.saving.register_keras_serializable(package=__package__)
 class MaskedMean(layers.Layer):
     """Mean of the token embeddings over the real tokens (Embedding's mask drops the padding).
@@ -21,14 +22,15 @@ class MaskedMean(layers.Layer):
 
     def call(self, inputs, mask=None):
         if mask is None:
-            return ops.mean(inputs, axis=1)
-        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
-        return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+            return keras.ops.mean(inputs, axis=1)
+        weights = keras.ops.expand_dims(keras.ops.cast(mask, inputs.dtype), -1)
+        return keras.ops.sum(inputs * weights, axis=1) / keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
 
     def compute_mask(self, inputs, mask=None):
         return None  # the mean has no time axis left to mask
 
 
+# [end task]
 def _head(features, n_outputs: int, task: str):
     """The output layer, in float32 even under a mixed-precision policy (stable loss and softmax)."""
     if task == "tabular-regression":
@@ -41,26 +43,29 @@ def build(preprocess: dict, config: dict) -> keras.Model:
     """The model for the task: it outputs class probabilities, or the (scaled) regression target."""
     task, outputs = preprocess["task"], preprocess["n_outputs"]
     shape = tuple(preprocess["model_input_shape"])
-    hidden = config["model"]["hidden"]
-    if task == "text-classification":
-        tokens = keras.Input(shape, dtype="int32", name="tokens")
-        # Id 0 pads (see datasets.encode): mask_zero hides it from the mean.
-        embedded = layers.Embedding(
-            len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], mask_zero=True, name="embedding"
-        )(tokens)
-        return keras.Model(tokens, _head(MaskedMean(name="mean")(embedded), outputs, task), name="text_classifier")
-    if task == "image-classification":
-        image = keras.Input(shape, name="image")
-        x = layers.Conv2D(16, 3, padding="same", activation="relu")(image)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.Dense(hidden, activation="relu")(layers.Flatten()(x))
-        return keras.Model(image, _head(x, outputs, task), name="cnn")
+    # [task: text-classification]
+    tokens = keras.Input(shape, dtype="int32", name="tokens")
+    # Id 0 pads (see datasets.encode): mask_zero hides it from the mean.
+    embedded = layers.Embedding(
+        len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], mask_zero=True, name="embedding"
+    )(tokens)
+    return keras.Model(tokens, _head(MaskedMean(name="mean")(embedded), outputs, task), name="text_classifier")
+    # [end task]
+    # [task: image-classification]
+    image = keras.Input(shape, name="image")
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(image)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Dense(config["model"]["hidden"], activation="relu")(layers.Flatten()(x))
+    return keras.Model(image, _head(x, outputs, task), name="cnn")
+    # [end task]
+    # [task: tabular-regression tabular-classification]
     features = keras.Input(shape, name="features")
-    x = layers.Dense(hidden, activation="relu")(features)
-    x = layers.Dense(hidden, activation="relu")(x)
+    x = layers.Dense(config["model"]["hidden"], activation="relu")(features)
+    x = layers.Dense(config["model"]["hidden"], activation="relu")(x)
     return keras.Model(features, _head(x, outputs, task), name="mlp")
+    # [end task]
 
 
 def compile_model(net: keras.Model, task: str, train_cfg: dict) -> keras.Model:
