@@ -174,6 +174,35 @@ def _set_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
     nnx.update(model, state)
 
 
+def _variables(node: nnx.Module | nnx.Optimizer) -> tuple[nnx.State, dict[str, nnx.Variable]]:
+    """All of `node`'s state (parameters, and any random key or other variable a layer keeps) and
+    its variables by path, "dense1/kernel" or "opt_state/0/mu/dense1/kernel"."""
+    state = nnx.state(node)
+    return state, {"/".join(map(str, path)): variable for path, variable in nnx.to_flat_state(state)}
+
+
+def _save_state(node: nnx.Module | nnx.Optimizer, prefix: str) -> dict[str, np.ndarray]:
+    arrays = {}
+    for name, variable in _variables(node)[1].items():
+        value = variable.get_value()
+        if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):  # a typed key (nnx.Rngs): its raw bits
+            value = jax.random.key_data(value)
+        arrays[prefix + name] = np.array(value)
+    return arrays
+
+
+def _load_state(node: nnx.Module | nnx.Optimizer, prefix: str, arrays: dict[str, np.ndarray]) -> None:
+    state, variables = _variables(node)
+    for name, variable in variables.items():
+        current = variable.get_value()
+        if jnp.issubdtype(current.dtype, jax.dtypes.prng_key):
+            value = jax.random.wrap_key_data(arrays[prefix + name], impl=jax.random.key_impl(current))
+        else:
+            value = jnp.asarray(arrays[prefix + name], dtype=current.dtype)
+        variable.set_value(value)
+    nnx.update(node, state)
+
+
 class Trainer:
     """AdamW (optax) on the model's parameters; `step` runs one jitted update."""
 
@@ -196,6 +225,16 @@ class Trainer:
 
     def restore(self, snapshot: dict[str, np.ndarray]) -> None:
         _set_weights(self.model, snapshot)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """All that training continues from: the model's variables (weights, and the key and
+        count of any `nnx.Rngs` a layer such as `nnx.Dropout` draws from) and the optimiser's
+        (AdamW's step count and moments), as NumPy copies."""
+        return {**_save_state(self.model, "model/"), **_save_state(self.optimizer, "optimizer/")}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        _load_state(self.model, "model/", state)
+        _load_state(self.optimizer, "optimizer/", state)
 
 
 def forward(model: nnx.Module, x: np.ndarray) -> np.ndarray:

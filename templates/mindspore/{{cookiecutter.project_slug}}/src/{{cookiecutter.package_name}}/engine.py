@@ -181,6 +181,28 @@ class Trainer:
         for param in self.model.trainable_params():
             param.set_data(ms.Tensor(snapshot[param.name]))
 
+    def state(self) -> dict[str, np.ndarray]:
+        """All that training continues from, as NumPy copies: the model's parameters (`model/<name>`),
+        the optimiser's own (`optimizer/...`: Adam's `moment1.<name>` and `moment2.<name>`, the beta
+        powers, `global_step`, the learning rate). No random state: MindSpore's dropout draws from
+        per-operator seeds that cannot be read back (`get_rng_state` does not cover them), and
+        nothing in these models draws after initialisation."""
+        arrays = {f"model/{param.name}": param.asnumpy().copy() for param in self.model.get_parameters()}
+        for param in self._optimiser_params():
+            arrays[f"optimizer/{param.name}"] = param.asnumpy().copy()
+        return arrays
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        for param in self.model.get_parameters():
+            param.set_data(ms.Tensor(state[f"model/{param.name}"]))
+        for param in self._optimiser_params():
+            param.set_data(ms.Tensor(state[f"optimizer/{param.name}"]))
+
+    def _optimiser_params(self) -> list:
+        """The optimiser's parameters that are not the model's (it holds those too)."""
+        own = {id(param) for param in self.model.get_parameters()}
+        return [param for param in self.optimizer.get_parameters() if id(param) not in own]
+
 
 def forward(model: nn.Cell, x: np.ndarray) -> np.ndarray:
     return model(_tensor(x)).asnumpy()

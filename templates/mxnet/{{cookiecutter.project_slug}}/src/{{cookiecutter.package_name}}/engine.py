@@ -154,6 +154,37 @@ class Trainer:
         for name, param in self.model.collect_params().items():
             param.set_data(snapshot[name])
 
+    def state(self) -> dict[str, np.ndarray]:
+        """All that training continues from, as NumPy copies: the parameters (`model/<name>`) and
+        Adam's state per parameter (`optimizer/<name>/0` and `/1`: the moments; `/count`: the
+        updates so far, for the bias correction) and its overall update count. MXNet's random
+        generator cannot be read back (only seeded); nothing in these models draws from it after
+        initialisation (no dropout)."""
+        arrays = {f"model/{name}": param.data().asnumpy() for name, param in self.model.collect_params().items()}
+        optimizer, updater = self.trainer._optimizer, self.trainer._updaters[0]
+        for index, param in enumerate(self.trainer._params):
+            for position, array in enumerate(updater.states.get(index, ())):
+                arrays[f"optimizer/{param.name}/{position}"] = array.asnumpy()
+            if index in optimizer._index_update_count:
+                arrays[f"optimizer/{param.name}/count"] = np.array(optimizer._index_update_count[index])
+        arrays["optimizer/num_update"] = np.array(optimizer.num_update)
+        return arrays
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        for name, param in self.model.collect_params().items():
+            param.set_data(mx.nd.array(state[f"model/{name}"], ctx=_ctx, dtype=state[f"model/{name}"].dtype))
+        # gluon.Trainer's private state (its save_states/load_states pickle the same objects to a file).
+        optimizer, updater = self.trainer._optimizer, self.trainer._updaters[0]
+        for index, param in enumerate(self.trainer._params):
+            prefix = f"optimizer/{param.name}/"
+            if prefix + "0" in state:
+                moments = (state[prefix + "0"], state[prefix + "1"])
+                updater.states[index] = tuple(mx.nd.array(m, ctx=_ctx, dtype=m.dtype) for m in moments)
+                updater.states_synced[index] = True
+            if prefix + "count" in state:
+                optimizer._index_update_count[index] = int(state[prefix + "count"])
+        optimizer.num_update = int(state["optimizer/num_update"])
+
 
 def forward(model: gluon.HybridBlock, x: np.ndarray) -> np.ndarray:
     return model(_array(x)).asnumpy()

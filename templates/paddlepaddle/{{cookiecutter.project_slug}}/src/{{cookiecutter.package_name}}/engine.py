@@ -7,6 +7,7 @@ predictor (`paddle.inference`).
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -171,6 +172,57 @@ class Trainer:
 
     def restore(self, snapshot: dict[str, paddle.Tensor]) -> None:
         self.model.set_state_dict(snapshot)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """All that training continues from, as NumPy copies: the parameters (`model/<name>`),
+        the optimiser's `state_dict()` (`optimizer/<parameter>/<accumulator>`: AdamW's moments and
+        beta-power accumulators; any master weights; a learning-rate scheduler's state as JSON),
+        the loss scaler's (float16 mixed precision) and the random generators' (what a dropout
+        layer would draw from). Accumulators are stored under the parameters' structured names
+        ("layers.0.weight"), not Paddle's global ones ("linear_0.w_0"), which depend on how many
+        layers the process made before."""
+        arrays = {f"model/{name}": np.array(value) for name, value in self.model.state_dict().items()}
+        names = {parameter.name: name for name, parameter in self.model.named_parameters()}
+        for key, value in self.optimizer.state_dict().items():
+            if key == "LR_Scheduler":
+                arrays["optimizer/LR_Scheduler"] = np.array(json.dumps(value, default=_plain))
+            elif key == "master_weights":
+                arrays.update({f"master_weights/{names[k]}": np.array(v) for k, v in value.items()})
+            else:  # "linear_0.w_0_moment1_0": the parameter's name, then the accumulator's
+                owner = max((name for name in names if key.startswith(name + "_")), key=len)
+                arrays[f"optimizer/{names[owner]}/{key[len(owner) + 1 :]}"] = np.array(value)
+        if self.scaler is not None:
+            arrays["scaler"] = np.array(json.dumps(self.scaler.state_dict(), default=_plain))
+        arrays["rng"] = np.array(json.dumps([generator.__getstate__() for generator in paddle.get_rng_state()]))
+        return arrays
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.model.set_state_dict({name[6:]: value for name, value in state.items() if name.startswith("model/")})
+        names = {name: parameter.name for name, parameter in self.model.named_parameters()}
+        optimizer: dict = {}
+        for key, value in state.items():
+            if key == "optimizer/LR_Scheduler":
+                optimizer["LR_Scheduler"] = json.loads(str(value))
+            elif key.startswith("master_weights/"):
+                optimizer.setdefault("master_weights", {})[names[key[15:]]] = paddle.to_tensor(value)
+            elif key.startswith("optimizer/"):
+                parameter, accumulator = key[10:].split("/")
+                optimizer[f"{names[parameter]}_{accumulator}"] = value
+        # Accumulators that do not exist yet (before the first step) are filled when AdamW makes them.
+        self.optimizer.set_state_dict(optimizer)
+        if self.scaler is not None and "scaler" in state:  # mixed precision may be switched on at resume
+            self.scaler.load_state_dict(json.loads(str(state["scaler"])))
+        generators = []
+        for saved in json.loads(str(state["rng"])):
+            generator = paddle.base.core.GeneratorState.__new__(paddle.base.core.GeneratorState)
+            generator.__setstate__(tuple(saved))
+            generators.append(generator)
+        paddle.set_rng_state(generators)
+
+
+def _plain(value: object) -> object:
+    """A NumPy array or Paddle tensor in a state dict, as JSON can hold it."""
+    return np.asarray(value).tolist()
 
 
 def forward(model: nn.Layer, x: np.ndarray) -> np.ndarray:
