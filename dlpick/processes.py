@@ -426,3 +426,48 @@ def run_step(
     if not reader.is_alive():  # else a process outside the tree still holds the pipe
         stdout.close()
     return Ran(None if timed_out else proc.returncode, time.monotonic() - start, list(tail))
+
+
+@dataclass
+class Background:
+    """A command running beside dlpick (a server): its process and its last output lines."""
+
+    proc: subprocess.Popen[str]
+    tail: deque[str]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def last(self, count: int = 3) -> str:
+        return Ran(self.proc.returncode, 0.0, list(self.tail)).last(count)
+
+
+@contextlib.contextmanager
+def background(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Iterator[Background]:
+    """Run `cmd` in a session of its own for the body of the `with` (its output kept, the last 200
+    lines); leaving the body, however it is left, stops its whole tree as a step's is stopped."""
+    become_subreaper()
+    started = time.time()
+    before = set(_direct_children()) if _subreaper else set()
+    proc = _start(cmd, cwd, env, subprocess.STDOUT)
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    tail: deque[str] = deque(maxlen=200)
+
+    def read() -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stdout:
+                tail.append(plain(line.rstrip("\n")))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield Background(proc, tail)
+    finally:
+        try:
+            kill_tree(proc, grace=KILL_GRACE)
+        finally:
+            with _active_lock:
+                _active.discard(proc.pid)
+            kill_orphans(before, started)
+            reader.join(KILL_GRACE)

@@ -64,7 +64,7 @@ def test_scaffold_then_verify(framework: str, task: str, tmp_path: Path):
     assert checked.returncode == 0 and report["passed"], json.dumps(failed, indent=1) + checked.stderr[-3000:]
     assert report["framework"] == framework and report["device"] == "cpu"
     names = [c["name"] for c in report["checks"]]
-    assert names == ["framework", "requirements", "smoke-train", "metrics", "loss", "export", "project tests"]
+    assert names == ["framework", "requirements", "smoke-train", "metrics", "loss", "export", "serve", "project tests"]
     tests = next(c for c in report["checks"] if c["name"] == "project tests")
     assert "passed" in tests["detail"]  # the generated repository's own pytest ran and passed
 
@@ -126,6 +126,7 @@ def test_scaffold_then_verify_isolated(
         "metrics",
         "loss",
         "export",
+        "serve",
         "project tests",
     ]
     assert report["framework"] == framework and report["device"] == "cpu"

@@ -377,6 +377,7 @@ def verify(
                     _train_and_export_at_once(project, run, device, timeout, python, event, add, result, side_by_side)
                 else:
                     _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
+                add(_serve_check(project, run, python, timeout, event, result))
                 if tests is not None:
                     add(check_tests(tests.result(), tests_timeout))
             except BaseException:
@@ -393,6 +394,21 @@ def verify(
         add(Check("project tests", False, f"pytest not installed for {python}; not verified"))
     result.seconds = time.monotonic() - start
     return result
+
+
+def _serve_check(
+    project: Project, run: Path, python: str, timeout: float, event: OnEvent, result: VerifyResult
+) -> Check:
+    """The trained run served over HTTP (verify/serving.py), once its export passed."""
+    from dlpick.verify import serving
+
+    if not (project.path / "src" / project.package / "serve.py").is_file():
+        return Check("serve", True, serving.NOT_APPLICABLE)
+    exported = next((c for c in result.checks if c.name == "export"), None)
+    if exported is None or not exported.passed:
+        return Check("serve", False, "not checked: no passing export to serve")
+    passed, detail = serving.check_serve(project.path, project.package, run, python, _env(project.path), timeout, event)
+    return Check("serve", passed, detail)
 
 
 def _requirements_met(

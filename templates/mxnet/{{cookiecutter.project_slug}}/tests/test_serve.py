@@ -1,0 +1,1 @@
+{% include "src/test_serve.py.j2" -%}

@@ -1,0 +1,1 @@
+{% set serve_runtime = "engine" %}{% include "src/serve.py.j2" -%}

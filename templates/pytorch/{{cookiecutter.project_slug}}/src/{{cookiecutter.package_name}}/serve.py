@@ -1,0 +1,1 @@
+{% set serve_runtime = "onnx" %}{% include "src/serve.py.j2" -%}

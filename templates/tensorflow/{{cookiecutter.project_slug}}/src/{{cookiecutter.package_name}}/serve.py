@@ -1,0 +1,1 @@
+{% set serve_runtime = "tensorflow" %}{% include "src/serve.py.j2" -%}

@@ -1,0 +1,119 @@
+"""verify's `serve` check against fake projects whose serve.py uses only the standard library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dlpick.verify import checks as verify
+from dlpick.verify import serving
+from tests.test_verify import KB, check, make_project, names
+
+SERVE = '''"""Fake serve: KServe V1 on http.server; MODE says how it misbehaves."""
+import argparse, json, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+MODE = %r
+PREDICTIONS = [{"label": "b", "probabilities": {"a": 0.25, "b": 0.75}}]
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--run", required=True)
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=8080)
+parser.add_argument("--predict")
+args = parser.parse_args()
+if args.predict:
+    json.loads(Path(args.predict).read_text())
+    offline = [{"label": "a", "probabilities": {"a": 0.6, "b": 0.4}}] if MODE == "differs" else PREDICTIONS
+    print(json.dumps({"predictions": offline}))
+    sys.exit(0)
+if MODE == "dies":
+    print("cannot load the model", flush=True)
+    sys.exit(3)
+Path(args.run, "serve.pid").write_text(str(__import__("os").getpid()))
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _send(self, status, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/health":
+            self._send(200, {"status": "ok", "model": "fake_project", "runtime": "fake"})
+        else:
+            self._send(200, {"name": "fake_project", "example": {"instances": [[1.0, 2.0]]}})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self._send(200, {"predictions": PREDICTIONS})
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer((args.host, args.port), Handler).serve_forever()
+'''
+
+
+def fake_serving_project(root: Path, mode: str = "") -> Path:
+    project = make_project(root)
+    (project / "src" / "fake_project" / "serve.py").write_text(SERVE % mode)
+    return project
+
+
+def run(project: Path, **kwargs: Any) -> verify.VerifyResult:
+    return verify.verify(project, kb=KB, **kwargs)
+
+
+def test_a_project_that_serves_passes_and_its_server_is_stopped(tmp_path: Path):
+    project = fake_serving_project(tmp_path)
+    run_dir = tmp_path / "run"
+    result = run(project, run_dir=run_dir)
+    assert result.passed, result.checks
+    assert list(names(result)) == ["framework", "smoke-train", "metrics", "loss", "export", "serve", "project tests"]
+    detail = check(result, "serve").detail
+    assert "label b (p 0.750)" in detail and "equal to serve --predict offline" in detail, detail
+    pid = int((run_dir / "serve.pid").read_text())
+    psutil = pytest.importorskip("psutil")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("differs", "served predictions differ from offline ones"), ("dies", "the server exited with status 3")],
+)
+def test_a_server_that_disagrees_or_dies_fails_the_check(tmp_path: Path, mode: str, expected: str):
+    result = run(fake_serving_project(tmp_path, mode))
+    serve = check(result, "serve")
+    assert not serve.passed and expected in serve.detail, serve.detail
+    assert not result.passed
+
+
+def test_a_project_without_serve_py_is_not_applicable(tmp_path: Path):
+    result = run(make_project(tmp_path))
+    serve = check(result, "serve")
+    assert serve.passed and serve.detail.startswith("not applicable"), serve.detail
+
+
+def test_a_failed_export_is_not_served(tmp_path: Path):
+    project = fake_serving_project(tmp_path)
+    (project / "src" / "fake_project" / "export.py").write_text("import sys\nsys.exit(1)\n")
+    serve = check(run(project), "serve")
+    assert not serve.passed and "no passing export" in serve.detail
+
+
+def test_same_predictions_compares_labels_exactly_and_numbers_closely():
+    one = [{"label": "a", "probabilities": {"a": 0.5, "b": 0.5}}]
+    assert serving.same_predictions(one, json.loads(json.dumps(one))) == ""
+    assert "label" in serving.same_predictions(one, [{"label": "b", "probabilities": {"a": 0.5, "b": 0.5}}])
+    assert serving.same_predictions([{"value": 1.0}], [{"value": 1.0 + 1e-9}]) == ""
+    assert serving.same_predictions([{"value": 1.0}], [{"value": 1.1}]) != ""
+    assert serving.same_predictions([{"value": 1.0}], []) != ""
