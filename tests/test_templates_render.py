@@ -128,8 +128,9 @@ def _run_hook(tmp_path: Path, task: str, source: str) -> subprocess.CompletedPro
 
 def test_the_hook_keeps_the_projects_task_and_drops_the_markers(tmp_path: Path):
     source = (
-        "a = 1\n# [task: text-classification]\nb = 2\n# [end task]\n    # [task: image-classification tabular-regression]\n"
-        "c = 3\n# [task: tabular-regression]\nd = 4\n# [end task]\n    # [end task]\n"
+        "a = 1\n# [task: text-classification]\nb = 2\n# [end task]\n"
+        "    # [task: image-classification tabular-regression]\nc = 3\n"
+        "# [task: tabular-regression]\nd = 4\n# [end task]\n    # [end task]\n"
     )
     done = _run_hook(tmp_path, "image-classification", source)
     assert done.returncode == 0, done.stderr

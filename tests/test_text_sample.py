@@ -22,14 +22,23 @@ SAMPLE = ROOT / "templates" / "_shared" / "sample-reviews.csv"
 TOOL = ROOT / "tools" / "make_text_sample.py"
 
 
-@pytest.fixture(scope="module")
-def metrics(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    """The `metrics` module exactly as a rendered project ships it (it needs only numpy to import)."""
-    project = render.render("pytorch", "text-classification", tmp_path_factory.mktemp("text") / "demo").project_dir
-    spec = importlib.util.spec_from_file_location("rendered_metrics", project / "src" / "demo" / "metrics.py")
+def rendered_metrics(task: str, parent: Path) -> ModuleType:
+    """The `metrics` module exactly as a rendered project of `task` ships it (it needs only numpy to import)."""
+    project = render.render("pytorch", task, parent / task / "demo").project_dir
+    spec = importlib.util.spec_from_file_location(f"rendered_metrics_{task}", project / "src" / "demo" / "metrics.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def metrics(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    return rendered_metrics("text-classification", tmp_path_factory.mktemp("text"))
+
+
+@pytest.fixture(scope="module")
+def table_metrics(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    return rendered_metrics("tabular-classification", tmp_path_factory.mktemp("table"))
 
 
 # A vocabulary as datasets.load_text builds it: 0 pads, 1 is the unknown token.
@@ -90,7 +99,9 @@ def test_token_importance_ranks_the_tokens_the_model_uses_first(metrics: ModuleT
     assert len(result["examples"]) == 8
 
 
-def test_explain_writes_token_occlusion_for_text_and_keeps_permutation_for_tables(metrics, tmp_path: Path):
+def test_explain_writes_token_occlusion_for_text_and_keeps_permutation_for_tables(
+    metrics, table_metrics, tmp_path: Path
+):
     pytest.importorskip("matplotlib")  # explain draws importance.png
     x = encode(*["the movie was good", "bad movie", "good", "the bad"] * 6)
     y = np.array([1, 0, 1, 0] * 6)
@@ -108,7 +119,7 @@ def test_explain_writes_token_occlusion_for_text_and_keeps_permutation_for_table
     def first_column(inputs: np.ndarray) -> np.ndarray:
         return np.stack([inputs[:, 0] <= 0, inputs[:, 0] > 0], axis=1).astype(float)
 
-    metrics.explain("tabular-classification", first_column, features, labels, ["a", "b"], table, 0)
+    table_metrics.explain("tabular-classification", first_column, features, labels, ["a", "b"], table, 0)
     permutation = json.loads((table / "importance.json").read_text())
     assert permutation["labels"] == ["a", "b"] and permutation["importance"][0] > 0 == permutation["importance"][1]
 
