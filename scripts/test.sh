@@ -11,11 +11,13 @@ pip_install "torch==2.13.0"
 pip_install -e ".[test,torch,tensorflow-cpu]"
 # Debian packages: Chromium renders the HTML decision record in a real browser (tests/test_report.py);
 # debootstrap builds the Debian bullseye root the Caffe template is verified in; g++ compiles the
-# Theano and PyTensor graphs.
+# Theano and PyTensor graphs; slurm-wlm and munge run the one-node cluster tests/test_slurm.py starts.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v g++ >/dev/null || missing+=(g++)
+command -v slurmctld >/dev/null || missing+=(slurm-wlm)
+command -v munged >/dev/null || missing+=(munge)
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
