@@ -39,16 +39,41 @@ _PLATFORMS = {"cuda": "gpu", "tpu": "tpu", "cpu": "cpu"}
 _seed = 0
 
 
+_world = 1  # processes training together (distributed); 1: this one alone
+
+
+def distributed(name: str) -> tuple[int, int]:
+    """(rank, processes). Several processes train together when JAX_NUM_PROCESSES > 1 (with
+    JAX_PROCESS_ID and JAX_COORDINATOR_ADDRESS, as `python -m PACKAGE.launch` sets them) or under a
+    Slurm job of several tasks (jax.distributed finds the rest itself). Each process computes the
+    gradients of its share of every batch; they are averaged across processes (over the global
+    device mesh, gloo on CPUs) before each update, so every process keeps the same weights."""
+    global _world
+    processes = int(os.environ.get("JAX_NUM_PROCESSES") or os.environ.get("SLURM_NTASKS") or 1)
+    if processes <= 1:
+        return 0, 1
+    if name == "cpu":
+        jax.config.update("jax_platforms", "cpu")
+    with contextlib.suppress(AttributeError, ValueError):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
+    if os.environ.get("JAX_NUM_PROCESSES"):
+        jax.distributed.initialize(num_processes=processes, process_id=int(os.environ["JAX_PROCESS_ID"]))
+    else:
+        jax.distributed.initialize()  # Slurm: from the job's environment
+    _world = jax.process_count()
+    return jax.process_index(), _world
+
+
 def select_device(name: str) -> str:
     """Make `name` JAX's default device; "auto" keeps JAX's choice (GPU, then TPU, then CPU)."""
     if name == "cpu":
         # Before JAX starts its back ends this also keeps it from initialising (and claiming) a GPU.
         jax.config.update("jax_platforms", "cpu")
     if name == "auto":
-        device = jax.devices()[0]
+        device = jax.local_devices()[0]
     else:
         try:
-            device = jax.devices(_PLATFORMS[name])[0]
+            device = jax.local_devices(backend=_PLATFORMS[name])[0]
         except RuntimeError as error:
             raise SystemExit(f"error: --device {name}: JAX finds no {name} device ({error})") from None
     jax.config.update("jax_default_device", device)
@@ -154,6 +179,24 @@ def _train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: ja
     return loss
 
 
+# Several processes (distributed): the gradients of this process's share, averaged, then one update.
+@functools.partial(nnx.jit, static_argnames="regression")
+def _grads(model: nnx.Module, x: jax.Array, y: jax.Array, regression: bool):
+    return nnx.value_and_grad(_loss)(model, x, y, regression)
+
+
+@nnx.jit
+def _apply(model: nnx.Module, optimizer: nnx.Optimizer, grads: nnx.State) -> None:
+    optimizer.update(model, grads)
+
+
+def _mean_across_processes(tree):
+    """The mean over processes of each array (every process gets the same result)."""
+    from jax.experimental import multihost_utils
+
+    return jax.tree.map(lambda stacked: np.mean(stacked, axis=0), multihost_utils.process_allgather(tree))
+
+
 _eval_loss = nnx.jit(_loss, static_argnames="regression")
 
 
@@ -213,8 +256,15 @@ class Trainer:
         self.optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One update; with several processes, `x` and `y` are this process's share of the batch and
+        the loss returned is the mean over processes."""
         x, y = _inputs(self.model, x), _targets(y, self.regression)
-        return float(_train_step(self.model, self.optimizer, x, y, self.regression))
+        if _world == 1:
+            return float(_train_step(self.model, self.optimizer, x, y, self.regression))
+        loss, grads = _grads(self.model, x, y, self.regression)
+        loss, grads = _mean_across_processes((loss, grads))
+        _apply(self.model, self.optimizer, grads)
+        return float(loss)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         x, y = _inputs(self.model, x), _targets(y, self.regression)

@@ -1,0 +1,38 @@
+"""Multi-process data-parallel training of the engine templates that have it (the engine's
+`distributed`), like tests/test_templates_integration.py's torchrun test for PyTorch: two CPU
+processes on this machine, started by the project's own launcher, both end with the same weights,
+and the run is the one rank 0 writes. Runs in the project's isolated environment (slow: trains)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dlpick.project import render
+
+pytestmark = [pytest.mark.integration, pytest.mark.needs_index]
+
+
+@pytest.mark.parametrize("task", ["tabular-classification", "image-classification"])
+def test_jax_two_processes_end_with_the_same_weights(tmp_path: Path, envs_root: Path, task: str):
+    from dlpick.verify import envs
+
+    rendered = render.render("jax", task, tmp_path / "mp-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    python = envs.ensure(envs.spec_for(project, "jax"), root=envs_root).python
+    ran = subprocess.run(
+        [str(python), "-m", f"{package}.launch", "--processes", "2", "--smoke", "--device", "cpu", "--out", "runs/mp"],
+        cwd=project, env={**os.environ, "PYTHONPATH": "src"}, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-4000:]
+    run = project / "runs" / "mp"
+    ranks = [json.loads(path.read_text()) for path in sorted(run.glob("rank-*.json"))]
+    assert [(r["rank"], r["processes"]) for r in ranks] == [(0, 2), (1, 2)]
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["loss_history"][-1] < metrics["loss_history"][0]
+    assert ran.stderr.count("epoch 1:") == 1, "only rank 0 reports the epochs"
