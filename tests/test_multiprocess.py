@@ -1,7 +1,7 @@
 """Multi-process data-parallel training of the engine templates that have it (the engine's
-`distributed`), like tests/test_templates_integration.py's torchrun test for PyTorch: two CPU
-processes on this machine, started by the project's own launcher, both end with the same weights,
-and the run is the one rank 0 writes. Runs in the project's isolated environment (slow: trains)."""
+`distributed`: JAX, PaddlePaddle), like the torchrun test for PyTorch in test_templates_integration.py:
+two CPU processes on this machine, each template through its own launcher, both end with the same
+weights, and the run is the one rank 0 writes. In the project's isolated environment (slow: trains)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,26 @@ def test_jax_two_processes_end_with_the_same_weights(tmp_path: Path, envs_root: 
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["processes"] == 2 and metrics["loss_history"][-1] < metrics["loss_history"][0]
     assert ran.stderr.count("epoch 1:") == 1, "only rank 0 reports the epochs"
+
+
+@pytest.mark.parametrize("task", ["tabular-regression", "text-classification"])
+def test_paddle_two_processes_end_with_the_same_weights(tmp_path: Path, envs_root: Path, task: str):
+    """`paddle.distributed.launch --nproc_per_node 2` (gloo on the CPU), as the README shows it."""
+    from dlpick.verify import envs
+
+    rendered = render.render("paddlepaddle", task, tmp_path / "mp-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    python = str(envs.ensure(envs.spec_for(project, "paddlepaddle"), root=envs_root).python)
+    ran = subprocess.run(
+        [python, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir", "runs/logs",
+         python, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", "runs/mp"],
+        cwd=project, env={**os.environ, "PYTHONPATH": "src"}, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    logs = "".join(path.read_text()[-2000:] for path in sorted((project / "runs" / "logs").glob("workerlog.*")))
+    assert ran.returncode == 0, ran.stdout[-2000:] + logs
+    run = project / "runs" / "mp"
+    ranks = [json.loads(path.read_text()) for path in sorted(run.glob("rank-*.json"))]
+    assert [(r["rank"], r["processes"]) for r in ranks] == [(0, 2), (1, 2)], logs
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["loss_history"][-1] < metrics["loss_history"][0]

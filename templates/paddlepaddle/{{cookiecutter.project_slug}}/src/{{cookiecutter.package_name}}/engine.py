@@ -35,6 +35,31 @@ def _has_cuda() -> bool:
     return paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
 
 
+_world = 1  # processes training together (distributed); 1: this one alone
+
+
+def distributed(name: str) -> tuple[int, int]:
+    """(rank, processes). Under `python -m paddle.distributed.launch --nproc_per_node N` (or one
+    launcher per node, `--nnodes`/`--master`) the processes join one collective group (NCCL on GPUs,
+    gloo on CPUs); each computes the gradients of its share of every batch, summed across processes
+    and divided by N before each update, so every process keeps the same weights."""
+    global _world
+    if int(os.environ.get("PADDLE_TRAINERS_NUM", "1")) <= 1:
+        return 0, 1
+    if name == "cpu" or not _has_cuda():
+        paddle.set_device("cpu")
+    paddle.distributed.init_parallel_env()
+    _world = paddle.distributed.get_world_size()
+    return paddle.distributed.get_rank(), _world
+
+
+@paddle.no_grad()
+def _average_across_processes(tensors: list[paddle.Tensor]) -> None:
+    for tensor in tensors:
+        paddle.distributed.all_reduce(tensor)
+        tensor.scale_(1.0 / _world)
+
+
 def select_device(name: str) -> str:
     """`paddle.set_device`: "gpu" for --device cuda (or auto with a CUDA build and a GPU), else "cpu"."""
     if name in ("auto", "cuda") and _has_cuda():
@@ -151,12 +176,14 @@ class Trainer:
         self.model.train()
         with paddle.amp.auto_cast(enable=self.amp_dtype is not None, dtype=self.amp_dtype or "float16"):
             loss = _loss(self.model, self.model(paddle.to_tensor(x)), paddle.to_tensor(y))
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        if _world > 1:  # several processes: each gradient (and the loss reported) averaged across them
+            loss = loss.detach()
+            _average_across_processes([loss, *(p.grad for p in self.model.parameters() if p.grad is not None)])
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            loss.backward()
             self.optimizer.step()
         self.optimizer.clear_grad()
         return float(loss)
