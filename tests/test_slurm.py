@@ -1,6 +1,7 @@
-"""The PyTorch project's `slurm/train.sbatch` on a one-node Slurm cluster this test starts (Debian's
-slurm-wlm and munge: munged, slurmctld and slurmd as root, in a temporary folder, on free ports): two
-torchrun processes train to completion and end with the same weights. Skipped, with the reason, where
+"""Each `slurm/train.sbatch` (PyTorch: torchrun per node; PaddlePaddle: Paddle's launcher per node; JAX:
+one process per task) on a one-node Slurm cluster this test starts (Debian's slurm-wlm and munge:
+munged, slurmctld and slurmd as root, in a temporary folder, on free ports): two processes train to
+completion and end with the same weights. Skipped, with the reason, where
 the cluster cannot start (no slurm-wlm/munge, not root)."""
 
 from __future__ import annotations
@@ -119,17 +120,41 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
                 pass
 
 
-def test_the_pytorch_sbatch_script_trains_two_ranks_to_the_same_weights(slurm: dict[str, str], tmp_path: Path):
-    pytest.importorskip("torch")
-    rendered = render.render("pytorch", "tabular-classification", tmp_path / "cluster-demo")
+# framework -> the sbatch options that make two processes on one node (its script's own way)
+TWO_PROCESSES = {
+    "pytorch": (["--ntasks-per-node=1", "--cpus-per-task=1"], {"NPROC_PER_NODE": "2"}),  # torchrun starts 2
+    "paddlepaddle": (["--ntasks-per-node=1", "--cpus-per-task=1"], {"NPROC_PER_NODE": "2"}),  # Paddle's launcher
+    "jax": (["--ntasks=2", "--cpus-per-task=1"], {}),  # one process per Slurm task
+}
+
+
+@pytest.mark.parametrize(
+    "framework",
+    [
+        pytest.param(name, marks=[pytest.mark.needs_index] if name != "pytorch" else [])
+        for name in sorted(TWO_PROCESSES)
+    ],
+)  # the JAX and Paddle environments are built from the package index
+def test_the_sbatch_script_trains_two_ranks_to_the_same_weights(
+    slurm: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest, framework: str
+):
+    rendered = render.render(framework, "tabular-classification", tmp_path / "cluster-demo")
     project = rendered.project_dir
+    if framework == "pytorch":
+        pytest.importorskip("torch")
+        python = sys.executable
+    else:
+        from dlpick.verify import envs
+
+        envs_root = request.getfixturevalue("envs_root")
+        python = str(envs.ensure(envs.spec_for(project, framework), root=envs_root).python)
     script = project / "slurm" / "train.sbatch"
     assert os.access(script, os.X_OK)
     run = tmp_path / "run"
-    env = {**slurm, "NPROC_PER_NODE": "2", "MASTER_PORT": str(_free_port()), "PYTHON": sys.executable}
+    options, extra = TWO_PROCESSES[framework]
+    env = {**slurm, **extra, "MASTER_PORT": str(_free_port()), "PYTHON": python}
     submitted = subprocess.run(
-        ["sbatch", "--wait", "--ntasks-per-node=1", "--cpus-per-task=1", str(script),
-         "--smoke", "--device", "cpu", "--out", str(run)],
+        ["sbatch", "--wait", *options, str(script), "--smoke", "--device", "cpu", "--out", str(run)],
         cwd=project, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     logs = "\n".join(p.read_text()[-3000:] for p in project.glob("slurm-*.out"))
