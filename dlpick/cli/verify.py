@@ -10,7 +10,8 @@ import typer
 from dlpick.cli.options import ConstraintOpt, DeviceOpt, IsolatedOpt, KnowledgeOpt, TimeoutOpt, session
 
 HELP = """Prove a generated project works: smoke-train it, check the metrics and the loss, export \
-the model and compare its predictions, run the project's own tests.
+the model and compare its predictions, serve it over HTTP (start its server, predict the example of \
+its metadata, compare with the offline prediction, stop it), run the project's own tests.
 
 With --isolated, dlpick first builds the environment the project documents (its requirements.txt \
 in a virtual environment, or its debian-packages.txt in a Debian root made with debootstrap) in its \
