@@ -1,5 +1,5 @@
 """Multi-process data-parallel training of the engine templates that have it (the engine's
-`distributed`: JAX, PaddlePaddle), like the torchrun test for PyTorch in test_templates_integration.py:
+`distributed`: JAX, PaddlePaddle, MindSpore), like the torchrun test for PyTorch in test_templates_integration.py:
 two CPU processes on this machine, each template through its own launcher, both end with the same
 weights, and the run is the one rank 0 writes. In the project's isolated environment (slow: trains)."""
 
@@ -59,3 +59,34 @@ def test_paddle_two_processes_end_with_the_same_weights(tmp_path: Path, envs_roo
     assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["processes"] == 2 and metrics["loss_history"][-1] < metrics["loss_history"][0]
+
+
+def test_mindspore_two_processes_end_with_the_same_weights(tmp_path: Path, envs_root: Path):
+    """`msrun` with two CPU workers on scripts/train.py, as the README shows it."""
+    from dlpick.verify import envs
+
+    project = render.render("mindspore", "image-classification", tmp_path / "mp-demo").project_dir
+    python = Path(envs.ensure(envs.spec_for(project, "mindspore"), root=envs_root).python)
+    port = str(_free_port())
+    ran = subprocess.run(
+        [str(python.parent / "msrun"), "--worker_num", "2", "--local_worker_num", "2", "--master_port", port,
+         "--log_dir", "runs/logs", "--join", "True",
+         "scripts/train.py", "--smoke", "--device", "cpu", "--out", "runs/mp"],
+        cwd=project, env={**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    logs = "".join(path.read_text()[-2000:] for path in sorted((project / "runs" / "logs").glob("*.log")))
+    assert ran.returncode == 0, ran.stderr[-2000:] + logs
+    run = project / "runs" / "mp"
+    ranks = [json.loads(path.read_text()) for path in sorted(run.glob("rank-*.json"))]
+    assert [(r["rank"], r["processes"]) for r in ranks] == [(0, 2), (1, 2)], logs
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    assert json.loads((run / "metrics.json").read_text())["processes"] == 2
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,8 +1,8 @@
-"""Each `slurm/train.sbatch` (PyTorch: torchrun per node; PaddlePaddle: Paddle's launcher per node; JAX:
-one process per task) on a one-node Slurm cluster this test starts (Debian's slurm-wlm and munge:
-munged, slurmctld and slurmd as root, in a temporary folder, on free ports): two processes train to
-completion and end with the same weights. Skipped, with the reason, where
-the cluster cannot start (no slurm-wlm/munge, not root)."""
+"""Each `slurm/train.sbatch` (PyTorch: torchrun per node; PaddlePaddle: Paddle's launcher per node;
+MindSpore: msrun per node; JAX: one process per task) on a one-node Slurm cluster this test starts
+(Debian's slurm-wlm and munge: munged, slurmctld and slurmd as root, in a temporary folder, on free
+ports): two processes train to completion and end with the same weights. Skipped, with the reason,
+where the cluster cannot start (no slurm-wlm/munge, not root)."""
 
 from __future__ import annotations
 
@@ -125,6 +125,7 @@ TWO_PROCESSES = {
     "pytorch": (["--ntasks-per-node=1", "--cpus-per-task=1"], {"NPROC_PER_NODE": "2"}),  # torchrun starts 2
     "paddlepaddle": (["--ntasks-per-node=1", "--cpus-per-task=1"], {"NPROC_PER_NODE": "2"}),  # Paddle's launcher
     "jax": (["--ntasks=2", "--cpus-per-task=1"], {}),  # one process per Slurm task
+    "mindspore": (["--ntasks-per-node=1", "--cpus-per-task=1"], {"NPROC_PER_NODE": "2"}),  # msrun starts 2
 }
 
 
@@ -153,6 +154,8 @@ def test_the_sbatch_script_trains_two_ranks_to_the_same_weights(
     run = tmp_path / "run"
     options, extra = TWO_PROCESSES[framework]
     env = {**slurm, **extra, "MASTER_PORT": str(_free_port()), "PYTHON": python}
+    env["MSRUN"] = str(Path(python).parent / "msrun")  # MindSpore's launcher, in the same environment
+    env["PATH"] = f"{Path(python).parent}{os.pathsep}{env['PATH']}"  # msrun starts `python` from PATH
     submitted = subprocess.run(
         ["sbatch", "--wait", *options, str(script), "--smoke", "--device", "cpu", "--out", str(run)],
         cwd=project, env=env, capture_output=True, text=True, timeout=900,

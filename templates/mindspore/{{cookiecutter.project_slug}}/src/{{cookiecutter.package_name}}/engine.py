@@ -46,7 +46,30 @@ def _available(name: str) -> bool:
         return False
 
 
+_world = 1  # processes training together (distributed); 1: this one alone
+_selected: str | None = None  # the device, once set (MindSpore sets it once per process)
+
+
+def distributed(name: str) -> tuple[int, int]:
+    """(rank, processes). Under `msrun --worker_num N --local_worker_num N` (MS_WORKER_NUM > 1) the
+    processes join one communication group (HCCL on Ascend, NCCL on GPUs, MindSpore's own on CPUs);
+    each computes the gradients of its share of every batch, averaged across processes
+    (nn.DistributedGradReducer) before each update, so every process keeps the same weights."""
+    global _world
+    if int(os.environ.get("MS_WORKER_NUM", "1")) <= 1:
+        return 0, 1
+    from mindspore.communication import get_group_size, get_rank, init
+
+    select_device(name)  # before init: the group is made for the device
+    init()
+    _world = get_group_size()
+    return get_rank(), _world
+
+
 def select_device(name: str) -> str:
+    global _selected
+    if _selected is not None:
+        return _selected
     if name == "auto":
         name = next(device for device in DEVICES[1:] if _available(device))
     elif not _available(name):
@@ -55,6 +78,7 @@ def select_device(name: str) -> str:
             "(no such device, or the wheel's back end for it did not load; see README, GPU)"
         )
     ms.set_device(_TARGETS[name])
+    _selected = name
     return name
 
 
@@ -158,12 +182,23 @@ class Trainer:
 
         grad_fn = ms.value_and_grad(loss_fn, None, self.optimizer.parameters)
         optimizer = self.optimizer
+        if _world > 1:  # several processes: gradients and the loss reported, averaged across them
+            reducer = nn.DistributedGradReducer(self.optimizer.parameters, mean=True, degree=_world)
+            all_reduce = ops.AllReduce()
 
-        @ms.jit
-        def train_step(x, y):
-            loss, grads = grad_fn(x, y)
-            optimizer(grads)
-            return loss
+            @ms.jit
+            def train_step(x, y):
+                loss, grads = grad_fn(x, y)
+                optimizer(reducer(grads))
+                return all_reduce(loss) / _world
+
+        else:
+
+            @ms.jit
+            def train_step(x, y):
+                loss, grads = grad_fn(x, y)
+                optimizer(grads)
+                return loss
 
         self._loss = loss_fn
         self._step = train_step
