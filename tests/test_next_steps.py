@@ -72,3 +72,43 @@ def test_printed_next_steps_work_in_a_fresh_venv(framework: str, tmp_path: Path)
     # The printed install brought exactly what the project's own tests need too.
     tests = subprocess.run(["python", "-m", "pytest", "-q", "-x"], cwd=dest, env=env, capture_output=True, text=True)
     assert tests.returncode == 0, tests.stdout[-3000:]
+
+
+# The engine templates' next steps, through --isolated: the project's own environment (what `verify
+# --isolated` builds from its requirements.txt, shared with the other tests) stands in for the printed
+# install, which is checked to bring nothing more than that environment has; every other printed step
+# runs as printed. Caffe's steps are `docker` commands: not run here (no Docker daemon on this machine).
+ENGINE_TEMPLATES = ["jax", "mindspore", "mxnet", "paddlepaddle", "pytensor", "theano"]
+
+
+@pytest.mark.parametrize("framework", ENGINE_TEMPLATES)
+def test_printed_next_steps_work_in_the_projects_own_environment(
+    framework: str, tmp_path: Path, envs_root: Path
+) -> None:
+    from dlpick.project import render
+    from dlpick.verify import envs
+
+    dest = tmp_path / "first-project"
+    printed = scaffold(framework, dest)
+    steps, install = printed["next_steps"], render.list_templates()[framework].install
+    assert steps[0] == f"cd {shlex.quote(str(dest))}" and steps[1 : 1 + len(install)] == list(install)
+    python = Path(envs.ensure(envs.spec_for(dest, framework), root=envs_root).python)
+    uv = [sys.executable, "-m", "uv"]
+    dry = subprocess.run(
+        [*uv, "pip", "install", "--dry-run", "--python", str(python), "-e", ".[dev]"],
+        cwd=dest, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    # uv: "Would install N packages" then one "+ name==version" line each: only the project itself.
+    added = [line.split()[1].split("==")[0] for line in dry.stderr.splitlines() if line.startswith(" + ")]
+    assert added == [printed["project_slug"]], dry.stderr
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)},
+        "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": "src",  # what the editable install would give
+    }
+    for step in steps[1 + len(install) :]:
+        ran = subprocess.run(["bash", "-c", step], cwd=dest, env=env, capture_output=True, text=True, timeout=1800)
+        assert ran.returncode == 0, f"`{step}` failed:\n{(ran.stdout + ran.stderr)[-3000:]}"
+    assert (dest / "runs" / "first" / "metrics.json").is_file()
+    assert json.loads((dest / "runs" / "first" / "export.json").read_text())["checks"]
