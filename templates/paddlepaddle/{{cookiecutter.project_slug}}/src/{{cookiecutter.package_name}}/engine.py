@@ -290,6 +290,25 @@ def _predict(predictor: inference.Predictor, x: np.ndarray) -> np.ndarray:
     return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
 
 
+def serving(run: Path) -> tuple[str, object]:
+    """What `serve` answers with: the Paddle Inference predictor on the exported program (the
+    deployment runtime, as export's check uses it); one request at a time (a predictor is not
+    thread-safe)."""
+    import threading
+
+    prefix = run / EXPORT_PREFIX
+    program = next((p for p in (prefix.with_suffix(".json"), prefix.with_suffix(".pdmodel")) if p.exists()), None)
+    if program is None:
+        raise FileNotFoundError(f"{prefix}.json: no exported program; run export first")
+    predictor, lock = _predictor(program, prefix.with_suffix(".pdiparams")), threading.Lock()
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        with lock:
+            return _predict(predictor, x)
+
+    return f"paddle.inference: {program.name}", forward
+
+
 def export(model: nn.Layer, x: np.ndarray, run: Path) -> dict:
     """`paddle.jit.save` writes the static inference program (inference.json with Paddle 3's PIR;
     inference.pdmodel if PIR is switched off) and its weights (inference.pdiparams). Both checks
