@@ -219,3 +219,32 @@ def test_builds_come_from_the_knowledge_base(tmp_path: Path):
     (overlay / "builds.yaml").write_text("frameworks:\n  pytorh:\n    - {package: torch}\n")
     _, problems = knowledge.validate_dirs(knowledge.knowledge_dirs(overlay))
     assert any("builds.yaml" in p and "unknown framework 'pytorh'" in p and "pytorch" in p for p in problems)
+
+
+def test_a_signal_while_the_knowledge_validates_is_held_until_validation_ends(monkeypatch: pytest.MonkeyPatch):
+    """Delivered inside pydantic-core, a signal came out as its SchemaError with a traceback (seen in CI):
+    validate_data holds SIGINT/SIGTERM/SIGHUP while pydantic runs and delivers the first one after."""
+    import signal
+    import time
+
+    from dlpick import processes
+
+    finished = []
+
+    def validating(dirs: list[Path]) -> tuple[dict, list[str]]:
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.05)  # without the hold the handler raises here
+        finished.append(True)
+        return {}, []
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise processes.Interrupted(signum)
+
+    monkeypatch.setattr(knowledge, "_validate_data", validating)
+    previous = signal.signal(signal.SIGHUP, interrupt)
+    try:
+        with pytest.raises(processes.Interrupted):
+            knowledge.validate_data([])
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert finished == [True]

@@ -53,8 +53,10 @@ def load(path: Path) -> Profile:
     """Read and validate a profile; every problem on its own line as `file:line: field: message`."""
     from pydantic import ValidationError
 
-    from dlpick import yamlfile
-    from dlpick.advise.profile_schema import ProfileModel
+    from dlpick import processes, yamlfile
+
+    with processes.signals_deferred():  # a signal inside pydantic-core would come out as its SchemaError
+        from dlpick.advise.profile_schema import ProfileModel
 
     data = yamlfile.load(path)
     if data is None:
@@ -62,7 +64,8 @@ def load(path: Path) -> Profile:
     if not isinstance(data, dict):
         raise BadInput(f"{path}:1: expected a mapping (answers:, knowledge:, template:)")
     try:
-        model = ProfileModel.model_validate(data)
+        with processes.signals_deferred():
+            model = ProfileModel.model_validate(data)
     except ValidationError as exc:
         raise BadInput("\n".join(yamlfile.validation_problems(path, exc))) from None
     answers = model.answers.model_dump(exclude_none=True) if model.answers else {}

@@ -183,7 +183,17 @@ def validate_dirs(dirs: list[Path]) -> tuple[Knowledge | None, list[str]]:
 
 
 def validate_data(dirs: list[Path]) -> tuple[dict[str, Any] | None, list[str]]:
-    """`validate_dirs`, as the plain validated data that `Knowledge.from_data` reads (and the cache holds)."""
+    """`validate_dirs`, as the plain validated data that `Knowledge.from_data` reads (and the cache holds).
+
+    Ctrl-C or a signal while pydantic builds or runs a validator would surface inside pydantic-core,
+    wrapped in a SchemaError (a traceback, not dlpick's one line): it is held until validation ends."""
+    from dlpick import processes
+
+    with processes.signals_deferred():
+        return _validate_data(dirs)
+
+
+def _validate_data(dirs: list[Path]) -> tuple[dict[str, Any] | None, list[str]]:
     from pydantic import ValidationError
 
     from dlpick import yamlfile
