@@ -24,12 +24,13 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--run", required=True)
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8080)
-parser.add_argument("--predict")
+parser.add_argument("--predict-example", action="store_true")
 args = parser.parse_args()
-if args.predict:
-    json.loads(Path(args.predict).read_text())
+EXAMPLE = {"instances": [[1.0, 2.0]]}
+if args.predict_example:
     offline = [{"label": "a", "probabilities": {"a": 0.6, "b": 0.4}}] if MODE == "differs" else PREDICTIONS
-    print(json.dumps({"predictions": offline}))
+    example = {"instances": [[9.0, 9.0]]} if MODE == "another example" else EXAMPLE
+    print(json.dumps({"example": example, "predictions": offline}))
     sys.exit(0)
 if MODE == "dies":
     print("cannot load the model", flush=True)
@@ -49,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             self._send(200, {"status": "ok", "model": "fake_project", "runtime": "fake"})
         else:
-            self._send(200, {"name": "fake_project", "example": {"instances": [[1.0, 2.0]]}})
+            self._send(200, {"name": "fake_project", "example": EXAMPLE})
 
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
@@ -80,7 +81,7 @@ def test_a_project_that_serves_passes_and_its_server_is_stopped(tmp_path: Path):
     assert result.passed, result.checks
     assert list(names(result)) == ["framework", "smoke-train", "metrics", "loss", "export", "serve", "project tests"]
     detail = check(result, "serve").detail
-    assert "label b (p 0.750)" in detail and "equal to serve --predict offline" in detail, detail
+    assert "label b (p 0.750)" in detail and "equal to serve --predict-example offline" in detail, detail
     pid = int((run_dir / "serve.pid").read_text())
     psutil = pytest.importorskip("psutil")
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -88,7 +89,11 @@ def test_a_project_that_serves_passes_and_its_server_is_stopped(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("mode", "expected"),
-    [("differs", "served predictions differ from offline ones"), ("dies", "the server exited with status 3")],
+    [
+        ("differs", "served predictions differ from offline ones"),
+        ("another example", "the served metadata example differs"),
+        ("dies", "the server exited with status 3"),
+    ],
 )
 def test_a_server_that_disagrees_or_dies_fails_the_check(tmp_path: Path, mode: str, expected: str):
     result = run(fake_serving_project(tmp_path, mode))

@@ -1,5 +1,6 @@
 """verify's `serve` check: start the project's HTTP server on the trained run, wait for /health,
-predict the metadata's example, compare with `serve --predict` offline, stop the server.
+predict the metadata's example, compare with `serve --predict-example` offline (started with the
+server, so the two imports overlap), stop the server.
 
 The server runs through processes.background (its whole tree is stopped however the check ends);
 dlpick talks to it with urllib and never imports the framework.
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 import math
 import socket
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -116,33 +117,39 @@ def check_serve(
         on_event("step", f"serving the run on {base} and predicting its metadata example (up to {timeout:g} s)")
     module = f"{package}.serve"
     cmd = [python, "-m", module, "--run", str(run), "--host", "127.0.0.1", "--port", str(port)]
-    try:
-        with processes.background(cmd, project_path, env) as server:
-            took, health = _wait_healthy(base, server, timeout)
-            status, metadata = request(f"{base}/v1/models/{package}/metadata")
-            if status != 200 or not isinstance(metadata, dict) or not isinstance(metadata.get("example"), dict):
-                raise Failed(f"GET /v1/models/{package}/metadata: {status} {json.dumps(metadata)[:160]}")
-            example = json.dumps(metadata["example"]).encode()
-            status, answer = request(f"{base}/v1/models/{package}:predict", example)
-            if status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("predictions"), list):
-                raise Failed(f"POST /v1/models/{package}:predict with the example: {status} {json.dumps(answer)[:160]}")
-        with tempfile.TemporaryDirectory(prefix="dlpick-serve-") as folder:
-            request_file = Path(folder, "request.json")
-            request_file.write_bytes(example)
-            offline_cmd = [python, "-m", module, "--run", str(run), "--predict", str(request_file)]
-            ran = processes.capture(offline_cmd, timeout, cwd=project_path, env=env)
+    # The offline answer to the same example starts with the server, so their imports overlap.
+    offline_cmd = [python, "-m", module, "--run", str(run), "--predict-example"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        offline_run = pool.submit(processes.capture, offline_cmd, timeout, cwd=project_path, env=env)
         try:
-            offline = json.loads(ran.stdout.strip().splitlines()[-1])["predictions"]
-        except (ValueError, IndexError, KeyError, TypeError):
-            why = "timed out" if ran.returncode is None else f"exit status {ran.returncode}: {ran.first_line()}"
-            raise Failed(f"serve --predict (offline) gave no predictions ({why})") from None
-        difference = same_predictions(answer["predictions"], offline)
-        if difference:
-            raise Failed(f"served predictions differ from offline ones: {difference}")
-    except Failed as exc:
-        return False, str(exc)
+            with processes.background(cmd, project_path, env) as server:
+                took, health = _wait_healthy(base, server, timeout)
+                status, metadata = request(f"{base}/v1/models/{package}/metadata")
+                if status != 200 or not isinstance(metadata, dict) or not isinstance(metadata.get("example"), dict):
+                    raise Failed(f"GET /v1/models/{package}/metadata: {status} {json.dumps(metadata)[:160]}")
+                example = json.dumps(metadata["example"]).encode()
+                status, answer = request(f"{base}/v1/models/{package}:predict", example)
+                if status != 200 or not isinstance(answer, dict) or not isinstance(answer.get("predictions"), list):
+                    raise Failed(
+                        f"POST /v1/models/{package}:predict with the example: {status} {json.dumps(answer)[:160]}"
+                    )
+            ran = offline_run.result()
+            try:
+                offline = json.loads(ran.stdout.strip().splitlines()[-1])
+                offline_example, offline_predictions = offline["example"], offline["predictions"]
+            except (ValueError, IndexError, KeyError, TypeError):
+                why = "timed out" if ran.returncode is None else f"exit status {ran.returncode}: {ran.first_line()}"
+                raise Failed(f"serve --predict-example (offline) gave no predictions ({why})") from None
+            if offline_example != metadata["example"]:
+                raise Failed("the served metadata example differs from the one serve --predict-example answers")
+            difference = same_predictions(answer["predictions"], offline_predictions)
+            if difference:
+                raise Failed(f"served predictions differ from offline ones: {difference}")
+        except Failed as exc:
+            offline_run.result()  # the offline process ends (or times out) before the check does
+            return False, str(exc)
     runtime = health.get("runtime", "?")
     return True, (
         f"healthy after {took:.1f} s ({runtime}); the metadata example predicted {_shown(answer['predictions'])} "
-        "over HTTP, equal to serve --predict offline; server stopped"
+        "over HTTP, equal to serve --predict-example offline; server stopped"
     )

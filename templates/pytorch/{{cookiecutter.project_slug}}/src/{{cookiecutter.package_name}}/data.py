@@ -28,10 +28,8 @@ def prepare(config: dict) -> tuple[datasets.Dataset, datasets.Dataset, datasets.
 
 
 def inputs(x: np.ndarray, preprocess: dict) -> torch.Tensor:
-    """Model inputs from raw features: scaled floats, or token ids for text."""
-    if preprocess["task"] == "text-classification":
-        return torch.as_tensor(x, dtype=torch.long)
-    return torch.as_tensor(datasets.scale(x, preprocess["stats"]), dtype=torch.float32)
+    """Model inputs from raw features: scaled floats, or token ids for text (datasets.model_inputs)."""
+    return torch.as_tensor(datasets.model_inputs(x, preprocess))
 
 
 def targets(y: np.ndarray, preprocess: dict) -> torch.Tensor:
