@@ -38,9 +38,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-try:
+if __package__:  # python -m dlpick.machine.bench_engine, or imported
     from dlpick.machine import bench_worker
-except ImportError:  # run as a script, in an environment without dlpick: the copy beside this file
+else:  # run as a script (`dlpick bench` runs the copy in the project): the copy beside it, never another dlpick's
     bench_worker = importlib.import_module("bench_worker")  # type: ignore[no-redef]
 
 WORKER = "template engine"
