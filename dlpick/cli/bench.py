@@ -1,4 +1,4 @@
-"""`dlpick bench`: the installed frameworks measured on this machine (the same two small models in each)."""
+"""`dlpick bench`: the frameworks measured on this machine (an MLP and a small CNN in each)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,25 @@ import typer
 from dlpick.cli.options import KnowledgeOpt, session
 from dlpick.errors import BenchFailed, MissingTool
 
-HELP = """Measure the installed frameworks on this machine: the same two small models in each.
+HELP = """Measure the frameworks on this machine: an MLP and a small CNN in each.
 
-Trains an MLP (32-256-256-10, tabular) and a small CNN (conv16-conv32-dense10, 1x28x28 images)
-with identical layer sizes, fixed seeds, synthetic data and fp32: warm-up steps, then 5 timed
-repeats (--repeats) of --steps steps. Each framework and model runs in its own process with a time
-limit. Reports import time, steps/s and samples/s (the median over the repeats), the spread
-((max - min) / median of the repeats) and peak memory (the worker process's peak RSS, import
-included; on a GPU also the framework's peak device allocation). A framework that fails is shown with
-its error, never a number; one whose benchmark needs a module that is not installed is "not measured",
-with the install command. A spread above 10% or a busy machine (load average per core, other
-processes' CPU use, CPU steal) is warned about; `recommend --bench` ignores unstable figures, figures
-from hardware the team did not name, and a framework with no other to compare with (and says why).
+Frameworks whose template has an engine (JAX, PaddlePaddle, MindSpore, MXNet, Theano, PyTensor,
+Caffe) train the code a scaffolded project gets: the template's tabular-classification project
+(mlp) and image-classification project (cnn), rendered once into dlpick's cache, with the project's
+model, optimiser, config and data pipeline on its bundled sample. With --isolated each runs in the
+project's own environment (the cached one `verify --isolated` builds), so it need not be installed
+here. PyTorch and TensorFlow (no engine template yet) train hand-written models with identical
+sizes: an MLP (32-256-256-10) and a CNN (conv16-conv32-dense10, 1x28x28 images), synthetic data,
+fp32. Each figure: warm-up steps, then 5 timed repeats (--repeats) of --steps steps. Each framework
+and model runs in its own process with a time limit. Reports import time, steps/s and samples/s (the
+median over the repeats), the spread ((max - min) / median of the repeats) and peak memory (the
+worker process's peak RSS, import included; on a GPU also the framework's peak device allocation). A
+framework that fails is shown with its error, never a number; one whose benchmark needs a module
+that is not installed is "not measured", with the install command (with --isolated: an environment
+that cannot be built, and why). A spread above 10% or a busy machine (load average per core, other
+processes' CPU use, CPU steal) is warned about; `recommend --bench` ignores unstable figures,
+figures from hardware the team did not name, and a framework with no other to compare with (and says
+why).
 
 The run is saved as JSON (latest.json and a timestamped copy in dlpick's user data folder, and
 --out FILE); `dlpick recommend --bench last` (or --bench FILE) then scores performance from it.
@@ -33,6 +40,7 @@ benchmark needs is missing (not measured).
 Examples:
 
   dlpick bench --quick                        # every installed framework, under a minute
+  dlpick bench --quick --isolated             # also the engine frameworks, each in its own environment
   dlpick bench pytorch tensorflow --device cuda
   dlpick bench --json --out bench.json
   dlpick recommend --answers team.yaml --bench last
@@ -60,6 +68,9 @@ def bench(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the result JSON here.")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="Do not save it as the latest run.")] = False,
+    isolated: Annotated[
+        bool, typer.Option("--isolated", help="Run engine frameworks in their project's environment (built once).")
+    ] = False,
     knowledge_dir: KnowledgeOpt = None,
 ) -> None:
     from dlpick.cli import output
@@ -76,7 +87,7 @@ def bench(
     if not no_save:
         bench_mod.check_writable(bench_mod.data_dir() / "latest.json", "saving to")
     options = {"quick": quick, "device": device, "models": models, "steps": steps, "batch": batch}
-    options |= {"repeats": repeats, "timeout": timeout}
+    options |= {"repeats": repeats, "timeout": timeout, "isolated": isolated}
     result = _run_with_progress(kb.frameworks, wanted, options)
     saved = bench_mod.save(result, out, latest=not no_save)
     if as_json:
@@ -176,7 +187,7 @@ def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
     for warning in result.get("warnings", []):
         out.print(f"[yellow]warning:[/] {escape(warning)}")
     specs = "; ".join(
-        f"{model}: {s['parameters']:,} parameters, batch {s['batch']}, {s['warmup']} warm-up steps + "
+        f"{model}: {_parameters(s)}, batch {s['batch']}, {s['warmup']} warm-up steps + "
         f"{s.get('repeats', 1)} timed repeats of {s['steps']} steps"
         for model, s in result["models"].items()
     )
@@ -184,6 +195,16 @@ def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
     out.print("[dim]Peak RSS: the worker process's peak, framework import included.[/]")
     where = "saved to " + ", ".join(str(path) for path in saved) if saved else "not saved"
     out.print(f"[dim]{escape(where)}; `dlpick recommend --bench last` scores performance from it.[/]")
+
+
+def _parameters(spec: dict[str, Any]) -> str:
+    """ "76,810 parameters" (the hand-written model), and each engine template's own count."""
+    counts = [f"{spec['parameters']:,} parameters"] if spec.get("parameters") else []
+    hand = spec.get("parameters")
+    own = {f: n for f, n in (spec.get("parameters_by_framework") or {}).items() if n != hand}
+    if own:
+        counts.append("templates: " + ", ".join(f"{f} {n:,}" for f, n in own.items()))
+    return " (".join(counts) + ")" * (len(counts) - 1) if counts else "parameters unknown"
 
 
 def _where_ran(result: dict[str, Any]) -> str:

@@ -1,6 +1,16 @@
-"""`dlpick bench`: the same small models trained in every installed framework, each in its own process.
+"""`dlpick bench`: an MLP and a small CNN trained in every framework, each in its own process.
 
-Each (framework, model) pair runs `python -m dlpick.machine.bench_worker` in a fresh process with a time
+What trains: for every framework whose template has an engine (JAX, PaddlePaddle, MindSpore, MXNet,
+Theano, PyTensor, Caffe) the code a scaffolded project gets: its template rendered as a project
+(tabular-classification for the mlp, image-classification for the cnn; cached, bench_projects.py)
+and timed by bench_engine.py in that project, under dlpick's interpreter or, with `isolated`, the
+project's own environment (the cached one `verify --isolated` builds). PyTorch and TensorFlow, whose
+templates have no engine.py yet, train bench_worker.py's hand-written models (equal sizes in both).
+A framework's worker is in its entry ("worker": "hand-written" or "template engine") and figures;
+"models" describes both (the hand-written sizes, or null when none ran, and each measured
+framework's own parameter count).
+
+Each (framework, model) pair runs its worker in a fresh process with a time
 limit, so import time and peak memory are that framework's alone and a crash costs one row. A run is
 saved as JSON (`latest.json` plus a timestamped copy under the user data folder); `recommend --bench`
 turns it into the performance criterion (`bench_trust.evidence`: which figures count, and why not).
@@ -31,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlpick import processes
 from dlpick.errors import BadInput, MissingTool
-from dlpick.machine import bench_trust, bench_worker
+from dlpick.machine import bench_engine, bench_projects, bench_trust, bench_worker
 
 if TYPE_CHECKING:
     from dlpick.kb.model import Framework
@@ -43,6 +53,7 @@ DESCRIPTIONS = {
     "mlp": "MLP 32-256-256-10 on tabular data",
     "cnn": "CNN conv16-conv32-dense10 on 1x28x28 images",
 }
+HAND_WRITTEN = bench_projects.HAND_WRITTEN
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,9 @@ class Run:
     error: str | None = None
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: str | None = None  # installed, but a module its benchmark needs is not: not measured (exit 3)
+    worker: str = HAND_WRITTEN  # or bench_engine.WORKER: its template's engine, in a rendered project
+    python: str | None = None  # the interpreter the worker ran under (None: dlpick's own)
+    env: str | None = None  # --isolated: the project's environment
 
     def to_json(self) -> dict[str, Any]:
         devices = sorted({m["device"] for m in self.models.values() if m.get("status") == "ok"})
@@ -90,31 +104,44 @@ class Run:
             "install": self.install,
             "missing": self.missing,
             "models": self.models,
+            "worker": self.worker,
+            "python": self.python,
+            "env": self.env,
         }
 
 
 def plan(
-    frameworks: Mapping[str, Framework], requested: Iterable[str] = (), hardware: Iterable[str] = ("cpu",)
+    frameworks: Mapping[str, Framework],
+    requested: Iterable[str] = (),
+    hardware: Iterable[str] = ("cpu",),
+    isolated: bool = False,
 ) -> list[Run]:
-    """The frameworks to run: those asked for, else every one with a benchmark or installed."""
+    """The frameworks to run: those asked for, else every one with a benchmark or installed.
+
+    An engine framework (its template has an engine.py) times its template's engine; with `isolated`
+    it runs in the project's own environment, so it need not be installed here."""
     from dlpick.machine.doctor import install_command, installed_frameworks
 
     installed = {item.framework: item for item in installed_frameworks(frameworks)}
-    wanted = list(dict.fromkeys(requested)) or [
-        fid for fid in frameworks if fid in bench_worker.FRAMEWORKS or fid in installed
-    ]
+    engines = bench_projects.engine_frameworks()
+    available = set(bench_worker.FRAMEWORKS) | engines
+    wanted = list(dict.fromkeys(requested)) or [fid for fid in frameworks if fid in available or fid in installed]
     runs = []
     for fid in wanted:
         fw = frameworks[fid]
-        run = Run(fid, fw.name, "pending")
-        if fid not in installed:
+        run = Run(fid, fw.name, "pending", worker=bench_engine.WORKER if fid in engines else HAND_WRITTEN)
+        if fid in engines and isolated:
+            run.version = installed[fid].version if fid in installed else None
+        elif fid not in installed:
             run.status = "not installed"
             run.install = install_command(fw, fid, list(hardware)).command
-            if fid not in bench_worker.FRAMEWORKS:
+            if fid not in available:
                 run.error = f"dlpick bench has no benchmark for {run.name} (nor is it installed)"
-            elif run.install and fid in bench_worker.NEEDS:
-                run.install += f"; the benchmark also needs: pip install {' '.join(bench_worker.NEEDS[fid])}"
-        elif fid not in bench_worker.FRAMEWORKS:
+            elif fid in engines:
+                run.error = (
+                    f"{run.name} is not installed here; `dlpick bench --isolated` runs it in its project's environment"
+                )
+        elif fid not in available:
             run.status, run.version = "no benchmark", installed[fid].version
             run.error = f"dlpick bench has no benchmark for {run.name} yet (installed {run.version})"
         else:
@@ -141,13 +168,35 @@ def specs(
 
 
 def run_worker(
-    framework: str, model: str, spec: Spec, device: str, timeout: float, python: str | None = None
+    framework: str,
+    model: str,
+    spec: Spec,
+    device: str,
+    timeout: float,
+    python: str | None = None,
+    project: Path | None = None,
 ) -> dict[str, Any]:
-    """One worker process; always a dict with "status" ok or failed (with the error), never raises."""
+    """One worker process; always a dict with "status" ok or failed (with the error), never raises.
+
+    With `project` (a rendered engine template, see `bench_project`) it runs that project's engine
+    (bench_engine.py, copied into the project) in the project's folder, so that an interpreter in a
+    chroot (Debian environments) sees both; else bench_worker's hand-written model for `framework`."""
     package_root = str(Path(__file__).resolve().parents[2])  # another interpreter still finds this dlpick
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     env["PYTHONUNBUFFERED"] = "1"
-    argv = [python or sys.executable, "-m", "dlpick.machine.bench_worker", framework, "--model", model]
+    if project is None:
+        argv = [python or sys.executable, "-m", "dlpick.machine.bench_worker", framework, "--model", model]
+    else:
+        if python is not None:  # an isolated environment: nothing of dlpick's own environment leaks in
+            env.pop("PYTHONPATH")
+        argv = [
+            python or sys.executable,
+            f"{bench_projects.WORKER_FOLDER}/bench_engine.py",
+            "--project",
+            ".",
+            "--model",
+            model,
+        ]
     argv += ["--steps", str(spec.steps), "--warmup", str(spec.warmup), "--batch", str(spec.batch)]
     argv += ["--repeats", str(spec.repeats), "--device", device, "--json"]
     head = {
@@ -158,7 +207,7 @@ def run_worker(
         "repeats": spec.repeats,
     }
     with tempfile.TemporaryDirectory(prefix="dlpick-bench-") as cwd:  # nothing in cwd shadows a module
-        ran = processes.capture(argv, timeout, cwd=Path(cwd), env=env, drain=5)
+        ran = processes.capture(argv, timeout, cwd=project or Path(cwd), env=env, drain=5)
     if ran.error:
         return {**head, "error": ran.error}
     if ran.returncode is None:
@@ -196,25 +245,33 @@ def bench(
     repeats: int | None = None,
     timeout: float | None = None,
     on_event: OnEvent | None = None,
+    isolated: bool = False,
+    envs_root: Path | None = None,
+    projects_root: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark and return its JSON document (not yet saved)."""
+    """Run the benchmark and return its JSON document (not yet saved).
+
+    `isolated`: engine frameworks run in their project's isolated environment (built under
+    `envs_root`, default the cache `verify --isolated` uses); `projects_root`: where the rendered
+    projects are cached (default bench_projects.projects_dir())."""
     from dlpick import __version__
     from dlpick.machine.hardware import detect_machine, detected_hardware_ids
 
     machine = detect_machine(timeout=5)
     hardware = detected_hardware_ids(machine)
-    runs = plan(frameworks, requested, hardware)
+    runs = plan(frameworks, requested, hardware, isolated)
     if not any(run.status == "pending" for run in runs):
         raise MissingTool(*_nothing_to_run(runs))
     chosen = specs(quick, models, steps, batch, repeats)
     limit = timeout or TIMEOUT["quick" if quick else "full"]
     if on_event:
         on_event("plan", sum(len(chosen) for run in runs if run.status == "pending"))
+    where = bench_projects.Where(isolated, envs_root, projects_root)
     before = bench_trust.load_now()  # before any worker of ours adds to it
     started = time.monotonic()
     for run in runs:
         if run.status == "pending":
-            _run_models(run, chosen, device, limit, machine.cpu_model, on_event)
+            _run_models(run, chosen, device, limit, machine.cpu_model, on_event, where)
     figures = [m for run in runs for m in run.models.values() if m.get("status") == "ok"]
     created = datetime.now(timezone.utc).replace(microsecond=0)
     return {
@@ -222,7 +279,12 @@ def bench(
         "created": created.isoformat().replace("+00:00", "Z"),
         "seconds": round(time.monotonic() - started, 1),
         "dlpick": __version__,
-        "worker": {"module": "dlpick.machine.bench_worker", "version": bench_worker.VERSION},
+        "worker": {
+            "module": "dlpick.machine.bench_worker",
+            "version": bench_worker.VERSION,
+            "engine_module": "dlpick.machine.bench_engine",
+            "isolated": isolated,
+        },
         "quick": quick,
         "repeats": repeats or bench_worker.REPEATS,
         "requested_device": device,
@@ -236,19 +298,7 @@ def bench(
             "accelerators": [f"{a.kind}: {a.name}" for a in machine.accelerators],
             "devices": devices_used(runs),
         },
-        "models": {
-            model: {
-                "description": DESCRIPTIONS[model],
-                "layer_parameters": bench_worker.layer_parameters(model),
-                "parameters": sum(bench_worker.layer_parameters(model)),
-                "batch": spec.batch,
-                "steps": spec.steps,
-                "warmup": spec.warmup,
-                "repeats": spec.repeats,
-                "dtype": "float32",
-            }
-            for model, spec in chosen.items()
-        },
+        "models": bench_projects.models_header(chosen, runs, DESCRIPTIONS),
         "frameworks": [run.to_json() for run in runs],
         "trust": bench_trust.rules(),
         "load": bench_trust.load_summary(before, figures),
@@ -263,38 +313,60 @@ def bench(
             "load.others_cpu is the share of all CPU time other processes used while the worker ran",
             "peak_rss_mb is the worker process's peak resident set size (MiB), framework import included",
             "peak_device_mb is the framework's own peak accelerator allocation (MiB), where it reports one",
+            *bench_projects.NOTES,
         ],
     }
 
 
 def _run_models(
-    run: Run, chosen: Mapping[str, Spec], device: str, limit: float, cpu_model: str | None, on_event: OnEvent | None
+    run: Run,
+    chosen: Mapping[str, Spec],
+    device: str,
+    limit: float,
+    cpu_model: str | None,
+    on_event: OnEvent | None,
+    where: bench_projects.Where | None = None,
 ) -> None:
     """Measure one framework's models, one worker each; stop at the first that fails or lacks a module."""
     for model, spec in chosen.items():
         if on_event:
             on_event("start", (run, model))
-        probe = bench_trust.LoadProbe()
-        result = run_worker(run.framework, model, spec, device, limit)
-        if result["status"] == "ok":
-            result["load"] = probe.stop()
-            result["warnings"] = bench_trust.figure_warnings(result)
-            if result.get("device") == "cpu" and not result.get("device_name"):
-                result["device_name"] = cpu_model
-            run.version = result.get("version", run.version)
-        elif result["status"] == "missing":
-            module = str(result.get("module"))
-            run.status, run.missing = "not installed", module
-            run.install = f"pip install {PIP_NAMES.get(module, module)}"
-            run.error = f"{model}: the benchmark needs {module}, which is not installed here: not measured"
-        else:
-            run.status, run.error = "failed", f"{model}: {result.get('error')}"
-        run.models[model] = result
+        project, result = (None, None)
+        if run.worker == bench_engine.WORKER and where is not None:
+            project, result = bench_projects.setup(run, model, device, where)
+        if result is None:
+            probe = bench_trust.LoadProbe()
+            if project is None:
+                result = run_worker(run.framework, model, spec, device, limit)
+            else:
+                result = run_worker(run.framework, model, spec, device, limit, run.python, project)
+            if result["status"] == "ok":
+                result["load"] = probe.stop()
+        _record(run, model, result, cpu_model)
         if on_event:
             on_event("done", (run, model))
         if run.status != "pending":
             return  # the next model would hit the same import or device error
     run.status = "measured"
+
+
+def _record(run: Run, model: str, result: dict[str, Any], cpu_model: str | None) -> None:
+    if result["status"] == "ok":
+        result.setdefault("worker", HAND_WRITTEN)
+        result["warnings"] = bench_trust.figure_warnings(result)
+        if result.get("device") == "cpu" and not result.get("device_name"):
+            result["device_name"] = cpu_model
+        run.version = result.get("version", run.version)
+    elif result["status"] == "missing":
+        module = str(result.get("module"))
+        run.status, run.missing = "not installed", module
+        run.install = result.get("install") or f"pip install {PIP_NAMES.get(module, module)}"
+        run.error = f"{model}: the benchmark needs {module}, which is not installed here: not measured"
+        if result.get("error") and result.get("install"):  # an isolated environment that cannot be built
+            run.error = f"{model}: {result['error']}: not measured"
+    else:
+        run.status, run.error = "failed", f"{model}: {result.get('error')}"
+    run.models[model] = result
 
 
 def devices_used(runs: Iterable[Run]) -> list[str]:

@@ -1,5 +1,10 @@
 """One framework, one model, in its own process: `python -m dlpick.machine.bench_worker pytorch --model mlp --json`.
 
+The hand-written models: `dlpick bench` runs them for PyTorch and TensorFlow, whose templates have no
+engine.py yet. Every framework whose template has one (JAX and PaddlePaddle included) is measured with
+its template's own code instead (bench_engine.py, which uses `_timed` and `aggregate` from here); the
+JAX and PaddlePaddle models below still run from this command line, for comparison.
+
 Prints one JSON line (the last line of stdout) and exits 0 when the measurement worked, 1 when it
 did not (the line then carries the error, never a number), 3 when a module the benchmark needs is not
 installed (status "missing", with the module's name: not measured, never "failed"). Only the standard
@@ -50,8 +55,10 @@ LR, MOMENTUM = 0.01, 0.9
 DEVICES = ("auto", "cpu", "cuda", "mps")
 REPEATS = 5  # timed repeats after the warm-up
 # What ran: raise it whenever the models, the data or the timing change, so saved results say which.
-# 1: one timed pass (dlpick before repeats); 2: repeats, median and spread, data without NumPy.
-VERSION = 2
+# 1: one timed pass (dlpick before repeats); 2: repeats, median and spread, data without NumPy;
+# 3: the engine frameworks (JAX, PaddlePaddle, ...) time their template's engine (bench_engine.py), not a
+# model written here, so their figures and sizes differ from a version-2 run.
+VERSION = 3
 
 
 def layer_parameters(model: str) -> list[int]:
