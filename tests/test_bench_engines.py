@@ -61,8 +61,13 @@ def test_the_project_is_rendered_once_per_template_and_again_when_missing(tmp_pa
     config = project / "configs" / "default.yaml"
     config.write_text(config.read_text() + "# kept\n")
     assert bench_projects.bench_project("jax", "mlp", tmp_path) == project and "# kept" in config.read_text()
+    # The re-render removes that one project folder (inside the cache root it was given), nothing beside it.
+    neighbours = [tmp_path / "user-file.txt", project.parent / "other-file.txt"]
+    for path in neighbours:
+        path.write_text("kept")
     (project / ".cookiecutter.json").unlink()  # an unfinished render: rendered again
     assert bench_projects.bench_project("jax", "mlp", tmp_path) == project and "# kept" not in config.read_text()
+    assert project.is_relative_to(tmp_path) and all(path.read_text() == "kept" for path in neighbours)
     cnn = bench_projects.bench_project("jax", "cnn", tmp_path)
     assert bench_engine.identity(cnn)["task"] == "image-classification" and cnn.parent == project.parent
 
@@ -76,8 +81,11 @@ def test_isolated_bench_runs_the_engine_in_the_project_and_describes_it(monkeypa
     monkeypatch.setattr(bench_projects, "engine_python", lambda *a: ("/env/bin/python", "/env"))
     calls: list[tuple[str, Any, Any]] = []
 
-    def run_worker(framework, model, spec, device, timeout, python=None, project=None):
+    modules = []
+
+    def run_worker(framework, model, spec, device, timeout, python=None, project=None, module=None):
         calls.append((model, python, project))
+        modules.append(module)  # where the worker reads the version: the knowledge base's import name
         parameters = {"mlp": 5251, "cnn": 38282}[model]
         return {"status": "ok", "version": "0.1", "device": "cpu", "device_name": None, "import_s": 1.0,
                 "steps_per_s": 10.0, "samples_per_s": 10.0 * spec.batch, "peak_rss_mb": 1.0, "repeats": 5,
@@ -91,6 +99,7 @@ def test_isolated_bench_runs_the_engine_in_the_project_and_describes_it(monkeypa
         ("mlp", "/env/bin/python", "jax-tabular-classification"),
         ("cnn", "/env/bin/python", "jax-image-classification"),
     ]
+    assert modules == ["jax", "jax"]
     data = json.loads(result.stdout)
     jax = data["frameworks"][0]
     assert jax["status"] == "measured" and jax["worker"] == bench_engine.WORKER and jax["env"] == "/env"

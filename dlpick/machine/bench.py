@@ -91,6 +91,7 @@ class Run:
     worker: str = HAND_WRITTEN  # or bench_engine.WORKER: its template's engine, in a rendered project
     python: str | None = None  # the interpreter the worker ran under (None: dlpick's own)
     env: str | None = None  # --isolated: the project's environment
+    module: str | None = None  # the knowledge base's first import name: where the engine worker reads the version
 
     def to_json(self) -> dict[str, Any]:
         devices = sorted({m["device"] for m in self.models.values() if m.get("status") == "ok"})
@@ -130,6 +131,7 @@ def plan(
     for fid in wanted:
         fw = frameworks[fid]
         run = Run(fid, fw.name, "pending", worker=bench_engine.WORKER if fid in engines else HAND_WRITTEN)
+        run.module = fw.import_names[0]
         if fid in engines and isolated:
             run.version = installed[fid].version if fid in installed else None
         elif fid not in installed:
@@ -175,6 +177,7 @@ def run_worker(
     timeout: float,
     python: str | None = None,
     project: Path | None = None,
+    module: str | None = None,
 ) -> dict[str, Any]:
     """One worker process; always a dict with "status" ok or failed (with the error), never raises.
 
@@ -196,6 +199,7 @@ def run_worker(
             ".",
             "--model",
             model,
+            *(["--module", module] if module else []),
         ]
     argv += ["--steps", str(spec.steps), "--warmup", str(spec.warmup), "--batch", str(spec.batch)]
     argv += ["--repeats", str(spec.repeats), "--device", device, "--json"]
@@ -339,7 +343,7 @@ def _run_models(
             if project is None:
                 result = run_worker(run.framework, model, spec, device, limit)
             else:
-                result = run_worker(run.framework, model, spec, device, limit, run.python, project)
+                result = run_worker(run.framework, model, spec, device, limit, run.python, project, run.module)
             if result["status"] == "ok":
                 result["load"] = probe.stop()
         _record(run, model, result, cpu_model)

@@ -45,16 +45,6 @@ else:  # run as a script (`dlpick bench` runs the copy in the project): the copy
 
 WORKER = "template engine"
 TASKS = {"mlp": "tabular-classification", "cnn": "image-classification"}
-# Framework id -> the module whose __version__ is the framework's version.
-MODULES = {
-    "jax": "jax",
-    "paddlepaddle": "paddle",
-    "mindspore": "mindspore",
-    "mxnet": "mxnet",
-    "theano": "theano",
-    "pytensor": "pytensor",
-    "caffe": "caffe",
-}
 
 
 def identity(project: Path) -> dict[str, Any]:
@@ -82,20 +72,23 @@ def count(value: Any) -> int:
     return math.prod(int(n) for n in tuple(value.shape))
 
 
-def _version(framework: str) -> str | None:
-    module = sys.modules.get(MODULES.get(framework, framework))
-    version = getattr(module, "__version__", None)
+def _version(module_name: str) -> str | None:
+    """The framework's version: its module's __version__ (the module the knowledge base names first in
+    `import_names`, passed by the parent as --module), else the distribution of that name."""
+    version = getattr(sys.modules.get(module_name), "__version__", None)
     if version is None:
         from importlib import metadata
 
         try:
-            version = metadata.version(MODULES.get(framework, framework))
+            version = metadata.version(module_name)
         except metadata.PackageNotFoundError:
             return None
     return str(version)
 
 
-def run(project: Path, model: str, steps: int, warmup: int, batch: int, device: str, repeats: int) -> dict[str, Any]:
+def run(
+    project: Path, model: str, steps: int, warmup: int, batch: int, device: str, repeats: int, module: str | None = None
+) -> dict[str, Any]:
     """The measurement as a JSON-ready dict; raises on any failure."""
     project = project.resolve()
     made = identity(project)
@@ -143,7 +136,7 @@ def run(project: Path, model: str, steps: int, warmup: int, batch: int, device: 
         raise RuntimeError(f"the loss is {loss} after {warmup + steps * repeats} steps")
     mixed = bool(config["train"].get("mixed_precision")) and kind != "cpu"
     return {
-        "version": _version(made["framework"]),
+        "version": _version(module or made["framework"]),
         "import_s": round(import_s, 3),
         "import_rss_mb": rss_after_import,
         "loss": loss,
@@ -174,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=bench_worker.REPEATS)
     parser.add_argument("--device", choices=bench_worker.DEVICES, default="auto")
+    parser.add_argument("--module", help="the framework's module, for its version (default: the framework id)")
     parser.add_argument("--json", action="store_true", help="accepted for symmetry: the output is always JSON")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.repeats < 1:
@@ -189,19 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         "worker": WORKER,
         "worker_version": bench_worker.VERSION,
     }
-    try:
+
+    def measure() -> dict[str, Any]:
         head["framework"] = identity(args.project.resolve())["framework"]
-        measured = run(args.project, args.model, args.steps, args.warmup, args.batch, args.device, args.repeats)
-        result = {**head, "status": "ok", **measured}
-    except (Exception, SystemExit) as exc:  # reported as data; an engine's SystemExit is its one-line error
-        text = str(exc) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
-        result = {**head, "status": "failed", "error": text.strip()}
-        module = bench_worker.missing_module(exc)
-        if module:
-            result.update(status="missing", module=module)
-    sys.stdout.flush()
-    print(json.dumps(result), flush=True)
-    return {"ok": 0, "missing": 3}.get(result["status"], 1)
+        a = args
+        return run(a.project, a.model, a.steps, a.warmup, a.batch, a.device, a.repeats, a.module)
+
+    # An engine's SystemExit is its one-line error: reported as data too.
+    return bench_worker.report(head, measure, (Exception, SystemExit))
 
 
 if __name__ == "__main__":

@@ -524,11 +524,22 @@ def main(argv: list[str] | None = None) -> int:
         "dtype": "float32",
         "worker_version": VERSION,
     }
+    return report(
+        head, lambda: run(args.framework, args.model, args.steps, args.warmup, args.batch, args.device, args.repeats)
+    )
+
+
+def report(
+    head: dict[str, Any], measure: Callable[[], dict[str, Any]], errors: tuple[type[BaseException], ...] = (Exception,)
+) -> int:
+    """Print the one JSON line of a worker (`head` with the measurement, or the error as data: the parent
+    shows it, never a number) and return the exit status: 0 ok, 3 a module is missing, 1 failed.
+    A SystemExit among `errors` (an engine's one-line error) is reported by its message alone."""
     try:
-        measured = run(args.framework, args.model, args.steps, args.warmup, args.batch, args.device, args.repeats)
-        result = {**head, "status": "ok", **measured}
-    except Exception as exc:  # reported as data: the parent shows the error, never a number
-        result = {**head, "status": "failed", "error": f"{type(exc).__name__}: {exc}".strip()}
+        result = {**head, "status": "ok", **measure()}
+    except errors as exc:
+        text = str(exc) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        result = {**head, "status": "failed", "error": text.strip()}
         module = missing_module(exc)
         if module:
             result.update(status="missing", module=module)
