@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import yaml
 
 from dlpick.project import render
+from dlpick.verify.serving import free_port
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +49,13 @@ def test_the_manifest_runs_the_projects_own_train_in_the_image_the_dockerfile_bu
     assert "FROM python:" in (project / "Dockerfile").read_text()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.integration
 def test_the_operators_environment_is_all_train_needs(project: Path, tmp_path: Path):
     pytest.importorskip("torch")
     command = manifest(project)["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["command"]
     run = tmp_path / "run"
     argv = [sys.executable, *command[1:], "--smoke", "--device", "cpu", "--out", str(run)]  # --out: the last wins
-    port = str(_free_port())
+    port = str(free_port())
     pods = [
         subprocess.Popen(
             argv,

@@ -13,8 +13,20 @@ from pathlib import Path
 import pytest
 
 from dlpick.project import render
+from dlpick.verify.serving import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_index]
+
+
+def two_ranks_agree(run: Path, logs: str = "") -> dict:
+    """Both ranks wrote rank-<r>.json with the same weight digest, and rank 0 the run's metrics.json
+    (two processes); returns those metrics."""
+    ranks = [json.loads(path.read_text()) for path in sorted(run.glob("rank-*.json"))]
+    assert [(r["rank"], r["processes"]) for r in ranks] == [(0, 2), (1, 2)], logs
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    return metrics
 
 
 @pytest.mark.parametrize("task", ["tabular-classification", "image-classification"])
@@ -30,11 +42,8 @@ def test_jax_two_processes_end_with_the_same_weights(tmp_path: Path, envs_root: 
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr[-4000:]
     run = project / "runs" / "mp"
-    ranks = [json.loads(path.read_text()) for path in sorted(run.glob("rank-*.json"))]
-    assert [(r["rank"], r["processes"]) for r in ranks] == [(0, 2), (1, 2)]
-    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["processes"] == 2 and metrics["loss_history"][-1] < metrics["loss_history"][0]
+    metrics = two_ranks_agree(run)
+    assert metrics["loss_history"][-1] < metrics["loss_history"][0]
     assert ran.stderr.count("epoch 1:") == 1, "only rank 0 reports the epochs"
 
 
@@ -54,11 +63,8 @@ def test_paddle_two_processes_end_with_the_same_weights(tmp_path: Path, envs_roo
     logs = "".join(path.read_text()[-2000:] for path in sorted((project / "runs" / "logs").glob("workerlog.*")))
     assert ran.returncode == 0, ran.stdout[-2000:] + logs
     run = project / "runs" / "mp"
-    ranks = [json.loads(path.read_text()) for path in sorted(run.glob("rank-*.json"))]
-    assert [(r["rank"], r["processes"]) for r in ranks] == [(0, 2), (1, 2)], logs
-    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["processes"] == 2 and metrics["loss_history"][-1] < metrics["loss_history"][0]
+    metrics = two_ranks_agree(run, logs)
+    assert metrics["loss_history"][-1] < metrics["loss_history"][0]
 
 
 def test_mindspore_two_processes_end_with_the_same_weights(tmp_path: Path, envs_root: Path):
@@ -67,7 +73,7 @@ def test_mindspore_two_processes_end_with_the_same_weights(tmp_path: Path, envs_
 
     project = render.render("mindspore", "image-classification", tmp_path / "mp-demo").project_dir
     python = Path(envs.ensure(envs.spec_for(project, "mindspore"), root=envs_root).python)
-    port = str(_free_port())
+    port = str(free_port())
     ran = subprocess.run(
         [str(python.parent / "msrun"), "--worker_num", "2", "--local_worker_num", "2", "--master_port", port,
          "--log_dir", "runs/logs", "--join", "True",
@@ -78,15 +84,4 @@ def test_mindspore_two_processes_end_with_the_same_weights(tmp_path: Path, envs_
     logs = "".join(path.read_text()[-2000:] for path in sorted((project / "runs" / "logs").glob("*.log")))
     assert ran.returncode == 0, ran.stderr[-2000:] + logs
     run = project / "runs" / "mp"
-    ranks = [json.loads(path.read_text()) for path in sorted(run.glob("rank-*.json"))]
-    assert [(r["rank"], r["processes"]) for r in ranks] == [(0, 2), (1, 2)], logs
-    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
-    assert json.loads((run / "metrics.json").read_text())["processes"] == 2
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    two_ranks_agree(run, logs)

@@ -20,16 +20,11 @@ from pathlib import Path
 import pytest
 
 from dlpick.project import render
+from dlpick.verify.serving import free_port
 
 pytestmark = pytest.mark.integration
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "sinfo")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _why_not() -> str | None:
@@ -86,7 +81,7 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     host = socket.gethostname().split(".")[0]
     conf = root / "slurm.conf"
     conf.write_text(
-        SLURM_CONF.format(host=host, root=root, ctld_port=_free_port(), d_port=_free_port(), cpus=os.cpu_count() or 1)
+        SLURM_CONF.format(host=host, root=root, ctld_port=free_port(), d_port=free_port(), cpus=os.cpu_count() or 1)
     )
     env = {**os.environ, "SLURM_CONF": str(conf)}
     munge = root / "munge"
@@ -153,7 +148,7 @@ def test_the_sbatch_script_trains_two_ranks_to_the_same_weights(
     assert os.access(script, os.X_OK)
     run = tmp_path / "run"
     options, extra = TWO_PROCESSES[framework]
-    env = {**slurm, **extra, "MASTER_PORT": str(_free_port()), "PYTHON": python}
+    env = {**slurm, **extra, "MASTER_PORT": str(free_port()), "PYTHON": python}
     env["MSRUN"] = str(Path(python).parent / "msrun")  # MindSpore's launcher, in the same environment
     env["PATH"] = f"{Path(python).parent}{os.pathsep}{env['PATH']}"  # msrun starts `python` from PATH
     submitted = subprocess.run(
