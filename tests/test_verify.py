@@ -191,7 +191,7 @@ def test_a_good_project_passes(tmp_path: Path, one_process: bool):
     project = make_project(tmp_path, one_process=one_process)
     result = run(project, on_event=lambda kind, payload: events.append((kind, payload)))
     assert result.passed, result.checks
-    assert list(names(result)) == ["framework", "smoke-train", "metrics", "loss", "export", "serve", "project tests"]
+    assert list(names(result)) == ["framework", "smoke-train", "metrics", "loss", "export", "project tests"]
     assert result.device == "cpu"  # what metrics.json says ran, not "auto"
     assert "1 -> 0.25 over 3 logged steps" in check(result, "loss").detail
     assert "json: max |diff| 1e-07 vs tolerance 0.0001: ok" in check(result, "export").detail
@@ -331,7 +331,7 @@ def test_timeouts_kill_both_trees(tmp_path: Path):
     result = run(project, timeout=3, tests_timeout=3)
     assert time.monotonic() - start < 60
     assert names(result) == {
-        "framework": True, "smoke-train": True, "metrics": True, "loss": True, "export": False, "serve": True,
+        "framework": True, "smoke-train": True, "metrics": True, "loss": True, "export": False,
         "project tests": False,
     }  # fmt: skip
     assert check(result, "export").detail.startswith("timed out after 3 s; its process group was killed")

@@ -377,7 +377,9 @@ def verify(
                     _train_and_export_at_once(project, run, device, timeout, python, event, add, result, side_by_side)
                 else:
                     _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
-                add(_serve_check(project, run, python, timeout, event, result))
+                served = _serve_check(project, run, python, timeout, event, result)
+                if served is not None:
+                    add(served)
                 if tests is not None:
                     add(check_tests(tests.result(), tests_timeout))
             except BaseException:
@@ -398,12 +400,13 @@ def verify(
 
 def _serve_check(
     project: Project, run: Path, python: str, timeout: float, event: OnEvent, result: VerifyResult
-) -> Check:
-    """The trained run served over HTTP (verify/serving.py), once its export passed."""
+) -> Check | None:
+    """The trained run served over HTTP (verify/serving.py), once its export passed; None (no check, rather
+    than one reported as passed) for a project whose template predates serving (no serve.py)."""
     from dlpick.verify import serving
 
     if not (project.path / "src" / project.package / "serve.py").is_file():
-        return Check("serve", True, serving.NOT_APPLICABLE)
+        return None
     exported = next((c for c in result.checks if c.name == "export"), None)
     if exported is None or not exported.passed:
         return Check("serve", False, "not checked: no passing export to serve")

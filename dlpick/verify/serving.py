@@ -22,7 +22,6 @@ from typing import Any
 from dlpick import processes
 
 TOLERANCE = 1e-6  # HTTP and offline run the same code: only JSON's number round trip may differ
-NOT_APPLICABLE = "not applicable: the project has no serve.py (its template predates serving); skipped"
 
 
 class Failed(Exception):
