@@ -122,3 +122,33 @@ def test_same_predictions_compares_labels_exactly_and_numbers_closely():
     assert serving.same_predictions([{"value": 1.0}], [{"value": 1.0 + 1e-9}]) == ""
     assert serving.same_predictions([{"value": 1.0}], [{"value": 1.1}]) != ""
     assert serving.same_predictions([{"value": 1.0}], []) != ""
+
+
+WAITING_TESTS = '''import json, os, time
+from pathlib import Path
+
+
+def test_the_run_verify_trains_is_named_and_marked_done():
+    run = Path(os.environ["DLPICK_VERIFY_RUN"])
+    done = run / ".dlpick-verify.json"
+    while not done.is_file():
+        time.sleep(0.05)
+    Path(os.environ["SEEN"]).write_text(json.dumps({"done": json.loads(done.read_text()),
+                                                    "metrics": (run / "metrics.json").is_file()}))
+'''
+
+
+@pytest.mark.parametrize("export_passes", [True, False], ids=["export passed", "export failed"])
+def test_the_project_tests_get_verifys_run_once_its_export_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, export_passes: bool
+):
+    """The project's serve tests reuse verify's run instead of training again: verify names it in
+    DLPICK_VERIFY_RUN and writes `.dlpick-verify.json` once the export is checked, also when it failed
+    (so a waiting test ends at once instead of hanging)."""
+    project = make_project(tmp_path, tests=WAITING_TESTS, export_exit=None if export_passes else 1)
+    seen = tmp_path / "seen.json"
+    monkeypatch.setenv("SEEN", str(seen))
+    result = run(project, run_dir=tmp_path / "run", tests_timeout=60)  # a missing mark: a failure, not a hang
+    assert check(result, "project tests").passed, check(result, "project tests").detail
+    assert check(result, "export").passed is export_passes
+    assert json.loads(seen.read_text()) == {"done": {"export": export_passes}, "metrics": True}

@@ -37,6 +37,10 @@ METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval"
 # Thread pools sized by these variables: OpenMP (PyTorch, oneDNN), MKL, OpenBLAS, TensorFlow's own.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 EXPORT_CHECK = "--export-check"  # train's option: export and check the export in the same process
+# The run verify trains and exports, named to the project's tests that run beside it (its serve tests use it
+# instead of training their own), and the file verify writes in it once the export is checked.
+RUN_ENV = "DLPICK_VERIFY_RUN"
+RUN_DONE = ".dlpick-verify.json"
 PROBE = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))"
 
 OnEvent = Callable[[str, Any], None]  # ("step", text) | ("output", line) | ("check", Check)
@@ -362,7 +366,8 @@ def verify(
         nonlocal tests
         if "pytest" not in missing:
             event("step", f"running the project's tests (up to {tests_timeout:g} s)")
-            tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel, side_by_side)
+            env = {**side_by_side, RUN_ENV: str(run)} if side_by_side is not None else None
+            tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel, env)
 
     temporary = run_dir is None
     run = Path(run_dir).absolute() if run_dir is not None else None
@@ -373,8 +378,12 @@ def verify(
         with processes.doing(unfinished), ThreadPoolExecutor(max_workers=1) as pool:
             try:
                 if combined:
+                    (run / RUN_DONE).unlink(missing_ok=True)
                     start_tests()
-                    _train_and_export_at_once(project, run, device, timeout, python, event, add, result, side_by_side)
+                    try:
+                        _train_and_export_at_once(project, run, device, timeout, python, event, add, result, side_by_side)
+                    finally:  # the tests waiting for this run go on (or fail at once if it has no export)
+                        _mark_done(run, result)
                 else:
                     _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
                 served = _serve_check(project, run, python, timeout, event, result)
@@ -499,6 +508,14 @@ def _train_and_export_at_once(
         if check.passed:
             check.detail += f"; train and export in one process: exit status 0 in {ran.seconds:.1f} s"
         add(check)
+
+
+def _mark_done(run: Path, result: VerifyResult) -> None:
+    """Tell the project's tests that the run is finished: `{"export": passed}`, written atomically."""
+    exported = any(check.name == "export" and check.passed for check in result.checks)
+    partial = run / (RUN_DONE + ".partial")
+    partial.write_text(json.dumps({"export": exported}) + "\n", encoding="utf-8")
+    os.replace(partial, run / RUN_DONE)
 
 
 def _train_and_export(
