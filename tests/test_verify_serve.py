@@ -124,7 +124,7 @@ def test_same_predictions_compares_labels_exactly_and_numbers_closely():
     assert serving.same_predictions([{"value": 1.0}], []) != ""
 
 
-WAITING_TESTS = '''import json, os, time
+WAITING_TESTS = """import json, os, time
 from pathlib import Path
 
 
@@ -135,7 +135,7 @@ def test_the_run_verify_trains_is_named_and_marked_done():
         time.sleep(0.05)
     Path(os.environ["SEEN"]).write_text(json.dumps({"done": json.loads(done.read_text()),
                                                     "metrics": (run / "metrics.json").is_file()}))
-'''
+"""
 
 
 @pytest.mark.parametrize("export_passes", [True, False], ids=["export passed", "export failed"])

@@ -381,7 +381,9 @@ def verify(
                     (run / RUN_DONE).unlink(missing_ok=True)
                     start_tests()
                     try:
-                        _train_and_export_at_once(project, run, device, timeout, python, event, add, result, side_by_side)
+                        _train_and_export_at_once(
+                            project, run, device, timeout, python, event, add, result, side_by_side
+                        )
                     finally:  # the tests waiting for this run go on (or fail at once if it has no export)
                         _mark_done(run, result)
                 else:
@@ -515,7 +517,7 @@ def _mark_done(run: Path, result: VerifyResult) -> None:
     exported = any(check.name == "export" and check.passed for check in result.checks)
     partial = run / (RUN_DONE + ".partial")
     partial.write_text(json.dumps({"export": exported}) + "\n", encoding="utf-8")
-    os.replace(partial, run / RUN_DONE)
+    partial.replace(run / RUN_DONE)
 
 
 def _train_and_export(
