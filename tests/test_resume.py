@@ -94,6 +94,7 @@ RESUMABLE_ENGINES = {
     "paddlepaddle": r"^state/optimizer/.+/moment1_0$",  # AdamW's accumulators, per parameter
     "mxnet": r"^state/optimizer/.+/0$",  # gluon.Trainer's Adam: the first moment, per parameter
     "mindspore": r"^state/optimizer/moment1\.",  # nn.Adam's first moments
+    "caffe": r"^state/optimizer/history/",  # the Adam solver's moments, from its own snapshot
 }
 
 
@@ -140,10 +141,11 @@ def test_engine_template_resume_equals_one_run(tmp_path: Path, envs_root: Path, 
             assert max_difference(dict(a), dict(b)) <= TOLERANCE
 
 
-# Runs the project's train with every import of FRAMEWORK answered by a stand-in module: the driver
-# refuses --resume before the framework does anything, so the engine only has to import.
+# Runs the project's train with every import of FRAMEWORK answered by a stand-in module, and its
+# engine's Trainer without state()/load_state() (as a new engine may start): the driver refuses
+# --resume before the framework does anything, so the engine only has to import.
 STAND_IN = """
-import importlib.abc, importlib.machinery, runpy, sys
+import importlib, importlib.abc, importlib.machinery, runpy, sys
 from unittest import mock
 
 class StandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -159,6 +161,8 @@ class StandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 FRAMEWORK, package, sys.argv = sys.argv[1], sys.argv[2], ["train", *sys.argv[3:]]
 sys.meta_path.insert(0, StandIn())
+trainer = importlib.import_module(package + ".engine").Trainer
+del trainer.state, trainer.load_state
 runpy.run_module(package + ".train", run_name="__main__")
 """
 

@@ -179,7 +179,9 @@ class Trainer:
             delta=1e-8,
             weight_decay=0.0,
             solver_mode=caffe_pb2.SolverParameter.GPU if _device == "cuda" else caffe_pb2.SolverParameter.CPU,
+            snapshot_prefix=str(model.folder / "snapshots" / "solver"),  # state(): Caffe's own snapshot
         )
+        (model.folder / "snapshots").mkdir()
         path = model.folder / "solver.prototxt"
         path.write_text(str(solver))
         self.solver = caffe.get_solver(str(path))  # an AdamSolver with a freshly filled train net
@@ -198,6 +200,44 @@ class Trainer:
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         _feed(self.net, x, y)
         return float(self.net.forward()["loss"]) * self.loss_weight
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What training continues from: the weights, and the Adam solver's state as Caffe snapshots
+        it (`solver.snapshot()`): its iteration, which Adam's bias correction counts, and the moments it
+        keeps per parameter blob (history 0..n-1 the first moments, n..2n-1 the second)."""
+        self.solver.snapshot()  # writes <prefix>_iter_<iter>.caffemodel and .solverstate
+        folder = self.model.folder / "snapshots"
+        saved = caffe_pb2.SolverState()
+        saved.ParseFromString(next(folder.glob("*.solverstate")).read_bytes())
+        for file in folder.iterdir():
+            file.unlink()
+        state = {
+            f"weights/{layer}/{i}": blob.data.copy()
+            for layer, blobs in self.net.params.items()
+            for i, blob in enumerate(blobs)
+        }
+        for i, blob in enumerate(saved.history):
+            state[f"optimizer/history/{i:03d}"] = np.array(blob.data, np.float32).reshape(tuple(blob.shape.dim))
+        state["optimizer/iter"] = np.array(saved.iter, np.int64)
+        state["optimizer/current_step"] = np.array(saved.current_step, np.int64)
+        return state
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Puts back what `state()` returned: the weights into the nets, the rest through `solver.restore`."""
+        for layer, blobs in self.net.params.items():
+            for i, blob in enumerate(blobs):
+                blob.data[...] = state[f"weights/{layer}/{i}"]
+        saved = caffe_pb2.SolverState(
+            iter=int(state["optimizer/iter"]), current_step=int(state["optimizer/current_step"])
+        )
+        for name in sorted(key for key in state if key.startswith("optimizer/history/")):
+            blob = saved.history.add()
+            blob.shape.dim.extend(state[name].shape)
+            blob.data.extend(state[name].astype(np.float32).ravel().tolist())
+        path = self.model.folder / "snapshots" / "restore.solverstate"  # no learned_net: weights are set above
+        path.write_bytes(saved.SerializeToString())
+        self.solver.restore(str(path))
+        path.unlink()
 
     def snapshot(self) -> dict[str, list[np.ndarray]]:
         return {layer: [blob.data.copy() for blob in blobs] for layer, blobs in self.model.net.params.items()}
