@@ -35,7 +35,12 @@ def _show(result: Any, as_json: bool) -> None:
     if as_json:
         output.print_json(result.to_json())
     else:
+        for test in result.extra.get("tests", []):
+            if not test["passed"]:
+                typer.echo(f"REGRESSED  {test['name']}: {test['theano']} under Theano, {test['pytensor']} now")
         for diff in [*result.outputs, *(d for d in result.layers if not d.passed)]:
+            if diff.name.startswith("test "):
+                continue
             value = f"{diff.max_abs_diff:.3g}" if diff.max_abs_diff != float("inf") else "n/a"
             typer.echo(f"{'ok     ' if diff.passed else 'DIFFERS'}  {diff.name}: max |diff| {value} {diff.detail}")
         for item in result.needs_human:
@@ -71,4 +76,29 @@ def caffe(
 
     shape = flow.parse_shape(input_shape) if input_shape else None
     request = flow.CaffeRequest(prototxt, caffemodel, dest, to, tolerance, shape, sample)
+    _show(flow.migrate(request, on_event=_events), as_json)
+
+
+@migrate_app.command("theano")
+def theano(
+    src_dir: Annotated[Path, Arg(help="The Theano project (only read, never written).", show_default=False)],
+    dest: DestOpt,
+    to: Annotated[str, Opt("--to", help="Target framework.")] = "pytensor",
+    tests: Annotated[bool, Opt("--tests/--no-tests", help="Run the project's tests under both (the proof).")] = True,
+    timeout: Annotated[float, Opt("--timeout", help="Seconds for each test run.")] = 1200.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """A Theano code base rewritten for PyTensor into DEST: imports, theano.tensor, flags, renamed and removed
+    APIs (theano_compat.py rebuilds conv2d, pool_2d and the nnet functions with Theano's semantics). The
+    project's tests run under Theano and under PyTensor; every test that passed before must pass after.
+    MIGRATION.md lists every change and every place that needs a person.
+
+    Examples:
+
+      dlpick migrate theano old-project --to pytensor --dest new-project
+      dlpick migrate theano old-project --dest new-project --json > migration.json
+    """
+    from dlpick.migrate import theano as flow
+
+    request = flow.TheanoRequest(src_dir, dest, to, tests, timeout)
     _show(flow.migrate(request, on_event=_events), as_json)

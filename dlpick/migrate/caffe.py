@@ -131,8 +131,8 @@ def _run_caffe(request: CaffeRequest, cases: list[list[Any]], work: Path, on_eve
         raise EnvError(f"Caffe's environment {why}: {ran.first_line()}", hint="run as root on Linux (chroot)")
     if ran.returncode != 0 or not report:
         fatal = [line for line in ran.stderr.splitlines() if line.startswith(("F", "E")) and "]" in line]
-        message = (fatal[-1].split("] ", 1)[-1] if fatal else "") or ran.stderr.strip().splitlines()[-1:] or ["?"]
-        text = message if isinstance(message, str) else message[0]
+        last = ran.stderr.strip().splitlines()[-1:] or ["?"]
+        text = fatal[-1].split("] ", 1)[-1] if fatal else last[0]
         raise BadInput(f"{request.prototxt}: Caffe cannot build the net: {text[:300]}")
     with np.load(work / "params.npz") as params, np.load(work / "blobs.npz") as blobs:
         report["param_arrays"] = {}

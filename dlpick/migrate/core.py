@@ -63,6 +63,7 @@ class Result:
     inputs: list[str] = field(default_factory=list)  # which inputs the proof ran on
     measures: dict[str, Any] = field(default_factory=dict)  # seconds, code size, ...
     checked: bool = True  # False: nothing could be compared (e.g. a project without tests)
+    extra: dict[str, Any] = field(default_factory=dict)  # more keys for the JSON (e.g. changes, tests)
 
     @property
     def passed(self) -> bool:
@@ -82,6 +83,7 @@ class Result:
             "needs_human": self.needs_human,
             "notes": self.notes,
             "measures": self.measures,
+            **self.extra,
         }
 
 
@@ -188,10 +190,22 @@ def write_report(result: Result, folder: Path, title: str) -> None:
         first = next((d for d in result.layers if not d.passed), None)
         if first is not None:
             lines += [f"The first layer that disagrees: **{first.name}** ({first.kind}).", ""]
+    if result.extra.get("tests"):
+        lines += ["## Tests", "", "| test | before | after | verdict |", "|---|---|---|---|"]
+        for test in result.extra["tests"]:
+            verdict = "ok" if test["passed"] else "REGRESSED"
+            lines.append(f"| {test['name']} | {test['theano']} | {test['pytensor']} | {verdict} |")
+        lines.append("")
     if result.needs_human:
         lines += ["## Needs a person", ""] + [f"- {item}" for item in result.needs_human] + [""]
     if result.notes:
         lines += ["## What was done", ""] + [f"- {note}" for note in result.notes] + [""]
+    if result.extra.get("changes"):
+        lines += ["## Every change", ""]
+        for change in result.extra["changes"]:
+            lines += [f"- `{change['file']}:{change['line']}` ({change['rule']})", "", "  ```diff"]
+            lines += [f"  - {line}" for line in change["before"].splitlines()]
+            lines += [f"  + {line}" for line in change["after"].splitlines()] + ["  ```", ""]
     if result.measures:
         lines += ["## Measures", ""] + [f"- {k}: {v}" for k, v in result.measures.items()] + [""]
     (folder / REPORT).write_text("\n".join(lines), encoding="utf-8")
