@@ -215,7 +215,12 @@ def _judge(result: core.Result, before: dict[str, str], after: dict[str, str], n
     tests = []
     for name in sorted(set(before) | set(after)):
         was, now = before.get(name, "absent"), after.get(name, "absent")
-        ok = now in ("passed", "skipped") if was == "passed" else now != "absent"
+        if now in ("passed", "skipped"):
+            ok = True
+        elif now == "absent":  # gone: fine unless it passed under Theano
+            ok = was != "passed"
+        else:  # failed or error: fine only if it did the same under Theano
+            ok = was == now
         tests.append({"name": name, "theano": was, "pytensor": now, "passed": ok})
     result.extra["tests"] = tests
     result.needs_human += notes

@@ -70,9 +70,9 @@ def _kernel_size(filters, filter_shape):
     except AttributeError:
         pass
     try:
-        return tuple(pt.get_underlying_scalar_constant_value(filters.shape[i]) for i in (2, 3))
-    except Exception as exc:
-        raise NotImplementedError("conv2d: pass filter_shape=(..., kh, kw); the kernel size must be known") from exc
+        return tuple(int(pt.get_underlying_scalar_constant_value(filters.shape[i])) for i in (2, 3))
+    except Exception:
+        return None  # known only when the graph runs
 
 
 def _pad(x, top, bottom, left, right, value=0.0):
@@ -112,7 +112,10 @@ def conv2d(
     """Theano's theano.tensor.nnet.conv2d (input (N, C, H, W), filters (O, C, kh, kw))."""
     if num_groups != 1 or unshared:
         raise NotImplementedError("conv2d: num_groups and unshared are not rebuilt for PyTensor")
-    kh, kw = _kernel_size(filters, filter_shape)
+    kernel = _kernel_size(filters, filter_shape)
+    if kernel is None:
+        return _conv2d_any_kernel(input, filters, border_mode, subsample, filter_flip, filter_dilation)
+    kh, kw = kernel
     (sh, sw), (dh, dw) = _pair(subsample), _pair(filter_dilation)
     eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
     if border_mode == "valid":
@@ -132,6 +135,30 @@ def conv2d(
     kernels = filters.reshape((filters.shape[0], filters.shape[1], kh * kw))
     out = pt.tensordot(patches, kernels, axes=[[1, 2], [1, 2]])  # (N, rows, cols, O)
     return out.dimshuffle(0, 3, 1, 2)
+
+
+def _conv2d_any_kernel(input, filters, border_mode, subsample, filter_flip, filter_dilation):
+    """conv2d for a kernel whose size is known only at run time: PyTensor's convolve2d (a true
+    convolution, as Theano's default) per input channel, summed; slower than the shifted views."""
+    from pytensor.tensor.signal import convolve2d
+
+    (sh, sw), (dh, dw) = _pair(subsample), _pair(filter_dilation)
+    if (dh, dw) != (1, 1):
+        rows, cols = (filters.shape[2] - 1) * dh + 1, (filters.shape[3] - 1) * dw + 1
+        dilated = pt.zeros((filters.shape[0], filters.shape[1], rows, cols), dtype=filters.dtype)
+        filters = pt.set_subtensor(dilated[:, :, ::dh, ::dw], filters)
+    if not filter_flip:  # cross-correlation: convolve2d flips the kernel, so flip it first
+        filters = filters[:, :, ::-1, ::-1]
+    mode, x = "valid", input
+    if border_mode == "full":
+        mode = "full"
+    elif border_mode == "half":
+        x = _pad(input, filters.shape[2] // 2, filters.shape[2] // 2, filters.shape[3] // 2, filters.shape[3] // 2)
+    elif border_mode != "valid":
+        ph, pw = _pair(border_mode)
+        x = _pad(input, ph, ph, pw, pw)
+    out = convolve2d(x.dimshuffle(0, "x", 1, 2, 3), filters.dimshuffle("x", 0, 1, 2, 3), mode=mode).sum(axis=2)
+    return out[:, :, ::sh, ::sw] if (sh, sw) != (1, 1) else out
 
 
 def _pool_size(length, window, stride, pad, ignore_border):

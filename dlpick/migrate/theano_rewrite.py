@@ -44,6 +44,7 @@ RENAMES = (  # longest first
     ("theano.sandbox.rng_mrg", "pytensor.tensor.random.utils"),
     ("theano.tensor.var", "pytensor.tensor.variable"),
     ("theano.tensor.opt", "pytensor.tensor.rewriting"),
+    ("theano.gof.graph", "pytensor.graph.basic"),
     ("theano.gof", "pytensor.graph"),
     ("theano", "pytensor"),
 )
@@ -292,7 +293,8 @@ class _PythonFile:
         if name in COMPAT_NAMES:
             self.out.needs_compat = True
             return f"{COMPAT}.{name}"
-        self.human(number, f"{match.group()}: PyTensor removed it and theano_compat has none")
+        why = REMOVED.get(f"theano.tensor.nnet.{name}", "PyTensor removed it and theano_compat has none")
+        self.human(number, f"{match.group()}: {why}")
         return match.group()
 
     def strings(self, spans: dict[int, list[tuple[int, int]]]) -> None:
