@@ -102,3 +102,31 @@ def theano(
 
     request = flow.TheanoRequest(src_dir, dest, to, tests, timeout)
     _show(flow.migrate(request, on_event=_events), as_json)
+
+
+@migrate_app.command("mxnet")
+def mxnet(
+    symbol_json: Annotated[Path, Arg(help="The symbol (model-symbol.json).", show_default=False)],
+    params: Annotated[Path, Arg(help="Its params (model-0000.params).", show_default=False)],
+    dest: DestOpt,
+    input_shape: Annotated[str, Opt("--input-shape", help="The input's shape, e.g. 1,3,224,224.")],
+    to: Annotated[str, Opt("--to", help="Target framework.")] = "pytorch",
+    input_name: Annotated[str, Opt("--input-name", help="The symbol's input.")] = "data",
+    sample: Annotated[Path | None, Opt("--sample", help="Also compare on this input (.npy).")] = None,
+    tolerance: ToleranceOpt = 1e-4,
+    as_json: JsonOpt = False,
+) -> None:
+    """An MXNet symbol and its params to a PyTorch module (model.py, one attribute per node), its weights
+    (model.pt) and model.onnx (MXNet's own exporter), compared node by node with MXNet (run in the
+    environment `verify --isolated` builds for MXNet projects).
+
+    Examples:
+
+      dlpick migrate mxnet model-symbol.json model-0000.params --input-shape 1,3,224,224 --dest ported
+    """
+    from dlpick.migrate import caffe as shapes
+    from dlpick.migrate import mxnet as flow
+
+    shape = shapes.parse_shape(input_shape)
+    request = flow.MxnetRequest(symbol_json, params, dest, shape, to, tolerance, sample, input_name)
+    _show(flow.migrate(request, on_event=_events), as_json)
