@@ -144,7 +144,7 @@ def migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Resu
             raise BadInput(f"{request.symbol}: the written PyTorch module does not take the params: {exc}") from None
         _prove(result, graph, report, generated, net, cases)
         result.files = torch_port.save_weights(net, stage)
-        _onnx(result, report, cases, stage)
+        _onnx(result, report, net, cases, stage)
         result.notes.append(
             f"ran {request.symbol.name} with {request.params.name} in MXNet {report.get('mxnet', '?')}; wrote "
             "model.py (class Net, load()), model.pt (state_dict) and model.onnx (MXNet's own ONNX exporter)"
@@ -188,13 +188,21 @@ def _prove(result: core.Result, graph: dict, report: dict, generated: Any, net: 
     result.measures["max_abs_diff"] = max((d.max_abs_diff for d in result.outputs), default=0.0)
 
 
-def _onnx(result: core.Result, report: dict, cases: list, stage: Path) -> None:
-    if report.get("onnx_error") or "onnx_bytes" not in report:
-        result.needs_human.append(f"no ONNX export: MXNet's exporter failed: {report.get('onnx_error')}")
-        return
-    (stage / "model.onnx").write_bytes(report["onnx_bytes"])
-    result.files.append("model.onnx")
+def _onnx(result: core.Result, report: dict, net: Any, cases: list, stage: Path) -> None:
+    """model.onnx from MXNet's own exporter, else (it fails on some graphs) from the PyTorch module."""
     heads = [f"{name}" for name in report["outputs"]]
+    if report.get("onnx_error") or "onnx_bytes" not in report:
+        outputs = [name.rsplit("_output", 1)[0] for name in heads]
+        why = torch_port.export_onnx(net, cases[:1], [report["input_name"]], outputs, stage / "model.onnx")
+        result.notes.append(
+            f"MXNet's ONNX exporter failed ({report.get('onnx_error')}); model.onnx was exported from the PyTorch port"
+        )
+        if why:
+            result.needs_human.append(f"no ONNX export: MXNet's exporter and PyTorch's both failed: {why}")
+            return
+    else:
+        (stage / "model.onnx").write_bytes(report["onnx_bytes"])
+    result.files.append("model.onnx")
     for number, case in enumerate(cases):
         got = torch_port.run_onnx(stage / "model.onnx", {report["input_name"]: case})
         if isinstance(got, str):

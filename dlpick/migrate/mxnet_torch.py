@@ -97,7 +97,7 @@ def _code(op: str, attrs: dict[str, Any], params: dict[str, tuple[int, ...]], nd
     if op in ("Convolution", "Deconvolution"):
         weight = params["weight"]
         dims, group = len(weight) - 2, int(_value(attrs.get("num_group"), 1))
-        bias = not _value(attrs.get("no_bias"), False)
+        bias = "bias" in params  # a bias input (Deconvolution has none by default)
         stride, dilate, pad = (_tuple(attrs, n, d, dims) for n, d in (("stride", 1), ("dilate", 1), ("pad", 0)))
         kernel = tuple(weight[2:])
         if op == "Convolution":
@@ -111,7 +111,7 @@ def _code(op: str, attrs: dict[str, Any], params: dict[str, tuple[int, ...]], nd
         return ctor + ("" if bias else ", bias=False") + ")", {"weight": "weight", **({"bias": "bias"} if bias else {})}
     if op == "FullyConnected":
         out, inp = params["weight"]
-        bias = not _value(attrs.get("no_bias"), False)
+        bias = "bias" in params  # a bias input (Deconvolution has none by default)
         return f"nn.Linear({inp}, {out}{'' if bias else ', bias=False'})", {
             "weight": "weight",
             **({"bias": "bias"} if bias else {}),
