@@ -328,3 +328,41 @@ def test_disagreement_exits_1_and_keeps_the_files(every_layer: tuple[Path, Path]
     assert "DIFFERS" in (dest / "MIGRATION.md").read_text()
     again = dlpick("migrate", "caffe", str(net), str(weights), "--dest", str(dest))
     assert again.returncode == 2 and "not empty" in again.stderr  # never overwrites
+
+
+@pytest.mark.integration
+def test_scaffold_pytorch_from_the_migration(every_layer: tuple[Path, Path], tmp_path: Path) -> None:
+    net, weights = every_layer
+    assert dlpick("migrate", "caffe", str(net), str(weights), "--dest", str(tmp_path / "out")).returncode == 0
+    project = tmp_path / "proj"
+    made = dlpick(
+        "scaffold",
+        "pytorch",
+        "--task",
+        "tabular-classification",
+        "--dest",
+        str(project),
+        "--from-migration",
+        str(tmp_path / "out"),
+        "--no-verify",
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    assert any("proj.migrated import load" in step for step in json.loads(made.stdout)["next_steps"])
+    assert (project / "src" / "proj" / "migrated" / "model.pt").is_file()
+    env = {**os.environ, "PYTHONPATH": "src"}
+    test = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_migrated_model.py"]
+    ran = subprocess.run(test, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "1 passed" in ran.stdout, ran.stdout[-3000:]
+    refused = dlpick(
+        "scaffold",
+        "jax",
+        "--task",
+        "tabular-classification",
+        "--dest",
+        str(tmp_path / "p2"),
+        "--from-migration",
+        str(tmp_path / "out"),
+        "--no-verify",
+    )
+    assert refused.returncode == 2 and "--from-migration" in refused.stderr and not (tmp_path / "p2").exists()

@@ -165,6 +165,11 @@ def migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Resu
         except Exception as exc:  # noqa: BLE001 - a generated module that does not take its weights is a bug to report
             raise BadInput(f"{request.prototxt}: the written PyTorch module does not take the weights: {exc}") from None
         _prove(result, net, report, generated, torch_net, cases)
+        blobs = report["blob_arrays"]
+        ins = list(zip(report["inputs"], cases[0], strict=True))
+        outs = [(name, blobs[(0, _last_writer(report, name), name)]) for name in report["outputs"]]
+        core.write_reference(stage, ins, outs)
+        result.extra["reference"] = core.reference_names(ins, outs)
         result.files = torch_port.save_weights(torch_net, stage)
         _onnx(result, report, torch_net, cases, stage)
         result.notes += [

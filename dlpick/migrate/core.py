@@ -163,6 +163,26 @@ def place(stage: Path, dest: Path) -> None:
     processes.record(f"the migration is complete in {dest}")
 
 
+REFERENCE = "reference.npz"
+
+
+def write_reference(folder: Path, inputs: list[tuple[str, Any]], outputs: list[tuple[str, Any]]) -> None:
+    """reference.npz: one input case and the original framework's outputs on it (input_0.., output_0..), with
+    their names in the JSON ("reference"): a later check (the scaffolded project's test) replays it."""
+    import numpy as np
+
+    arrays = {f"input_{i}": value for i, (_, value) in enumerate(inputs)}
+    arrays.update({f"output_{i}": value for i, (_, value) in enumerate(outputs)})
+    np.savez(folder / REFERENCE, **arrays)
+
+
+def reference_names(inputs: list[tuple[str, Any]], outputs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {
+        "inputs": [{"name": n, "shape": list(v.shape)} for n, v in inputs],
+        "outputs": [{"name": n, "shape": list(v.shape)} for n, v in outputs],
+    }
+
+
 def files_of(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 

@@ -143,11 +143,15 @@ def migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Resu
         except Exception as exc:  # noqa: BLE001 - reported as what it is
             raise BadInput(f"{request.symbol}: the written PyTorch module does not take the params: {exc}") from None
         _prove(result, graph, report, generated, net, cases)
+        heads = [graph["nodes"][i]["name"] for i, *_ in graph["heads"]]
+        outs = [(name, report["blob_arrays"][(0, f"{name}_output")]) for name in heads]
+        core.write_reference(stage, [(request.input_name, cases[0])], outs)
+        result.extra["reference"] = core.reference_names([(request.input_name, cases[0])], outs)
         result.files = torch_port.save_weights(net, stage)
         _onnx(result, report, net, cases, stage)
         result.notes.append(
             f"ran {request.symbol.name} with {request.params.name} in MXNet {report.get('mxnet', '?')}; wrote "
-            "model.py (class Net, load()), model.pt (state_dict) and model.onnx (MXNet's own ONNX exporter)"
+            "model.py (class Net, load()), model.pt (state_dict) and model.onnx"
         )
         code = generated.source
         result.measures.update(
@@ -202,6 +206,7 @@ def _onnx(result: core.Result, report: dict, net: Any, cases: list, stage: Path)
             return
     else:
         (stage / "model.onnx").write_bytes(report["onnx_bytes"])
+        result.notes.append("model.onnx comes from MXNet's own exporter (mx.onnx.export_model)")
     result.files.append("model.onnx")
     for number, case in enumerate(cases):
         got = torch_port.run_onnx(stage / "model.onnx", {report["input_name"]: case})
