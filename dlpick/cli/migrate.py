@@ -90,7 +90,8 @@ def theano(
 ) -> None:
     """A Theano code base rewritten for PyTensor into DEST: imports, theano.tensor, flags, renamed and removed
     APIs (theano_compat.py rebuilds conv2d, pool_2d and the nnet functions with Theano's semantics). The
-    project's tests run under Theano and under PyTensor; every test that passed before must pass after.
+    project's tests run under Theano and under PyTensor; every test that passed before must pass after
+    (a project without tests, or --no-tests, is rewritten but not proven: exit 1).
     MIGRATION.md lists every change and every place that needs a person.
 
     Examples:

@@ -82,9 +82,14 @@ class Result:
             "files": self.files,
             "needs_human": self.needs_human,
             "notes": self.notes,
-            "measures": self.measures,
+            "measures": {k: _finite(v) for k, v in self.measures.items()},
             **self.extra,
         }
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity: a diff that could not be computed is null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def max_abs_diff(expected: Any, got: Any) -> tuple[float, str]:
