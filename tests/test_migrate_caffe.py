@@ -185,6 +185,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_every_supported_layer_migrates_within_1e_4(every_layer: tuple[Path, Path], tmp_path: Path) -> None:
     import numpy as np
 
@@ -234,6 +235,7 @@ def test_every_supported_layer_migrates_within_1e_4(every_layer: tuple[Path, Pat
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 @pytest.mark.parametrize("task", ["tabular-classification", "image-classification"])
 def test_the_caffe_templates_trained_model_migrates(caffe_root, task: str, tmp_path: Path) -> None:
     from dlpick.migrate import caffe
@@ -286,6 +288,7 @@ BAD_PROTOTXT = [
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 @pytest.mark.parametrize(("case", "edit", "message"), BAD_PROTOTXT, ids=[c[0] for c in BAD_PROTOTXT])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     every_layer: tuple[Path, Path], tmp_path: Path, case: str, edit, message: str
@@ -307,6 +310,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_a_file_that_is_no_caffemodel_exits_2(every_layer: tuple[Path, Path], tmp_path: Path) -> None:
     net, _ = every_layer
     ran = dlpick("migrate", "caffe", str(net), str(net), "--dest", str(tmp_path / "out"))
@@ -316,6 +320,7 @@ def test_a_file_that_is_no_caffemodel_exits_2(every_layer: tuple[Path, Path], tm
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_disagreement_exits_1_and_keeps_the_files(every_layer: tuple[Path, Path], tmp_path: Path) -> None:
     net, weights = every_layer
     dest = tmp_path / "out"
@@ -331,6 +336,7 @@ def test_disagreement_exits_1_and_keeps_the_files(every_layer: tuple[Path, Path]
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_scaffold_pytorch_from_the_migration(every_layer: tuple[Path, Path], tmp_path: Path) -> None:
     net, weights = every_layer
     assert dlpick("migrate", "caffe", str(net), str(weights), "--dest", str(tmp_path / "out")).returncode == 0

@@ -100,6 +100,7 @@ def many_ops(mxnet_env, tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_a_symbol_of_many_operators_migrates_within_1e_4(many_ops: tuple[Path, Path], tmp_path: Path) -> None:
     symbol, params = many_ops
     started = time.monotonic()
@@ -147,6 +148,7 @@ def test_a_symbol_of_many_operators_migrates_within_1e_4(many_ops: tuple[Path, P
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 @pytest.mark.parametrize("task", ["tabular-classification", "image-classification"])
 def test_the_mxnet_templates_trained_model_migrates(mxnet_env, task: str, tmp_path: Path) -> None:
     from dlpick.migrate import mxnet
@@ -173,6 +175,7 @@ def test_the_mxnet_templates_trained_model_migrates(mxnet_env, task: str, tmp_pa
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_params_of_another_symbol_exit_2_and_write_nothing(many_ops: tuple[Path, Path], tmp_path: Path) -> None:
     symbol, params = many_ops
     other = symbol.parent / "other-symbol.json"

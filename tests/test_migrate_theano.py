@@ -247,6 +247,7 @@ def symbolic_envs(envs_root: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_theano_compat_matches_theano(symbolic_envs, tmp_path: Path) -> None:
     import numpy as np
 
@@ -267,6 +268,7 @@ def test_theano_compat_matches_theano(symbolic_envs, tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
 def test_a_theano_template_project_migrates_and_its_tests_pass(symbolic_envs, tmp_path: Path) -> None:
     from dlpick.project.render import render
 
