@@ -372,3 +372,19 @@ def test_scaffold_pytorch_from_the_migration(every_layer: tuple[Path, Path], tmp
         "--no-verify",
     )
     assert refused.returncode == 2 and "--from-migration" in refused.stderr and not (tmp_path / "p2").exists()
+
+
+def test_legacy_inputs_and_v1_layers_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.prototxt"
+    path.write_text(
+        'name: "old"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n'
+        'layers { name: "conv" type: CONVOLUTION bottom: "data" top: "conv" convolution_param { num_output: 2 '
+        "kernel_size: 3 } }\n"
+        'layers { name: "relu" type: RELU bottom: "conv" top: "conv" }\n'
+    )
+    net = caffe_net.load(path)
+    assert net.inputs == {"data": (1, 3, 8, 8)}
+    assert [(layer.name, layer.type, layer.line) for layer in net.layers] == [
+        ("conv", "Convolution", 7),
+        ("relu", "ReLU", 8),
+    ]

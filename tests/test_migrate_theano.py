@@ -296,3 +296,26 @@ def test_a_theano_template_project_migrates_and_its_tests_pass(symbolic_envs, tm
     assert snapshot(src) == before  # SRC is only read
     assert not list(new.rglob("__pycache__"))  # the tests ran in scratch copies
     print(f"\ntheano template + ops: {seconds:.0f} s, {len(report['changes'])} changes, {len(tests)} tests")
+
+
+@pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
+def test_a_test_that_passed_under_theano_and_fails_after_exits_1(symbolic_envs, tmp_path: Path) -> None:
+    src = tmp_path / "old"
+    (src / "tests").mkdir(parents=True)
+    (src / "lib.py").write_text(
+        "import os\n\nos.environ.setdefault('THEANO_FLAGS', 'blas.ldflags=')\n"
+        "import theano  # noqa: E402\n\nNAME = theano.__name__\n"
+    )
+    (src / "tests" / "test_lib.py").write_text(
+        "import sys\nfrom pathlib import Path\n\nsys.path.insert(0, str(Path(__file__).parent.parent))\n"
+        "import lib  # noqa: E402\n\n\ndef test_name():\n    assert lib.NAME == 'theano'\n\n\n"
+        "def test_ok():\n    assert True\n"
+    )
+    ran = dlpick("migrate", "theano", str(src), "--dest", str(tmp_path / "new"), "--json")
+    assert ran.returncode == 1, ran.stderr
+    report = json.loads(ran.stdout)
+    verdicts = {t["name"].rsplit("::", 1)[-1]: (t["theano"], t["pytensor"], t["passed"]) for t in report["tests"]}
+    assert verdicts == {"test_name": ("passed", "failed", False), "test_ok": ("passed", "passed", True)}
+    assert "REGRESSED" in (tmp_path / "new" / "MIGRATION.md").read_text()
+    assert "test_name" in ran.stderr.splitlines()[-1]
