@@ -293,6 +293,7 @@ def test_a_theano_template_project_migrates_and_its_tests_pass(symbolic_envs, tm
     assert (new / "src" / "old" / "theano_compat.py").is_file()
     assert "pytensor==" in (new / "requirements.txt").read_text()
     assert any("conv2d keeps Theano's semantics" in h for h in report["needs_human"])
+    assert any(".cookiecutter.json and .cruft.json still name" in h for h in report["needs_human"])
     assert snapshot(src) == before  # SRC is only read
     assert not list(new.rglob("__pycache__"))  # the tests ran in scratch copies
     print(f"\ntheano template + ops: {seconds:.0f} s, {len(report['changes'])} changes, {len(tests)} tests")

@@ -180,6 +180,13 @@ def migrate(request: TheanoRequest, on_event: OnEvent | None = None) -> core.Res
             raise BadInput(f"{request.src}: no Theano import or flag found; nothing to migrate")
         result = core.Result("theano", "pytensor", request.dest, 0.0)
         _describe(result, done)
+        if '"__framework": "theano"' in _read(stage / ".cookiecutter.json"):
+            result.needs_human.append(
+                ".cookiecutter.json and .cruft.json still name dlpick's Theano template: `dlpick verify` and "
+                "`dlpick update` treat the project as a Theano one (the template's updates would undo the port)"
+            )
+        if (stage / ".git").is_dir():
+            result.notes.append("the copy keeps SRC's .git: `git diff` in DEST shows every change")
         if request.run_tests and _tests_present(stage):
             before, after, notes = run_tests(request.src, stage, request.timeout, on_event)
             _judge(result, before, after, notes)
@@ -189,6 +196,13 @@ def migrate(request: TheanoRequest, on_event: OnEvent | None = None) -> core.Res
             result.needs_human.append(f"nothing proves the migration: {why}; run the code under PyTensor")
         result.measures.update({"seconds": round(time.monotonic() - started, 2), "changes": len(done.changes)})
         return core.finish(result, stage, f"Theano to PyTensor: {request.src.name}", started)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _describe(result: core.Result, done: Rewrite) -> None:
