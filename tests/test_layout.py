@@ -18,7 +18,20 @@ MAX_MODULE_LINES = 600
 MAX_CLI_FUNCTION_LINES = 60
 UI_LIBRARIES = ("typer", "rich", "questionary", "click")
 # cli/ holds one module per command or command group, named after it, and this shared plumbing.
-COMMANDS = {"recommend", "show", "compare", "kb", "scaffold", "verify", "update", "envs", "doctor", "bench", "init"}
+COMMANDS = {
+    "recommend",
+    "show",
+    "compare",
+    "kb",
+    "scaffold",
+    "verify",
+    "update",
+    "envs",
+    "doctor",
+    "bench",
+    "init",
+    "migrate",
+}
 CLI_SHARED = {"app", "options", "output", "output_text", "output_verify", "prompts", "questionnaire", "__init__"}
 
 

@@ -29,6 +29,7 @@ Examples:
   dlpick compare pytorch tensorflow jax
   dlpick kb validate my-knowledge/
   dlpick init                            # write a team profile, dlpick.yaml
+  dlpick migrate caffe deploy.prototxt weights.caffemodel --to pytorch --dest ported
 
 A team profile (./dlpick.yaml, or --profile FILE) gives every command its defaults:
 answers, a knowledge folder and template settings; an answers file and flags override it.
@@ -60,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scaffold": ("scaffold", "scaffold"),
     "verify": ("verify", "verify"),
     "update": ("update", "update"),
+    "migrate": ("migrate", "migrate_app"),
     "envs": ("envs", "envs_app"),
     "doctor": ("doctor", "doctor"),
     "bench": ("bench", "bench"),

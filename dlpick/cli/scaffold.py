@@ -77,6 +77,15 @@ ForceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, Opt("--json", help="Print JSON instead of text.")]
+FromMigrationOpt = Annotated[
+    Path | None,
+    Opt(
+        "--from-migration",
+        help="PyTorch only: put a passed `dlpick migrate caffe|mxnet` result (its --dest) into the project, as "
+        "src/<package>/migrated/ with a test that replays the original framework's outputs.",
+        show_default=False,
+    ),
+]
 
 
 def scaffold(
@@ -95,9 +104,12 @@ def scaffold(
     timeout: TimeoutOpt = 300.0,
     isolated: IsolatedOpt = False,
     constraint: ConstraintOpt = None,
+    from_migration: FromMigrationOpt = None,
 ) -> None:
     from dlpick.cli import output, output_verify, questionnaire
     from dlpick.workflows import scaffold as flow
+
+    _check_migration(from_migration, framework)
 
     request = flow.ScaffoldRequest(
         framework=framework,
@@ -118,6 +130,8 @@ def scaffold(
     def on_rendered(result: flow.ScaffoldResult) -> None:
         rendered.append(result)
         _print_rendered(result, as_json)
+        if from_migration is not None:  # before verification: the project's tests then check the port too
+            _add_migration(from_migration, result, as_json)
 
     try:
         with output_verify.progress() as on_event:
@@ -129,6 +143,30 @@ def scaffold(
             output.note(f"the project is complete at {rendered[0].rendered.project_dir}; verification did not finish")
         raise
     _show(result, as_json)
+
+
+def _check_migration(migration: Path | None, framework: str | None) -> None:
+    if migration is None:
+        return
+    from dlpick.errors import BadInput
+    from dlpick.migrate import into_project
+
+    if framework != "pytorch":
+        raise BadInput("--from-migration: name the framework, pytorch (the migrated model is a PyTorch module)")
+    into_project.check(migration)
+
+
+def _add_migration(migration: Path, result: ScaffoldResult, as_json: bool) -> None:
+    from dlpick.migrate import into_project
+
+    rendered = result.rendered
+    written = into_project.add(migration, rendered.project_dir, rendered.name.package)
+    result.next_steps.append(
+        f"the migrated model: from {rendered.name.package}.migrated import load "
+        f"({len(written)} files; tests/{into_project.TEST} replays the original's outputs)"
+    )
+    if not as_json:
+        typer.echo(f"added the migration from {migration}: {', '.join(written)}")
 
 
 def _print_rendered(result: ScaffoldResult, as_json: bool) -> None:

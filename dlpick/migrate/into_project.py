@@ -1,0 +1,96 @@
+"""`dlpick scaffold pytorch --from-migration DIR`: a passed Caffe or MXNet migration dropped into a freshly
+rendered PyTorch project, as `src/<package>/migrated/` (the model, its weights, the report and the
+reference case) plus `tests/test_migrated_model.py`, which replays the original framework's outputs on
+the reference input: the project's own tests (and so `dlpick verify`) prove the port in its new home.
+
+An overlay on the rendered project: the PyTorch template itself is not changed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from dlpick.errors import BadInput
+from dlpick.migrate import core
+
+FOLDER = "migrated"
+TEST = "test_migrated_model.py"
+COPIED = ("model.py", "model.pt", "model.safetensors", "model.onnx", core.REPORT, core.RECORD, core.REFERENCE)
+
+INIT = '''"""The model migrated from {source} by `dlpick migrate` (see MIGRATION.md): `load()` returns it with
+its weights, ready for inference."""
+
+from .model import Net, load
+
+__all__ = ["Net", "load"]
+'''
+
+TEST_SOURCE = '''"""The migrated {source} model reproduces {source}'s own outputs (recorded by `dlpick migrate` in
+src/{package}/migrated/reference.npz) within the tolerance the migration passed with."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from {package}.migrated import load
+
+HERE = Path(__file__).resolve().parent.parent / "src" / "{package}" / "migrated"
+
+
+def test_the_migrated_model_reproduces_the_original() -> None:
+    record = json.loads((HERE / "migration.json").read_text())
+    with np.load(HERE / "reference.npz") as reference:
+        inputs = [torch.from_numpy(reference[f"input_{{i}}"]) for i in range(len(record["reference"]["inputs"]))]
+        expected = [reference[f"output_{{i}}"] for i in range(len(record["reference"]["outputs"]))]
+    with torch.no_grad():
+        outputs = load()(*inputs)
+    outputs = list(outputs) if isinstance(outputs, tuple | list) else [outputs]
+    assert len(outputs) == len(expected)
+    for got, want in zip(outputs, expected, strict=True):
+        assert np.abs(got.numpy() - want).max() <= record["tolerance"]
+'''
+
+
+def check(migration: Path) -> dict[str, Any]:
+    """The migration's record, if it is one that can go into a PyTorch project (else BadInput)."""
+    record_file = migration / core.RECORD
+    if not record_file.is_file():
+        raise BadInput(f"{migration}: no {core.RECORD}; give a folder `dlpick migrate caffe|mxnet` wrote")
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{record_file}: unreadable ({exc})") from None
+    if record.get("to") != "pytorch":
+        raise BadInput(f"{migration}: a migration to {record.get('to')}, not to pytorch")
+    if not record.get("passed"):
+        raise BadInput(f"{migration}: this migration did not pass (see {core.REPORT}); fix it before using it")
+    missing = [name for name in ("model.py", "model.pt", core.REFERENCE) if not (migration / name).is_file()]
+    if missing or "reference" not in record:
+        raise BadInput(f"{migration}: {', '.join(missing) or 'the reference case'} missing; migrate again")
+    return record
+
+
+def add(migration: Path, project: Path, package: str) -> list[str]:
+    """Copy the migration into the project; the paths written, relative to it. Refuses to overwrite."""
+    record = check(migration)
+    folder = project / "src" / package / FOLDER
+    test = project / "tests" / TEST
+    for path in (folder, test):
+        if path.exists():
+            raise BadInput(f"{path}: exists; the migration is not copied over it")
+    folder.mkdir(parents=True)
+    written = []
+    for name in COPIED:
+        if (migration / name).is_file():
+            shutil.copyfile(migration / name, folder / name)
+            written.append(str((folder / name).relative_to(project)))
+    source = {"caffe": "Caffe", "mxnet": "MXNet"}.get(str(record.get("from")), str(record.get("from")))
+    (folder / "__init__.py").write_text(INIT.format(source=source), encoding="utf-8")
+    test.parent.mkdir(exist_ok=True)
+    test.write_text(TEST_SOURCE.format(source=source, package=package), encoding="utf-8")
+    return [str((folder / "__init__.py").relative_to(project)), *written, str(test.relative_to(project))]

@@ -1,0 +1,252 @@
+"""`migrate theano`: a Theano code base rewritten for PyTensor into DEST (SRC is only read), then proven by
+its own tests: run under Theano (the original, in the Theano environment) and under PyTensor (the copy,
+in the PyTensor environment); passed when every test that passed under Theano passes under PyTensor.
+
+Both environments are the ones `verify --isolated` builds for the Theano and PyTensor templates
+(their requirements.txt), reused from dlpick's cache. Tests run in scratch copies, so neither SRC nor
+DEST gets a __pycache__ or a pytest cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlpick import processes
+from dlpick.errors import BadInput
+from dlpick.migrate import core, theano_rewrite
+
+COMPAT_SOURCE = Path(__file__).with_name("theano_compat.py")
+SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".venv", "venv"}
+CONFIG_FILES = {"pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "Dockerfile", "Makefile", "environment.yml"}
+CONFIG_SUFFIXES = {".sh", ".cfg", ".ini", ".yml", ".yaml", ".toml", ".dockerfile"}
+OnEvent = Callable[[str, Any], None]
+
+
+@dataclass
+class TheanoRequest:
+    src: Path
+    dest: Path
+    to: str = "pytensor"
+    run_tests: bool = True
+    timeout: float = 1200.0
+
+
+@dataclass
+class Rewrite:
+    changes: list[theano_rewrite.Change] = field(default_factory=list)
+    human: list[str] = field(default_factory=list)
+    compat_dirs: list[str] = field(default_factory=list)
+    conv2d: list[str] = field(default_factory=list)
+    prose: dict[str, int] = field(default_factory=dict)  # file -> mentions of Theano left in prose
+
+
+def _pytensor_requirement() -> str:
+    """The PyTensor pin of dlpick's PyTensor template (the version verified with it)."""
+    from dlpick.project.render import templates_dir
+
+    path = templates_dir() / "pytensor" / "{{cookiecutter.project_slug}}" / "requirements.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip().lower().startswith("pytensor"):
+            return line.strip()
+    return "pytensor"
+
+
+def _ignored(folder: str, names: list[str]) -> set[str]:
+    return {n for n in names if n in SKIP or n.endswith((".pyc", ".pyo"))}
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    shutil.copytree(src, dest, symlinks=True, ignore=_ignored, dirs_exist_ok=True)
+
+
+def rewrite_tree(root: Path, pytensor: str) -> Rewrite:
+    """Rewrite the copy at `root` in place (it is the staging folder, never the user's source)."""
+    done = Rewrite()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        relative = str(path.relative_to(root))
+        if ".git" in path.relative_to(root).parts:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        name = path.name
+        if path.suffix == ".py":
+            result = theano_rewrite.rewrite_python(text, relative, (path.parent / "__init__.py").is_file())
+        elif name.startswith("requirements") and path.suffix == ".txt":
+            result = theano_rewrite.rewrite_requirements(text, relative, pytensor)
+        elif name in CONFIG_FILES or path.suffix in CONFIG_SUFFIXES or name.startswith("Dockerfile"):
+            result = theano_rewrite.rewrite_config(text, relative, pytensor)
+        else:
+            mentions = text.lower().count("theano")
+            if mentions and path.suffix in (".md", ".rst", ".txt"):
+                done.prose[relative] = mentions
+            continue
+        if result.text != text:
+            path.write_text(result.text, encoding="utf-8")
+        done.changes += result.changes
+        done.human += result.human
+        done.conv2d += [f"{relative}:{line}" for line in result.conv2d_lines]
+        if result.needs_compat and str(path.parent) not in done.compat_dirs:
+            done.compat_dirs.append(str(path.parent))
+    for folder in done.compat_dirs:
+        target = Path(folder) / COMPAT_SOURCE.name
+        if target.exists():
+            raise BadInput(f"{target.relative_to(root)}: the project already has a file of that name")
+        shutil.copyfile(COMPAT_SOURCE, target)
+    for rc in sorted(root.rglob(".theanorc*")):
+        moved = rc.with_name(rc.name.replace(".theanorc", ".pytensorrc"))
+        rc.rename(moved)
+        relative = str(rc.relative_to(root))
+        done.changes.append(theano_rewrite.Change(relative, 0, "config file", relative, str(moved.relative_to(root))))
+    return done
+
+
+def _tests_present(root: Path) -> bool:
+    return any(
+        p.name.startswith("test_") or p.name.endswith("_test.py")
+        for p in root.rglob("*.py")
+        if not SKIP & set(p.relative_to(root).parts)
+    )
+
+
+def _environment(framework: str, on_event: OnEvent | None) -> Any:
+    from dlpick.project.render import templates_dir
+    from dlpick.verify import envs
+
+    project = templates_dir() / framework / "{{cookiecutter.project_slug}}"
+    return envs.ensure(envs.spec_for(project, framework), on_event)
+
+
+def _outcomes(report: Path) -> dict[str, str]:
+    """test id -> passed | failed | error | skipped, from pytest's JUnit XML."""
+    if not report.is_file():
+        return {}
+    found = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        kinds = {child.tag for child in case}
+        found[name] = next((k for k in ("failure", "error", "skipped") if k in kinds), "passed")
+        found[name] = {"failure": "failed"}.get(found[name], found[name])
+    return found
+
+
+def run_tests(src: Path, stage: Path, timeout: float, on_event: OnEvent | None) -> tuple[dict, dict, list[str]]:
+    """The tests under Theano (a copy of SRC) and under PyTensor (a copy of the migrated tree), side by side."""
+    theano_env = _environment("theano", on_event)
+    pytensor_env = _environment("pytensor", on_event)
+    with tempfile.TemporaryDirectory(prefix="dlpick-migrate-theano-") as scratch:
+        work = Path(scratch)
+        copy_tree(src, work / "theano")
+        copy_tree(stage, work / "pytensor")
+        commands, env = {}, {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        for name, python in (("theano", theano_env.python), ("pytensor", pytensor_env.python)):
+            junit = work / f"{name}.xml"
+            commands[name] = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"]
+        if on_event:
+            on_event("step", "running the project's tests under Theano and under PyTensor")
+        ran = {}
+        for name, command in commands.items():  # one at a time: each compiles C code on every core it gets
+            ran[name] = processes.capture(command, timeout, cwd=work / name, env=env)
+        notes = []
+        for name, result in ran.items():
+            if result.returncode is None:
+                notes.append(f"the tests under {name} ran past {timeout:g} s and were stopped")
+            elif result.returncode not in (0, 1):
+                tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["?"]
+                notes.append(f"pytest under {name} ended with status {result.returncode}: {tail[0][:300]}")
+        return _outcomes(work / "theano.xml"), _outcomes(work / "pytensor.xml"), notes
+
+
+def migrate(request: TheanoRequest, on_event: OnEvent | None = None) -> core.Result:
+    started = time.monotonic()
+    if request.to != "pytensor":
+        raise BadInput(f"--to {request.to}: a Theano code base migrates to pytensor")
+    if not request.src.is_dir():
+        raise BadInput(f"{request.src}: not a folder (SRC_DIR is the Theano project)")
+    core.check_dest(request.dest, [request.src])
+    with core.staging(request.dest) as stage:
+        copy_tree(request.src, stage)
+        done = rewrite_tree(stage, _pytensor_requirement())
+        if not done.changes:
+            raise BadInput(f"{request.src}: no Theano import or flag found; nothing to migrate")
+        result = core.Result("theano", "pytensor", request.dest, 0.0)
+        _describe(result, done)
+        if '"__framework": "theano"' in _read(stage / ".cookiecutter.json"):
+            result.needs_human.append(
+                ".cookiecutter.json and .cruft.json still name dlpick's Theano template: `dlpick verify` and "
+                "`dlpick update` treat the project as a Theano one (the template's updates would undo the port)"
+            )
+        if (stage / ".git").is_dir():
+            result.notes.append("the copy keeps SRC's .git: `git diff` in DEST shows every change")
+        if request.run_tests and _tests_present(stage):
+            before, after, notes = run_tests(request.src, stage, request.timeout, on_event)
+            _judge(result, before, after, notes)
+        else:
+            result.checked = False
+            why = "--no-tests" if not request.run_tests else "the project has no tests (test_*.py)"
+            result.needs_human.append(f"nothing proves the migration: {why}; run the code under PyTensor")
+        result.measures.update({"seconds": round(time.monotonic() - started, 2), "changes": len(done.changes)})
+        return core.finish(result, stage, f"Theano to PyTensor: {request.src.name}", started)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _describe(result: core.Result, done: Rewrite) -> None:
+    result.extra["changes"] = [c.to_json() for c in done.changes]
+    files = sorted({c.file for c in done.changes})
+    result.notes.append(f"{len(done.changes)} change(s) in {len(files)} file(s): {', '.join(files)}")
+    if done.compat_dirs:
+        result.notes.append(
+            "theano_compat.py (Theano's conv2d, pool_2d, nnet activations and losses rebuilt on PyTensor) was "
+            "added beside the modules that use APIs PyTensor removed"
+        )
+    for where in done.conv2d:
+        result.needs_human.append(
+            f"{where}: conv2d keeps Theano's semantics: filter_flip=True by default, a true convolution (the "
+            "kernel flipped), unlike PyTorch's or Caffe's cross-correlation; theano_compat.conv2d runs it as "
+            "shifted views (correct, not tuned: check the speed of large models)"
+        )
+    result.needs_human += done.human
+    for path, count in done.prose.items():
+        result.notes.append(f"{path}: {count} mention(s) of Theano in prose, not changed")
+
+
+def _judge(result: core.Result, before: dict[str, str], after: dict[str, str], notes: list[str]) -> None:
+    tests = []
+    for name in sorted(set(before) | set(after)):
+        was, now = before.get(name, "absent"), after.get(name, "absent")
+        if now in ("passed", "skipped"):
+            ok = True
+        elif now == "absent":  # gone: fine unless it passed under Theano
+            ok = was != "passed"
+        else:  # failed or error: fine only if it did the same under Theano
+            ok = was == now
+        tests.append({"name": name, "theano": was, "pytensor": now, "passed": ok})
+    result.extra["tests"] = tests
+    result.needs_human += notes
+    result.checked = bool(after) and not any("stopped" in n for n in notes)
+    for test in tests:
+        if not test["passed"]:
+            result.outputs.append(core.Diff(f"test {test['name']}", float("inf"), False, detail=str(test["pytensor"])))
+        if test["theano"] != "passed" and test["pytensor"] != "passed":
+            result.needs_human.append(f"test {test['name']}: {test['theano']} under Theano, {test['pytensor']} now")
+    passed = sum(1 for t in tests if t["pytensor"] == "passed")
+    result.notes.append(
+        f"tests: {sum(1 for t in tests if t['theano'] == 'passed')} of {len(tests)} passed under Theano, "
+        f"{passed} under PyTensor"
+    )
+    result.inputs.append(f"the project's {len(tests)} tests")
