@@ -298,3 +298,30 @@ print(json.dumps({{"step": trainer._step.experimental_get_tracing_count(),
                          text=True, timeout=600)  # fmt: skip
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert json.loads(ran.stdout.splitlines()[-1]) == {"step": 1, "loss": 1, "finite": True}
+
+
+@needs("pytorch", "torch")
+def test_evaluate_refuses_data_that_changed_since_training(tmp_path: Path):
+    """evaluate, explain and export re-read the run's test split: if the data's classes no longer match the
+    run's preprocess.json, they stop with one line instead of scoring against the wrong classes."""
+    from dlpick.project import render
+
+    rendered = render.render("pytorch", "tabular-classification", tmp_path / "drift-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    run = tmp_path / "run"
+    trained = verify.run_step(
+        [sys.executable, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)], project, 600
+    )
+    assert trained.returncode == 0, "\n".join(trained.tail[-40:])
+    evaluated = verify.run_step([sys.executable, "-m", f"{package}.evaluate", "--run", str(run)], project, 600)
+    assert evaluated.returncode == 0, "\n".join(evaluated.tail[-40:])
+    sample = project / "data" / "sample" / "wine.csv"
+    header, *rows = sample.read_text().splitlines()
+    kept = [row for row in rows if row.split(",")[-1] != rows[0].split(",")[-1]]  # one class gone
+    assert 0 < len(kept) < len(rows)
+    sample.write_text("\n".join([header, *kept]) + "\n")
+    for command in ("evaluate", "explain", "export"):
+        refused = verify.run_step([sys.executable, "-m", f"{package}.{command}", "--run", str(run)], project, 600)
+        assert refused.returncode == 1, (command, refused.tail[-10:])
+        expected = "error: the data's classes differ from the run's preprocess.json: data/sample/wine.csv changed"
+        assert refused.tail[-1] == f"{expected} since training", (command, refused.tail[-10:])
