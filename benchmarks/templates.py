@@ -7,8 +7,9 @@
    frameworks with conflicting pins are verified with --isolated (the environment is built once,
    then a second verify that reuses it is timed; the import is timed with that environment's Python);
    then the same project once more, with the compile caches a project keeps warm;
-3. throughput: the generated project's training loop beside PyTorch Lightning's Trainer on the same
-   model and data (PyTorch), or beside a plain Keras `model.fit` (TensorFlow); goal ratio >= 1.0.
+3. throughput: the generated project's training (the shared driver's loop on its engine.py) beside
+   PyTorch Lightning's Trainer on the same model and data (PyTorch), or beside a plain Keras
+   `model.fit` of the same model (TensorFlow); goal ratio >= 1.0.
 Frameworks that are not installed are skipped and said so.
 """
 
@@ -145,15 +146,22 @@ def _project(framework: str, tmp: str):
 
 
 def _modules(package: str):
-    """The rendered project's data, model and train modules, its config, and its prepared splits."""
+    """The rendered project's data, engine and train modules, its config, and its prepared splits."""
     import importlib
 
-    config_mod, data, model_mod, train = (
-        importlib.import_module(f"{package}.{name}") for name in ("config", "data", "model", "train")
+    config_mod, data, engine, train = (
+        importlib.import_module(f"{package}.{name}") for name in ("config", "data", "engine", "train")
     )
     config = config_mod.load_config()
     train_split, val_split, _, preprocess = data.prepare(config)
-    return data, model_mod, train, config, (train_split, val_split, preprocess)
+    return data, engine, train, config, (train_split, val_split, preprocess)
+
+
+def _ours(engine, train, config, splits, steps: int) -> None:
+    """The generated project's own training: the shared driver's loop (`train.fit`) on its engine."""
+    train_split, val_split, preprocess = splits
+    engine.seed(0)
+    train.fit(engine.build(preprocess, config), train_split, val_split, preprocess, config["train"], max_steps=steps)
 
 
 def bench_torch_throughput(steps: int) -> None:
@@ -162,28 +170,25 @@ def bench_torch_throughput(steps: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         _, package = _project("pytorch", tmp)
-        data, model_mod, train, config, (train_split, val_split, preprocess) = _modules(package)
+        data, engine, train, config, splits = _modules(package)
+        train_split, val_split, preprocess = splits
+        engine.select_device("cpu")
         batch = config["train"]["batch_size"]
         samples = steps * batch
 
-        def ours() -> None:
-            torch.manual_seed(0)
-            net = model_mod.build(preprocess, config)
-            loader = data.loader(train_split, preprocess, batch, True, 0)
-            train.fit(
-                net,
-                loader,
-                data.loader(val_split, preprocess, batch, False, 0),
-                config["task"],
-                torch.device("cpu"),
-                config["train"],
-                max_steps=steps,
+        def loader(split, shuffle: bool) -> torch.utils.data.DataLoader:
+            tensors = [
+                torch.from_numpy(data.inputs(split.x, preprocess)),
+                torch.from_numpy(data.targets(split.y, preprocess)),
+            ]
+            return torch.utils.data.DataLoader(
+                torch.utils.data.TensorDataset(*tensors), batch_size=batch, shuffle=shuffle
             )
 
         class Module(lightning.LightningModule):
             def __init__(self) -> None:
                 super().__init__()
-                self.net = model_mod.build(preprocess, config)
+                self.net = engine.build(preprocess, config)
                 self.loss = torch.nn.CrossEntropyLoss()
 
             def training_step(self, batch_, _index):
@@ -207,11 +212,10 @@ def bench_torch_throughput(steps: int) -> None:
                 enable_progress_bar=False,
                 enable_model_summary=False,
             )
-            trainer.fit(
-                Module(),
-                data.loader(train_split, preprocess, batch, True, 0),
-                data.loader(val_split, preprocess, batch, False, 0),
-            )
+            trainer.fit(Module(), loader(train_split, True), loader(val_split, False))
+
+        def ours() -> None:
+            _ours(engine, train, config, splits, steps)
 
         ours(), reference()  # warm-up
         mine, theirs = median_time(ours, 3), median_time(reference, 3)
@@ -222,43 +226,42 @@ def bench_torch_throughput(steps: int) -> None:
 
 
 def bench_tf_throughput(steps: int) -> None:
+    import keras
     import numpy as np
 
     with tempfile.TemporaryDirectory() as tmp:
         _, package = _project("tensorflow", tmp)
-        data, model_mod, train, config, (train_split, val_split, preprocess) = _modules(package)
+        data, engine, train, config, splits = _modules(package)
+        train_split, val_split, preprocess = splits
+        engine.select_device("cpu")
         batch = config["train"]["batch_size"]
         samples = steps * batch
 
-        def fresh():
-            net = model_mod.build(preprocess, config)
-            return model_mod.compile_model(net, config["task"], config["train"])
-
-        def ours() -> None:
-            train.fit(
-                fresh(),
-                data.pipeline(train_split, preprocess, batch, True, 0),
-                data.pipeline(val_split, preprocess, batch, False, 0),
-                config["train"],
-                max_steps=steps,
-                verbose=False,
-            )
-
         def reference() -> None:
-            # Plain Keras: numpy arrays straight into model.fit, same steps and validation rounds.
+            # Plain Keras: the same model, compiled, numpy arrays straight into model.fit, same steps.
+            keras.utils.set_random_seed(0)
+            net = engine.build(preprocess, config)
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            net.compile(
+                optimizer=keras.optimizers.AdamW(config["train"]["learning_rate"], weight_decay=0.01), loss=loss
+            )
             x = data.inputs(train_split.x, preprocess)
             y = data.targets(train_split.y, preprocess)
             per_round = (steps // 10) * batch  # 10 epochs of steps/10 batches: `steps` steps in all
             repeats = -(-per_round // len(y))
             x_all, y_all = np.concatenate([x] * repeats)[:per_round], np.concatenate([y] * repeats)[:per_round]
             validation = (data.inputs(val_split.x, preprocess), data.targets(val_split.y, preprocess))
-            fresh().fit(x_all, y_all, batch_size=batch, epochs=10, validation_data=validation, verbose=0)
+            net.fit(x_all, y_all, batch_size=batch, epochs=10, validation_data=validation, verbose=0)
+
+        def ours() -> None:
+            _ours(engine, train, config, splits, steps)
 
         ours(), reference()  # warm-up (graph tracing)
         mine, theirs = median_time(ours, 3), median_time(reference, 3)
     print(
         f"  throughput generated repo {samples / mine:8.0f} samples/s   plain Keras model.fit {samples / theirs:8.0f} "
-        f"samples/s   ratio {theirs / mine:.2f} (goal >= 1.0; {steps} steps, both validating 10 times)"
+        f"samples/s   ratio {theirs / mine:.2f} (goal >= 1.0; {steps} steps; validation: every epoch of the "
+        "sample here, 10 rounds in fit)"
     )
 
 

@@ -21,7 +21,7 @@ from dlpick.advise.answers import Answers, normalise
 from dlpick.cli.app import app
 from dlpick.kb import knowledge
 from dlpick.machine import bench as bench_mod
-from dlpick.machine import bench_trust, bench_worker
+from dlpick.machine import bench_engine, bench_projects, bench_trust, bench_worker
 
 runner = CliRunner()
 KB = knowledge.load()
@@ -59,8 +59,8 @@ def one_line_error(result, code: int) -> str:
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`dlpick bench --json` at tiny sizes with whatever is installed here (torch and tensorflow-cpu in CI)."""
-    if not any(INSTALLED[f] for f in bench_worker.FRAMEWORKS):
-        pytest.skip("no framework with a benchmark is installed")
+    if not any(INSTALLED.values()):
+        pytest.skip("none of PyTorch, TensorFlow, JAX, PaddlePaddle is installed here")
     home = tmp_path_factory.mktemp("bench-home")
     out = home / "out.json"
     with pytest.MonkeyPatch.context() as mp:
@@ -113,19 +113,24 @@ def test_bench_saves_latest_a_timestamped_copy_and_out(real_run):
     assert len(list(folder.glob("bench-*.json"))) == 1
 
 
-def test_bench_models_are_equivalent_across_frameworks(real_run):
-    """The same layer sizes in every framework with a hand-written model, each count computed by that
-    framework (engine frameworks train their template's model instead: tests/test_bench_engines.py)."""
-    assert bench_worker.layer_parameters("mlp") == [32 * 256 + 256, 256 * 256 + 256, 256 * 10 + 10]
-    # 'same' padding: 28 -> pool 14 -> pool 7, so the dense layer sees 32 x 7 x 7 features.
-    assert bench_worker.layer_parameters("cnn") == [3 * 3 * 1 * 16 + 16, 3 * 3 * 16 * 32 + 32, 32 * 7 * 7 * 10 + 10]
-    counted: dict[str, dict[str, list[int]]] = {}
-    for entry in real_run["data"]["frameworks"]:
-        if entry["status"] == "measured" and entry["worker"] == bench_mod.HAND_WRITTEN:
-            counted[entry["framework"]] = {m: r["layer_parameters"] for m, r in entry["models"].items()}
-    assert counted, "no framework measured"
+def test_bench_models_are_the_templates_own(real_run):
+    """Every framework trains its template's project (tabular-classification: mlp, image-classification:
+    cnn) through its engine; the parameter count is the engine's own (the elements of its weights)."""
+    data = real_run["data"]
+    measured = [entry for entry in data["frameworks"] if entry["status"] == "measured"]
+    assert measured, "no framework measured"
+    for entry in measured:
+        assert entry["worker"] == bench_engine.WORKER, entry["framework"]
+        for model, figure in entry["models"].items():
+            template = figure["template"]
+            assert template["framework"] == entry["framework"] and template["task"] == bench_engine.TASKS[model]
+            assert figure["parameters"] == sum(figure["parameter_arrays"].values()) > 0
+            assert data["models"][model]["parameters_by_framework"][entry["framework"]] == figure["parameters"]
     for model in ("mlp", "cnn"):
-        assert {tuple(c[model]) for c in counted.values()} == {tuple(bench_worker.layer_parameters(model))}
+        assert data["models"][model]["parameters"] is None and data["models"][model]["layer_parameters"] is None
+    if INSTALLED["pytorch"]:  # the template's MLP: features -> 64 -> 64 -> classes (wine: 13 features, 3 classes)
+        torch_mlp = next(e for e in measured if e["framework"] == "pytorch")["models"]["mlp"]
+        assert torch_mlp["parameters"] == (13 * 64 + 64) + (64 * 64 + 64) + (64 * 3 + 3)
 
 
 def test_bench_table_output(real_run, capsys):
@@ -147,7 +152,7 @@ def test_bench_table_output(real_run, capsys):
 
 
 def fake_worker(results: dict[tuple[str, str], dict[str, Any]]):
-    def run_worker(framework: str, model: str, spec: Any, device: str, timeout: float, python=None):
+    def run_worker(framework: str, model: str, spec: Any, device: str, timeout: float, *_where: Any):
         default = {"status": "failed", "error": f"no fake result for {framework} {model}"}
         return {
             "batch": spec.batch,
@@ -604,14 +609,18 @@ def numpy_hidden(tmp_path: Path, monkeypatch) -> Path:
     return folder
 
 
-def test_pytorch_is_measured_without_numpy(numpy_hidden):
+def test_without_numpy_pytorch_is_not_measured_and_says_so(numpy_hidden):
+    """The worker itself needs only the standard library; NumPy comes in with the project, which declares
+    it (requirements.txt): missing, PyTorch is "missing numpy", never measured nor "failed"."""
     if not INSTALLED["pytorch"]:
         pytest.skip("torch is not installed")
     spec = bench_mod.Spec(batch=4, steps=2, warmup=1, repeats=3)
-    for model in ("mlp", "cnn"):
-        result = bench_mod.run_worker("pytorch", model, spec, "cpu", timeout=180)
-        assert result["status"] == "ok", result.get("error")
-        assert result["repeats"] == 3 and result["samples_per_s"] > 0
+    result = bench_mod.run_worker("pytorch", "mlp", spec, "cpu", timeout=180)
+    assert result["status"] == "missing" and result["module"] == "numpy", result
+    assert "samples_per_s" not in result
+    project = bench_projects.bench_project("pytorch", "mlp")
+    requirements = (project / "requirements.txt").read_text().splitlines()
+    assert any(line.startswith("numpy") for line in requirements), requirements
 
 
 def test_a_module_the_benchmark_needs_is_not_installed_exit_3(numpy_hidden, monkeypatch, tmp_path: Path):

@@ -21,12 +21,13 @@ from dlpick.machine import bench_engine, bench_projects, bench_worker
 
 runner = CliRunner()
 KB = knowledge.load()
-ENGINES = {"jax", "paddlepaddle", "mindspore", "mxnet", "theano", "pytensor", "caffe"}
+ENGINES = {"pytorch", "tensorflow", "jax", "paddlepaddle", "mindspore", "mxnet", "theano", "pytensor", "caffe"}
 
 
-def test_every_template_with_an_engine_is_benchmarked_by_its_engine():
-    assert bench_projects.engine_frameworks() == ENGINES
-    assert not ENGINES & {"pytorch", "tensorflow"}  # they keep bench_worker's hand-written models
+def test_every_template_has_an_engine_and_is_benchmarked_by_it():
+    from dlpick.project import render
+
+    assert bench_projects.engine_frameworks() == ENGINES == set(render.list_templates())
 
 
 def test_the_engine_worker_imports_only_the_standard_library_at_module_level():
@@ -46,10 +47,10 @@ def test_plan_an_engine_framework_needs_no_install_with_isolated(monkeypatch):
     monkeypatch.setattr(doctor, "installed_frameworks", lambda frameworks, system=None, arch=None: [])
     here = {run.framework: run for run in bench_mod.plan(KB.frameworks, ["jax", "pytorch"])}
     assert here["jax"].status == "not installed" and "--isolated" in (here["jax"].error or "")
-    assert here["jax"].worker == bench_engine.WORKER and here["pytorch"].worker == bench_projects.HAND_WRITTEN
+    assert here["pytorch"].status == "not installed" and "--isolated" in (here["pytorch"].error or "")
+    assert here["jax"].worker == here["pytorch"].worker == bench_engine.WORKER
     isolated = {run.framework: run for run in bench_mod.plan(KB.frameworks, ["jax", "pytorch"], isolated=True)}
-    assert isolated["jax"].status == "pending"
-    assert isolated["pytorch"].status == "not installed"  # no engine: --isolated does not apply
+    assert isolated["jax"].status == isolated["pytorch"].status == "pending"
 
 
 def test_the_project_is_rendered_once_per_template_and_again_when_missing(tmp_path: Path):
@@ -103,9 +104,9 @@ def test_isolated_bench_runs_the_engine_in_the_project_and_describes_it(monkeypa
     data = json.loads(result.stdout)
     jax = data["frameworks"][0]
     assert jax["status"] == "measured" and jax["worker"] == bench_engine.WORKER and jax["env"] == "/env"
-    assert data["worker"]["isolated"] is True and data["worker"]["version"] == bench_worker.VERSION == 3
+    assert data["worker"]["isolated"] is True and data["worker"]["version"] == bench_worker.VERSION == 4
     mlp = data["models"]["mlp"]
-    assert mlp["parameters"] is None and mlp["layer_parameters"] is None  # no hand-written model ran
+    assert mlp["parameters"] is None and mlp["layer_parameters"] is None  # only worker version < 4 had them
     assert mlp["parameters_by_framework"] == {"jax": 5251} and mlp["template_task"] == "tabular-classification"
     table = runner.invoke(app, ["bench", "jax", "--isolated", "--quick", "--no-save"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "templates: jax 5,251" in " ".join(table.stdout.split()), table.stdout

@@ -44,11 +44,28 @@ def max_difference(first: dict, second: dict) -> float:
                 for k in first), default=0.0)  # fmt: skip
 
 
-def test_pytorch_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path):
-    pytest.importorskip("torch")
-    import torch
+# The frameworks installed beside dlpick (not isolated): module, distributions (one of them is installed),
+# and a name in their checkpoint.npz that only the optimiser's state has (AdamW's first moment per parameter),
+# so the test sees that the optimiser state is saved, not only the weights.
+IN_PLACE = {
+    "pytorch": ("torch", ("torch",), r"^state/optimizer/\d+/exp_avg$"),
+    "tensorflow": ("tensorflow", ("tensorflow", "tensorflow-cpu"), r"^state/optimizer/\d+/adam_w/.+_momentum$"),
+}
 
-    project = render.render("pytorch", "tabular-regression", tmp_path / "resume-demo").project_dir
+
+def checkpoint(run: Path) -> dict[str, np.ndarray]:
+    with np.load(run / "checkpoint.npz") as saved:
+        return {k: saved[k] for k in saved.files if k != "meta"}
+
+
+@pytest.mark.parametrize("framework", sorted(IN_PLACE))
+def test_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path, framework: str):
+    """PyTorch and TensorFlow resume through the shared driver's checkpoint.npz (Trainer.state()),
+    in dlpick's own environment; the README's --set, --epochs and --resume commands run as shown.
+    Measured on one CPU: bit-identical (max |diff| 0.0) for both."""
+    module, distributions, moments = IN_PLACE[framework]
+    pytest.importorskip(module)
+    project = render.render(framework, "tabular-regression", tmp_path / "resume-demo").project_dir
     commands = readme_commands(project)
     assert [c[0] for c in commands] == ["--set", "--epochs", "--resume"], commands
     for command in commands:  # as shown: --set ... --out runs/tuned; --epochs 3 --out runs/first; --resume runs/first
@@ -67,23 +84,50 @@ def test_pytorch_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Pa
     assert resumed_metrics["epochs"] == whole_metrics["epochs"] == epochs
     assert resumed_metrics["steps"] == whole_metrics["steps"]
     assert resumed_metrics["loss_history"] == pytest.approx(whole_metrics["loss_history"], abs=TOLERANCE)
-    # The final (best) weights, and the last state: weights and AdamW's moments.
-    best = [torch.load(run / "model.pt", weights_only=True) for run in (first, one_go)]
-    assert max_difference(*best) <= TOLERANCE
-    last = [torch.load(run / "checkpoint.pt", weights_only=True) for run in (first, one_go)]
-    assert max_difference(last[0]["model"], last[1]["model"]) <= TOLERANCE
-    moments = [{f"{i}.{k}": v for i, s in c["optimizer"]["state"].items() for k, v in s.items()} for c in last]
-    assert max_difference(*moments) <= TOLERANCE
+    assert (first / "history.csv").read_text() == (one_go / "history.csv").read_text()
+    # The last state (weights, the optimiser's moments and step count, random states) and the best
+    # epoch's, which the run ends with.
+    last = [checkpoint(run) for run in (first, one_go)]
+    assert any(re.search(moments, name) for name in last[0]), sorted(last[0])
+    assert any(name.startswith("best/model/") for name in last[0]), sorted(last[0])
+    assert last[0].keys() == last[1].keys()
+    assert max_difference(*last) <= TOLERANCE
+    # The final (best) weights as saved for evaluate and export: equal predictions on the test split.
+    assert resumed_metrics["eval"] == pytest.approx(whole_metrics["eval"], abs=TOLERANCE)
 
     record = json.loads((first / "run.json").read_text())
     assert record["resumed_from"] == "runs/first" and record["previous"]["seed"] == 42, record
-    assert record["packages"]["torch"], record
+    assert any(record["packages"].get(name) for name in distributions), record
     # The resumed run's TensorBoard logs go on from epoch 4, and have the learning rate and test metrics.
     assert len(list((first / "tensorboard").glob("events.out.tfevents.*"))) == 2
+    logged = tensorboard_tags(first / "tensorboard")
+    assert {"loss/train", "loss/validation", "learning_rate", "steps", "test/mse"} <= logged.keys(), logged
+    assert sorted(logged["loss/train"]) == list(range(1, epochs + 1)), logged["loss/train"]
 
     again = train(project, "--resume", "runs/first", "--set", "model.hidden=8")
-    assert again.returncode == 2 and len(again.stderr.splitlines()) == 1, again.stderr
+    # TensorFlow's C++ runtime logs a few lines when it is imported, whatever TF_CPP_MIN_LOG_LEVEL says.
+    said = [line for line in again.stderr.splitlines() if not line.startswith(TF_IMPORT_LOG)]
+    assert again.returncode == 2 and len(said) == 1, again.stderr
     assert "model.hidden is 64 in the run but 8 now" in again.stderr
+
+
+TF_IMPORT_LOG = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ")
+
+
+def tensorboard_tags(folder: Path) -> dict[str, list[int]]:
+    """Every scalar tag in a TensorBoard folder's event files, with the steps it was written at."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: dict[str, list[int]] = {}
+    for events in sorted(folder.glob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0, "tensors": 0})
+        accumulator.Reload()
+        found = accumulator.Tags()
+        for tag in found.get("scalars", []):
+            tags.setdefault(tag, []).extend(event.step for event in accumulator.Scalars(tag))
+        for tag in found.get("tensors", []):  # tf.summary writes scalars as tensors
+            tags.setdefault(tag, []).extend(event.step for event in accumulator.Tensors(tag))
+    return tags
 
 
 # Engine templates whose Trainer has state(), and a name in their checkpoint that only the optimiser's

@@ -269,3 +269,59 @@ NEGATIVE_WORDS = {
     "not",
     "never",
 }
+
+
+@needs("tensorflow", "tensorflow")
+def test_tensorflow_train_step_is_traced_once_for_any_batch_size(tmp_path: Path):
+    """The engine's tf.function step leaves the batch dimension open: training with a short last batch,
+    then validation and training again, traces each function once (a retrace per call would be slow)."""
+    from dlpick.project import render
+
+    rendered = render.render("tensorflow", "image-classification", tmp_path / "trace-demo")
+    code = f"""
+import json, os, numpy as np
+from {rendered.name.package} import config, data, engine, train
+cfg = config.load_config()
+engine.select_device("cpu")
+engine.seed(0)
+train_split, val_split, _, preprocess = data.prepare(cfg)
+model = engine.build(preprocess, cfg)
+trainer = engine.Trainer(model, preprocess, cfg["train"])
+x, y = data.inputs(train_split.x, preprocess), data.targets(train_split.y, preprocess)
+losses = [trainer.step(x[:size], y[:size]) for size in (32, 32, 7, 32, 1)]
+losses += [trainer.loss(x[:size], y[:size]) for size in (64, 3)]
+print(json.dumps({{"step": trainer._step.experimental_get_tracing_count(),
+                   "loss": trainer._loss.experimental_get_tracing_count(), "finite": bool(np.isfinite(losses).all())}}))
+"""
+    env = {**os.environ, "PYTHONPATH": "src"}
+    ran = subprocess.run([sys.executable, "-c", code], cwd=rendered.project_dir, env=env, capture_output=True,
+                         text=True, timeout=600)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert json.loads(ran.stdout.splitlines()[-1]) == {"step": 1, "loss": 1, "finite": True}
+
+
+@needs("pytorch", "torch")
+def test_evaluate_refuses_data_that_changed_since_training(tmp_path: Path):
+    """evaluate, explain and export re-read the run's test split: if the data's classes no longer match the
+    run's preprocess.json, they stop with one line instead of scoring against the wrong classes."""
+    from dlpick.project import render
+
+    rendered = render.render("pytorch", "tabular-classification", tmp_path / "drift-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    run = tmp_path / "run"
+    trained = verify.run_step(
+        [sys.executable, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)], project, 600
+    )
+    assert trained.returncode == 0, "\n".join(trained.tail[-40:])
+    evaluated = verify.run_step([sys.executable, "-m", f"{package}.evaluate", "--run", str(run)], project, 600)
+    assert evaluated.returncode == 0, "\n".join(evaluated.tail[-40:])
+    sample = project / "data" / "sample" / "wine.csv"
+    header, *rows = sample.read_text().splitlines()
+    kept = [row for row in rows if row.split(",")[-1] != rows[0].split(",")[-1]]  # one class gone
+    assert 0 < len(kept) < len(rows)
+    sample.write_text("\n".join([header, *kept]) + "\n")
+    for command in ("evaluate", "explain", "export"):
+        refused = verify.run_step([sys.executable, "-m", f"{package}.{command}", "--run", str(run)], project, 600)
+        assert refused.returncode == 1, (command, refused.tail[-10:])
+        expected = "error: the data's classes differ from the run's preprocess.json: data/sample/wine.csv changed"
+        assert refused.tail[-1] == f"{expected} since training", (command, refused.tail[-10:])

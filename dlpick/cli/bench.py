@@ -12,23 +12,20 @@ from dlpick.errors import BenchFailed, MissingTool
 
 HELP = """Measure the frameworks on this machine: an MLP and a small CNN in each.
 
-Frameworks whose template has an engine (JAX, PaddlePaddle, MindSpore, MXNet, Theano, PyTensor,
-Caffe) train the code a scaffolded project gets: the template's tabular-classification project
-(mlp) and image-classification project (cnn), rendered once into dlpick's cache, with the project's
-model, optimiser, config and data pipeline on its bundled sample. With --isolated each runs in the
-project's own environment (the cached one `verify --isolated` builds), so it need not be installed
-here. PyTorch and TensorFlow (no engine template yet) train hand-written models with identical
-sizes: an MLP (32-256-256-10) and a CNN (conv16-conv32-dense10, 1x28x28 images), synthetic data,
-fp32. Each figure: warm-up steps, then 5 timed repeats (--repeats) of --steps steps. Each framework
-and model runs in its own process with a time limit. Reports import time, steps/s and samples/s (the
-median over the repeats), the spread ((max - min) / median of the repeats) and peak memory (the
-worker process's peak RSS, import included; on a GPU also the framework's peak device allocation). A
-framework that fails is shown with its error, never a number; one whose benchmark needs a module
-that is not installed is "not measured", with the install command (with --isolated: an environment
-that cannot be built, and why). A spread above 10% or a busy machine (load average per core, other
-processes' CPU use, CPU steal) is warned about; `recommend --bench` ignores unstable figures,
-figures from hardware the team did not name, and a framework with no other to compare with (and says
-why).
+Every framework trains the code a scaffolded project gets (its template's engine): the template's
+tabular-classification project (mlp) and image-classification project (cnn), rendered once into
+dlpick's cache, with the project's model, optimiser, config and data pipeline on its bundled sample.
+With --isolated each runs in the project's own environment (the cached one `verify --isolated`
+builds), so it need not be installed here. Each figure: warm-up steps, then 5 timed repeats
+(--repeats) of --steps steps. Each framework and model runs in its own process with a time limit.
+Reports import time, steps/s and samples/s (the median over the repeats), the spread ((max - min) /
+median of the repeats) and peak memory (the worker process's peak RSS, import included; on a GPU
+also the framework's peak device allocation). A framework that fails is shown with its error, never
+a number; one whose benchmark needs a module that is not installed is "not measured", with the
+install command (with --isolated: an environment that cannot be built, and why). A spread above 10%
+or a busy machine (load average per core, other processes' CPU use, CPU steal) is warned about;
+`recommend --bench` ignores unstable figures, figures from hardware the team did not name, and a
+framework with no other to compare with (and says why).
 
 The run is saved as JSON (latest.json and a timestamped copy in dlpick's user data folder, and
 --out FILE); `dlpick recommend --bench last` (or --bench FILE) then scores performance from it.
@@ -198,7 +195,8 @@ def render_bench(result: dict[str, Any], saved: list[Path]) -> None:
 
 
 def _parameters(spec: dict[str, Any]) -> str:
-    """ "76,810 parameters" (the hand-written model), and each engine template's own count."""
+    """Each template's own parameter count (files from before worker version 4 also have the
+    hand-written models' count, "76,810 parameters")."""
     counts = [f"{spec['parameters']:,} parameters"] if spec.get("parameters") else []
     hand = spec.get("parameters")
     own = {f: n for f, n in (spec.get("parameters_by_framework") or {}).items() if n != hand}

@@ -1,14 +1,12 @@
 """`dlpick bench`: an MLP and a small CNN trained in every framework, each in its own process.
 
-What trains: for every framework whose template has an engine (JAX, PaddlePaddle, MindSpore, MXNet,
-Theano, PyTensor, Caffe) the code a scaffolded project gets: its template rendered as a project
-(tabular-classification for the mlp, image-classification for the cnn; cached, bench_projects.py)
-and timed by bench_engine.py in that project, under dlpick's interpreter or, with `isolated`, the
-project's own environment (the cached one `verify --isolated` builds). PyTorch and TensorFlow, whose
-templates have no engine.py yet, train bench_worker.py's hand-written models (equal sizes in both).
-A framework's worker is in its entry ("worker": "hand-written" or "template engine") and figures;
-"models" describes both (the hand-written sizes, or null when none ran, and each measured
-framework's own parameter count).
+What trains: for every framework (each template has an engine.py) the code a scaffolded project
+gets: its template rendered as a project (tabular-classification for the mlp, image-classification
+for the cnn; cached, bench_projects.py) and timed by bench_engine.py in that project, under dlpick's
+interpreter or, with `isolated`, the project's own environment (the cached one `verify --isolated`
+builds). A framework's worker is in its entry ("worker": "template engine") and figures; "models"
+describes them with each measured framework's own parameter count (files from before worker
+version 4 also have "hand-written": models written for the benchmark, for PyTorch and TensorFlow).
 
 Each (framework, model) pair runs its worker in a fresh process with a time
 limit, so import time and peak memory are that framework's alone and a crash costs one row. A run is
@@ -50,10 +48,9 @@ FORMAT = "dlpick-bench/1"
 MODELS = ("mlp", "cnn")
 DEVICES = bench_worker.DEVICES
 DESCRIPTIONS = {
-    "mlp": "MLP 32-256-256-10 on tabular data",
-    "cnn": "CNN conv16-conv32-dense10 on 1x28x28 images",
+    "mlp": "the templates' tabular-classification MLP",
+    "cnn": "the templates' image-classification CNN",
 }
-HAND_WRITTEN = bench_projects.HAND_WRITTEN
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,7 @@ class Run:
     error: str | None = None
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: str | None = None  # installed, but a module its benchmark needs is not: not measured (exit 3)
-    worker: str = HAND_WRITTEN  # or bench_engine.WORKER: its template's engine, in a rendered project
+    worker: str = bench_engine.WORKER  # its template's engine, in a rendered project
     python: str | None = None  # the interpreter the worker ran under (None: dlpick's own)
     env: str | None = None  # --isolated: the project's environment
     module: str | None = None  # the knowledge base's first import name: where the engine worker reads the version
@@ -119,18 +116,17 @@ def plan(
 ) -> list[Run]:
     """The frameworks to run: those asked for, else every one with a benchmark or installed.
 
-    An engine framework (its template has an engine.py) times its template's engine; with `isolated`
-    it runs in the project's own environment, so it need not be installed here."""
+    A framework times its template's engine; with `isolated` it runs in the project's own
+    environment, so it need not be installed here."""
     from dlpick.machine.doctor import install_command, installed_frameworks
 
     installed = {item.framework: item for item in installed_frameworks(frameworks)}
-    engines = bench_projects.engine_frameworks()
-    available = set(bench_worker.FRAMEWORKS) | engines
+    engines = available = bench_projects.engine_frameworks()
     wanted = list(dict.fromkeys(requested)) or [fid for fid in frameworks if fid in available or fid in installed]
     runs = []
     for fid in wanted:
         fw = frameworks[fid]
-        run = Run(fid, fw.name, "pending", worker=bench_engine.WORKER if fid in engines else HAND_WRITTEN)
+        run = Run(fid, fw.name, "pending")
         run.module = fw.import_names[0]
         if fid in engines and isolated:
             run.version = installed[fid].version if fid in installed else None
@@ -181,26 +177,28 @@ def run_worker(
 ) -> dict[str, Any]:
     """One worker process; always a dict with "status" ok or failed (with the error), never raises.
 
-    With `project` (a rendered engine template, see `bench_project`) it runs that project's engine
-    (bench_engine.py, copied into the project) in the project's folder, so that an interpreter in a
-    chroot (Debian environments) sees both; else bench_worker's hand-written model for `framework`."""
+    It runs the project's engine (bench_engine.py, copied into `project`, a rendered template: see
+    `bench_projects.bench_project`, which renders the cached one when `project` is None) in the
+    project's folder, so that an interpreter in a chroot (Debian environments) sees both."""
     package_root = str(Path(__file__).resolve().parents[2])  # another interpreter still finds this dlpick
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     env["PYTHONUNBUFFERED"] = "1"
     if project is None:
-        argv = [python or sys.executable, "-m", "dlpick.machine.bench_worker", framework, "--model", model]
-    else:
-        if python is not None:  # an isolated environment: nothing of dlpick's own environment leaks in
-            env.pop("PYTHONPATH")
-        argv = [
-            python or sys.executable,
-            f"{bench_projects.WORKER_FOLDER}/bench_engine.py",
-            "--project",
-            ".",
-            "--model",
-            model,
-            *(["--module", module] if module else []),
-        ]
+        try:
+            project = bench_projects.bench_project(framework, model)
+        except Exception as exc:  # never raises: a project that cannot be rendered is this run's error
+            return {"status": "failed", "error": f"the template's project: {exc}"}
+    if python is not None:  # an isolated environment: nothing of dlpick's own environment leaks in
+        env.pop("PYTHONPATH")
+    argv = [
+        python or sys.executable,
+        f"{bench_projects.WORKER_FOLDER}/bench_engine.py",
+        "--project",
+        ".",
+        "--model",
+        model,
+        *(["--module", module] if module else []),
+    ]
     argv += ["--steps", str(spec.steps), "--warmup", str(spec.warmup), "--batch", str(spec.batch)]
     argv += ["--repeats", str(spec.repeats), "--device", device, "--json"]
     head = {
@@ -210,8 +208,7 @@ def run_worker(
         "warmup": spec.warmup,
         "repeats": spec.repeats,
     }
-    with tempfile.TemporaryDirectory(prefix="dlpick-bench-") as cwd:  # nothing in cwd shadows a module
-        ran = processes.capture(argv, timeout, cwd=project or Path(cwd), env=env, drain=5)
+    ran = processes.capture(argv, timeout, cwd=project, env=env, drain=5)
     if ran.error:
         return {**head, "error": ran.error}
     if ran.returncode is None:
@@ -335,15 +332,10 @@ def _run_models(
     for model, spec in chosen.items():
         if on_event:
             on_event("start", (run, model))
-        project, result = (None, None)
-        if run.worker == bench_engine.WORKER and where is not None:
-            project, result = bench_projects.setup(run, model, device, where)
+        project, result = bench_projects.setup(run, model, device, where or bench_projects.Where())
         if result is None:
             probe = bench_trust.LoadProbe()
-            if project is None:
-                result = run_worker(run.framework, model, spec, device, limit)
-            else:
-                result = run_worker(run.framework, model, spec, device, limit, run.python, project, run.module)
+            result = run_worker(run.framework, model, spec, device, limit, run.python, project, run.module)
             if result["status"] == "ok":
                 result["load"] = probe.stop()
         _record(run, model, result, cpu_model)
@@ -356,7 +348,7 @@ def _run_models(
 
 def _record(run: Run, model: str, result: dict[str, Any], cpu_model: str | None) -> None:
     if result["status"] == "ok":
-        result.setdefault("worker", HAND_WRITTEN)
+        result.setdefault("worker", bench_engine.WORKER)
         result["warnings"] = bench_trust.figure_warnings(result)
         if result.get("device") == "cpu" and not result.get("device_name"):
             result["device_name"] = cpu_model

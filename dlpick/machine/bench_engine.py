@@ -1,9 +1,8 @@
 """A rendered project's own engine, timed: `python bench_engine.py --project DIR --model mlp --json`.
 
-The engine frameworks' benchmark (every framework whose template has an `engine.py`: JAX,
-PaddlePaddle, MindSpore, MXNet, Theano, PyTensor, Caffe). Where bench_worker.py times a model
-written for the benchmark, this times the code a scaffolded project trains with
-(templates/CONTRACT.md, "Engine templates"): the project's `config.load_config()` (its
+`dlpick bench`'s worker for every framework (each template has an `engine.py`: PyTorch,
+TensorFlow, JAX, PaddlePaddle, MindSpore, MXNet, Theano, PyTensor, Caffe). It times the code a
+scaffolded project trains with (templates/CONTRACT.md, "Engine templates"): the project's `config.load_config()` (its
 configs/default.yaml), `data.prepare`, `data.inputs`/`data.targets`, `engine.select_device`,
 `engine.seed`, `engine.build(preprocess, config)` and `engine.Trainer(model, preprocess,
 train_cfg).step(x, y)` on batches from `data.batches(x, y, batch, rng, drop_last=True)`, drawn

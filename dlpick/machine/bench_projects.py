@@ -1,12 +1,13 @@
-"""`dlpick bench` for the engine frameworks: their template rendered as a project, cached, and where it runs.
+"""`dlpick bench`'s projects: each framework's template rendered as a project, cached, and where it runs.
 
-Every framework whose template has an `engine.py` (templates/CONTRACT.md, "Engine templates") is
-measured with its template's own code (bench_engine.py): its tabular-classification project for the
-mlp, its image-classification project for the cnn. Each is rendered once into dlpick's cache
-(`projects_dir()`, one folder per dlpick version and hash of the template's files, so a changed
-template renders anew), with the engine worker copied into it. `--isolated` runs it in the project's
-own environment: the one `verify --isolated` builds from the project's requirements (cached and
-shared with it), so a framework need not be installed beside dlpick to be measured.
+Every framework whose template has an `engine.py` (templates/CONTRACT.md, "Engine templates": all
+nine, PyTorch and TensorFlow included) is measured with its template's own code (bench_engine.py):
+its tabular-classification project for the mlp, its image-classification project for the cnn. Each
+is rendered once into dlpick's cache (`projects_dir()`, one folder per dlpick version and hash of
+the template's files, so a changed template renders anew), with the engine worker copied into it.
+`--isolated` runs it in the project's own environment: the one `verify --isolated` builds from the
+project's requirements (cached and shared with it), so a framework need not be installed beside
+dlpick to be measured.
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from typing import Any
 
 from dlpick.machine import bench_engine, bench_worker
 
-HAND_WRITTEN = "hand-written"  # bench_worker's models (PyTorch, TensorFlow: their templates have no engine.py yet)
 WORKER_FOLDER = ".dlpick-bench"  # in a cached project: the engine worker and the helpers it imports
 NOTES = [
-    f"worker {HAND_WRITTEN!r}: the models of bench_worker.py (models.*.layer_parameters), for the "
-    "frameworks whose template has no engine yet (PyTorch, TensorFlow)",
-    f"worker {bench_engine.WORKER!r}: the framework's engine template rendered as a project (mlp: its "
+    f"worker {bench_engine.WORKER!r}: the framework's template rendered as a project (mlp: its "
     "tabular-classification project, cnn: its image-classification one), trained with the project's own "
-    "model, optimiser, config and data pipeline; its sizes differ from the hand-written models "
+    "model, optimiser, config and data pipeline; sizes differ between frameworks "
     "(models.*.parameters_by_framework; each figure's template and parameter_arrays)",
 ]
 
@@ -120,27 +118,23 @@ def setup(run: Any, model: str, device: str, where: Where) -> tuple[Path | None,
 
 
 def models_header(chosen: Mapping[str, Any], runs: Iterable[Any], descriptions: Mapping[str, str]) -> dict[str, Any]:
-    """What each model is: the hand-written one's sizes where a framework runs it (else null), and each
-    measured framework's parameter count as its own worker counted it."""
+    """What each model is: the templates' task project it comes from, and each measured framework's
+    parameter count as its worker counted it. `parameters` and `layer_parameters` (the sizes of the
+    hand-written models that workers before version 4 trained) stay in the format, null."""
     runs = list(runs)
-    hand = any(run.worker == HAND_WRITTEN for run in runs)
     engines = [run.framework for run in runs if run.worker == bench_engine.WORKER]
     header = {}
     for model, spec in chosen.items():
-        parts = [f"hand-written {descriptions[model]}"] if hand else []
-        if engines:
-            parts.append(f"the engine templates' {bench_engine.TASKS[model]} model ({', '.join(engines)})")
-        layers = bench_worker.layer_parameters(model) if hand else None
         header[model] = {
-            "description": "; ".join(parts),
-            "layer_parameters": layers,
-            "parameters": sum(layers) if layers else None,
+            "description": f"{descriptions[model]} ({', '.join(engines)})" if engines else descriptions[model],
+            "layer_parameters": None,
+            "parameters": None,
             "parameters_by_framework": {
                 run.framework: run.models[model]["parameters"]
                 for run in runs
                 if run.models.get(model, {}).get("status") == "ok" and "parameters" in run.models[model]
             },
-            "template_task": bench_engine.TASKS[model] if engines else None,
+            "template_task": bench_engine.TASKS[model],
             "batch": spec.batch,
             "steps": spec.steps,
             "warmup": spec.warmup,

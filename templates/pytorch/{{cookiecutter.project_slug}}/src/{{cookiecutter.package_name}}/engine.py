@@ -1,0 +1,319 @@
+{% raw %}"""PyTorch engine: `torch.nn` models trained eagerly with AdamW (mixed precision on CUDA), exported
+to ONNX, a torch.export program and int8 ONNX.
+
+Runs as one process, or as one of several started by `torchrun` (or any launcher that sets
+WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT, as Kubeflow's PyTorchJob does): `distributed` joins
+the process group (NCCL on GPUs, Gloo on CPUs) and `Trainer.step` averages the gradients of every
+process's share of the batch with `all_reduce` before each update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+{% endraw %}FRAMEWORK = "{{ cookiecutter.__framework }}"{% raw %}
+NAME = "PyTorch"
+DEVICES = ("auto", "cuda", "mps", "cpu")  # auto: CUDA, then Apple MPS, then the CPU
+EXPORT_FORMATS = ("ONNX", "torch.export", "int8 ONNX")
+PACKAGES = ("torch", "tensorboard")  # their versions go into run.json
+_device = torch.device("cpu")
+_world = 1  # processes training together (distributed); 1: this one alone
+
+
+def distributed(name: str) -> tuple[int, int]:
+    """(rank, processes) from the launcher's environment (WORLD_SIZE, RANK, ...): joins the
+    process group when there are several; NCCL when they train on CUDA, else Gloo."""
+    global _world
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    cuda = name in ("auto", "cuda") and torch.cuda.is_available()
+    torch.distributed.init_process_group("nccl" if cuda else "gloo")
+    import atexit
+
+    atexit.register(torch.distributed.destroy_process_group)
+    _world = torch.distributed.get_world_size()
+    return torch.distributed.get_rank(), _world
+
+
+def select_device(name: str) -> str:
+    """auto: CUDA (this process's LOCAL_RANK device), then Apple MPS, then the CPU."""
+    global _device
+    cuda = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if name == "auto":
+        mps = torch.backends.mps.is_available()
+        _device = cuda if torch.cuda.is_available() else torch.device("mps" if mps else "cpu")
+    elif name == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("error: --device cuda but no CUDA device is visible")
+        _device = cuda
+    elif name == "mps":
+        if not torch.backends.mps.is_available():
+            raise SystemExit("error: --device mps but PyTorch sees no Apple GPU")
+        _device = torch.device("mps")
+    else:
+        _device = torch.device("cpu")
+    return _device.type
+
+
+def seed(value: int) -> None:
+    """Seed the initial weights of the next `build` (and any random op in training)."""
+    torch.manual_seed(value)
+
+
+# [task: tabular-regression tabular-classification]
+class MLP(nn.Module):
+    def __init__(self, n_features: int, n_outputs: int, hidden: int) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(n_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_outputs),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+# [end task]
+# [task: image-classification]
+class CNN(nn.Module):
+    def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Linear(32 * (size // 4) ** 2, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+# [end task]
+# [task: text-classification]
+class TextClassifier(nn.Module):
+    """Mean of the token embeddings (padding masked out), then a linear layer."""
+
+    def __init__(self, vocab_size: int, dim: int, n_outputs: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.head = nn.Linear(dim, n_outputs)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        mask = (tokens > 0).unsqueeze(-1).to(self.embedding.weight.dtype)
+        summed = (self.embedding(tokens) * mask).sum(dim=1)
+        return self.head(summed / mask.sum(dim=1).clamp(min=1.0))
+
+
+# [end task]
+def _model(preprocess: dict, config: dict) -> nn.Module:
+    outputs = preprocess["n_outputs"]
+    # [task: image-classification]
+    return CNN(*preprocess["input_shape"][:2], outputs, config["model"]["hidden"])
+    # [end task]
+    # [task: text-classification]
+    return TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
+    # [end task]
+    # [task: tabular-regression tabular-classification]
+    return MLP(preprocess["input_shape"][0], outputs, config["model"]["hidden"])
+    # [end task]
+
+
+def build(preprocess: dict, config: dict) -> nn.Module:
+    return _model(preprocess, config).to(_device)
+
+
+def _autocast(enabled: bool):
+    """Mixed precision on CUDA only: bfloat16 where supported, else float16 (with a gradient scaler)."""
+    if not enabled or _device.type != "cuda":
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy().copy()
+
+
+class Trainer:
+    """AdamW on the model's parameters and the task's loss; `step` is one eager update."""
+
+    def __init__(self, model: nn.Module, preprocess: dict, train_cfg: dict) -> None:
+        self.model = model
+        self.regression = preprocess["task"] == "tabular-regression"
+        self.criterion = nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["learning_rate"])
+        self.autocast, self.scaler = _autocast(train_cfg.get("mixed_precision", True))
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        if _world > 1:  # every process starts from rank 0's weights
+            for parameter in self.params:
+                torch.distributed.broadcast(parameter.data, src=0)
+
+    def _loss(self, x: np.ndarray, y: np.ndarray) -> torch.Tensor:
+        out = self.model(torch.from_numpy(x).to(_device))
+        out = out.squeeze(-1) if self.regression else out
+        return self.criterion(out.float(), torch.from_numpy(y).to(_device))
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One update; with several processes, `x` and `y` are this process's share of the batch,
+        the gradients are averaged across processes and the loss returned is their mean."""
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast:
+            loss = self._loss(x, y)
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        if _world > 1:
+            loss = self._average(loss.detach())
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return loss.item()
+
+    def _average(self, loss: torch.Tensor) -> torch.Tensor:
+        """The mean over processes of the gradients and the loss, in one all_reduce."""
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        flat = torch.cat([g.reshape(-1) for g in grads] + [loss.reshape(1).to(grads[0].dtype)])
+        torch.distributed.all_reduce(flat)
+        flat /= _world
+        offset = 0
+        for parameter, grad in zip(self.params, grads, strict=True):
+            parameter.grad = flat[offset : offset + grad.numel()].view_as(grad)
+            offset += grad.numel()
+        return flat[-1]
+
+    def loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        self.model.eval()
+        with torch.no_grad():
+            return self._loss(x, y).item()
+
+    def learning_rate(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {name: _numpy(value) for name, value in self.model.state_dict().items()}
+
+    def restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        self.model.load_state_dict({name: torch.from_numpy(value) for name, value in snapshot.items()})
+
+    def state(self) -> dict[str, np.ndarray]:
+        """All that training continues from: the weights, AdamW's step counts and moments per
+        parameter, the gradient scaler's state (float16 on CUDA) and torch's random states."""
+        arrays = {f"model/{name}": value for name, value in self.snapshot().items()}
+        for index, values in self.optimizer.state_dict()["state"].items():
+            arrays.update({f"optimizer/{index}/{key}": _numpy(torch.as_tensor(v)) for key, v in values.items()})
+        if self.scaler is not None:
+            arrays.update({f"scaler/{key}": np.asarray(v) for key, v in self.scaler.state_dict().items()})
+        arrays["rng/torch"] = _numpy(torch.get_rng_state())
+        if _device.type == "cuda":
+            arrays["rng/cuda"] = _numpy(torch.cuda.get_rng_state(_device))
+        return arrays
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.restore({name[6:]: value for name, value in state.items() if name.startswith("model/")})
+        saved = self.optimizer.state_dict()
+        moments: dict[int, dict] = {}
+        for name, value in state.items():
+            if name.startswith("optimizer/"):
+                _, index, key = name.split("/")
+                moments.setdefault(int(index), {})[key] = torch.from_numpy(np.array(value))
+        self.optimizer.load_state_dict({"state": moments, "param_groups": saved["param_groups"]})
+        if self.scaler is not None:
+            scaler = {name[7:]: value.item() for name, value in state.items() if name.startswith("scaler/")}
+            if scaler:
+                self.scaler.load_state_dict(scaler)
+        torch.set_rng_state(torch.from_numpy(np.array(state["rng/torch"])))
+        if "rng/cuda" in state and _device.type == "cuda":
+            torch.cuda.set_rng_state(torch.from_numpy(np.array(state["rng/cuda"])), _device)
+
+
+def forward(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """Raw outputs (logits, or the standardised regression target) as float32 NumPy."""
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(np.ascontiguousarray(x)).to(_device)).float().cpu().numpy()
+
+
+def save(model: nn.Module, run: Path) -> None:
+    torch.save(model.state_dict(), run / "model.pt")
+
+
+def load(run: Path, preprocess: dict, config: dict) -> nn.Module:
+    """The run's model.pt in a freshly built model, on the CPU (tensors only: weights_only)."""
+    global _device
+    _device = torch.device("cpu")
+    net = _model(preprocess, config)
+    net.load_state_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=True))
+    return net.eval()
+
+
+def _onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def export(model: nn.Module, x: np.ndarray, run: Path) -> dict:
+    """model.onnx (torch.onnx, a dynamic batch), model.pt2 (torch.export) and model.int8.onnx (ONNX
+    Runtime's dynamic int8 quantisation), each reloaded with its runtime and run on `x`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = model.cpu().eval()
+    example = torch.from_numpy(np.ascontiguousarray(x[:2]))
+    shapes = ({0: torch.export.Dim("batch", min=1)},)
+    with contextlib.redirect_stdout(sys.stderr):  # the exporters print progress
+        torch.onnx.export(
+            model, (example,), run / "model.onnx", input_names=["input"], output_names=["output"], dynamic_shapes=shapes
+        )
+        program = torch.export.export(model, (example,), dynamic_shapes=shapes)
+    torch.export.save(program, run / "model.pt2")
+    quantize_dynamic(run / "model.onnx", run / "model.int8.onnx", weight_type=QuantType.QInt8)
+    with torch.no_grad():
+        reloaded = torch.export.load(run / "model.pt2").module()(torch.from_numpy(x)).numpy()
+    return {
+        "onnx": {"file": "model.onnx", "output": _onnx(run / "model.onnx", x)},
+        "torch.export": {"file": "model.pt2", "output": reloaded},
+        "onnx-int8": {"file": "model.int8.onnx", "output": _onnx(run / "model.int8.onnx", x), "quantised": True},
+    }
+
+
+class _Writer:
+    """TensorBoard scalars (torch.utils.tensorboard)."""
+
+    def __init__(self, folder: Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(folder))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def writer(folder: Path) -> _Writer | None:
+    """A TensorBoard writer into `folder`, or None (said once) without the tensorboard package."""
+    try:
+        return _Writer(folder)
+    except ImportError:
+        print("tensorboard is not installed: no TensorBoard logs", file=sys.stderr)
+        return None{% endraw %}
