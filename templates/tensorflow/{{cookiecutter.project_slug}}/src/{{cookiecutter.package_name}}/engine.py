@@ -10,8 +10,14 @@ regression target), so the exports and the server take and give the same as `for
 from __future__ import annotations
 
 import contextlib
+# [task: image-classification]
+import io
+# [end task]
 import shutil
 import sys
+# [task: image-classification]
+import warnings
+# [end task]
 from pathlib import Path
 
 import keras
@@ -87,9 +93,71 @@ class MaskedMean(layers.Layer):
 
 
 # [end task]
-def _model(preprocess: dict, config: dict) -> keras.Model:
+# [task: image-classification]
+# keras.applications models that take 0-255 RGB pixels and preprocess them inside (`model.backbone`).
+BACKBONES = ("MobileNetV3Small", "MobileNetV3Large", "EfficientNetB0", "EfficientNetV2B0", "ConvNeXtTiny")
+MIN_SIZE = 32  # the smallest input these models are built for
+
+
+def _setting_error(message: str) -> SystemExit:
+    """A config value that cannot be used: one line, exit status 2 (as the config's own checks)."""
+    print(f"error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def _backbone(settings: dict, x, initial_weights: bool):
+    """`model.backbone` (a keras.applications model, global-average pooled) on the grey images,
+    resized to at least 32 px, repeated to RGB and scaled to 0-255 as those models expect. Its
+    starting weights, `model.weights`: `none` (new), `imagenet` (Keras downloads them once, into
+    ~/.keras/models) or a weights file of the same backbone, as saved by
+    `model.get_layer("backbone").save_weights("backbone.weights.h5")`."""
+    name, weights = settings["backbone"], settings.get("weights", "none")
+    if name not in BACKBONES:
+        raise _setting_error(f"model.backbone: {name!r} is not one of cnn, {', '.join(BACKBONES)}")
+    size = max(MIN_SIZE, x.shape[1], x.shape[2])
+    if (x.shape[1], x.shape[2]) != (size, size):
+        x = layers.Resizing(size, size, name="resize")(x)
+    x = layers.Concatenate(name="rgb")([x, x, x]) if x.shape[-1] == 1 else x
+    x = layers.Rescaling(255.0, name="pixels")(x)
+    download = weights == "imagenet" and initial_weights
+    messages = io.StringIO()  # Keras's "Downloading data from ..." and its input-size warning
+    with warnings.catch_warnings(), contextlib.redirect_stdout(messages):
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            base = getattr(keras.applications, name)(
+                include_top=False,
+                weights="imagenet" if download else None,
+                input_shape=(size, size, 3),
+                pooling="avg",
+                name="backbone",
+            )
+        except Exception as exc:  # noqa: BLE001 (Keras raises a bare Exception when the download fails)
+            if not download:
+                raise
+            why = str(exc).strip().split(" -- ")[-1].splitlines()[-1][:120] if str(exc).strip() else type(exc).__name__
+            raise _setting_error(
+                f"model.weights: imagenet: cannot download {name}'s ImageNet weights ({why}); connect once "
+                "(Keras keeps them in ~/.keras/models), or set model.weights to none or a .weights.h5 file"
+            ) from None
+    sys.stderr.write(messages.getvalue())
+    if weights not in ("none", "imagenet") and initial_weights:
+        if not Path(weights).is_file():
+            raise _setting_error(f"model.weights: {weights}: no such file (none, imagenet or a .weights.h5 file)")
+        try:
+            with warnings.catch_warnings():  # Keras warns per layer it skips, then raises
+                warnings.simplefilter("ignore")
+                base.load_weights(weights)
+        except Exception as exc:  # noqa: BLE001 (a file of another model: ValueError, KeyError, OSError)
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise _setting_error(f"model.weights: {weights}: not weights of {name} at {size} px ({why})") from None
+    return base(x)
+
+
+# [end task]
+def _model(preprocess: dict, config: dict, initial_weights: bool = True) -> keras.Model:
     """The task's model; its output layer (logits, or the scaled regression target) is float32
-    even under a mixed-precision policy."""
+    even under a mixed-precision policy. `initial_weights=False`: the architecture only (the
+    weights are loaded next), so a pretrained backbone's are not fetched for nothing."""
     outputs, shape = preprocess["n_outputs"], tuple(preprocess["input_shape"])
     # [task: text-classification]
     tokens = keras.Input(shape, dtype="int64", name="tokens")
@@ -103,12 +171,16 @@ def _model(preprocess: dict, config: dict) -> keras.Model:
     # [task: image-classification]
     image = keras.Input(shape, name="image")  # (channels, height, width), as data.inputs gives it
     x = layers.Permute((2, 3, 1))(image)  # Keras convolutions take channels last
-    x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Dense(config["model"]["hidden"], activation="relu")(layers.Flatten()(x))
-    return keras.Model(image, layers.Dense(outputs, dtype="float32", name="logits")(x), name="cnn")
+    backbone = config["model"].get("backbone", "cnn")
+    if backbone == "cnn":
+        x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+        x = layers.Flatten()(layers.MaxPooling2D(2)(x))
+    else:
+        x = _backbone(config["model"], x, initial_weights)
+    x = layers.Dense(config["model"]["hidden"], activation="relu")(x)
+    return keras.Model(image, layers.Dense(outputs, dtype="float32", name="logits")(x), name=backbone)
     # [end task]
     # [task: tabular-regression tabular-classification]
     features = keras.Input(shape, name="features")
@@ -202,7 +274,7 @@ def load(run: Path, preprocess: dict, config: dict) -> keras.Model:
     """The trained model of a run, in float32 whatever policy it was trained under: rebuilt and
     loaded (rather than keras.saving.load_model), which drops a GPU run's mixed-precision policy."""
     keras.mixed_precision.set_global_policy("float32")
-    model = _model(preprocess, config)
+    model = _model(preprocess, config, initial_weights=False)
     model.load_weights(run / "model.keras")
     return model
 
@@ -230,8 +302,18 @@ def export(model: keras.Model, x: np.ndarray, run: Path) -> dict:
     float), each reloaded with its runtime and run on `x`."""
     save(model, run)
     shutil.rmtree(run / "saved_model", ignore_errors=True)
+    # The `serve` endpoint in inference mode, said explicitly: `model.export` traced a keras.applications
+    # backbone in training mode (batch statistics instead of BatchNormalization's moving ones).
+    spec = model.inputs[0]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serve",
+        fn=lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec((None, *spec.shape[1:]), spec.dtype, name=spec.name)],
+    )
     with contextlib.redirect_stdout(sys.stderr):  # the exporters print progress
-        model.export(run / "saved_model", format="tf_saved_model", verbose=False)
+        archive.write_out(str(run / "saved_model"), verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(run / "saved_model"))
     (run / "model.tflite").write_bytes(converter.convert())
     converter = tf.lite.TFLiteConverter.from_saved_model(str(run / "saved_model"))
