@@ -673,3 +673,23 @@ def test_missing_module_reads_the_error_chain():
     assert bench_worker.missing_module(ImportError("No module named numpy")) == "numpy"
     assert bench_worker.missing_module(ImportError("cannot import name 'x' from 'y'")) is None
     assert bench_worker.missing_module(RuntimeError("boom")) is None
+
+
+@pytest.mark.parametrize(("step_s", "expected_steps"), [(0.01, 5), (1.0, 2), (1e-6, 200)])
+def test_each_repeat_runs_long_enough_to_measure(monkeypatch, step_s: float, expected_steps: int):
+    """A made-up clock: a round of the asked-for steps after the warm-up times a step; a repeat then
+    takes at least MIN_REPEAT_S (0.05 s: 5 steps of 0.01 s), never fewer steps than asked for (2), and
+    at most MAX_STEPS_FACTOR (100) times as many."""
+    clock = [0.0]
+    calls: list[int] = []
+
+    def step(i: int) -> float:
+        calls.append(i)
+        clock[0] += step_s
+        return 0.25
+
+    monkeypatch.setattr(bench_worker.time, "perf_counter", lambda: clock[0])
+    seconds, loss, steps = bench_worker._timed_at_least(step, lambda: None, 3, 2, 4, bench_worker.MIN_REPEAT_S)
+    assert steps == expected_steps and loss == 0.25
+    assert calls == list(range(3 + 2 + 4 * steps))  # warm-up, the timing round, the repeats
+    assert seconds == pytest.approx([steps * step_s] * 4)

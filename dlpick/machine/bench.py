@@ -14,6 +14,8 @@ saved as JSON (`latest.json` plus a timestamped copy under the user data folder)
 turns it into the performance criterion (`bench_trust.evidence`: which figures count, and why not).
 
 Each figure is the median of `repeats` timed repeats (5 by default) after the warm-up, with its spread;
+a repeat runs at least bench_worker.MIN_REPEAT_S (worker version 5: more steps than asked for where
+they are that fast, "steps" says how many);
 the run records the machine's load before and while each worker ran, and warns (text and JSON) when
 a spread is wide or the machine was busy (`bench_trust`). The JSON keeps the format id
 "dlpick-bench/1" and its keys, extended with: "repeats", "worker" (which benchmark code ran), "trust"

@@ -130,9 +130,11 @@ def run(
             bx, by = next(stream[0])
         return trainer.step(bx, by)  # a Python float: the step has finished
 
-    seconds, loss = bench_worker._timed(step, lambda: None, warmup, steps, repeats)
+    seconds, loss, steps = bench_worker._timed_at_least(
+        step, lambda: None, warmup, steps, repeats, bench_worker.MIN_REPEAT_S
+    )
     if not math.isfinite(loss):
-        raise RuntimeError(f"the loss is {loss} after {warmup + steps * repeats} steps")
+        raise RuntimeError(f"the loss is {loss} after {warmup + steps * (repeats + 1)} steps")
     mixed = bool(config["train"].get("mixed_precision")) and kind != "cpu"
     return {
         "version": _version(module or made["framework"]),
@@ -152,6 +154,7 @@ def run(
         "learning_rate": config["train"].get("learning_rate"),
         "parameter_arrays": arrays,
         "parameters": sum(arrays.values()),
+        "steps": steps,  # per repeat: at least the steps asked for, enough for MIN_REPEAT_S
         **bench_worker.aggregate(seconds, steps, batch),
         "peak_rss_mb": bench_worker._peak_rss_mb(),
     }

@@ -27,12 +27,14 @@ from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 REPEATS = 5  # timed repeats after the warm-up
+MIN_REPEAT_S = 0.2  # a timed repeat runs at least this long (more steps than asked for if need be) ...
+MAX_STEPS_FACTOR = 100  # ... but at most this many times the steps asked for
 # What ran: raise it whenever the models, the data or the timing change, so saved results say which.
 # 1: one timed pass (dlpick before repeats); 2: repeats, median and spread, data without NumPy;
 # 3: the engine frameworks (JAX, PaddlePaddle, ...) time their template's engine (bench_engine.py), not a
 # model written here, so their figures and sizes differ from a version-2 run; 4: PyTorch and TensorFlow
 # too (their templates have engines now): no hand-written model is left.
-VERSION = 4
+VERSION = 5
 
 
 def _peak_rss_mb() -> float | None:
@@ -63,6 +65,26 @@ def _timed(
         sync()
         seconds.append(time.perf_counter() - start)
     return seconds, float(loss)
+
+
+def _timed_at_least(
+    step: Callable[[int], Any], sync: Callable[[], Any], warmup: int, steps: int, repeats: int, min_repeat_s: float
+) -> tuple[list[float], float, int]:
+    """`_timed` with each repeat long enough to measure (timeit's autorange): one more untimed round of
+    `steps` steps after the warm-up times a step, and a repeat then takes at least `min_repeat_s`
+    (a few ms repeats are mostly timer and scheduler noise). Returns the steps per repeat used too."""
+    for i in range(warmup):
+        step(i)
+    sync()
+    start = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        step(i)
+    sync()
+    done = warmup + steps
+    per_step = max((time.perf_counter() - start) / steps, 1e-9)
+    steps = min(max(steps, math.ceil(min_repeat_s / per_step)), steps * MAX_STEPS_FACTOR)
+    seconds, loss = _timed(lambda i: step(done + i), sync, 0, steps, repeats)
+    return seconds, loss, steps
 
 
 def aggregate(repeat_s: list[float], steps: int, batch: int) -> dict[str, Any]:
