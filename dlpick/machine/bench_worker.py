@@ -10,8 +10,9 @@ interpreter (an isolated environment where dlpick is not installed); NumPy and t
 through the project, which declares them (NumPy is a dependency of every generated project).
 
 Timing: `warmup` untimed steps, then `repeats` timed repeats of `steps` steps each (the device
-synchronised at each repeat's ends). A figure is the median over the repeats; its spread is
-(max - min) / median of the repeats' throughputs (`aggregate`).
+synchronised at each repeat's ends); bench_engine.py first times one more untimed round and raises
+`steps` so that a repeat lasts at least MIN_REPEAT_S (`_timed_at_least`). A figure is the median over
+the repeats; its spread is (max - min) / median of the repeats' throughputs (`aggregate`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ MAX_STEPS_FACTOR = 100  # ... but at most this many times the steps asked for
 # 1: one timed pass (dlpick before repeats); 2: repeats, median and spread, data without NumPy;
 # 3: the engine frameworks (JAX, PaddlePaddle, ...) time their template's engine (bench_engine.py), not a
 # model written here, so their figures and sizes differ from a version-2 run; 4: PyTorch and TensorFlow
-# too (their templates have engines now): no hand-written model is left.
+# too (their templates have engines now): no hand-written model is left; 5: a repeat runs at least
+# MIN_REPEAT_S (more steps than asked for where steps are that fast).
 VERSION = 5
 
 
