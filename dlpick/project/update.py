@@ -191,7 +191,8 @@ def update(
             hint="commit or stash them first, or pass --force: their old versions are kept in .dlpick-backup/",
         )
     result = Updated(project, recorded.dlpick_version, __version__, dry_run=dry_run)
-    context = {key: str(value) for key, value in recorded.context.items() if not key.startswith("_")}
+    # Validated as scaffold validates a user's answers: the record may have been written by anyone.
+    context = render.recorded_context(template, recorded.context, str(project / record.BASE_JSON))
     staging, held, _ = overlay.make_staging(project)
     try:
         new = render.render_tree(template, staging, context)
