@@ -142,3 +142,15 @@ def test_an_oversized_base_json_is_refused(project: tuple[Path, Path]):
     (dest / record.BASE_JSON).write_text('{"pad": "' + "x" * (record.MAX_JSON_BYTES + 10) + '"}')
     with pytest.raises(BadInput, match="larger than"):
         record.read(dest)
+
+
+def test_a_running_migrations_staging_folder_survives_a_scaffold_beside_it(tmp_path: Path):
+    """Scaffold and update remove stale staging folders in the parent; a live migration's is held."""
+    from dlpick.migrate import core as migrate
+    from dlpick.project import overlay
+
+    with migrate.staging(tmp_path / "ported") as stage:
+        (stage / "model.py").write_text("# being written\n")
+        overlay.clean_stale(tmp_path)  # what a scaffold or update into tmp_path/other does first
+        assert (stage / "model.py").is_file()
+    assert not stage.exists()
