@@ -398,6 +398,7 @@ def render(
                 placed.created = overlay.files_of(project)
                 with processes.signals_deferred():
                     _move_into_place(project, dest)
+                    processes.record(f"the project is complete at {dest}")
             done = True
     except OSError as exc:
         where = exc.filename or dest
@@ -435,7 +436,14 @@ def _overlay(project: Path, dest: Path, staging: Path) -> overlay.Placed:
             hint="commit or stash them, then run again",
         )
     # Git can give back the committed versions of tracked files; keep the old versions of the rest.
-    overlay.overlay(project, dest, staging, placed, backup=ignored if in_git else placed.overwritten)
+    overlay.overlay(
+        project,
+        dest,
+        staging,
+        placed,
+        backup=ignored if in_git else placed.overwritten,
+        done=f"the project is complete at {dest} ({len(placed.created + placed.overwritten)} file(s) written)",
+    )
     return placed
 
 
