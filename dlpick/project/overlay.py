@@ -232,13 +232,13 @@ def git_state(dest: Path, files: list[str]) -> tuple[bool, list[str], list[str]]
 
 
 def overlay(
-    project: Path, dest: Path, staging: Path, placed: Placed, backup: list[str], done: str | None = None
+    project: Path, dest: Path, staging: Path, placed: Placed, backup: list[str], written: str | None = None
 ) -> None:
     """Move the project's new and changed files into `dest`, all or none.
 
     Old versions go to `staging/replaced` first; on any error every move is undone. Files in
     `backup` (old versions git cannot give back) are then kept under `dest/.dlpick-backup/<time>/`.
-    `done` is noted (for a signal's message) before held signals are delivered: a signal that came
+    `written` is noted (for a signal's message) before held signals are delivered: a signal that came
     during the swap then reports what was written, not "nothing was written".
     """
     old_root = staging / OLD
@@ -260,8 +260,8 @@ def overlay(
                 (project / rel).rename(target)
             if backup:
                 placed.backup = _keep(old_root, dest, backup)
-            if done:
-                processes.record(done)
+            if written:
+                processes.record(written)
         except BaseException:
             for rel, had in reversed(done):
                 target = dest / rel

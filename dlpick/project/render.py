@@ -442,7 +442,7 @@ def _overlay(project: Path, dest: Path, staging: Path) -> overlay.Placed:
         staging,
         placed,
         backup=ignored if in_git else placed.overwritten,
-        done=f"the project is complete at {dest} ({len(placed.created + placed.overwritten)} file(s) written)",
+        written=f"the project is complete at {dest} ({len(placed.created + placed.overwritten)} file(s) written)",
     )
     return placed
 

@@ -226,7 +226,7 @@ def _write(project: Path, staging: Path, result: Updated, backup_all: bool, keep
         (placed.overwritten if exists else placed.created).append(rel)
     # Old versions git cannot give back: every one outside git; uncommitted or ignored ones in git.
     backup = [rel for rel in placed.overwritten if backup_all or rel in keep]
-    overlay.overlay(stage, project, staging, placed, backup=backup, done=written(result))
+    overlay.overlay(stage, project, staging, placed, backup=backup, written=written(result))
     result.backup = placed.backup
 
 
