@@ -23,9 +23,11 @@ a spread is wide or the machine was busy (`bench_trust`). The JSON keeps the for
 "load", "warnings", "worker_version"; per framework "missing": the list of what it needs and lacks (its
 projects' declared requirements, checked before any worker starts: `bench_projects.check_requirements`;
 or a module a worker found missing), status "not installed", with one install command. Then nothing
-runs: the other frameworks are "not run". A device the run asks for that the machine or a framework
-lacks is "no device" (not measured, exit 3), never "failed". A file from before these keys still
-loads: its figures are single timed passes, which `recommend --bench` does not count (the reason says so).
+runs: the other frameworks are "not run". Per framework "warnings": e.g. a declared requirement
+installed at a version its projects exclude (measured all the same). A device the run asks for that
+the machine or a framework lacks is "no device" (not measured, exit 3), never "failed". A file from
+before these keys still loads: its figures are single timed passes, which `recommend --bench` does not
+count (the reason says so).
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Run:
     python: str | None = None  # the interpreter the worker ran under (None: dlpick's own)
     env: str | None = None  # --isolated: the project's environment
     module: str | None = None  # the knowledge base's first import name: where the engine worker reads the version
+    warnings: list[str] = field(default_factory=list)  # e.g. a declared requirement at another version
 
     def to_json(self) -> dict[str, Any]:
         devices = sorted({m["device"] for m in self.models.values() if m.get("status") == "ok"})
@@ -110,6 +113,7 @@ class Run:
             "worker": self.worker,
             "python": self.python,
             "env": self.env,
+            "warnings": self.warnings,
         }
 
 
@@ -323,6 +327,7 @@ def bench(
         "trust": bench_trust.rules(),
         "load": bench_trust.load_summary(before, figures),
         "warnings": bench_trust.before_warnings(before)
+        + [f"{run.name}: {w}" for run in runs for w in run.warnings]
         + [
             f"{run.name} {model}: {w}" for run in runs for model, m in run.models.items() for w in m.get("warnings", [])
         ],

@@ -124,14 +124,16 @@ def check_requirements(
     projects_root: Path | None = None,
 ) -> list[Any]:
     """Before any worker starts: every requirement each framework's projects declare (verify's check,
-    without the dev extra: bench runs no tests) that `python` lacks or has at a version they exclude.
+    without the dev extra: bench runs no tests) that `python` lacks.
 
     Checked: the frameworks about to run (installed: their own distributions are left to `plan`, where
     one build stands for another, tensorflow for tensorflow-cpu) and those in `asked` that are not
     installed. Each one short of something becomes "not installed" with `missing` (every requirement,
     as declared), its `error` (one line) and one `install` command: pip's, in `python`, of exactly
     the missing set (after the knowledge base's command for the framework itself where that is
-    missing too). Returns those runs."""
+    missing too). One installed at a version they exclude is a warning, not a stop: the benchmark
+    uses a part of the project (no export, no server) and says which version it measured. Returns
+    the runs short of something."""
     from dlpick.errors import DlpickError
     from dlpick.verify import requirements
 
@@ -150,21 +152,21 @@ def check_requirements(
         lines = [line for project in projects for line in requirements.declared(project, variant, dev=False)]
         lines = [line for line in dict.fromkeys(lines) if not (pending and _canonical(line) in own)]
         unmet = requirements.unmet(python, lines, projects[0]) if lines else []
-        if not unmet:
-            continue
         # A marker that held here (the probe skips the others) says nothing more: pip is given the bare line.
         unmet = [requirements.Unmet(item.requirement.split(";", 1)[0].strip(), item.installed) for item in unmet]
-        run.missing = [item.requirement for item in unmet]
+        other = [item.describe() for item in unmet if item.installed is not None]
+        if other:  # it may well run (an export pin, say): measured, and the result says so
+            run.warnings.append(f"its projects declare {', '.join(other)}; measured with the version installed")
+        run.missing = [item.requirement for item in unmet if item.installed is None]
+        if not run.missing:
+            continue
         framework_too = any(_canonical(line) in own for line in run.missing) and not pending and run.install
         rest = [line for line in run.missing if not (framework_too and _canonical(line) in own)]
         commands = [run.install] if framework_too else []
         if rest:
             commands.append(" ".join([shlex.quote(python), "-m", "pip", "install", *map(shlex.quote, rest)]))
-        absent = [item.requirement for item in unmet if item.installed is None]
-        wrong = [item.describe() for item in unmet if item.installed is not None]
-        said = ([f"{', '.join(absent)} (not installed)"] if absent else []) + wrong
         run.status, run.install = "not installed", " && ".join(commands)
-        run.error = f"its projects need {', '.join(said)}"
+        run.error = f"its projects need {', '.join(run.missing)}, not installed"
         short.append(run)
     return short
 
