@@ -184,7 +184,7 @@ def run_worker(
     project: Path | None = None,
     module: str | None = None,
 ) -> dict[str, Any]:
-    """One worker process; always a dict with "status" ok or failed (with the error), never raises.
+    """One worker process; always a dict with "status" ok, failed (with the error), missing or no device; never raises.
 
     It runs the project's engine (bench_engine.py, copied into `project`, a rendered template: see
     `bench_projects.bench_project`, which renders the cached one when `project` is None) in the
