@@ -102,16 +102,19 @@ def choose(wheels, dry):
     machine's distribution where its version fits, else the folder's wheel. Paths on stdout."""
     manifest = json.loads((Path(wheels) / "manifest.json").read_text())
     folder = {canon(p.name.split("-")[0]): p for p in sorted(Path(wheels).glob("*.whl"))}
-    have, chosen, problems = inventory(wheels, dry), {}, []
-    queue = [(Requirement(r), "dlpick and its projects", "") for r in manifest["roots"]]
+    have, chosen, problems, warnings = inventory(wheels, dry), {}, [], []
+    projects = set(manifest.get("project_roots", []))
+    queue = [(Requirement(r), "the projects" if r in projects else "dlpick", "", r in projects)
+             for r in manifest["roots"]]
     while queue:
-        req, by, extra = queue.pop(0)
+        req, by, extra, optional = queue.pop(0)
         if not applies(req, dry, extra):
             continue
         name = canon(req.name)
+        said = warnings if optional else problems  # the projects' own: their verify says what it lacks
         if name in chosen:
             if not fits(req, chosen[name][1]):
-                problems.append(f"{req} (for {by}): the wheel folder has {chosen[name][1]}")
+                said.append(f"{req} (for {by}): the wheel folder has {chosen[name][1]}")
             continue
         if name in have and fits(req, have[name]) and not req.extras:
             continue
@@ -119,14 +122,16 @@ def choose(wheels, dry):
         version, requires = wheel_info(path) if path else (None, [])
         if path is None or not fits(req, version):
             where = f"this Python has {have[name]}" if have.get(name) else "this Python lacks it"
-            problems.append(f"{req} (for {by}): {where}, and the wheel folder "
-                            + (f"has {version}" if path else "does not carry it"))
+            said.append(f"{req} (for {by}): {where}, and the wheel folder "
+                        + (f"has {version}" if path else "does not carry it"))
             continue
         chosen[name] = (path, version)
-        queue += [(r, name, "") for r in requires]
-        queue += [(r, name, e) for e in req.extras for r in requires if r.marker and "extra" in str(r.marker)]
+        queue += [(r, name, "", optional) for r in requires]
+        queue += [(r, name, e, optional) for e in req.extras for r in requires if r.marker and "extra" in str(r.marker)]
     for problem in problems:
         print(f"gpu-check: cannot install: {problem}; run scripts/gpu-wheels.sh again", file=sys.stderr)
+    for warning in warnings:
+        print(f"gpu-check: warning: {warning}; the projects' checks go on without it", file=sys.stderr)
     print("\n".join(str(path) for path, _ in chosen.values()))
     return 3 if problems else 0
 
@@ -191,7 +196,8 @@ def verdict(name, code, seconds, out, err):
     word = "passed" if data.get("passed") else ("not checked" if data.get("verified") is False else "failed")
     bad = [f"{c['name']}: {c.get('detail', '')}" for c in data.get("checks", []) if not c.get("passed")]
     device = data.get("device") or "device not reported"
-    print(f"{name}: {word} in {seconds} s on {device}" + (f" ({bad[0]})" if bad else ""))
+    detail = bad[0] if not bad or len(bad[0]) <= 300 else bad[0][:150] + " ... " + bad[0][-150:]
+    print(f"{name}: {word} in {seconds} s on {device}" + (f" ({detail})" if bad else ""))
     return 0
 
 
@@ -259,6 +265,7 @@ for fw in ${GPU_CHECK_FRAMEWORKS:-pytorch jax tensorflow}; do
     echo "$fw: not checked: ${display[$fw]:-$fw} is not installed"
   fi
 done
+if [ "${#frameworks[@]}" = 0 ]; then say "none of the frameworks is installed: nothing checked"; exit 3; fi
 for task in ${GPU_CHECK_TASKS:-image-classification tabular-classification}; do
   for fw in "${frameworks[@]}"; do
     name="$fw $task" dest="$WORK/$fw-$task" t0=$(date +%s)
@@ -277,9 +284,12 @@ for task in ${GPU_CHECK_TASKS:-image-classification tabular-classification}; do
     amp=
     if [ "$fw" = pytorch ]; then
       pkg=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["package_name"])' "$WORK/scaffold.json")
-      amp=$(cd "$dest" && PYTHONPATH=src:$PYTHONPATH timeout -k 5 "$(limit 60)" "$PY" "$WORK/helper.py" precision \
-        "$pkg" "$([ -n "$DRY" ] && echo cpu || echo cuda)" 2>&1 | tail -1)
-      amp="; $amp (the engine's choice here: runs do not record it)"
+      if amp=$(cd "$dest" && PYTHONPATH=src:$PYTHONPATH timeout -k 5 "$(limit 60)" "$PY" "$WORK/helper.py" \
+          precision "$pkg" "$([ -n "$DRY" ] && echo cpu || echo cuda)" 2>"$WORK/precision.err"); then
+        amp="; $amp (the engine's choice here: runs do not record it)"
+      else
+        amp="; mixed precision unknown: $(tail -1 "$WORK/precision.err" | cut -c1-160)"
+      fi
     fi
     if [ -n "$DRY" ]; then
       echo "$name: dry run: scaffolded in $scaffolded s, requirements met by this Python and the wheels;" \

@@ -96,8 +96,8 @@ def test_a_wheel_the_folder_lacks_is_named_before_anything_runs(tmp_path: Path) 
     proc = run("gpu-check.sh", 60, GPU_CHECK_DRY_RUN="1", GPU_WHEELS=str(tmp_path))
     assert proc.returncode == 3
     assert (
-        "gpu-check: cannot install: questionary>=2.0 (for dlpick and its projects): this Python lacks it, "
-        "and the wheel folder does not carry it; run scripts/gpu-wheels.sh again"
+        "gpu-check: cannot install: questionary>=2.0 (for dlpick): this Python lacks it, and the wheel "
+        "folder does not carry it; run scripts/gpu-wheels.sh again"
     ) in proc.stderr.splitlines()
     assert "scaffold" not in proc.stdout
 
