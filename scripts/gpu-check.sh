@@ -197,7 +197,9 @@ def verdict(name, code, seconds, out, err):
     bad = [f"{c['name']}: {c.get('detail', '')}" for c in data.get("checks", []) if not c.get("passed")]
     device = data.get("device") or "device not reported"
     detail = bad[0] if not bad or len(bad[0]) <= 300 else bad[0][:150] + " ... " + bad[0][-150:]
-    print(f"{name}: {word} in {seconds} s on {device}" + (f" ({detail})" if bad else ""))
+    also = [c["name"] for c in data.get("checks", []) if not c.get("passed")][1:]
+    print(f"{name}: {word} in {seconds} s on {device}" + (f" ({detail})" if bad else "")
+          + (f"; also failed: {', '.join(also)}" if also else ""))
     return 0
 
 
