@@ -27,6 +27,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/dlpick-gpu-check.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 TARGET=$WORK/site
 export DLPICK_ENVS=$WORK/envs PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+# verify runs a JAX project's smoke-train and its tests side by side on the one GPU: without this each
+# JAX process reserves 75% of the GPU's memory at start and the second one runs out.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 
 say() { echo "gpu-check: $*"; }
 since() { echo $(( $(date +%s) - $1 )); }
