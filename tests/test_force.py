@@ -299,3 +299,64 @@ def test_envs_remove_all_asks_in_a_terminal(tmp_path: Path, monkeypatch: pytest.
     child.close()
     assert child.exitstatus == 0, child.before
     assert ours.exists() == (answer == "n")
+
+
+# --- promises of --force that each need their own test (issue 27) ----------------------------
+
+
+def test_force_refuses_a_folder_where_the_template_writes_a_file(tmp_path: Path):
+    dest = kept_project(tmp_path)
+    (dest / "README.md").unlink()
+    (dest / "README.md").mkdir()
+    (dest / "README.md" / "chapter1.md").write_text("my book\n")
+    before = tree(dest)
+    with pytest.raises(BadInput, match=r"README.md: the template writes a file there, but it is a folder"):
+        render.render("pytorch", TASK, dest, force=1)
+    assert tree(dest) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["proj"]
+
+
+def test_force_refuses_a_folder_that_links_elsewhere_and_writes_nothing_through_it(tmp_path: Path):
+    dest = kept_project(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "default.yaml").write_text("someone else's config\n")
+    shutil.rmtree(dest / "configs")
+    (dest / "configs").symlink_to(elsewhere, target_is_directory=True)
+    before, outside = tree(dest), tree(elsewhere)
+    with pytest.raises(BadInput, match=r"configs: the template puts a folder there, not a file or link"):
+        render.render("pytorch", TASK, dest, force=1)
+    assert tree(dest) == before and tree(elsewhere) == outside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "proj"]
+
+
+@pytest.mark.skipif(GIT is None, reason="git is not installed")
+@pytest.mark.parametrize("history", ["no commit yet", "other files committed"])
+def test_force_in_a_git_tree_refuses_a_file_never_committed(tmp_path: Path, history: str):
+    dest = kept_project(tmp_path)  # its configs/default.yaml differs from the template's
+    git(dest, "init", "-q")
+    if history != "no commit yet":
+        git(dest, "add", "NOTES.md", "README.md")
+        git(dest, "commit", "-qm", "notes only")
+    before = tree(dest)
+    with pytest.raises(BadInput, match=r"uncommitted changes: configs/default.yaml"):
+        render.render("pytorch", TASK, dest, force=1)
+    assert tree(dest) == before
+
+
+@pytest.mark.skipif(GIT is None, reason="git is not installed")
+def test_force_keeps_the_old_version_of_a_git_ignored_file_it_overwrites(tmp_path: Path):
+    dest = kept_project(tmp_path)
+    git(dest, "init", "-q")
+    (dest / ".git" / "info" / "exclude").write_text("configs/default.yaml\n")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "ours")
+    (dest / "README.md").write_text("committed, then overwritten\n")
+    git(dest, "commit", "-qam", "readme")
+    rendered = render.render("pytorch", TASK, dest, force=1)
+    assert set(rendered.overwritten) == {"configs/default.yaml", "README.md"}
+    assert rendered.backup is not None and rendered.backup.parent == dest / overlay.BACKUP_DIR
+    kept = tree(rendered.backup)
+    assert set(kept) == {"configs", "configs/default.yaml"}  # git gives README.md back; not the ignored file
+    assert (rendered.backup / "configs" / "default.yaml").read_text().endswith("# tuned by hand\n")
+    assert "# tuned by hand" not in (dest / "configs" / "default.yaml").read_text()
