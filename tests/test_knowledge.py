@@ -103,6 +103,36 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path):
     assert "more; run `dlpick kb validate`" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https//pypi.org/project/x/",
+        "https:/pypi.org/project/x/",
+        "htps://pypi.org/x",
+        "https://pypi.org/x y",
+        "https://pypi",
+    ],
+)
+def test_a_malformed_source_url_is_refused(tmp_path: Path, source: str):
+    bad = framework("bad")
+    bad["release"]["source"] = source
+    fine = framework("fine")
+    fine["release"]["source"] = "release notes handed out at the 2026 meetup"  # a document, not a link
+    write_kb(tmp_path, [bad, fine])
+    _, problems = knowledge.validate_dirs([tmp_path])
+    assert len(problems) == 1, problems
+    assert "bad.yaml:" in problems[0] and "release.source" in problems[0] and "malformed URL" in problems[0]
+
+
+def test_a_framework_in_maintenance_needs_since(tmp_path: Path):
+    bad = framework("bad")
+    bad["status"] = {"value": "maintenance", **FACT}
+    write_kb(tmp_path, [bad, framework("fine", status={"value": "maintenance", "since": "2024-05-01", **FACT})])
+    _, problems = knowledge.validate_dirs([tmp_path])
+    assert len(problems) == 1 and "bad.yaml:" in problems[0], problems
+    assert "status: Value error, a maintenance framework needs `since`" in problems[0]
+
+
 def test_unknown_ids_in_framework_files_are_named(tmp_path: Path):
     odd = framework(
         "odd",

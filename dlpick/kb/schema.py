@@ -24,6 +24,10 @@ EcosystemFeature = Literal[
 UsabilityFeature = Literal["eager-execution", "high-level-api", "official-tutorials"]
 DistributedLevel = Literal["none", "single-node", "multi-node", "sharded"]
 EvidenceStatus = Literal["active", "maintenance", "dormant"]
+# A source that starts like a link (a scheme, "http", "www.") is checked as one; anything else is a
+# document named in words ("our lab test 2026-11").
+URL_LIKE = re.compile(r"(?i)(https?\b|www\.|[a-z][a-z0-9+.-]*:/)")
+WELL_FORMED_URL = re.compile(r"https?://(localhost|[^\s/?#:@]+\.[^\s/?#:@]+)(:\d+)?([/?#]\S*)?")
 
 
 class Strict(BaseModel):
@@ -40,7 +44,9 @@ class Sourced(Strict):
     @field_validator("source")
     @classmethod
     def _source_is_url_or_document(cls, value: str) -> str:
-        if value.startswith(("http://", "https://")):
+        if URL_LIKE.match(value.strip()):  # meant as a link: it must be one a reader can open
+            if not WELL_FORMED_URL.fullmatch(value):
+                raise ValueError(f"malformed URL {value!r}: expected http(s)://host/path without spaces")
             HttpUrl(value)
         return value
 
