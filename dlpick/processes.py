@@ -204,6 +204,9 @@ def kill_tree(proc: subprocess.Popen[Any], seen: Sequence[Any] = (), grace: floa
     """Stop a step: SIGTERM its process group (politely, `grace` seconds), then SIGKILL the group
     and every descendant seen while it ran."""
     group = proc.pid if hasattr(os, "killpg") else None
+    # Its descendants now, while they are still its: once it dies, one in a session of its own is
+    # re-parented (to init, without a subreaper) and no longer found under it.
+    found = [*seen, *_descendants(proc.pid)]
     signals = [(signal.SIGTERM, grace), (signal.SIGKILL, None)] if grace else [(signal.SIGKILL, None)]
     for sig, wait in signals:
         if group is None:
@@ -218,7 +221,7 @@ def kill_tree(proc: subprocess.Popen[Any], seen: Sequence[Any] = (), grace: floa
                 proc.wait(wait)
     with contextlib.suppress(OSError):
         proc.wait()
-    _kill_processes([p for p in [*seen, *_descendants(proc.pid)] if _alive(p)])
+    _kill_processes([p for p in [*found, *_descendants(proc.pid)] if _alive(p)])
     if group is not None:  # SIGKILL is delivered asynchronously; let the group go
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:

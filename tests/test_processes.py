@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from dlpick import processes
 
@@ -78,3 +82,81 @@ def test_capture_all_runs_side_by_side_and_names_what_could_not_start(tmp_path: 
     assert [got[k].stdout for k in "ab"] == ["met\n", "met\n"]
     assert got["c"].returncode is None and "could not start /nonexistent/tool" in (got["c"].error or "")
     assert list(got) == ["a", "b", "c"]
+
+
+def _finished(pid: int) -> bool:
+    """Gone, or a zombie nobody has reaped yet (it runs nothing)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signals")
+def test_a_step_that_ignores_sigterm_past_its_limit_is_killed_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM is ignored from the step's first instruction (an ignored signal is inherited), so the
+    polite stop can never work; run_step must SIGKILL it once the grace period is over, not hang."""
+    monkeypatch.setattr(processes, "KILL_GRACE", 0.5)
+    pidfile = tmp_path / "step.pid"
+    code = f"import os, pathlib, time; pathlib.Path({str(pidfile)!r}).write_text(str(os.getpid())); time.sleep(600)"
+    got: dict[str, processes.Ran] = {}
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        worker = threading.Thread(
+            target=lambda: got.update(ran=processes.run_step([sys.executable, "-c", code], tmp_path, 0.5)), daemon=True
+        )
+        worker.start()
+        worker.join(120)  # not a timing: only a hang would take this long
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not worker.is_alive(), "dlpick hangs on a step that ignores SIGTERM"
+    assert got["ran"].returncode is None  # stopped at its limit, reported as a time-out
+    if pidfile.exists():
+        assert _finished(int(pidfile.read_text()))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX sessions")
+def test_an_interrupted_steps_tree_is_gone_without_a_subreaper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grandchild in a session of its own escapes the step's process group; without a subreaper it is
+    re-parented to init when the step dies, so it must be found (and killed) before."""
+    monkeypatch.setattr(processes, "become_subreaper", lambda: False)
+    monkeypatch.setattr(processes, "_subreaper", False)
+    pidfile = tmp_path / "grandchild.pid"
+    code = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True,"
+        " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+
+    def interrupt(kind: str, line: object) -> None:
+        if kind == "output" and line == "started":
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            processes.run_step([sys.executable, "-c", code], tmp_path, 120, on_event=interrupt)
+        grandchild = int(pidfile.read_text())
+        assert _finished(grandchild), "the step's grandchild outlived the interrupt"
+    finally:
+        if pidfile.exists() and not _finished(int(pidfile.read_text())):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_a_signal_inside_the_deferred_block_is_delivered_after_it() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    finished = []
+    with pytest.raises(processes.Interrupted) as info:
+        with processes.signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGHUP)
+            finished.append("the block ran to its end")
+    assert finished == ["the block ran to its end"]
+    assert info.value.signum == signal.SIGTERM  # the first that came
+    assert signal.getsignal(signal.SIGTERM) is before
