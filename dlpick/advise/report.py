@@ -299,7 +299,7 @@ def render_chart(data: dict[str, Any]) -> str:
     legend_y = top + len(options) * row_h + 16
     height = legend_y + ((len(criteria) + per_row - 1) // per_row) * 22 + 8
     parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'<svg class="chart" id="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title chart-desc">',
         '<title id="chart-title">Points per criterion for each framework</title>',
         '<desc id="chart-desc">Stacked bars: each segment is the points one criterion adds to the '
