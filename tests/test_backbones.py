@@ -5,6 +5,7 @@ one line too (slow: trains)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -16,8 +17,12 @@ import pytest
 
 from dlpick.project import render
 
-pytestmark = pytest.mark.integration
-pytest.importorskip("tensorflow")
+# Whether TensorFlow is installed, without importing it: an import at collection cost every run,
+# integration or not, about 10 s (the tests themselves run TensorFlow in subprocesses).
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed"),
+]
 
 BACKBONE = "model.backbone=MobileNetV3Small"
 # What TensorFlow and absl print on import whatever TF_CPP_MIN_LOG_LEVEL says.
