@@ -26,6 +26,7 @@ Usage:
   python scripts/mutation-check.py --check            # only check that every mutant applies
   python scripts/mutation-check.py --only verify-flat-loss,envs-any-dir
   python scripts/mutation-check.py --only verify-flat-loss --tests tests/test_verify.py
+  python scripts/mutation-check.py --targeted-only     # a first pass: survivors then run with --only
   python scripts/mutation-check.py --json results.json   # also write the results as JSON ("-": stdout)
 """
 
@@ -73,17 +74,24 @@ def mutant(
 
 # The tests most related to each module: a mutant runs against these first.
 TARGETS: dict[str, tuple[str, ...]] = {
-    "dlpick/verify/checks.py": ("tests/test_verify.py", "tests/faults/test_project_inputs.py"),
-    "dlpick/processes.py": ("tests/test_verify.py", "tests/faults/test_signals.py"),
+    "dlpick/verify/checks.py": (
+        "tests/test_verify.py",
+        "tests/faults/test_project_inputs.py",
+        "tests/test_check_export.py",
+    ),
+    "dlpick/processes.py": ("tests/test_verify.py", "tests/faults/test_signals.py", "tests/test_processes.py"),
     "dlpick/project/render.py": ("tests/test_render.py", "tests/test_force.py"),
     "dlpick/project/overlay.py": ("tests/test_force.py", "tests/test_render.py"),
     "dlpick/workflows/scaffold.py": ("tests/test_render.py", "tests/faults/test_signals.py"),
-    "dlpick/verify/envs.py": ("tests/test_envs.py",),
+    "dlpick/verify/envs.py": ("tests/test_envs.py", "tests/test_envs_guards.py"),
     "dlpick/advise/scoring.py": ("tests/test_scoring.py", "tests/test_cli.py"),
     "dlpick/advise/criteria.py": ("tests/test_scoring.py", "tests/test_calibration.py"),
     "dlpick/advise/answers.py": ("tests/faults/test_regressions.py", "tests/test_cli.py"),
     "dlpick/kb/knowledge.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
     "dlpick/kb/schema.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
+    "dlpick/jsonfile.py": ("tests/faults/test_loaders.py", "tests/faults/test_regressions.py"),
+    "dlpick/yamlfile.py": ("tests/faults/test_loaders.py", "tests/faults/test_regressions.py"),
+    "dlpick/project/record.py": ("tests/faults/test_records.py", "tests/test_update.py"),
 }
 
 VERIFY, PROCESSES, RENDER, OVERLAY = (
@@ -100,6 +108,7 @@ SCAFFOLD, ENVS, SCORING, ANSWERS = (
 )
 CRITERIA = "dlpick/advise/criteria.py"  # the per-criterion scorers, split out of scoring.py
 KNOWLEDGE, SCHEMA = "dlpick/kb/knowledge.py", "dlpick/kb/schema.py"
+JSONFILE, YAMLFILE, RECORD = "dlpick/jsonfile.py", "dlpick/yamlfile.py", "dlpick/project/record.py"
 
 MUTANTS: list[Mutant] = [
     # --- verify ---------------------------------------------------------------------------------
@@ -253,9 +262,9 @@ MUTANTS: list[Mutant] = [
     ),
     mutant(
         "scaffold-outcome-not-recorded",
-        SCAFFOLD,
-        '    processes.record(f"the project is complete at {rendered.project_dir}")\n',
-        "    processes.record\n",
+        RENDER,
+        '                    processes.record(f"the project is complete at {dest}")\n',
+        "                    processes.record\n",
         "an interrupted scaffold+verify does not say the project was written (says nothing was written)",
     ),
     # --- render / --force / overlay / scaffold --------------------------------------------------------
@@ -286,8 +295,8 @@ MUTANTS: list[Mutant] = [
     mutant(
         "force-no-backup-outside-git",
         RENDER,
-        "backup=ignored if in_git else placed.overwritten)",
-        "backup=ignored if in_git else [])",
+        "backup=ignored if in_git else placed.overwritten,",
+        "backup=ignored if in_git else [],",
         "outside git, --force keeps no backup of the files it overwrites",
     ),
     mutant(
@@ -488,6 +497,252 @@ MUTANTS: list[Mutant] = [
         '        digest.update(f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}\\n".encode())\n',
         '        digest.update(f"{path.resolve()}\\n".encode())\n',
         "an edited knowledge file is not seen: the cached knowledge base is used",
+    ),
+    # --- issue 27: the next list (processes, envs, overlay edge cases, loaders' bounds, records) -------
+    mutant(
+        "steps-sigterm-ignorer-never-killed",
+        PROCESSES,
+        "    signals = [(signal.SIGTERM, grace), (signal.SIGKILL, None)] if grace else",
+        "    signals = [(signal.SIGTERM, grace)] if grace else",
+        "a step that ignores SIGTERM past its time limit is never SIGKILLed (dlpick hangs on it)",
+    ),
+    mutant(
+        "steps-grandchild-lost-without-subreaper",
+        PROCESSES,
+        "    found = [*seen, *_descendants(proc.pid)]\n",
+        "    found = list(seen)\n",
+        "a stopped step's descendants are looked up only after it died (one in its own session escapes)",
+    ),
+    mutant(
+        "steps-seen-descendants-forgotten",
+        PROCESSES,
+        "    found = [*seen, *_descendants(proc.pid)]\n",
+        "    found = []\n",
+        "the descendants seen while a step ran are not killed with it",
+    ),
+    mutant(
+        "signals-deferred-last-not-first",
+        PROCESSES,
+        "        raise Interrupted(caught[0])\n",
+        "        raise Interrupted(caught[-1])\n",
+        "of two signals held in a deferred block, the last is delivered (exit status of the wrong signal)",
+    ),
+    mutant(
+        "signals-deferred-unignores",
+        PROCESSES,
+        "            if signal.getsignal(sig) is not signal.SIG_IGN:  # an ignored signal stays ignored\n",
+        "            if True:  # an ignored signal stays ignored\n",
+        "a signal ignored by the caller (nohup's SIGHUP) is caught and delivered by a deferred block",
+    ),
+    mutant(
+        "capture-timeout-not-enforced",
+        PROCESSES,
+        "        deadline = time.monotonic() + timeout\n        for key, proc in running.items():\n",
+        "        deadline = time.monotonic() + timeout * 100\n        for key, proc in running.items():\n",
+        "capture/capture_all let a command run far past its time limit",
+    ),
+    mutant(
+        "envs-key-ignores-python",
+        ENVS,
+        "            self.python_version(),\n",
+        "",
+        "an environment built for one Python is reused by another (its key ignores the interpreter version)",
+    ),
+    mutant(
+        "envs-key-ignores-constraints",
+        ENVS,
+        "            [c for _, c in self.constraints],\n",
+        "            [],\n",
+        "an environment built without constraints is reused when constraints are given",
+    ),
+    mutant(
+        "envs-deletes-through-a-mount",
+        ENVS,
+        "    if left:\n        raise EnvError(",
+        "    if False:\n        raise EnvError(",
+        "a build folder is deleted although a mount inside it would not come off (deleting through it)",
+    ),
+    mutant(
+        "envs-mounts-prefix-loose",
+        ENVS,
+        '    return sorted((p for p in points if p == prefix or p.startswith(prefix + "/")), key=len, reverse=True)\n',
+        "    return sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True)\n",
+        "a mount of a sibling folder (root2 beside root) counts as inside the folder being removed",
+    ),
+    mutant(
+        "force-folder-where-a-file-goes",
+        OVERLAY,
+        "        if target.is_dir() and not target.is_symlink():\n",
+        "        if False:\n",
+        "--force moves a user's folder away where the template writes a file",
+    ),
+    mutant(
+        "force-writes-through-a-linked-folder",
+        OVERLAY,
+        "and (where.is_symlink() or not where.is_dir()):\n",
+        "and not where.is_dir():\n",
+        "--force writes through a folder of the destination that is a symlink to elsewhere",
+    ),
+    mutant(
+        "force-untracked-file-overwritten",
+        OVERLAY,
+        '        (ignored if code == "!!" else dirty).append(rel)\n',
+        '        if code != "??":\n            (ignored if code == "!!" else dirty).append(rel)\n',
+        "--force overwrites a file never committed in a git tree (untracked counts as clean)",
+    ),
+    mutant(
+        "force-ignored-file-not-kept",
+        RENDER,
+        "backup=ignored if in_git else placed.overwritten,",
+        "backup=[] if in_git else placed.overwritten,",
+        "inside git, --force keeps no old version of a git-ignored file it overwrites",
+    ),
+    mutant(
+        "force-backup-move-no-rollback",
+        OVERLAY,
+        "        for rel in moved:\n            with contextlib.suppress(OSError):\n",
+        "        for rel in moved[:0]:\n            with contextlib.suppress(OSError):\n",
+        "a failure while keeping backups leaves old versions half moved (not back in the staging folder)",
+    ),
+    mutant(
+        "json-depth-unbounded",
+        JSONFILE,
+        "    if nesting_depth(text) > MAX_DEPTH:\n",
+        "    if False:\n",
+        "deeply nested JSON is parsed (a RecursionError or a crash instead of one line)",
+    ),
+    mutant(
+        "json-duplicate-keys-kept",
+        JSONFILE,
+        "        if key in out:\n",
+        "        if False:\n",
+        "a JSON object with a duplicate key is read (the last value wins silently)",
+    ),
+    mutant(
+        "json-infinity-read",
+        JSONFILE,
+        "    if not math.isfinite(value):\n",
+        "    if False:\n",
+        "1e999 in JSON is read as infinity (every later comparison is false)",
+    ),
+    mutant(
+        "json-huge-integer-read",
+        JSONFILE,
+        '    if len(text.lstrip("-")) > 100:\n',
+        '    if len(text.lstrip("-")) > 100000:\n',
+        "a JSON integer of thousands of digits is converted (quadratic time)",
+    ),
+    mutant(
+        "json-size-unbounded",
+        JSONFILE,
+        "    if len(data) > limit:\n",
+        "    if False:\n",
+        "a file larger than the limit is read whole",
+    ),
+    mutant(
+        "json-device-read",
+        JSONFILE,
+        "        if not stat.S_ISREG(kind):\n",
+        "        if False:\n",
+        "a named pipe or a device (/dev/zero) is read as a file",
+    ),
+    mutant(
+        "yaml-aliases-expanded",
+        YAMLFILE,
+        "        elif isinstance(event, yaml.AliasEvent):\n",
+        "        elif False:\n",
+        "YAML aliases are expanded (a billion-laughs file builds billions of objects)",
+    ),
+    mutant(
+        "yaml-duplicate-keys-kept",
+        YAMLFILE,
+        "                    if seen is not None:\n",
+        "                    if False:\n",
+        "a YAML mapping with a duplicate key is read (the last value wins silently)",
+    ),
+    mutant(
+        "yaml-size-unbounded",
+        YAMLFILE,
+        '    data = read_regular(path, limit, "YAML file")\n',
+        '    data = read_regular(path, limit << 10, "YAML file")\n',
+        "a YAML file far over the size limit is read",
+    ),
+    mutant(
+        "record-links-unpacked",
+        RECORD,
+        '                if not member.isfile() or name.startswith("/") or ".." in Path(name).parts:\n',
+        '                if name.startswith("/") or ".." in Path(name).parts:\n',
+        "a base tarball's symlink or device member is accepted",
+    ),
+    mutant(
+        "record-parent-paths-unpacked",
+        RECORD,
+        '                if not member.isfile() or name.startswith("/") or ".." in Path(name).parts:\n',
+        '                if not member.isfile() or name.startswith("/"):\n',
+        "a base tarball member named ../outside is accepted",
+    ),
+    mutant(
+        "record-bomb-unbounded",
+        RECORD,
+        "                if len(files) >= MAX_MEMBERS or total > MAX_BASE_BYTES:\n",
+        "                if False:\n",
+        "a base tarball of any number of members or unpacked size is read",
+    ),
+    mutant(
+        "record-truncated-accepted",
+        RECORD,
+        "                if len(content) != member.size:\n",
+        "                if False:\n",
+        "a truncated member of the base tarball is read as the whole file",
+    ),
+    mutant(
+        "record-framework-any-text",
+        RECORD,
+        '    if not isinstance(data["framework"], str) or not data["framework"].isidentifier():\n',
+        '    if not isinstance(data["framework"], str):\n',
+        "a record's framework may be any text (a path such as ../../x)",
+    ),
+    mutant(
+        "recorded-context-slug-unchecked",
+        RENDER,
+        "        if key in context and context[key] != result[key]:\n",
+        "        if False:\n",
+        "a record whose package_name disagrees with its project name is used (rendered into source files)",
+    ),
+    mutant(
+        "recorded-context-task-unchecked",
+        RENDER,
+        '        check_task(template, values["task"])\n        result = context_for(',
+        "        result = context_for(",
+        "a record naming a task the template does not have is used",
+    ),
+    mutant(
+        "schema-maintenance-without-since",
+        SCHEMA,
+        '        if self.value != "active" and self.since is None:\n',
+        '        if self.value == "retired" and self.since is None:\n',
+        "a framework in maintenance without `since` is accepted",
+    ),
+    mutant(
+        "schema-malformed-url-accepted",
+        SCHEMA,
+        "        if URL_LIKE.match(value.strip()):",
+        '        if value.startswith(("http://", "https://")):',
+        "a malformed source URL (https:/host, htps://host) is accepted as a document",
+    ),
+    mutant(
+        "verify-export-first-format-only",
+        VERIFY,
+        "    for item in checks:\n",
+        "    for item in checks[:1]:\n",
+        "only the first export format is judged",
+    ),
+    mutant(
+        "verify-export-last-format-decides",
+        VERIFY,
+        "        ok = ok and good\n",
+        "        ok = good\n",
+        "the export check's verdict is the last format's (an earlier failing format is forgotten)",
     ),
 ]
 
@@ -798,6 +1053,8 @@ def stages_for(m: Mutant, args: argparse.Namespace) -> list[tuple[str, list[str]
         return [("given", args.tests, [])]
     targets = [t for t in (m.tests or TARGETS.get(m.file, ())) if not args.no_targeted]
     full = ("full", [], [f"--ignore={t}" for t in targets])
+    if args.targeted_only and targets:
+        return [("targeted", targets, [])]  # a survivor here is undecided until the full suite runs
     return [("targeted", targets, []), full] if targets else [full]
 
 
@@ -889,6 +1146,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", nargs="?", const="-", metavar="FILE", help="write the results as JSON (- stdout)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per pytest run (%(default)s)")
     parser.add_argument("--no-targeted", action="store_true", help="run the whole quick suite for every mutant")
+    parser.add_argument(
+        "--targeted-only", action="store_true", help="only the targeted tests (a survivor is not run on the rest)"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the run on the unmutated code")
     parser.add_argument("--no-confirm", action="store_true", help="do not re-run a killing test on the original code")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy and the pytest logs")
