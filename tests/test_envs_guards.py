@@ -87,3 +87,23 @@ def test_the_environment_key_changes_with_the_interpreter_version(tmp_path: Path
     assert len({spec.key(), other.key(), newer.key()}) == 3
     same = dataclasses.replace(spec, python=_python_reporting(tmp_path, platform.python_version()))
     assert same.key() == spec.key()  # the interpreter's version names the environment, not its path
+
+
+def test_only_mounts_inside_the_folder_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A sibling whose name starts the same (root2 beside root) is not inside root; mount points with
+    spaces are read back from the kernel's \\040 escape; the deepest comes first (unmounted first)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    points = [root / "dev", tmp_path / "root2" / "proc", root, tmp_path / "rootfs", root / "dev" / "pts", root / "a b"]
+    table = "".join(
+        f"{n} 1 0:{n} / {str(p).replace(' ', chr(92) + '040')} rw - tmpfs tmpfs rw\n" for n, p in enumerate(points, 30)
+    )
+    real = Path.read_text
+
+    def read_text(self: Path, *args, **kwargs) -> str:
+        return table if str(self) == "/proc/self/mountinfo" else real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    found = envs._mounts_under(root)
+    assert sorted(found) == sorted(str(p) for p in (root, root / "dev", root / "dev" / "pts", root / "a b"))
+    assert found[0] == str(root / "dev" / "pts") and found[-1] == str(root)

@@ -360,3 +360,26 @@ def test_force_keeps_the_old_version_of_a_git_ignored_file_it_overwrites(tmp_pat
     assert set(kept) == {"configs", "configs/default.yaml"}  # git gives README.md back; not the ignored file
     assert (rendered.backup / "configs" / "default.yaml").read_text().endswith("# tuned by hand\n")
     assert "# tuned by hand" not in (dest / "configs" / "default.yaml").read_text()
+
+
+def test_a_failure_while_keeping_backups_puts_every_old_file_back(tmp_path: Path, monkeypatch):
+    dest = kept_project(tmp_path)  # outside git: both changed files' old versions go to .dlpick-backup
+    (dest / "README.md").write_text("my own readme\n")
+    before = tree(dest)
+    real = Path.rename
+    into_backup = []
+
+    def flaky(self: Path, target):
+        if overlay.BACKUP_DIR in Path(target).parts:
+            into_backup.append(target)
+            if len(into_backup) == 2:  # the first old version is already kept, the second cannot be
+                raise OSError(28, "No space left on device", str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", flaky)
+    with pytest.raises(BadInput, match="No space left"):
+        render.render("pytorch", TASK, dest, force=1)
+    monkeypatch.setattr(Path, "rename", real)
+    assert len(into_backup) == 2
+    assert tree(dest) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["proj"]

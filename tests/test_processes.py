@@ -160,3 +160,17 @@ def test_a_signal_inside_the_deferred_block_is_delivered_after_it() -> None:
     assert finished == ["the block ran to its end"]
     assert info.value.signum == signal.SIGTERM  # the first that came
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_deferred_block_leaves_an_ignored_signal_ignored() -> None:
+    """nohup's SIGHUP: ignored before the block, ignored inside it, and not delivered after it."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        try:
+            with processes.signals_deferred():
+                os.kill(os.getpid(), signal.SIGHUP)
+        except processes.Interrupted:
+            pytest.fail("a SIGHUP the caller ignores was delivered after the deferred block")
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
