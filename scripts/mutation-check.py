@@ -90,9 +90,17 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "dlpick/advise/answers.py": ("tests/faults/test_regressions.py", "tests/test_cli.py"),
     "dlpick/kb/knowledge.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
     "dlpick/kb/schema.py": ("tests/test_knowledge.py", "tests/faults/test_regressions.py"),
-    "dlpick/jsonfile.py": ("tests/faults/test_loaders.py", "tests/faults/test_regressions.py"),
-    "dlpick/yamlfile.py": ("tests/faults/test_loaders.py", "tests/faults/test_regressions.py"),
-    "dlpick/project/record.py": ("tests/faults/test_records.py", "tests/test_update.py"),
+    "dlpick/jsonfile.py": (
+        "tests/test_loader_bounds.py",
+        "tests/faults/test_loaders.py",
+        "tests/faults/test_regressions.py",
+    ),
+    "dlpick/yamlfile.py": (
+        "tests/test_loader_bounds.py",
+        "tests/faults/test_loaders.py",
+        "tests/faults/test_regressions.py",
+    ),
+    "dlpick/project/record.py": ("tests/test_loader_bounds.py", "tests/faults/test_records.py", "tests/test_update.py"),
 }
 
 VERIFY, PROCESSES, RENDER, OVERLAY = (
