@@ -699,13 +699,6 @@ MUTANTS: list[Mutant] = [
         "a base tarball of any number of members or unpacked size is read",
     ),
     mutant(
-        "record-truncated-accepted",
-        RECORD,
-        "                if len(content) != member.size:\n",
-        "                if False:\n",
-        "a truncated member of the base tarball is read as the whole file",
-    ),
-    mutant(
         "record-framework-any-text",
         RECORD,
         '    if not isinstance(data["framework"], str) or not data["framework"].isidentifier():\n',

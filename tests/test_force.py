@@ -383,3 +383,11 @@ def test_a_failure_while_keeping_backups_puts_every_old_file_back(tmp_path: Path
     assert len(into_backup) == 2
     assert tree(dest) == before
     assert [p.name for p in tmp_path.iterdir()] == ["proj"]
+
+
+def test_a_new_project_is_noted_as_complete_for_an_interrupts_message(tmp_path: Path, monkeypatch):
+    from dlpick import processes
+
+    monkeypatch.setattr(processes, "_outcome", [])
+    render.render("pytorch", TASK, tmp_path / "fresh")
+    assert processes.outcome() == f"the project is complete at {tmp_path / 'fresh'}"

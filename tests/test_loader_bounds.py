@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -76,3 +77,19 @@ def test_a_plain_base_tarball_unpacks():
         "README.md": (b"hi", 0o644),
         "src/app.py": (b"x = 1", 0o644),
     }
+
+
+def _recorded_project(tmp_path: Path, framework: object) -> Path:
+    project = tmp_path / "p"
+    (project / record.RECORD_DIR).mkdir(parents=True)
+    base = {"format": 1, "framework": framework, "context": {"project_name": "p"}}
+    (project / record.BASE_JSON).write_text(json.dumps(base))
+    (project / record.BASE_TAR).write_bytes(record.pack({"README.md": (b"hi", 0o644)}))
+    return project
+
+
+@pytest.mark.parametrize("framework", ["../../x", "pytorch; rm -rf /", 7])
+def test_a_record_whose_framework_is_not_an_id_is_refused(tmp_path: Path, framework: object):
+    with pytest.raises(BadInput, match=r"base.json: framework: not a framework id"):
+        record.read(_recorded_project(tmp_path, framework))
+    assert record.read(_recorded_project(tmp_path / "ok", "pytorch")).framework == "pytorch"
