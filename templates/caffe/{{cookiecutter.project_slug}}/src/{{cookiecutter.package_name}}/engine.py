@@ -3,7 +3,7 @@ net with its loss, a deploy net without), trained by Caffe's Adam solver one `so
 time on batches copied into the nets' Input blobs.
 
 Caffe 1.0 (BVLC, 2017) is retired. Debian 11 bullseye's `python3-caffe` (a 2018 snapshot, built
-CPU_ONLY, Python 3.9) is the environment this project was verified in; see the README.
+CPU_ONLY, Python 3.9) is the environment this project was tested in; see the README.
 """
 
 from __future__ import annotations
