@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import compileall
 import re
 import subprocess
@@ -170,3 +171,27 @@ def test_the_project_speaks_of_itself_only(rendered: dict[tuple[str, str], Path]
         if path.is_file():
             found = GENERATOR_WORDS.findall(path.read_text(encoding="utf-8", errors="replace"))
             assert not found, f"{path.relative_to(project)}: {sorted(set(found))}"
+
+
+ENGINE_PROBE = re.compile(r"\b(?:getattr|hasattr)\(\s*(?:engine|trainer|self\.trainer|engine\.Trainer)\b")
+
+
+@pytest.mark.parametrize(("framework", "task"), CASES)
+def test_the_project_never_probes_its_engine(rendered: dict[tuple[str, str], Path], framework: str, task: str):
+    """What an engine has is known when the project is rendered (CONTRACT.md): no getattr/hasattr on it."""
+    project = rendered[framework, task]
+    for path in project.rglob("*.py"):
+        found = ENGINE_PROBE.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.relative_to(project)}: {found}"
+
+
+@pytest.mark.parametrize(("framework", "task"), CASES)
+def test_no_function_in_the_project_is_over_60_lines(rendered: dict[tuple[str, str], Path], framework: str, task: str):
+    project = rendered[framework, task]
+    long = [
+        f"{path.relative_to(project)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in project.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long, long

@@ -414,9 +414,9 @@ def verify(
                     add(served)
                 if serve_later and "pytest" not in missing:
                     event("step", f"running {SERVE_TESTS} on this run ({SERVE_RUN_ENV})")
-                    env = {**_env(project.path), SERVE_RUN_ENV: str(run)}
+                    serve_env = {**_env(project.path), SERVE_RUN_ENV: str(run)}
                     serve_cmd = [*test_cmd, SERVE_TESTS]
-                    served_tests = run_step(serve_cmd, project.path, tests_timeout, on_event, cancel, env)
+                    served_tests = run_step(serve_cmd, project.path, tests_timeout, on_event, cancel, serve_env)
                 if tests is not None:
                     add(check_tests(tests.result(), tests_timeout, served_tests))
             except BaseException:

@@ -27,6 +27,7 @@ from . import portable  # noqa: E402
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "Caffe"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "cuda", "cpu")
 EXPORT_FORMATS = ("deploy.prototxt + model.caffemodel", "weights.npz with a NumPy forward pass")
 _device = "cpu"

@@ -29,6 +29,7 @@ with contextlib.suppress(AttributeError, ValueError):  # options this JAX may no
 
 {% endraw %}FRAMEWORK = "{{ cookiecutter.__framework }}"{% raw %}
 NAME = "JAX/Flax"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 # --device choices: "auto" tries them in JAX's own backend order (GPU plugin, TPU, CPU).
 DEVICES = ("auto", "cuda", "tpu", "cpu")
 EXPORT_FORMATS = ("StableHLO via jax.export: model.stablehlo",)

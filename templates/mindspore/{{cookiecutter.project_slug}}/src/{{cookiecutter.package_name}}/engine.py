@@ -24,6 +24,7 @@ from mindspore.common.initializer import Normal, initializer  # noqa: E402
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "MindSpore"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "ascend", "cuda", "cpu")
 EXPORT_FORMATS = ("MindIR", "ONNX")
 # Every training batch has the same shape, so the jit-compiled step is built once.

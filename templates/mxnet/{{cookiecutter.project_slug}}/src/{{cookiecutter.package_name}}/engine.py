@@ -19,6 +19,7 @@ from mxnet.gluon import nn
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "Apache MXNet"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "cuda", "cpu")
 EXPORT_FORMATS = ("MXNet symbol (model-symbol.json + model-0000.params)", "ONNX (model.onnx)")
 EXPORT_PREFIX = "model"

@@ -26,6 +26,7 @@ from paddle.static import InputSpec  # noqa: E402
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "PaddlePaddle"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "cuda", "cpu")
 EXPORT_FORMATS = ("Paddle static inference model: inference.json + inference.pdiparams",)
 EXPORT_PREFIX = "inference"
