@@ -195,3 +195,17 @@ def test_no_function_in_the_project_is_over_60_lines(rendered: dict[tuple[str, s
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60
     ]
     assert not long, long
+
+
+TASK_ID = re.compile("|".join(re.escape(f'"{task}"') for task in TASK_GROUP))
+
+
+@pytest.mark.parametrize(("framework", "task"), CASES)
+def test_no_branch_for_another_task(rendered: dict[tuple[str, str], Path], framework: str, task: str):
+    """The renderer keeps the project's own task's code only: no other task's id in its sources. config.py is
+    the exception: it names the four tasks to refuse another task's config or keys in one line (CONTRACT.md)."""
+    project = rendered[framework, task]
+    for path in [*(project / "src").rglob("*.py"), *(project / "tests").rglob("*.py")]:
+        if path.name != "config.py":
+            found = {match for match in TASK_ID.findall(path.read_text(encoding="utf-8")) if match != f'"{task}"'}
+            assert not found, f"{path.relative_to(project)}: {sorted(found)}"

@@ -91,12 +91,17 @@ def net_spec(preprocess: dict, config: dict, train: bool) -> caffe_pb2.NetParame
     """The net as a NetParameter: inputs, layers named as in weights.npz, and in train nets the loss.
 
     The batch size in the Input shapes is 1; `_feed` reshapes the Input blobs to each batch."""
-    task, shape, outputs = preprocess["task"], list(preprocess["input_shape"]), preprocess["n_outputs"]
+    shape, outputs = list(preprocess["input_shape"]), preprocess["n_outputs"]
     hidden = config["model"]["hidden"]
     n = caffe.NetSpec()
     n.data = L.Input(shape=dict(dim=[1, *shape]))
     if train:
-        n.label = L.Input(shape=dict(dim=[1, 1] if task == "tabular-regression" else [1]))
+        # [task: tabular-regression]
+        n.label = L.Input(shape=dict(dim=[1, 1]))
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
+        n.label = L.Input(shape=dict(dim=[1]))
+        # [end task]
     # [task: image-classification]
     n.conv1 = L.Convolution(n.data, num_output=16, kernel_size=3, pad=1, **_fill())
     n.relu1 = L.ReLU(n.conv1, in_place=True)
@@ -116,11 +121,13 @@ def net_spec(preprocess: dict, config: dict, train: bool) -> caffe_pb2.NetParame
     n.out = L.InnerProduct(n.relu2, num_output=outputs, **_fill())
     # [end task]
     if train:
-        if task == "tabular-regression":
-            # EuclideanLoss is sum((a - b)^2) / (2 N): weight 2 makes it the mean squared error.
-            n.loss = L.EuclideanLoss(n.out, n.label, loss_weight=2.0)
-        else:
-            n.loss = L.SoftmaxWithLoss(n.out, n.label)
+        # [task: tabular-regression]
+        # EuclideanLoss is sum((a - b)^2) / (2 N): weight 2 makes it the mean squared error.
+        n.loss = L.EuclideanLoss(n.out, n.label, loss_weight=2.0)
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
+        n.loss = L.SoftmaxWithLoss(n.out, n.label)
+        # [end task]
     return n.to_proto()
 
 

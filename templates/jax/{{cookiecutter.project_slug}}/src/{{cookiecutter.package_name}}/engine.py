@@ -162,28 +162,36 @@ def _inputs(model: nnx.Module, x: np.ndarray) -> np.ndarray:
     # [end task]
 
 
-def _targets(y: np.ndarray, regression: bool) -> np.ndarray:
-    return np.asarray(y, dtype=np.float32 if regression else np.int32)
+def _targets(y: np.ndarray) -> np.ndarray:
+    # [task: tabular-regression]
+    return np.asarray(y, dtype=np.float32)  # the standardised target
+    # [end task]
+    # [task: tabular-classification image-classification text-classification]
+    return np.asarray(y, dtype=np.int32)  # class ids
+    # [end task]
 
 
-def _loss(model: nnx.Module, x: jax.Array, y: jax.Array, regression: bool) -> jax.Array:
+def _loss(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     output = model(x)
-    if regression:
-        return jnp.mean((output[:, 0] - y) ** 2)
+    # [task: tabular-regression]
+    return jnp.mean((output[:, 0] - y) ** 2)
+    # [end task]
+    # [task: tabular-classification image-classification text-classification]
     return optax.softmax_cross_entropy_with_integer_labels(output, y).mean()
+    # [end task]
 
 
-@functools.partial(nnx.jit, static_argnames="regression")
-def _train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array, regression: bool):
-    loss, grads = nnx.value_and_grad(_loss)(model, x, y, regression)
+@nnx.jit
+def _train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array):
+    loss, grads = nnx.value_and_grad(_loss)(model, x, y)
     optimizer.update(model, grads)  # updates the model's nnx.Param variables in place
     return loss
 
 
 # Several processes (distributed): the gradients of this process's share, averaged, then one update.
-@functools.partial(nnx.jit, static_argnames="regression")
-def _grads(model: nnx.Module, x: jax.Array, y: jax.Array, regression: bool):
-    return nnx.value_and_grad(_loss)(model, x, y, regression)
+@nnx.jit
+def _grads(model: nnx.Module, x: jax.Array, y: jax.Array):
+    return nnx.value_and_grad(_loss)(model, x, y)
 
 
 @nnx.jit
@@ -198,7 +206,7 @@ def _mean_across_processes(tree):
     return jax.tree.map(lambda stacked: np.mean(stacked, axis=0), multihost_utils.process_allgather(tree))
 
 
-_eval_loss = nnx.jit(_loss, static_argnames="regression")
+_eval_loss = nnx.jit(_loss)
 
 
 @nnx.jit
@@ -252,24 +260,23 @@ class Trainer:
 
     def __init__(self, model: nnx.Module, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        self.regression = preprocess["task"] == "tabular-regression"
         tx = optax.adamw(train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
         self.optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One update; with several processes, `x` and `y` are this process's share of the batch and
         the loss returned is the mean over processes."""
-        x, y = _inputs(self.model, x), _targets(y, self.regression)
+        x, y = _inputs(self.model, x), _targets(y)
         if _world == 1:
-            return float(_train_step(self.model, self.optimizer, x, y, self.regression))
-        loss, grads = _grads(self.model, x, y, self.regression)
+            return float(_train_step(self.model, self.optimizer, x, y))
+        loss, grads = _grads(self.model, x, y)
         loss, grads = _mean_across_processes((loss, grads))
         _apply(self.model, self.optimizer, grads)
         return float(loss)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
-        x, y = _inputs(self.model, x), _targets(y, self.regression)
-        return float(_eval_loss(self.model, x, y, self.regression))
+        x, y = _inputs(self.model, x), _targets(y)
+        return float(_eval_loss(self.model, x, y))
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return _weights(self.model)

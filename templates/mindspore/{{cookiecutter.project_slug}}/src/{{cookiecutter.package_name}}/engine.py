@@ -173,13 +173,15 @@ class Trainer:
     def __init__(self, model: nn.Cell, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
         self.optimizer = nn.Adam(model.trainable_params(), learning_rate=train_cfg["learning_rate"])
-        regression = preprocess["task"] == "tabular-regression"
 
         def loss_fn(x, y):
             output = model(x)
-            if regression:
-                return ((output[:, 0] - y) ** 2).mean()
+            # [task: tabular-regression]
+            return ((output[:, 0] - y) ** 2).mean()
+            # [end task]
+            # [task: tabular-classification image-classification text-classification]
             return ops.cross_entropy(output, y)
+            # [end task]
 
         grad_fn = ms.value_and_grad(loss_fn, None, self.optimizer.parameters)
         optimizer = self.optimizer

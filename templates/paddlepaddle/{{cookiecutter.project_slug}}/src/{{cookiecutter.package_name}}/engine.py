@@ -152,9 +152,12 @@ def build(preprocess: dict, config: dict) -> nn.Layer:
 
 def _loss(model: nn.Layer, output: paddle.Tensor, y: paddle.Tensor) -> paddle.Tensor:
     output = output.astype("float32")
-    if model.task == "tabular-regression":
-        return F.mse_loss(output[:, 0], y)
+    # [task: tabular-regression]
+    return F.mse_loss(output[:, 0], y)
+    # [end task]
+    # [task: tabular-classification image-classification text-classification]
     return F.cross_entropy(output, y)
+    # [end task]
 
 
 def _amp_dtype(train_cfg: dict) -> str | None:
@@ -272,8 +275,12 @@ def load(run: Path, preprocess: dict, config: dict) -> nn.Layer:
 
 def _input_spec(model: nn.Layer) -> list[InputSpec]:
     """A None batch dimension: the exported program takes any batch size."""
-    dtype = "int64" if model.task == "text-classification" else "float32"
-    return [InputSpec([None, *model.input_shape], dtype, name="x")]
+    # [task: text-classification]
+    return [InputSpec([None, *model.input_shape], "int64", name="x")]  # token ids
+    # [end task]
+    # [task: tabular-regression tabular-classification image-classification]
+    return [InputSpec([None, *model.input_shape], "float32", name="x")]
+    # [end task]
 
 
 def _predictor(model_file: Path, params_file: Path) -> inference.Predictor:

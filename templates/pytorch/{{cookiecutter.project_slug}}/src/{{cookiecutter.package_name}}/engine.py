@@ -156,8 +156,12 @@ class Trainer:
 
     def __init__(self, model: nn.Module, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        self.regression = preprocess["task"] == "tabular-regression"
-        self.criterion = nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
+        # [task: tabular-regression]
+        self.criterion = nn.MSELoss()
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
+        self.criterion = nn.CrossEntropyLoss()
+        # [end task]
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["learning_rate"])
         self.autocast, self.scaler = _autocast(train_cfg.get("mixed_precision", True))
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -167,7 +171,9 @@ class Trainer:
 
     def _loss(self, x: np.ndarray, y: np.ndarray) -> torch.Tensor:
         out = self.model(torch.from_numpy(x).to(_device))
-        out = out.squeeze(-1) if self.regression else out
+        # [task: tabular-regression]
+        out = out.squeeze(-1)  # one column: the standardised target
+        # [end task]
         return self.criterion(out.float(), torch.from_numpy(y).to(_device))
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -245,7 +251,7 @@ class Trainer:
 
 
 def forward(model: nn.Module, x: np.ndarray) -> np.ndarray:
-    """Raw outputs (logits, or the standardised regression target) as float32 NumPy."""
+    """The model's raw outputs as float32 NumPy."""
     model.eval()
     with torch.no_grad():
         return model(torch.from_numpy(np.ascontiguousarray(x)).to(_device)).float().cpu().numpy()
