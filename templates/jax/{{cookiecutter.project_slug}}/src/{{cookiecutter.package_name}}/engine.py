@@ -33,8 +33,6 @@ PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 # --device choices: "auto" tries them in JAX's own backend order (GPU plugin, TPU, CPU).
 DEVICES = ("auto", "cuda", "tpu", "cpu")
 EXPORT_FORMATS = ("StableHLO via jax.export: model.stablehlo",)
-# Every training batch has the same shape, so the jitted step compiles once.
-DROP_LAST = True
 WEIGHT_DECAY = 0.01  # AdamW, as torch.optim.AdamW's default
 _PLATFORMS = {"cuda": "gpu", "tpu": "tpu", "cpu": "cpu"}
 _seed = 0

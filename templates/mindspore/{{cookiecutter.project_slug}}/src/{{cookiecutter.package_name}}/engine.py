@@ -27,8 +27,6 @@ NAME = "MindSpore"
 PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "ascend", "cuda", "cpu")
 EXPORT_FORMATS = ("MindIR", "ONNX")
-# Every training batch has the same shape, so the jit-compiled step is built once.
-DROP_LAST = True
 
 _TARGETS = {"ascend": "Ascend", "cuda": "GPU", "cpu": "CPU"}
 _DEVICE_CONTEXT = {"ascend": ms.device_context.ascend, "cuda": ms.device_context.gpu, "cpu": ms.device_context.cpu}
