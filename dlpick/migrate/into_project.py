@@ -18,6 +18,7 @@ from dlpick.migrate import core
 
 FOLDER = "migrated"
 TEST = "test_migrated_model.py"
+SOURCES = {"caffe": "Caffe", "mxnet": "MXNet"}  # the record's "from" -> the name the written files use
 COPIED = ("model.py", "model.pt", "model.safetensors", "model.onnx", core.REPORT, core.RECORD, core.REFERENCE)
 
 INIT = '''"""The model migrated from {source} by `dlpick migrate` (see MIGRATION.md): `load()` returns it with
@@ -65,6 +66,9 @@ def check(migration: Path) -> dict[str, Any]:
         record = json.loads(record_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BadInput(f"{record_file}: unreadable ({exc})") from None
+    source = record.get("from") if isinstance(record, dict) else None
+    if source not in SOURCES:
+        raise BadInput(f"{record_file}: not a migration from {' or '.join(SOURCES)} (from: {str(source)[:80]!r})")
     if record.get("to") != "pytorch":
         raise BadInput(f"{migration}: a migration to {record.get('to')}, not to pytorch")
     if not record.get("passed"):
@@ -89,7 +93,7 @@ def add(migration: Path, project: Path, package: str) -> list[str]:
         if (migration / name).is_file():
             shutil.copyfile(migration / name, folder / name)
             written.append(str((folder / name).relative_to(project)))
-    source = {"caffe": "Caffe", "mxnet": "MXNet"}.get(str(record.get("from")), str(record.get("from")))
+    source = SOURCES[record["from"]]  # check() admits only these: the record's text never goes into source
     (folder / "__init__.py").write_text(INIT.format(source=source), encoding="utf-8")
     test.parent.mkdir(exist_ok=True)
     test.write_text(TEST_SOURCE.format(source=source, package=package), encoding="utf-8")
