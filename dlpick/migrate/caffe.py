@@ -38,6 +38,11 @@ class CaffeRequest:
     input_shape: tuple[int, ...] | None = None
     sample: Path | None = None
     seed: int = 0
+    rtol: float = core.DEFAULT_RTOL
+
+    @property
+    def limits(self) -> core.Tolerance:
+        return core.Tolerance(self.tolerance, self.rtol)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -58,8 +63,7 @@ def _check_sources(request: CaffeRequest) -> None:
             raise BadInput(f"{path}: no such file ({what})")
     if request.sample is not None and not request.sample.is_file():
         raise BadInput(f"{request.sample}: no such file (--sample)")
-    if not request.tolerance > 0:
-        raise BadInput(f"--tolerance {request.tolerance}: must be above 0")
+    request.limits.check()
 
 
 def _cases(net: caffe_net.Net, request: CaffeRequest) -> tuple[list[str], list[list[Any]]]:
@@ -157,7 +161,7 @@ def migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Resu
         caffe_seconds = time.monotonic() - caffe_started
     generated = caffe_torch.generate(net, report, request.prototxt.name)
     with core.staging(request.dest) as stage:
-        result = core.Result("caffe", request.to, request.dest, request.tolerance, inputs=names)
+        result = core.Result("caffe", request.to, request.dest, request.limits, inputs=names)
         (stage / "model.py").write_text(generated.source, encoding="utf-8")
         module = torch_port.load_module(stage / "model.py")
         try:
@@ -166,10 +170,12 @@ def migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Resu
             raise BadInput(f"{request.prototxt}: the written PyTorch module does not take the weights: {exc}") from None
         _prove(result, net, report, generated, torch_net, cases)
         blobs = report["blob_arrays"]
-        ins = list(zip(report["inputs"], cases[0], strict=True))
-        outs = [(name, blobs[(0, _last_writer(report, name), name)]) for name in report["outputs"]]
-        core.write_reference(stage, ins, outs)
-        result.extra["reference"] = core.reference_names(ins, outs)
+        recorded = [
+            (case, [blobs[(number, _last_writer(report, name), name)] for name in report["outputs"]])
+            for number, case in enumerate(cases)
+        ]
+        names_ = (list(report["inputs"]), list(report["outputs"]))
+        result.extra["reference"] = core.write_reference(stage, names_, recorded)
         result.files = torch_port.save_weights(torch_net, stage)
         _onnx(result, report, torch_net, cases, stage)
         result.notes += [
@@ -233,12 +239,7 @@ def _onnx(result: core.Result, report: dict, torch_net: Any, cases: list, stage:
         result.needs_human.append(f"no ONNX export: {why}")
         return
     blobs = report["blob_arrays"]
-    for number, case in enumerate(cases):
-        got = torch_port.run_onnx(stage / "model.onnx", dict(zip(inputs, case, strict=True)))
-        if isinstance(got, str):
-            result.needs_human.append(f"model.onnx: {got}")
-            return
-        for name, value in zip(outputs, got, strict=True):
-            expected = blobs[(number, _last_writer(report, name), name)]
-            result.outputs.append(core.compare(f"onnx:{name}", expected, value, result.tolerance))
-    result.outputs = core.merge(result.outputs)
+    expected = [[blobs[(n, _last_writer(report, name), name)] for name in outputs] for n in range(len(cases))]
+    result.outputs = core.merge(
+        [*result.outputs, *torch_port.check_onnx(stage / "model.onnx", inputs, outputs, cases, expected, result)]
+    )

@@ -143,6 +143,8 @@ def _check_options(path: Path, name: str, kind: str, layer: Message, line: int) 
         problem = "a convolution axis other than 1"
     elif kind == "Scale" and len(layer.all("bottom")) > 1 and layer.msg("scale_param").get("bias_term", False):
         problem = "a Scale of two bottoms with a bias"
+    elif kind == "BatchNorm" and layer.msg("batch_norm_param").get("use_global_stats", True) in (False, "false"):
+        problem = "use_global_stats: false (statistics of each batch at inference, not the stored ones)"
     elif kind == "InnerProduct" and layer.msg("inner_product_param").get("axis", 1) < 0:
         problem = "a negative InnerProduct axis"
     if problem:
