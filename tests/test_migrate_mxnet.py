@@ -63,7 +63,7 @@ def test_the_symbol_reader_refuses_unsupported_operators_and_bad_json(tmp_path: 
         '{"nodes": [{"op": "null", "name": "data", "inputs": []},\n'
         ' {"op": "ROIPooling", "name": "roi", "inputs": [[0, 0, 0]]}], "heads": [[1, 0, 0]]}'
     )
-    with pytest.raises(BadInput, match=r"node 'roi' is the operator ROIPooling, which `migrate mxnet` does not"):
+    with pytest.raises(BadInput, match=r"node 'roi' is the operator 'ROIPooling', which `migrate mxnet` does not"):
         mxnet_torch.read_symbol(path)
     path.write_text('{"nodes": [\n  {"op": "null",}\n]}')
     with pytest.raises(BadInput, match=rf"^{path}:2: not valid JSON"):

@@ -239,3 +239,28 @@ def test_a_project_with_one_kept_test_and_one_regression_fails(tmp_path: Path) -
     theano._judge(result, {"a": "failed"}, {"a": "failed"}, [])  # fails under both: nothing proven
     assert not result.checked and not result.passed
     assert "could not be checked" in str(core.failure(result))
+
+
+def test_the_scaffolded_projects_test_replays_every_case(tmp_path: Path, monkeypatch) -> None:
+    """`scaffold --from-migration` writes a test that replays reference.npz: every case, with atol and rtol."""
+    from dlpick.migrate import into_project
+
+    fakes.fake_caffe(monkeypatch)
+    proto, model = fakes.write_caffe_files(tmp_path / "in", fakes.prototxt())
+    dest = tmp_path / "out"
+    assert cli("migrate", "caffe", proto, model, "--dest", dest, "--sample", _sample(tmp_path)).exit_code == 0
+    project = tmp_path / "project"
+    (project / "src" / "ported").mkdir(parents=True)
+    (project / "src" / "ported" / "__init__.py").write_text("")
+    into_project.add(dest, project, "ported")
+    monkeypatch.syspath_prepend(str(project / "src"))
+    test = torch_port.load_module(project / "tests" / into_project.TEST, "dlpick_test_migrated")
+    test.test_the_migrated_model_reproduces_the_original()
+    # a planted difference in the second case (the sample) is caught
+    folder = project / "src" / "ported" / "migrated"
+    with np.load(folder / core.REFERENCE) as reference:
+        arrays = dict(reference)
+    arrays["case1_output_0"] = arrays["case1_output_0"] + 0.01
+    np.savez(folder / core.REFERENCE, **arrays)
+    with pytest.raises(AssertionError, match="case1_"):
+        test.test_the_migrated_model_reproduces_the_original()

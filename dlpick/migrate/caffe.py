@@ -51,8 +51,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if not shape or any(d <= 0 for d in shape):
-        raise BadInput(f"--input-shape {text}: expected positive integers separated by commas, e.g. 1,3,224,224")
-    return shape
+        raise BadInput(f"--input-shape {text[:80]}: expected positive integers separated by commas, e.g. 1,3,224,224")
+    return core.check_shape(shape, "--input-shape")
 
 
 def _check_sources(request: CaffeRequest) -> None:
@@ -61,8 +61,6 @@ def _check_sources(request: CaffeRequest) -> None:
     for path, what in ((request.prototxt, "PROTOTXT"), (request.caffemodel, "CAFFEMODEL")):
         if not path.is_file():
             raise BadInput(f"{path}: no such file ({what})")
-    if request.sample is not None and not request.sample.is_file():
-        raise BadInput(f"{request.sample}: no such file (--sample)")
     request.limits.check()
 
 
@@ -77,7 +75,9 @@ def _cases(net: caffe_net.Net, request: CaffeRequest) -> tuple[list[str], list[l
         shapes = {name: request.input_shape for name in shapes}
     missing = [name for name, shape in shapes.items() if not shape]
     if missing:
-        raise BadInput(f"{net.source}: input '{missing[0]}' has no declared shape; pass --input-shape")
+        raise BadInput(f"{net.source}: input {missing[0]!r} has no declared shape; pass --input-shape")
+    for name, shape in shapes.items():
+        core.check_shape(tuple(shape or ()), f"input {name!r}'s shape")
     rng = np.random.default_rng(request.seed)
     names, cases = (
         [f"random normal inputs (seed {request.seed})"],
@@ -86,16 +86,9 @@ def _cases(net: caffe_net.Net, request: CaffeRequest) -> tuple[list[str], list[l
     if request.sample is not None:
         if len(shapes) != 1:
             raise BadInput("--sample: the net has several inputs; --sample gives one")
-        try:
-            sample = np.load(request.sample, allow_pickle=False).astype(np.float32)
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"{request.sample}: not a NumPy .npy array ({exc})") from None
         shape = next(iter(shapes.values()))
         assert shape is not None
-        if sample.shape == tuple(shape[1:]):
-            sample = sample[None]
-        if sample.shape[1:] != tuple(shape[1:]):
-            raise BadInput(f"{request.sample}: shape {sample.shape}, the net's input is {tuple(shape)}")
+        sample = core.load_sample(request.sample, tuple(shape))
         names.append(f"the sample {request.sample.name}")
         cases.append([sample])
     return names, cases
@@ -148,6 +141,12 @@ def _run_caffe(request: CaffeRequest, cases: list[list[Any]], work: Path, on_eve
 
 
 def migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Result:
+    """Migrate, prove and place the result in request.dest (a full disk: one line, nothing placed)."""
+    with core.disk_errors(request.dest):
+        return _migrate(request, on_event)
+
+
+def _migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Result:
     """Migrate, prove and place the result in request.dest (see the module's docstring)."""
     started = time.monotonic()
     _check_sources(request)

@@ -85,6 +85,13 @@ def _shape(message: Message) -> tuple[int, ...]:
 def load(path: Path) -> Net:
     """The net in `path`; BadInput naming the file and line for a syntax error or an unsupported layer."""
     root = prototxt.read(path)
+    try:
+        return _load(path, root)
+    except (TypeError, ValueError) as exc:  # a value of the wrong kind: `dim: "x"`, `axis: MAX`
+        raise BadInput(f"{path}: a value of the wrong type ({exc})") from None
+
+
+def _load(path: Path, root: Message) -> Net:
     net = Net(str(root.get("name", path.stem)), path)
     # Legacy inputs: `input: "data"` with `input_shape { dim: ... }` or four `input_dim`s.
     legacy = [str(name) for name in root.all("input")]

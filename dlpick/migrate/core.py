@@ -191,6 +191,61 @@ def shown(text: str, table: bool = False) -> str:
     return "".join(out)
 
 
+MAX_INPUT_ELEMENTS = 2**26  # 256 MiB of float32 per input case: far above an image batch, below a machine's memory
+
+
+def check_shape(shape: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """A shape of positive dimensions whose input fits in memory (else BadInput naming `what`)."""
+    if not shape or any(d <= 0 for d in shape):
+        raise BadInput(f"{what} {str(shape)[:80]}: expected positive dimensions")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise BadInput(
+            f"{what} {str(shape)[:80]}: more than {MAX_INPUT_ELEMENTS:,} elements "
+            f"({MAX_INPUT_ELEMENTS * 4 // 2**20} MiB of float32 per input); give a smaller shape (batch 1 is enough)"
+        )
+    return shape
+
+
+def load_sample(path: Path, shape: tuple[int, ...]) -> Any:
+    """--sample: a regular .npy file of one input (with or without the batch dimension) as float32."""
+    import numpy as np
+
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file, or not a regular file (--sample)")
+    if path.stat().st_size > MAX_INPUT_ELEMENTS * 8 + 2**16:
+        raise BadInput(f"{path}: too large for one input of shape {shape} (--sample)")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.ndarray):  # an .npz archive
+            loaded.close()
+            raise BadInput(f"{path}: an .npz archive; --sample takes one .npy array")
+        if loaded.dtype.kind not in "biuf":
+            raise BadInput(f"{path}: an array of {loaded.dtype}, not numbers (--sample)")
+        sample = loaded.astype(np.float32)
+    except (OSError, ValueError, EOFError) as exc:
+        raise BadInput(f"{path}: not a NumPy .npy array ({str(exc).splitlines()[0][:200]})") from None
+    if sample.shape == tuple(shape[1:]):
+        sample = sample[None]
+    if sample.shape[1:] != tuple(shape[1:]):
+        raise BadInput(f"{path}: shape {sample.shape}, the input is {tuple(shape)} (--sample)")
+    if not np.isfinite(sample).all():
+        raise BadInput(f"{path}: holds NaN or infinity (--sample)")
+    return sample
+
+
+@contextlib.contextmanager
+def disk_errors(dest: Path) -> Iterator[None]:
+    """A full disk (or a quota, a read-only folder) while writing: one line, exit 2; staging is removed."""
+    import errno
+
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+            raise
+        raise BadInput(f"{dest}: cannot write the migration: {exc.strerror or exc}; nothing was placed") from None
+
+
 def check_dest(dest: Path, sources: list[Path]) -> None:
     """DEST must be new or an empty folder, and not inside a source (migrate never writes to its sources)."""
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):

@@ -74,14 +74,7 @@ def _cases(request: MxnetRequest) -> tuple[list[str], list[Any]]:
     names = [f"random normal inputs (seed {request.seed})"]
     cases = [rng.standard_normal(request.input_shape).astype(np.float32)]
     if request.sample is not None:
-        try:
-            sample = np.load(request.sample, allow_pickle=False).astype(np.float32)
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"{request.sample}: not a NumPy .npy array ({exc})") from None
-        if sample.shape == tuple(request.input_shape[1:]):
-            sample = sample[None]
-        if sample.shape[1:] != tuple(request.input_shape[1:]):
-            raise BadInput(f"{request.sample}: shape {sample.shape}, the input is {request.input_shape}")
+        sample = core.load_sample(request.sample, tuple(request.input_shape))
         names.append(f"the sample {request.sample.name}")
         cases.append(sample)
     return names, cases
@@ -123,6 +116,12 @@ def _run_mxnet(request: MxnetRequest, cases: list[Any], work: Path, on_event: On
 
 
 def migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Result:
+    """Migrate, prove and place the result in request.dest (a full disk: one line, nothing placed)."""
+    with core.disk_errors(request.dest):
+        return _migrate(request, on_event)
+
+
+def _migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Result:
     started = time.monotonic()
     _check(request)
     core.check_dest(request.dest, [request.symbol, request.params])

@@ -326,6 +326,12 @@ def rewrite_python(text: str, path: str, in_package: bool) -> Rewritten:
         if "theano" in text:
             result.human.append(f"{path}:{exc.lineno}: not valid Python 3 ({exc.msg}): not rewritten")
         return result
+    except (RecursionError, MemoryError, ValueError) as exc:  # e.g. an expression of 200,000 terms
+        result = Rewritten(text)
+        if "theano" in text:
+            why = "nested too deeply for Python's parser" if isinstance(exc, RecursionError) else str(exc)[:100]
+            result.human.append(f"{path}: {why}: not rewritten")
+        return result
     if "theano" not in text.lower():
         return Rewritten(text)
     spans = _noncode(text)
