@@ -12,7 +12,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -267,14 +266,18 @@ def check_dest(dest: Path, sources: list[Path]) -> None:
 def staging(dest: Path) -> Iterator[Path]:
     """A temporary folder beside DEST to write into; `place(stage, dest)` moves it into place. If the
     block fails (or a signal stops it) before that, the folder is removed and DEST stays as it was."""
-    target = dest.resolve()
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.dlpick-", dir=target.parent))
+    from dlpick.project import overlay
+
+    # Locked while in use, like scaffold's and update's: their clean-up of stale staging folders in
+    # the same parent folder skips it.
+    stage, held, _ = overlay.make_staging(dest.resolve())
     try:
         with processes.doing(f"the unfinished migration ({stage.name}) was removed; {dest} was not written"):
             yield stage
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+        overlay.release(held)
 
 
 def place(stage: Path, dest: Path) -> None:

@@ -238,3 +238,14 @@ def test_a_source_with_only_an_unreadable_theano_file_says_why(tmp_path: Path) -
     (src / "m.py").write_bytes("# é\nimport theano\n".encode("latin-1"))
     with pytest.raises(BadInput, match=r"could be rewritten \(m.py: not rewritten: not valid utf-8"):
         theano.migrate(theano.TheanoRequest(src, tmp_path / "out", run_tests=False))
+
+
+def test_a_running_migrations_staging_folder_survives_a_scaffold_beside_it(tmp_path: Path) -> None:
+    """scaffold and update remove stale staging folders in the parent folder: never a live migration's."""
+    from dlpick.project import overlay
+
+    with core.staging(tmp_path / "out") as stage:
+        (stage / "model.py").write_text("# being written")
+        overlay.clean_stale(tmp_path)
+        assert (stage / "model.py").is_file()
+    assert not stage.exists()
