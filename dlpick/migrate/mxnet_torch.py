@@ -56,8 +56,8 @@ def _value(text: Any, default: Any = None) -> Any:
     if text in ("False", "false"):
         return False
     try:
-        return ast.literal_eval(str(text))
-    except (ValueError, SyntaxError):
+        return ast.literal_eval(str(text)[:10_000])
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 
