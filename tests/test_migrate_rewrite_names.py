@@ -98,3 +98,13 @@ def test_moved_names_are_mapped_and_removed_ones_listed_by_file_and_line() -> No
 def test_each_moved_path(theano: str, pytensor: str) -> None:
     result = theano_rewrite.rewrite_python(f"import theano\nvalue = {theano}\n", "m.py", in_package=False)
     assert result.text == f"import pytensor\nvalue = {pytensor}\n"
+
+
+def test_the_theano_environment_keeps_pkg_resources() -> None:
+    """theano.scan imports pkg_resources (through theano.gpuarray), which setuptools 82 removed: without the pin
+    dlpick's Theano environment cannot run an RNN, so `migrate theano` has no baseline for it (issue 27, item 2)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    lines = (root / "templates" / "theano" / "{{cookiecutter.project_slug}}" / "requirements.txt").read_text()
+    assert "setuptools<82" in lines.splitlines()
