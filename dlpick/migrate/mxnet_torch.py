@@ -310,7 +310,7 @@ def load(weights: str | Path = Path(__file__).with_name("model.pt")) -> Net:
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
 '''
-    return Generated(checked(source), attributes, fills)
+    return Generated(checked(source, len(attributes)), attributes, fills)
 
 
 def _input_index(nodes: list[dict[str, Any]], name: str) -> int:
