@@ -216,7 +216,9 @@ def consequences(
     runner = result.ranking[1] if len(result.ranking) > 1 else None
     for gap in decision.deciding[:3]:
         facts = cited_facts(gap, top.criteria[gap.criterion].facts, gap.reason)
-        good.append({"text": f"{GAINS.get(gap.criterion, label(gap.criterion))}: {gap.reason}.", "refs": refs(top.name, facts)})
+        good.append(
+            {"text": f"{GAINS.get(gap.criterion, label(gap.criterion))}: {gap.reason}.", "refs": refs(top.name, facts)}
+        )
     if fw is not None and fw.status.value == "active":
         good.append(
             {
@@ -270,7 +272,9 @@ def risks(
     for warning in top.warnings:
         items.append({"text": f"{top.name}: {plain(warning)}.", "refs": []})
     if runner is None:
-        items.append({"text": f"{top.name} is the only eligible framework: there is nothing to fall back on.", "refs": []})
+        items.append(
+            {"text": f"{top.name} is the only eligible framework: there is nothing to fall back on.", "refs": []}
+        )
     elif decision.near_tie:
         items.append(
             {
