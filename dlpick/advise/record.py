@@ -161,7 +161,7 @@ def pros_cons(ranking: list[Ranked]) -> list[tuple[str, str]]:
     same = {n for n, c in top.criteria.items() if all(r.criteria[n].score == c.score for r in ranking)}
     lines = []
     for place, ranked in enumerate(ranking):
-        other = ranking[1] if place == 0 else top
+        other = ranking[1] if place == 0 and len(ranking) > 1 else top
         if other is ranked:  # the only eligible framework
             best = sorted((c.weight * c.score, n) for n, c in ranked.criteria.items() if c.applicable)[-2:]
             lines.append(
@@ -237,14 +237,17 @@ def consequences(
                 }
             )
     given_up = {g.criterion for g in decision.gives_up[:3]}
+    leading = {g.criterion for g in decision.deciding[:3]}
     for name, c in top.criteria.items():
-        if c.applicable and c.weight > 0 and c.score < WEAK and name not in given_up:
-            bad.append(
-                {
-                    "text": f"{label(name).capitalize()} scores only {c.score:.0%} for {top.name}: {c.reason}.",
-                    "refs": refs(top.name, c.facts),
-                }
-            )
+        if not c.applicable or c.weight <= 0 or c.score >= WEAK or name in given_up:
+            continue
+        if name == "familiarity":
+            text = f"The team has to learn {top.name} ({c.reason})."
+        elif name in leading:  # its reason and facts are listed among the good ones already
+            text = f"{label(name).capitalize()} scores only {c.score:.0%} for {top.name}, though it leads there."
+        else:
+            text = f"{label(name).capitalize()} scores only {c.score:.0%} for {top.name}: {c.reason}."
+        bad.append({"text": text, "refs": [] if name in leading else refs(top.name, c.facts)})
     for move in decision.migration:
         bad.append({"text": f"The team moves off {move.name}, which it knows at {move.level}/5.", "refs": []})
     if not bad:
@@ -276,11 +279,18 @@ def risks(
             {"text": f"{top.name} is the only eligible framework: there is nothing to fall back on.", "refs": []}
         )
     elif decision.near_tie:
+        leads = decision.gives_up[:3]
+        where_ = f"; {runner.name} leads on {_list(leads, '+')}" if leads else ""
         items.append(
             {
-                "text": f"Near tie: {decision.text}. One more level of familiarity with {runner.name}, or one step "
-                f"on one weight, would put it level.",
-                "refs": [],
+                "text": f"Near tie: {decision.text}{where_}. One more level of familiarity with {runner.name}, or "
+                "one step on one weight, would put it level.",
+                # In a near tie the runner-up's leads are what the decision rests on too.
+                "refs": [
+                    n
+                    for g in leads
+                    for n in refs(runner.name, cited_facts(g, runner.criteria[g.criterion].facts, g.other))
+                ],
             }
         )
     else:
