@@ -153,13 +153,15 @@ def context(result: Recommendation, today: str | None = None, deciders: str | No
     date = today or dt.date.today().isoformat()
     # The facts the decision rests on are numbered first: the deciding criteria's, then the risks'.
     deciding = []
-    for place, gap in enumerate(decision.deciding[: record.SHOWN_GAPS] if first else []):
-        view = _gap(gap)
-        view["refs"] = facts.refs(first.name, record.cited_facts(gap, first.criteria[gap.criterion].facts, gap.reason))
-        if place == 0 and runner_ranked is not None:  # the margin hangs on both sides of the first
-            theirs = record.cited_facts(gap, runner_ranked.criteria[gap.criterion].facts, gap.other)
-            view["refs"] += facts.refs(runner_ranked.name, theirs)
-        deciding.append(view)
+    if first is not None and runner_ranked is not None:
+        for place, gap in enumerate(decision.deciding[: record.SHOWN_GAPS]):
+            view = _gap(gap)
+            mine = record.cited_facts(gap, first.criteria[gap.criterion].facts, gap.reason)
+            view["refs"] = facts.refs(first.name, mine)
+            if place == 0:  # the margin hangs on both sides of the first
+                theirs = record.cited_facts(gap, runner_ranked.criteria[gap.criterion].facts, gap.other)
+                view["refs"] += facts.refs(runner_ranked.name, theirs)
+            deciding.append(view)
     risk_items = record.risks(result, decision, facts.refs, fw, date)
     cited = len(facts.items)
     consequences = record.consequences(result, decision, facts.refs, fw)
