@@ -40,7 +40,7 @@ def test_hard_constraints_exclude_with_reasons(synthetic_kb):
     result = scoring.recommend(answers, kb)
     assert [r.framework for r in result.ranking] == ["good"]
     why = {e.framework: " ".join(e.reasons) for e in result.excluded}
-    assert "no known way to run on tpu" in why["nohw"]
+    assert "no known way to train on tpu, the primary hardware" in why["nohw"]
     assert "no known deployment path to server" in why["nodeploy"]
     assert "does not support Python 3.11" in why["oldpy"]
     assert "retired since 2020-01-01; successor good" in why["gone"]
@@ -361,7 +361,7 @@ def test_hard_constraints_always_exclude(raw):
     ranked = {r.framework for r in scoring.recommend(answers, KB).ranking}
     for fid, fw in KB.frameworks.items():
         blocked = (
-            any(h not in fw.hardware for h in answers.hardware)
+            (answers.primary is not None and answers.primary not in fw.hardware)  # secondary devices only warn
             or any(not fw.deployment.get(t) for t in answers.deployment)
             or answers.python not in [*fw.python.versions, *fw.python.last_release_for]
             or (fw.retired and not answers.include_retired)

@@ -19,7 +19,20 @@ from dlpick.kb.vocab import check_id
 if TYPE_CHECKING:
     from dlpick.kb.model import Vocabulary
 
-KEYS = ("task", "hardware", "deployment", "familiarity", "priorities", "python", "include_retired")
+KEYS = (
+    "task",
+    "hardware",
+    "deployment",
+    "familiarity",
+    "priorities",
+    "python",
+    "include_retired",
+    "primary_hardware",
+    "scale",
+    "licence_policy",
+)
+SCALES = ("one-device", "one-machine", "multi-node")  # where training runs: distributed counts only at multi-node
+LICENCE_POLICIES = ("any", "permissive-only")
 LEVEL_MAX = 5
 
 
@@ -61,6 +74,18 @@ class Answers:
     priorities: dict[str, float] = field(default_factory=dict)
     python: str = field(default_factory=running_python)
     include_retired: bool = False
+    primary_hardware: str | None = None  # None: the first of `hardware`; the others are secondary
+    scale: str | None = None  # None: one-machine (one device or several in one machine)
+    licence_policy: str = "any"  # permissive-only: no copyleft framework or library
+
+    @property
+    def primary(self) -> str | None:
+        """The hardware the work is trained on: `primary_hardware`, else the first listed."""
+        return self.primary_hardware or (self.hardware[0] if self.hardware else None)
+
+    @property
+    def secondary(self) -> list[str]:
+        return [h for h in self.hardware if h != self.primary]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +99,9 @@ FLAGS = {
     "priorities": "--weight",
     "python": "--python",
     "include_retired": "--include-retired",
+    "primary_hardware": "primary_hardware",
+    "scale": "scale",
+    "licence_policy": "licence_policy",
 }
 
 
@@ -178,6 +206,16 @@ def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[st
                 f"{_where(source, 'include_retired')}: expected true or false, got {_show(raw['include_retired'])}"
             )
         answers.include_retired = raw["include_retired"]
+    for key, valid in (("scale", SCALES), ("licence_policy", LICENCE_POLICIES)):
+        if raw.get(key) is not None:
+            check_id(key.replace("_", " "), str(raw[key]), valid, where=_where(source, key))
+            setattr(answers, key, str(raw[key]))
+    if raw.get("primary_hardware") is not None:
+        primary = str(raw["primary_hardware"])
+        check_id("hardware", primary, vocabulary.hardware, where=_where(source, "primary_hardware"))
+        if primary not in answers.hardware:
+            answers.hardware = [primary, *answers.hardware]
+        answers.primary_hardware = primary
     return answers
 
 

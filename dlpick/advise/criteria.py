@@ -15,6 +15,7 @@ from dlpick.advise.answers import Answers
 from dlpick.advise.results import CriterionScore
 from dlpick.kb.knowledge import Knowledge
 from dlpick.kb.model import (
+    PERMISSIVE,
     Criteria,
     DeploymentPath,
     Feature,
@@ -144,10 +145,8 @@ def rank_score(rank: float | None, best: float, worst: float) -> float:
     return clamp((math.log10(worst) - math.log10(max(rank, 1))) / (math.log10(worst) - math.log10(best)))
 
 
-# Evidence kinds whose worth rests on other people's adoption: a third-party library or a hub counts
-# as far as it is installed. An official library or model zoo is the framework project's own work, and
-# PyPI ranks undercount libraries installed from mirrors and vendor indexes (MindCV, PaddleTS), so its
-# rank is shown, not scored.
+# Evidence kinds whose worth rests on adoption even without a package: a hub counts as far as it is
+# used. Every item with a PyPI package is scaled by its download rank too, whoever publishes it.
 ADOPTION_KINDS = frozenset({"third-party-library", "hub"})
 
 
@@ -158,6 +157,11 @@ def task_fit(
     other hardware does not count; one documented on the team's hardware counts fully; the rest carry
     over as far as the hardware support (`carry`). The score is capped at the strongest item's share."""
     everything = fw.tasks.get(answers.task, ())
+    if answers.licence_policy == "permissive-only":
+        barred = [i for i in everything if i.licence is not None and i.licence.spdx not in PERMISSIVE]
+        everything = tuple(i for i in everything if i not in barred)
+    else:
+        barred = []
     evidence = [item for item in everything if on_hardware(item, answers.hardware)]
     elsewhere = [item for item in everything if item not in evidence]
     if not evidence:
@@ -176,7 +180,10 @@ def task_fit(
             status = "dormant"  # a retired framework gets no releases: its libraries cannot move on either
         factor = 1.0 if item.hardware else carry[0]
         value = values[item.kind] * statuses[status] * factor
-        if item.kind in ADOPTION_KINDS:
+        if item.kind in ADOPTION_KINDS or rank:
+            # Adoption, whoever publishes it: a library counts as far as it is installed (dlpick issue 25). A
+            # framework's own library outside the PyPI snapshot is unknown, not unused: PyPI undercounts installs
+            # from mirrors and vendor indexes (MindCV, PaddleTS), so it is left unscaled.
             adoption = rank_score(rank, scale.best_rank, scale.worst_rank)
             value *= scale.base + (1 - scale.base) * adoption
         details = [item.kind.replace("-", " ")] + ([status] if status != "active" else [])
@@ -195,13 +202,19 @@ def task_fit(
             label += f" (shown on {', '.join(item.hardware)})"
         items.append((value, label, facts, factor))
     items.sort(key=lambda entry: -entry[0])
-    total = items[0][0] + values["breadth_bonus"] * sum(entry[0] for entry in items[1:])
-    score = min(items[0][3], total)  # the cap: what the strongest item's hardware support allows
+    # Diminishing returns for depth: each further library covers `breadth_bonus` of what is still missing
+    # (torchvision + timm + Ultralytics beat one library, and no depth passes 1).
+    missing = 1 - items[0][0]
+    for entry in items[1:]:
+        missing *= 1 - values["breadth_bonus"] * entry[0]
+    score = min(items[0][3], 1 - missing)  # the cap: what the strongest item's hardware support allows
     reason = f"{answers.task}: " + "; ".join(entry[1] for entry in items)
     if any(entry[3] < 1 for entry in items):
         reason += f"; {carry[1]}"
     if elsewhere:
         reason += "; not counted, other hardware: " + shown(elsewhere)
+    if barred:
+        reason += "; left out by the licence policy: " + ", ".join(f"{i.name} ({i.licence.spdx})" for i in barred if i.licence)
     return CriterionScore(score, 0, reason, [f for entry in items for f in entry[2]])
 
 
@@ -258,8 +271,8 @@ def feature_releases(measure: Releases) -> int | None:
 
 
 def community(fw: Framework, criteria: Criteria) -> CriterionScore:
-    """The mean of the popularity measures that have a source; a measure without one is left out
-    (unknown), not counted as 0. The download snapshot covers the top 15,000, so a package outside it is known."""
+    """Adoption and health: the weighted mean of the measures that have a source, release cadence a minor
+    share (`cadence_share`); a measure without one is left out (unknown), not counted as 0. The download snapshot covers the top 15,000, so a package outside it is known."""
     scale = criteria.community
     measures = fw.community
     parts, texts, facts, unknown = [], [], [], []
@@ -288,7 +301,7 @@ def community(fw: Framework, criteria: Criteria) -> CriterionScore:
     feature_count = feature_releases(releases) if releases else None
     if releases and feature_count is not None:
         low, high = scale.releases_last_year.low, scale.releases_last_year.high
-        parts.append(clamp((feature_count - low) / (high - low)))
+        cadence = clamp((feature_count - low) / (high - low))
         total = int(releases.value)
         patches = f" (+{_plural(total - feature_count, 'patch release')})" if total > feature_count else ""
         texts.append(f"{_plural(feature_count, 'feature release')} in the last year{patches}")
@@ -301,9 +314,14 @@ def community(fw: Framework, criteria: Criteria) -> CriterionScore:
         unknown.append("release cadence")
     if unknown and parts and unknown != ["GitHub stars"]:  # no framework has a dated star count: not news
         texts.append("left out, no source: " + ", ".join(u for u in unknown if u != "GitHub stars"))
-    if not parts:
+    # Adoption measures count 1 each; cadence (a release policy, not popularity) `cadence_share` beside them.
+    weighted = [(1.0, part) for part in parts]
+    if releases and feature_count is not None:
+        weighted.append((scale.cadence_share, cadence))
+    total = sum(w for w, _ in weighted)
+    if not weighted or not total:
         return CriterionScore(0.0, 0, "no sourced community measure", facts)
-    return CriterionScore(sum(parts) / len(parts), 0, "; ".join(texts), facts)
+    return CriterionScore(sum(w * s for w, s in weighted) / total, 0, "; ".join(texts), facts)
 
 
 def _plural(count: float, word: str) -> str:
@@ -326,7 +344,7 @@ def hardware_support(fw: Framework, answers: Answers, levels: Mapping[str, float
     scores, texts, facts = [], [], []
     for hardware_id in answers.hardware:
         support = fw.hardware.get(hardware_id)
-        if support is None:  # only reached for frameworks that are excluded anyway
+        if support is None:  # a secondary device it cannot run on (the primary is a hard constraint)
             scores.append(0.0)
             texts.append(f"{hardware_id}: none")
             continue
@@ -336,7 +354,17 @@ def hardware_support(fw: Framework, answers: Answers, levels: Mapping[str, float
         facts.append(fact(f"{hardware_id}: {support.level} ({support.mechanism})", support))
         if value < levels[support.level]:
             facts.append(fact(retired_text(fw), fw.status))
-    return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
+    # The primary hardware (first listed, or `primary_hardware`) is where the work runs: secondary devices
+    # share `SECONDARY_SHARE` of the score, so a cluster for ablations cannot dilute the TPU pod (issue 25).
+    index = answers.hardware.index(answers.primary) if answers.primary in answers.hardware else 0
+    primary, rest = scores[index], [s for i, s in enumerate(scores) if i != index]
+    score = primary if not rest else (1 - SECONDARY_SHARE) * primary + SECONDARY_SHARE * sum(rest) / len(rest)
+    if rest:
+        texts[index] += " (primary)"
+    return CriterionScore(score, 0, "; ".join(texts), facts)
+
+
+SECONDARY_SHARE = 0.25  # the secondary hardware's share of the hardware criterion
 
 
 def path_value(fw: Framework, path: DeploymentPath, criteria: Criteria) -> float:
@@ -395,10 +423,19 @@ def deployment(
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
-def distributed(fw: Framework, levels: Mapping[str, float]) -> CriterionScore:
+def distributed(fw: Framework, levels: Mapping[str, float], scale: str | None = None) -> CriterionScore:
+    """Distributed training matters as far as the team's `scale` needs it: not on one device; on one machine
+    (the default) only whether it trains on all of that machine's devices; at multi-node scale, by level."""
     info = fw.distributed
     tools = ", ".join(info.tools) or "no tools"
-    return CriterionScore(levels[info.level], 0, f"{info.level} ({tools})", [fact(f"distributed: {info.level}", info)])
+    facts = [fact(f"distributed: {info.level}", info)]
+    if scale == "one-device":
+        return CriterionScore(0.0, 0, "not applicable: the team trains on one device (scale: one-device)", applicable=False)
+    if scale != "multi-node":
+        enough = levels[info.level] >= levels["single-node"]
+        words = "trains on every device of one machine" if enough else "no multi-device training"
+        return CriterionScore(1.0 if enough else 0.0, 0, f"{words} ({info.level}); scale: one machine", facts)
+    return CriterionScore(levels[info.level], 0, f"{info.level} ({tools})", facts)
 
 
 def carry_over(fw: Framework, answers: Answers, levels: Mapping[str, float]) -> tuple[float, str]:
@@ -409,7 +446,7 @@ def carry_over(fw: Framework, answers: Answers, levels: Mapping[str, float]) -> 
     if not answers.hardware:
         return 1.0, ""
     ratios, weak = [], []
-    for hardware_id in answers.hardware:
+    for hardware_id in [answers.primary] if answers.primary else answers.hardware:  # where the work runs
         support = fw.hardware.get(hardware_id)
         value = level_value(fw, support.level, levels)[0] if support else 0.0
         ratio = min(1.0, value / levels["official"]) if levels["official"] else 1.0

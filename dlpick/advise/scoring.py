@@ -16,7 +16,6 @@ from dlpick.advise import criteria as scorers
 from dlpick.advise.answers import Answers
 from dlpick.advise.criteria import (
     best_path,
-    carried,
     carry_over,
     fact,
     feature_releases,
@@ -38,7 +37,7 @@ from dlpick.advise.results import (
 )
 from dlpick.errors import BadInput
 from dlpick.kb.knowledge import Knowledge
-from dlpick.kb.model import Criteria, Framework
+from dlpick.kb.model import PERMISSIVE, Criteria, Framework
 
 if TYPE_CHECKING:
     from dlpick.advise.results import FactJson
@@ -115,9 +114,13 @@ def constraints(fw: Framework, answers: Answers) -> tuple[list[str], list[FactJs
         supported = sorted([*python.versions, *python.last_release_for], key=_minor)
         reasons.append(f"does not support Python {answers.python} (supports {', '.join(supported)})")
         facts.append(fact(f"Python versions {', '.join(python.versions)}", python))
-    for hardware in answers.hardware:
-        if hardware not in fw.hardware:
-            reasons.append(f"no known way to run on {hardware}")
+    primary = answers.primary
+    if primary is not None and primary not in fw.hardware:
+        reasons.append(f"no known way to train on {primary}, the primary hardware")
+    licence = fw.licence
+    if answers.licence_policy == "permissive-only" and licence is not None and licence.spdx not in PERMISSIVE:
+        reasons.append(f"licence {licence.spdx} is not permissive (licence policy: permissive-only)")
+        facts.append(fact(f"licence: {licence.spdx}", licence))
     for target in answers.deployment:
         if not fw.deployment.get(target):
             reasons.append(f"no known deployment path to {target}")
@@ -159,8 +162,8 @@ def criterion_scores(
             items, criteria.features(name), name.replace("_", " "), answers.hardware, factor, today, half_life
         )
         for name, items, factor in (
-            ("performance", fw.performance, carry),
-            ("ecosystem", fw.ecosystem, carry),
+            ("performance", fw.performance, carry),  # compilers, mixed precision: the device stack's own work
+            ("ecosystem", fw.ecosystem, (1.0, "")),  # hubs, trainers, export: the hardware level counts once, in hardware
             ("ease_of_use", scorers.usability_items(fw), (1.0, "")),  # the API is the same on any hardware
         )
     }
@@ -171,6 +174,9 @@ def criterion_scores(
         measured = bench_trust.evidence(bench, answers.hardware) if measured is None else measured
         features["performance"] = measured_performance(features["performance"], fw.id, measured, bench)
     scores = {
+        # The hardware level counts in `hardware`, and again only where an item depends on the device stack:
+        # libraries built and tested on the framework's own builds (task fit) and its compilers (performance);
+        # not in ecosystem, deployment or distributed (dlpick issue 25).
         "task_fit": scorers.task_fit(fw, answers, knowledge, carry),
         "performance": features["performance"],
         "familiarity": scorers.familiarity(fw, answers, knowledge),
@@ -178,8 +184,8 @@ def criterion_scores(
         "ecosystem": features["ecosystem"],
         "ease_of_use": features["ease_of_use"],
         "hardware": scorers.hardware_support(fw, answers, levels),
-        "deployment": scorers.deployment(fw, answers, criteria, carry),
-        "distributed": carried(scorers.distributed(fw, criteria.distributed_levels), *carry),
+        "deployment": scorers.deployment(fw, answers, criteria),
+        "distributed": scorers.distributed(fw, criteria.distributed_levels, answers.scale),
     }
     # Criteria a team's knowledge adds to the vocabulary without a scorer count as not applicable.
     return {
@@ -211,6 +217,9 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
             f"Python {answers.python}: the newest release supporting it is {older}; "
             f"{fw.release.version} needs {', '.join(fw.python.versions)}"
         )
+    for hardware in answers.secondary:
+        if hardware not in fw.hardware:
+            warnings.append(f"{hardware} (secondary hardware): no known way to run on it")
     for hardware in answers.hardware:
         support = fw.hardware.get(hardware)
         if support and support.level in ("experimental", "cpu-fallback", "community"):
@@ -229,6 +238,18 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
         elif best.level in WEAK_LEVELS:
             tools = ", ".join(f"{p.tool} ({p.level})" for p in [best, *others])
             warnings.append(f"{target}: only through {tools}")
+    copyleft = sorted(
+        {
+            f"{item.name} is {item.licence.spdx}"
+            for item in fw.tasks.get(answers.task, ())
+            if item.licence is not None and item.licence.spdx not in PERMISSIVE
+        }
+    )
+    if copyleft and answers.licence_policy != "permissive-only":
+        warnings.append(
+            "licence: " + "; ".join(copyleft) + ": a closed-source product must publish its source or buy a "
+            "commercial licence (licence_policy: permissive-only leaves it out)"
+        )
     if criteria["task_fit"].score == 0:
         warnings.append(f"no sourced evidence of {answers.task} libraries or models")
     return warnings

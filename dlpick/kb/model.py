@@ -150,6 +150,14 @@ class Distributed(Sourced):
 
 
 @frozen
+class Licence(Sourced):
+    spdx: str
+
+
+PERMISSIVE = frozenset({"Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC"})  # as schema.PERMISSIVE
+
+
+@frozen
 class TaskEvidence(Sourced):
     name: str
     kind: str
@@ -157,6 +165,7 @@ class TaskEvidence(Sourced):
     status: str = "active"
     last_release: Release | None = None
     hardware: tuple[str, ...] = ()
+    licence: Licence | None = None
 
 
 @frozen
@@ -246,6 +255,7 @@ class Framework(ReadOnly):
     ease_of_use: tuple[Feature, ...] = ()
     unverified: tuple[str, ...] = ()
     builds: tuple[BuildVariant, ...] = ()  # from knowledge/builds.yaml
+    licence: Licence | None = None
 
     @property
     def retired(self) -> bool:
@@ -318,6 +328,7 @@ class CommunityScales(ReadOnly):
     github_stars: Between
     pypi_download_rank: RankScale
     releases_last_year: Between
+    cadence_share: float = 1.0  # release cadence's weight in the mean, beside adoption measures' 1
 
 
 @frozen
@@ -413,7 +424,12 @@ def _evidence(data: dict[str, Any]) -> TaskEvidence:
         status=data.get("status") or "active",
         last_release=_release(data.get("last_release")),
         hardware=tuple(data.get("hardware") or ()),
+        licence=_licence(data.get("licence")),
     )
+
+
+def _licence(data: Mapping[str, Any] | None) -> Licence | None:
+    return Licence(**_sourced(data), spdx=data["spdx"]) if data else None
 
 
 def _feature(data: dict[str, Any]) -> Feature:
@@ -465,6 +481,7 @@ def framework_from_json(data: dict[str, Any], builds: Sequence[BuildVariant] = (
         packages=tuple(data.get("packages") or ()),
         system_packages=_ro({k: tuple(v) for k, v in (data.get("system_packages") or {}).items()}),
         import_names=tuple(data["import_names"]),
+        licence=_licence(data.get("licence")),
         release=Release(**_sourced(data["release"]), version=data["release"]["version"], date=data["release"]["date"]),
         status=Status(
             **_sourced(status),
@@ -533,6 +550,7 @@ def criteria_from_json(data: Mapping[str, Any]) -> Criteria:
             github_stars=Between(**scales["github_stars"]),
             pypi_download_rank=RankScale(**scales["pypi_download_rank"]),
             releases_last_year=Between(**scales["releases_last_year"]),
+            cadence_share=scales.get("cadence_share", 1.0),
         ),
         successor_familiarity_transfer=data["successor_familiarity_transfer"],
         mlperf_half_life_years=data["mlperf_half_life_years"],

@@ -24,6 +24,11 @@ EcosystemFeature = Literal[
 UsabilityFeature = Literal["eager-execution", "high-level-api", "official-tutorials"]
 DistributedLevel = Literal["none", "single-node", "multi-node", "sharded"]
 EvidenceStatus = Literal["active", "maintenance", "dormant"]
+# SPDX ids of the licences the knowledge base records; PERMISSIVE ones a `permissive-only` team may use.
+SpdxLicence = Literal[
+    "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC", "LGPL-3.0", "GPL-3.0", "AGPL-3.0"
+]
+PERMISSIVE = ("Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC")
 
 
 class Strict(BaseModel):
@@ -86,6 +91,12 @@ class HardwareSupport(Sourced):
     install: str | None = Field(None, description="the install command for this hardware")
 
 
+class Licence(Sourced):
+    """The licence a framework or library is released under (its repository's LICENSE or registry page)."""
+
+    spdx: SpdxLicence
+
+
 class LastRelease(Release):
     """A library's newest non-pre-release on its registry: the fact the two-year dormant rule reads."""
 
@@ -120,6 +131,7 @@ class TaskEvidence(Sourced):
         "active", description="maintenance: fixes only, per its maintainers; dormant: no release for 2+ years"
     )
     last_release: LastRelease | None = Field(None, description="its newest release, from its registry")
+    licence: Licence | None = Field(None, description="its licence; absent: not recorded (said under a licence policy)")
     hardware: list[str] = Field(
         default_factory=list,
         description="hardware ids it is documented on, when only some (a TPU reference model); empty: any. It counts "
@@ -201,6 +213,9 @@ class Framework(Strict):
         default_factory=dict, description="distribution (e.g. debian-bullseye) -> its package names"
     )
     import_names: list[str] = Field(min_length=1, description="modules that `import` loads")
+    licence: Licence | None = Field(
+        None, description="the framework's own licence (every built-in framework records one; tests/test_knowledge.py)"
+    )
     release: Release
     status: Status
     python: PythonSupport
@@ -288,6 +303,9 @@ class CommunityScales(Strict):
     github_stars: LogBetween
     pypi_download_rank: RankScale
     releases_last_year: Between
+    cadence_share: float = Field(
+        1.0, ge=0, le=1, allow_inf_nan=False, description="release cadence's weight beside adoption's 1 (a minor share)"
+    )
 
 
 class Criteria(Strict):
