@@ -15,8 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -25,6 +23,8 @@ from dlpick.kb import knowledge  # noqa: E402
 
 
 def rows() -> list[dict[str, object]]:
+    import yaml
+
     kb = knowledge.load()
     expected = yaml.safe_load((ROOT / "examples" / "expected-picks.yaml").read_text(encoding="utf-8"))
     out = []

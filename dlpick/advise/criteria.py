@@ -148,6 +148,8 @@ def rank_score(rank: float | None, best: float, worst: float) -> float:
 # Evidence kinds whose worth rests on adoption even without a package: a hub counts as far as it is
 # used. Every item with a PyPI package is scaled by its download rank too, whoever publishes it.
 ADOPTION_KINDS = frozenset({"third-party-library", "hub"})
+OWN_KINDS = frozenset({"official-library", "model-zoo"})
+UNKNOWN_ADOPTION = 0.5  # an own library outside the download snapshot: neither widely nor never installed
 
 
 def task_fit(
@@ -156,6 +158,11 @@ def task_fit(
     """The strongest evidence item, plus `breadth_bonus` of each further one. An item documented only on
     other hardware does not count; one documented on the team's hardware counts fully; the rest carry
     over as far as the hardware support (`carry`). The score is capped at the strongest item's share."""
+    if not any(other.tasks.get(answers.task) for other in knowledge.frameworks.values()):
+        # No framework has listed evidence: unknown for all, left out (renormalised), and said.
+        return CriterionScore(
+            0.0, 0, f"unknown: the knowledge base lists no {answers.task} evidence for any framework", applicable=False
+        )
     everything = fw.tasks.get(answers.task, ())
     if answers.licence_policy == "permissive-only":
         barred = [i for i in everything if i.licence is not None and i.licence.spdx not in PERMISSIVE]
@@ -172,6 +179,9 @@ def task_fit(
     criteria = knowledge.criteria
     values, statuses, scale = criteria.task_evidence, criteria.evidence_status, criteria.adoption
     ranks = knowledge.adoption.pypi_download_rank
+    own = fw.community.pypi_download_rank
+    own_score = rank_score(own.value, scale.best_rank, scale.worst_rank) if own else 0.0
+    own_adoption = own_score or None  # None: unknown (the framework is not in the download snapshot)
     items = []
     for item in evidence:
         rank = ranks.get(item.package or "")
@@ -180,11 +190,15 @@ def task_fit(
             status = "dormant"  # a retired framework gets no releases: its libraries cannot move on either
         factor = 1.0 if item.hardware else carry[0]
         value = values[item.kind] * statuses[status] * factor
-        if item.kind in ADOPTION_KINDS or rank:
-            # Adoption, whoever publishes it: a library counts as far as it is installed (dlpick issue 25). A
-            # framework's own library outside the PyPI snapshot is unknown, not unused: PyPI undercounts installs
-            # from mirrors and vendor indexes (MindCV, PaddleTS), so it is left unscaled.
-            adoption = rank_score(rank, scale.best_rank, scale.worst_rank)
+        if (item.kind in ADOPTION_KINDS or item.package) and own_adoption is not None:
+            # Adoption, whoever publishes it (dlpick issue 25): a library counts as far as its framework's users
+            # install it, its download-rank score over its framework's. A framework outside the PyPI snapshot
+            # (MindSpore installs from its own index) leaves its libraries' adoption unknown: unscaled.
+            adoption = min(1.0, rank_score(rank, scale.best_rank, scale.worst_rank) / own_adoption)
+            if not rank and item.kind in OWN_KINDS:
+                # The project's own library outside the snapshot: PyPI undercounts installs from mirrors and
+                # vendor indexes (PaddleFormers, MindCV), so its adoption is unknown: the middle of the scale.
+                adoption = UNKNOWN_ADOPTION
             value *= scale.base + (1 - scale.base) * adoption
         details = [item.kind.replace("-", " ")] + ([status] if status != "active" else [])
         if fw.retired and status == "dormant" and item.status != "dormant":
@@ -214,7 +228,9 @@ def task_fit(
     if elsewhere:
         reason += "; not counted, other hardware: " + shown(elsewhere)
     if barred:
-        reason += "; left out by the licence policy: " + ", ".join(f"{i.name} ({i.licence.spdx})" for i in barred if i.licence)
+        reason += "; left out by the licence policy: " + ", ".join(
+            f"{i.name} ({i.licence.spdx})" for i in barred if i.licence
+        )
     return CriterionScore(score, 0, reason, [f for entry in items for f in entry[2]])
 
 
@@ -272,7 +288,8 @@ def feature_releases(measure: Releases) -> int | None:
 
 def community(fw: Framework, criteria: Criteria) -> CriterionScore:
     """Adoption and health: the weighted mean of the measures that have a source, release cadence a minor
-    share (`cadence_share`); a measure without one is left out (unknown), not counted as 0. The download snapshot covers the top 15,000, so a package outside it is known."""
+    share (`cadence_share`); a measure without one is left out (unknown), not counted as 0. The download
+    snapshot covers the top 15,000, so a package outside it is known."""
     scale = criteria.community
     measures = fw.community
     parts, texts, facts, unknown = [], [], [], []
@@ -430,7 +447,9 @@ def distributed(fw: Framework, levels: Mapping[str, float], scale: str | None = 
     tools = ", ".join(info.tools) or "no tools"
     facts = [fact(f"distributed: {info.level}", info)]
     if scale == "one-device":
-        return CriterionScore(0.0, 0, "not applicable: the team trains on one device (scale: one-device)", applicable=False)
+        return CriterionScore(
+            0.0, 0, "not applicable: the team trains on one device (scale: one-device)", applicable=False
+        )
     if scale != "multi-node":
         enough = levels[info.level] >= levels["single-node"]
         words = "trains on every device of one machine" if enough else "no multi-device training"

@@ -163,7 +163,11 @@ def criterion_scores(
         )
         for name, items, factor in (
             ("performance", fw.performance, carry),  # compilers, mixed precision: the device stack's own work
-            ("ecosystem", fw.ecosystem, (1.0, "")),  # hubs, trainers, export: the hardware level counts once, in hardware
+            (
+                "ecosystem",
+                fw.ecosystem,
+                (1.0, ""),
+            ),  # hubs, trainers, export: the hardware level counts once, in hardware
             ("ease_of_use", scorers.usability_items(fw), (1.0, "")),  # the API is the same on any hardware
         )
     }

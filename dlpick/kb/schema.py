@@ -25,9 +25,7 @@ UsabilityFeature = Literal["eager-execution", "high-level-api", "official-tutori
 DistributedLevel = Literal["none", "single-node", "multi-node", "sharded"]
 EvidenceStatus = Literal["active", "maintenance", "dormant"]
 # SPDX ids of the licences the knowledge base records; PERMISSIVE ones a `permissive-only` team may use.
-SpdxLicence = Literal[
-    "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC", "LGPL-3.0", "GPL-3.0", "AGPL-3.0"
-]
+SpdxLicence = Literal["Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC", "LGPL-3.0", "GPL-3.0", "AGPL-3.0"]
 PERMISSIVE = ("Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC")
 
 
