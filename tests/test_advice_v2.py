@@ -155,3 +155,24 @@ def test_primary_hardware_joins_the_hardware_list() -> None:
         {"task": "image-classification", "hardware": ["cpu"], "primary_hardware": "tpu"}, knowledge.load().vocabulary
     )
     assert answers.hardware == ["tpu", "cpu"] and answers.primary == "tpu" and answers.secondary == ["cpu"]
+
+
+def test_a_path_needing_what_the_described_device_lacks_is_no_path(synthetic_kb) -> None:
+    """Feasibility before scoring: on a device without an NPU, an NPU-only path is not a path, so the
+    framework is excluded whatever the team's familiarity; on a device with one it counts fully."""
+    npu = {"tool": "npu backend", "level": "official", "requires": "an Arm Ethos-U NPU", **FACT}
+    kb = synthetic_kb(
+        framework("npu-only", deployment={"microcontroller": [npu]}),
+        framework("micro", deployment={"microcontroller": [{"tool": "micro", "level": "official", **FACT}]}),
+    )
+    base = {"task": "image-classification", "deployment": ["microcontroller"], "familiarity": {"npu-only": 5}}
+    lacking = normalise({**base, "devices": {"microcontroller": {"core": "xtensa", "npu": "none"}}}, kb.vocabulary)
+    result, ranked = _ranked(kb, lacking)
+    assert set(ranked) == {"micro"}
+    assert "needs an Arm Ethos-U NPU; the device has npu none" in result.excluded[0].reasons[0]
+    having = normalise({**base, "devices": {"microcontroller": {"npu": "ethos-u"}}}, kb.vocabulary)
+    _, ranked = _ranked(kb, having)
+    assert ranked["npu-only"].criteria["deployment"].score == ranked["micro"].criteria["deployment"].score
+    assert not ranked["npu-only"].warnings
+    _, undescribed = _ranked(kb, normalise(base, kb.vocabulary))  # not described: a partial path, warned
+    assert undescribed["npu-only"].criteria["deployment"].score < undescribed["micro"].criteria["deployment"].score

@@ -30,7 +30,10 @@ KEYS = (
     "primary_hardware",
     "scale",
     "licence_policy",
+    "devices",
 )
+# What a deployment target's device has, where a path needs it (an Ethos-U NPU, a Cortex-M core).
+DEVICE_KEYS = {"core": ("cortex-m", "cortex-a", "xtensa", "risc-v", "other"), "npu": ("none", "ethos-u", "other")}
 SCALES = ("one-device", "one-machine", "multi-node")  # where training runs: distributed counts only at multi-node
 LICENCE_POLICIES = ("any", "permissive-only")
 LEVEL_MAX = 5
@@ -77,6 +80,7 @@ class Answers:
     primary_hardware: str | None = None  # None: the first of `hardware`; the others are secondary
     scale: str | None = None  # None: one-machine (one device or several in one machine)
     licence_policy: str = "any"  # permissive-only: no copyleft framework or library
+    devices: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> {core: ..., npu: ...}
 
     @property
     def primary(self) -> str | None:
@@ -102,6 +106,7 @@ FLAGS = {
     "primary_hardware": "primary_hardware",
     "scale": "scale",
     "licence_policy": "licence_policy",
+    "devices": "devices",
 }
 
 
@@ -210,6 +215,8 @@ def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[st
         if raw.get(key) is not None:
             check_id(key.replace("_", " "), str(raw[key]), valid, where=_where(source, key))
             setattr(answers, key, str(raw[key]))
+    if raw.get("devices") is not None:
+        answers.devices = _devices(raw["devices"], vocabulary, source)
     if raw.get("primary_hardware") is not None:
         primary = str(raw["primary_hardware"])
         check_id("hardware", primary, vocabulary.hardware, where=_where(source, "primary_hardware"))
@@ -217,6 +224,24 @@ def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[st
             answers.hardware = [primary, *answers.hardware]
         answers.primary_hardware = primary
     return answers
+
+
+def _devices(value: Any, vocabulary: Vocabulary, source: str | dict[str, str]) -> dict[str, dict[str, str]]:
+    """{microcontroller: {core: cortex-m, npu: none}}: what each target's device has."""
+    where = _where(source, "devices")
+    if not isinstance(value, dict):
+        raise BadInput(f"{where}: expected a mapping like {{microcontroller: {{core: cortex-m, npu: none}}}}")
+    out = {}
+    for target, described in value.items():
+        check_id("target", str(target), vocabulary.deployment, where=where)
+        if not isinstance(described, dict):
+            raise BadInput(f"{where}.{target}: expected a mapping like {{core: cortex-m, npu: none}}")
+        out[str(target)] = {}
+        for key, item in described.items():
+            check_id("device property", str(key), DEVICE_KEYS, where=f"{where}.{target}")
+            check_id(str(key), str(item), DEVICE_KEYS[str(key)], where=f"{where}.{target}.{key}")
+            out[str(target)][str(key)] = str(item)
+    return out
 
 
 def read_file(path: Path) -> dict[str, Any]:

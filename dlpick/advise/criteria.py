@@ -42,10 +42,34 @@ def on_hardware(item: TaskEvidence | DeploymentPath | Feature, hardware: Sequenc
     return not shown_on or not hardware or bool(set(shown_on) & set(hardware))
 
 
-def usable_paths(fw: Framework, target: str, hardware: Sequence[str]) -> list[DeploymentPath]:
-    """A framework's paths to `target` that run on the team's hardware (a path documented only on other
-    hardware does not count, like a missing one)."""
-    return [p for p in fw.deployment.get(target, ()) if on_hardware(p, hardware)]
+# A path's `requires` in words -> the device property that meets it (answers' `devices`).
+REQUIREMENTS = (("Ethos-U", "npu", "ethos-u"), ("Cortex-M", "core", "cortex-m"))
+
+
+def unmet(path: DeploymentPath, device: Mapping[str, str] | None) -> str | None:
+    """What a path needs that the described device lacks (None: met, or the device is not described)."""
+    if not path.requires or not device:
+        return None
+    for words, key, value in REQUIREMENTS:
+        if words in path.requires and key in device and device[key] != value:
+            return f"{path.tool} needs {path.requires}; the device has {key} {device[key]}"
+    return None
+
+
+def met(path: DeploymentPath, device: Mapping[str, str] | None) -> bool:
+    """Whether the described device has what the path requires (then it is a full path, not a partial one)."""
+    if not path.requires or not device:
+        return False
+    return any(words in path.requires and device.get(key) == value for words, key, value in REQUIREMENTS)
+
+
+def usable_paths(
+    fw: Framework, target: str, hardware: Sequence[str], device: Mapping[str, str] | None = None
+) -> list[DeploymentPath]:
+    """A framework's paths to `target` that run on the team's hardware and on the target's device as the
+    team describes it (a path documented only on other hardware, or needing what the device lacks, is
+    not a path)."""
+    return [p for p in fw.deployment.get(target, ()) if on_hardware(p, hardware) and unmet(p, device) is None]
 
 
 def retired_text(fw: Framework) -> str:
@@ -384,12 +408,14 @@ def hardware_support(fw: Framework, answers: Answers, levels: Mapping[str, float
 SECONDARY_SHARE = 0.25  # the secondary hardware's share of the hardware criterion
 
 
-def path_value(fw: Framework, path: DeploymentPath, criteria: Criteria) -> float:
+def path_value(
+    fw: Framework, path: DeploymentPath, criteria: Criteria, device: Mapping[str, str] | None = None
+) -> float:
     """Its level, times its own state (a dormant runtime counts as a dormant library), times
     `partial_path` when it needs something most devices of the target lack."""
     value = level_value(fw, path.level, criteria.support_levels)[0]
     value *= criteria.evidence_status[path.status or "active"]
-    return value * criteria.partial_path if path.requires else value
+    return value * criteria.partial_path if path.requires and not met(path, device) else value
 
 
 def _path_words(fw: Framework, path: DeploymentPath, criteria: Criteria) -> str:
@@ -403,11 +429,16 @@ def _path_words(fw: Framework, path: DeploymentPath, criteria: Criteria) -> str:
 
 
 def best_path(
-    fw: Framework, target: str, criteria: Criteria, hardware: Sequence[str] | None = None
+    fw: Framework,
+    target: str,
+    criteria: Criteria,
+    hardware: Sequence[str] | None = None,
+    device: Mapping[str, str] | None = None,
 ) -> DeploymentPath | None:
-    """The framework's best-scoring path to a deployment target on the team's `hardware` (None: it has none)."""
-    paths = usable_paths(fw, target, hardware or [])
-    return max(paths, key=lambda p: path_value(fw, p, criteria)) if paths else None
+    """The framework's best-scoring path to a deployment target on the team's `hardware` and described
+    `device` (None: it has none)."""
+    paths = usable_paths(fw, target, hardware or [], device)
+    return max(paths, key=lambda p: path_value(fw, p, criteria, device)) if paths else None
 
 
 # Targets served from the team's own hardware (the answers' `hardware` is what it trains and serves on):
@@ -422,7 +453,8 @@ def deployment(
         return CriterionScore(0.0, 0, "no deployment target given", applicable=False)
     scores, texts, facts = [], [], []
     for target in answers.deployment:
-        best = best_path(fw, target, criteria, answers.hardware)
+        device = answers.devices.get(target)
+        best = best_path(fw, target, criteria, answers.hardware, device)
         elsewhere = [p for p in fw.deployment.get(target, ()) if not on_hardware(p, answers.hardware)]
         if best is None:
             scores.append(0.0)
@@ -430,7 +462,7 @@ def deployment(
             continue
         # A path documented on the team's hardware counts fully; one built for the framework's own builds carries over.
         factor = carry[0] if target in ON_TEAM_HARDWARE and not best.hardware else 1.0
-        scores.append(path_value(fw, best, criteria) * factor)
+        scores.append(path_value(fw, best, criteria, device) * factor)
         served = f"; {carry[1]}" if factor < 1 else ""
         on = f", shown on {', '.join(best.hardware)}" if best.hardware else ""
         skipped = f"; not counted, other hardware: {shown(elsewhere)}" if elsewhere else ""

@@ -20,8 +20,10 @@ from dlpick.advise.criteria import (
     fact,
     feature_releases,
     knowledge_date,
+    met,
     retired_text,
     total,
+    unmet,
     usable_paths,
 )
 from dlpick.advise.decision import decide, explain, migrations
@@ -124,7 +126,13 @@ def constraints(fw: Framework, answers: Answers) -> tuple[list[str], list[FactJs
     for target in answers.deployment:
         if not fw.deployment.get(target):
             reasons.append(f"no known deployment path to {target}")
-        elif not usable_paths(fw, target, answers.hardware):
+        elif not usable_paths(fw, target, answers.hardware, answers.devices.get(target)):
+            lacking = [unmet(p, answers.devices.get(target)) for p in fw.deployment[target]]
+            if any(lacking):
+                reasons.append(
+                    f"no deployment path to {target} on the device described: " + "; ".join(filter(None, lacking))
+                )
+                continue
             shown = ", ".join(sorted({h for p in fw.deployment[target] for h in p.hardware}))
             reasons.append(f"no known deployment path to {target} on {', '.join(answers.hardware)} (only on {shown})")
     return reasons, facts
@@ -229,11 +237,12 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
         if support and support.level in ("experimental", "cpu-fallback", "community"):
             warnings.append(f"{hardware}: only {support.level} support ({support.mechanism})")
     for target in answers.deployment:
-        best = best_path(fw, target, model, answers.hardware)
+        device = answers.devices.get(target)
+        best = best_path(fw, target, model, answers.hardware, device)
         if best is None:
             continue
-        others = [p for p in usable_paths(fw, target, answers.hardware) if p is not best]
-        if best.requires:
+        others = [p for p in usable_paths(fw, target, answers.hardware, device) if p is not best]
+        if best.requires and not met(best, device):
             rest = [f"{p.tool} ({p.level}{', needs ' + p.requires if p.requires else ''})" for p in others]
             warnings.append(
                 f"{target}: the best path, {best.tool}, runs only on devices with {best.requires}, which "
