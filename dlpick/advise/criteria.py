@@ -173,7 +173,6 @@ def rank_score(rank: float | None, best: float, worst: float) -> float:
 # used. Every item with a PyPI package is scaled by its download rank too, whoever publishes it.
 ADOPTION_KINDS = frozenset({"third-party-library", "hub"})
 OWN_KINDS = frozenset({"official-library", "model-zoo"})
-UNKNOWN_ADOPTION = 0.5  # an own library outside the download snapshot: neither widely nor never installed
 
 
 def task_fit(
@@ -222,7 +221,7 @@ def task_fit(
             if not rank and item.kind in OWN_KINDS:
                 # The project's own library outside the snapshot: PyPI undercounts installs from mirrors and
                 # vendor indexes (PaddleFormers, MindCV), so its adoption is unknown: the middle of the scale.
-                adoption = UNKNOWN_ADOPTION
+                adoption = criteria.unknown_adoption
             value *= scale.base + (1 - scale.base) * adoption
         details = [item.kind.replace("-", " ")] + ([status] if status != "active" else [])
         if fw.retired and status == "dormant" and item.status != "dormant":
@@ -379,7 +378,9 @@ def level_value(fw: Framework, name: str, levels: Mapping[str, float]) -> tuple[
     return value, name
 
 
-def hardware_support(fw: Framework, answers: Answers, levels: Mapping[str, float]) -> CriterionScore:
+def hardware_support(
+    fw: Framework, answers: Answers, levels: Mapping[str, float], secondary_share: float = 0.25
+) -> CriterionScore:
     if not answers.hardware:
         return CriterionScore(0.0, 0, "no hardware given", applicable=False)
     scores, texts, facts = [], [], []
@@ -396,16 +397,13 @@ def hardware_support(fw: Framework, answers: Answers, levels: Mapping[str, float
         if value < levels[support.level]:
             facts.append(fact(retired_text(fw), fw.status))
     # The primary hardware (first listed, or `primary_hardware`) is where the work runs: secondary devices
-    # share `SECONDARY_SHARE` of the score, so a cluster for ablations cannot dilute the TPU pod (issue 25).
+    # share `secondary_hardware_share` of the score, so a cluster for ablations cannot dilute the TPU pod (issue 25).
     index = answers.hardware.index(answers.primary) if answers.primary in answers.hardware else 0
     primary, rest = scores[index], [s for i, s in enumerate(scores) if i != index]
-    score = primary if not rest else (1 - SECONDARY_SHARE) * primary + SECONDARY_SHARE * sum(rest) / len(rest)
+    score = primary if not rest else (1 - secondary_share) * primary + secondary_share * sum(rest) / len(rest)
     if rest:
         texts[index] += " (primary)"
     return CriterionScore(score, 0, "; ".join(texts), facts)
-
-
-SECONDARY_SHARE = 0.25  # the secondary hardware's share of the hardware criterion
 
 
 def path_value(

@@ -167,7 +167,17 @@ def criterion_scores(
     half_life = criteria.mlperf_half_life_years
     features = {
         name: scorers.features(
-            items, criteria.features(name), name.replace("_", " "), answers.hardware, factor, today, half_life
+            [i for i in items if criteria.counts_for(i.kind, answers.task) or answers.scale == "multi-node"],
+            {
+                kind: value
+                for kind, value in criteria.features(name).items()
+                if criteria.counts_for(kind, answers.task) or answers.scale == "multi-node"
+            },
+            name.replace("_", " "),
+            answers.hardware,
+            factor,
+            today,
+            half_life,
         )
         for name, items, factor in (
             ("performance", fw.performance, carry),  # compilers, mixed precision: the device stack's own work
@@ -195,7 +205,7 @@ def criterion_scores(
         "community": scorers.community(fw, criteria),
         "ecosystem": features["ecosystem"],
         "ease_of_use": features["ease_of_use"],
-        "hardware": scorers.hardware_support(fw, answers, levels),
+        "hardware": scorers.hardware_support(fw, answers, levels, criteria.secondary_hardware_share),
         "deployment": scorers.deployment(fw, answers, criteria),
         "distributed": scorers.distributed(fw, criteria.distributed_levels, answers.scale),
     }

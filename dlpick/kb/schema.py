@@ -328,6 +328,12 @@ class Criteria(Strict):
     mlperf_half_life_years: float = Field(
         gt=0, allow_inf_nan=False, description="an MLPerf result counts half as much after this many years"
     )
+    feature_tasks: dict[PerformanceFeature | EcosystemFeature | UsabilityFeature, list[str]] = Field(
+        default_factory=dict,
+        description="a feature kind that matters only to some workloads -> those task ids (absent: every task)",
+    )
+    secondary_hardware_share: Share = Field(0.25, description="the secondary hardware's share of `hardware`")
+    unknown_adoption: Share = Field(0.5, description="adoption of an own library outside the download snapshot")
 
     @field_validator(*COMPLETE_TABLES)
     @classmethod
