@@ -349,13 +349,14 @@ class Criteria(ReadOnly):
     successor_familiarity_transfer: float
     mlperf_half_life_years: float
     feature_tasks: Mapping[str, tuple[str, ...]] = EMPTY
+    feature_not_for: Mapping[str, tuple[str, ...]] = EMPTY
     secondary_hardware_share: float = 0.25
     unknown_adoption: float = 0.5
 
     def counts_for(self, kind: str, task: str) -> bool:
         """Whether a feature kind matters to a workload (`feature_tasks`; absent: it matters to every task)."""
         tasks = self.feature_tasks.get(kind)
-        return tasks is None or task in tasks
+        return (tasks is None or task in tasks) and task not in self.feature_not_for.get(kind, ())
 
     def features(self, criterion: str) -> Mapping[str, float]:
         """A feature-list criterion's values: performance, ecosystem or ease_of_use."""
@@ -563,6 +564,7 @@ def criteria_from_json(data: Mapping[str, Any]) -> Criteria:
         successor_familiarity_transfer=data["successor_familiarity_transfer"],
         mlperf_half_life_years=data["mlperf_half_life_years"],
         feature_tasks=_ro({k: tuple(v) for k, v in (data.get("feature_tasks") or {}).items()}),
+        feature_not_for=_ro({k: tuple(v) for k, v in (data.get("feature_not_for") or {}).items()}),
         secondary_hardware_share=data.get("secondary_hardware_share", 0.25),
         unknown_adoption=data.get("unknown_adoption", 0.5),
     )

@@ -332,6 +332,9 @@ class Criteria(Strict):
         default_factory=dict,
         description="a feature kind that matters only to some workloads -> those task ids (absent: every task)",
     )
+    feature_not_for: dict[PerformanceFeature | EcosystemFeature | UsabilityFeature, list[str]] = Field(
+        default_factory=dict, description="a feature kind -> task ids it does not matter to (deep-learning tooling)"
+    )
     secondary_hardware_share: Share = Field(0.25, description="the secondary hardware's share of `hardware`")
     unknown_adoption: Share = Field(0.5, description="adoption of an own library outside the download snapshot")
 
