@@ -79,7 +79,7 @@ class Answers:
     include_retired: bool = False
     primary_hardware: str | None = None  # None: the first of `hardware`; the others are secondary
     scale: str | None = None  # None: one-machine (one device or several in one machine)
-    licence_policy: str = "any"  # permissive-only: no copyleft framework or library
+    licence_policy: str | None = None  # None: any licence; permissive-only: no copyleft framework or library
     devices: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> {core: ..., npu: ...}
 
     @property
@@ -211,9 +211,9 @@ def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[st
                 f"{_where(source, 'include_retired')}: expected true or false, got {_show(raw['include_retired'])}"
             )
         answers.include_retired = raw["include_retired"]
-    for key, valid in (("scale", SCALES), ("licence_policy", LICENCE_POLICIES)):
+    for key, choices in (("scale", SCALES), ("licence_policy", LICENCE_POLICIES)):
         if raw.get(key) is not None:
-            check_id(key.replace("_", " "), str(raw[key]), valid, where=_where(source, key))
+            check_id(key.replace("_", " "), str(raw[key]), choices, where=_where(source, key))
             setattr(answers, key, str(raw[key]))
     if raw.get("devices") is not None:
         answers.devices = _devices(raw["devices"], vocabulary, source)
@@ -231,7 +231,7 @@ def _devices(value: Any, vocabulary: Vocabulary, source: str | dict[str, str]) -
     where = _where(source, "devices")
     if not isinstance(value, dict):
         raise BadInput(f"{where}: expected a mapping like {{microcontroller: {{core: cortex-m, npu: none}}}}")
-    out = {}
+    out: dict[str, dict[str, str]] = {}
     for target, described in value.items():
         check_id("target", str(target), vocabulary.deployment, where=where)
         if not isinstance(described, dict):

@@ -358,10 +358,10 @@ def community(fw: Framework, criteria: Criteria) -> CriterionScore:
     weighted = [(1.0, part) for part in parts]
     if releases and feature_count is not None:
         weighted.append((scale.cadence_share, cadence))
-    total = sum(w for w, _ in weighted)
-    if not weighted or not total:
+    weight_sum = sum(w for w, _ in weighted)
+    if not weighted or not weight_sum:
         return CriterionScore(0.0, 0, "no sourced community measure", facts)
-    return CriterionScore(sum(w * s for w, s in weighted) / total, 0, "; ".join(texts), facts)
+    return CriterionScore(sum(w * s for w, s in weighted) / weight_sum, 0, "; ".join(texts), facts)
 
 
 def _plural(count: float, word: str) -> str:
