@@ -176,3 +176,20 @@ def test_a_path_needing_what_the_described_device_lacks_is_no_path(synthetic_kb)
     assert not ranked["npu-only"].warnings
     _, undescribed = _ranked(kb, normalise(base, kb.vocabulary))  # not described: a partial path, warned
     assert undescribed["npu-only"].criteria["deployment"].score < undescribed["micro"].criteria["deployment"].score
+
+
+def test_native_windows_excludes_a_linux_only_gpu_build(synthetic_kb) -> None:
+    """A team on native Windows cannot train on a GPU build that runs on Linux only (TensorFlow after
+    2.10, JAX): excluded with the reason; not saying the OS, or a build recorded for Windows, keeps it."""
+    linux_gpu = {"level": "official", "mechanism": "CUDA", "os": ["linux"], **FACT}
+    both_gpu = {"level": "official", "mechanism": "CUDA", "os": ["linux", "windows"], **FACT}
+    kb = synthetic_kb(
+        framework("linux-only", hardware={"nvidia-gpu": linux_gpu}),
+        framework("both", hardware={"nvidia-gpu": both_gpu}),
+    )
+    windows = normalise({"task": "image-classification", "hardware": ["nvidia-gpu"], "os": "windows"}, kb.vocabulary)
+    result, ranked = _ranked(kb, windows)
+    assert set(ranked) == {"both"}
+    assert result.excluded[0].reasons == ["nvidia-gpu support runs on linux only, not natively on windows"]
+    _, unsaid = _ranked(kb, normalise({"task": "image-classification", "hardware": ["nvidia-gpu"]}, kb.vocabulary))
+    assert set(unsaid) == {"both", "linux-only"}

@@ -31,7 +31,9 @@ KEYS = (
     "scale",
     "licence_policy",
     "devices",
+    "os",
 )
+OSES = ("linux", "windows", "macos")  # the team's operating system: native Windows matters for GPU support
 # What a deployment target's device has, where a path needs it (an Ethos-U NPU, a Cortex-M core).
 DEVICE_KEYS = {"core": ("cortex-m", "cortex-a", "xtensa", "risc-v", "other"), "npu": ("none", "ethos-u", "other")}
 SCALES = ("one-device", "one-machine", "multi-node")  # where training runs: distributed counts only at multi-node
@@ -81,6 +83,7 @@ class Answers:
     scale: str | None = None  # None: one-machine (one device or several in one machine)
     licence_policy: str | None = None  # None: any licence; permissive-only: no copyleft framework or library
     devices: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> {core: ..., npu: ...}
+    os: str | None = None  # linux | windows | macos; None: not said
 
     @property
     def primary(self) -> str | None:
@@ -107,6 +110,7 @@ FLAGS = {
     "scale": "scale",
     "licence_policy": "licence_policy",
     "devices": "devices",
+    "os": "os",
 }
 
 
@@ -211,7 +215,7 @@ def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[st
                 f"{_where(source, 'include_retired')}: expected true or false, got {_show(raw['include_retired'])}"
             )
         answers.include_retired = raw["include_retired"]
-    for key, choices in (("scale", SCALES), ("licence_policy", LICENCE_POLICIES)):
+    for key, choices in (("scale", SCALES), ("licence_policy", LICENCE_POLICIES), ("os", OSES)):
         if raw.get(key) is not None:
             check_id(key.replace("_", " "), str(raw[key]), choices, where=_where(source, key))
             setattr(answers, key, str(raw[key]))

@@ -27,6 +27,7 @@ class AnswersModel(_Strict):
     scale: str | None = None
     licence_policy: str | None = None
     devices: dict[str, Any] | None = None
+    os: str | None = None
 
 
 class TemplateModel(_Strict):

@@ -119,6 +119,10 @@ def constraints(fw: Framework, answers: Answers) -> tuple[list[str], list[FactJs
     primary = answers.primary
     if primary is not None and primary not in fw.hardware:
         reasons.append(f"no known way to train on {primary}, the primary hardware")
+    elif primary is not None and answers.os and fw.hardware[primary].os and answers.os not in fw.hardware[primary].os:
+        support = fw.hardware[primary]
+        reasons.append(f"{primary} support runs on {', '.join(support.os)} only, not natively on {answers.os}")
+        facts.append(fact(f"{primary}: {support.mechanism} on {', '.join(support.os)}", support))
     licence = fw.licence
     if answers.licence_policy == "permissive-only" and licence is not None and licence.spdx not in PERMISSIVE:
         reasons.append(f"licence {licence.spdx} is not permissive (licence policy: permissive-only)")
@@ -242,6 +246,8 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
     for hardware in answers.secondary:
         if hardware not in fw.hardware:
             warnings.append(f"{hardware} (secondary hardware): no known way to run on it")
+        elif answers.os and fw.hardware[hardware].os and answers.os not in fw.hardware[hardware].os:
+            warnings.append(f"{hardware} (secondary hardware): runs on {', '.join(fw.hardware[hardware].os)} only")
     for hardware in answers.hardware:
         support = fw.hardware.get(hardware)
         if support and support.level in ("experimental", "cpu-fallback", "community"):

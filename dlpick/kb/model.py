@@ -131,6 +131,7 @@ class HardwareSupport(Sourced):
     level: str
     mechanism: str
     install: str | None = None
+    os: tuple[str, ...] = ()  # where it runs natively (WSL2 counts as linux); empty: not recorded
 
 
 @frozen
@@ -507,7 +508,13 @@ def framework_from_json(data: dict[str, Any], builds: Sequence[BuildVariant] = (
         ),
         hardware=_ro(
             {
-                hw: HardwareSupport(**_sourced(s), level=s["level"], mechanism=s["mechanism"], install=s.get("install"))
+                hw: HardwareSupport(
+                    **_sourced(s),
+                    level=s["level"],
+                    mechanism=s["mechanism"],
+                    install=s.get("install"),
+                    os=tuple(s.get("os") or ()),
+                )
                 for hw, s in data["hardware"].items()
             }
         ),

@@ -87,6 +87,10 @@ class HardwareSupport(Sourced):
     level: SupportLevel
     mechanism: str = Field(description="CUDA, ROCm, MPS/Metal, XLA/TPU, CANN, XPU ...")
     install: str | None = Field(None, description="the install command for this hardware")
+    os: list[Literal["linux", "windows", "macos"]] = Field(
+        default_factory=list,
+        description="operating systems where this support runs natively (WSL2 counts as linux); empty: not recorded",
+    )
 
 
 class Licence(Sourced):
