@@ -193,3 +193,23 @@ def test_native_windows_excludes_a_linux_only_gpu_build(synthetic_kb) -> None:
     assert result.excluded[0].reasons == ["nvidia-gpu support runs on linux only, not natively on windows"]
     _, unsaid = _ranked(kb, normalise({"task": "image-classification", "hardware": ["nvidia-gpu"]}, kb.vocabulary))
     assert set(unsaid) == {"both", "linux-only"}
+
+
+def test_an_mlperf_round_date_is_not_quoted_as_a_second_reason(synthetic_kb) -> None:
+    result_item = {
+        "kind": "mlperf-training",
+        "name": "MLPerf run",
+        "hardware": ["nvidia-gpu"],
+        "round": {"version": "v5.1", "date": "2026-06-01", **FACT},
+        **FACT,
+    }
+    gpu = {"nvidia-gpu": {"level": "official", "mechanism": "CUDA", **FACT}}
+    kb = synthetic_kb(
+        framework("fast", hardware=gpu, performance=[{"kind": "graph-compiler", "name": "jit", **FACT}, result_item]),
+        framework("plain", hardware=gpu, performance=[{"kind": "graph-compiler", "name": "jit", **FACT}]),
+    )
+    result, _ = _ranked(
+        kb, Answers(task="image-classification", hardware=["nvidia-gpu"], priorities={"performance": 5})
+    )
+    lines = [line for line in result.ranking[0].reasons if line.startswith("performance")]
+    assert lines and "MLPerf run" in lines[0] and "round v5.1" not in lines[0]

@@ -30,7 +30,12 @@ def _side(name: str, mine: CriterionScore, theirs: CriterionScore, other: str) -
     """One framework's side of a criterion: for feature lists, what it has that the other lacks."""
     if name in FEATURE_CRITERIA:
         kinds = {str(f["fact"]).split(": ", 1)[0] for f in theirs.facts}
-        extra = [str(f["fact"]).split(": ", 1)[1] for f in mine.facts if str(f["fact"]).split(": ", 1)[0] not in kinds]
+        extra = [
+            str(f["fact"]).split(": ", 1)[1]
+            for f in mine.facts
+            if str(f["fact"]).split(": ", 1)[0] not in kinds
+            and not str(f["fact"]).split(": ", 1)[1].startswith("round ")
+        ]  # an MLPerf round's date is the result's source, not a second reason
         if extra:
             return f"{', '.join(extra)} ({other} has no counterpart)"
     return mine.reason
