@@ -316,3 +316,12 @@ def test_a_registry_snapshot_older_than_60_days_is_a_finding():
     assert not [f for f in fresh.findings if f.kind == "old-snapshot"]
     late = run_audit(today=TODAY + dt.timedelta(days=61))
     assert [f.id for f in late.findings if f.kind == "old-snapshot"] == ["old-snapshot - registry-snapshot.yaml"]
+
+
+def test_an_install_that_pins_an_old_release_is_found(tmp_path: Path):
+    hardware = {
+        "cpu": {"level": "official", "mechanism": "CPU", "install": "pip install fixture==1.0.3", **FACT},
+        "amd-gpu": {"level": "official", "mechanism": "ROCm", "install": "pip install fixture==0.9.1 x==2.0", **FACT},
+    }
+    result = run_audit(overlay(tmp_path, framework("fixture", hardware=hardware)))  # release 1.0
+    assert ids(result, "old-pin") == {"old-pin fixture hardware.amd-gpu"}

@@ -12,7 +12,9 @@ Four kinds of finding, each fixed in the knowledge files or acknowledged in `aud
 - `level-words`: a `primary`/`official`/`vendor` level whose note calls it a prototype, preview, beta
   or nightly (knowledge/README.md's `experimental`), or whose install pins an old release;
 - `library-mismatch`: one library (the same package) with different kinds or statuses in two places;
-- `old-snapshot`: a registry snapshot older than SNAPSHOT_MAX_DAYS.
+- `old-snapshot`: a registry snapshot older than SNAPSHOT_MAX_DAYS;
+- `old-pin`: an install command that pins the framework's own package to another minor release than
+  the recorded `release`.
 
 A finding's `id` ("KIND FRAMEWORK WHERE") is what an acknowledgement names.
 """
@@ -53,7 +55,9 @@ KINDS = {
     "level-words": "primary/official/vendor support its own note calls a prototype, preview, beta or nightly",
     "library-mismatch": "one library with different kinds or statuses in different places",
     "old-snapshot": f"a registry snapshot older than {SNAPSHOT_MAX_DAYS} days",
+    "old-pin": "install commands that pin the framework to another release than the recorded one",
 }
+PIN = re.compile(r"(?<![\w.-])([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([0-9]+)\.([0-9]+)")
 REGISTRY_PAGE = (
     (re.compile(r"https://pypi\.org/project/([^/#?]+)"), "pypi"),
     (re.compile(r"https://www\.npmjs\.com/package/((?:@[^/#?]+/)?[^/#?]+)"), "npm"),
@@ -352,6 +356,20 @@ def library_mismatches(frameworks: Mapping[str, Framework]) -> list[Finding]:
     return found
 
 
+def old_pins(frameworks: Mapping[str, Framework]) -> list[Finding]:
+    """`torch==2.9.1` in an install command while the recorded release is 2.15.0: an old pin?"""
+    found = []
+    for fid, fw in frameworks.items():
+        own = {p.lower() for p in fw.packages} | {f"{p.lower()}-gpu" for p in fw.packages}
+        release = fw.release.version.split(".")[:2]
+        for hw, support in fw.hardware.items():
+            for name, major, minor in PIN.findall(support.install or ""):
+                if name.lower() in own and [major, minor] != release:
+                    message = f"install pins {name}=={major}.{minor}.*, the recorded release is {fw.release.version}"
+                    found.append(Finding("old-pin", fid, f"hardware.{hw}", message, support.source))
+    return found
+
+
 def old_snapshot(snapshot_as_of: str | None, today: dt.date) -> list[Finding]:
     if not snapshot_as_of:
         return []
@@ -411,6 +429,7 @@ def run(
         *level_words(frameworks),
         *library_mismatches(frameworks),
         *old_snapshot(snapshot["as_of"], today),
+        *old_pins(frameworks),
     ]
     ids = {f.id for f in findings}
     current = {a["finding"]: a for a in acks if _date(a["until"]) >= today}
