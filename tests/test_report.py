@@ -277,7 +277,8 @@ def _record(profile: str) -> tuple[scoring.Recommendation, str]:
 
 
 def test_record_leads_with_the_decision_and_says_a_near_tie() -> None:
-    result, text = _record("19-keras-team-nvidia-android")
+    # The profile the calibration marks as a near tie (19 was one by accident of the old weights).
+    result, text = _record("30-near-tie-pytorch-tf")
     decision = result.decision
     assert decision is not None and decision.near_tie
     body = text.split("## Decision outcome\n", 1)[1].split("## Consequences", 1)[0]
