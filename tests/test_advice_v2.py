@@ -3,6 +3,9 @@ fact in one criterion, community as adoption. Each test guards one promise of th
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import FACT, framework
 
@@ -213,3 +216,26 @@ def test_an_mlperf_round_date_is_not_quoted_as_a_second_reason(synthetic_kb) -> 
     )
     lines = [line for line in result.ranking[0].reasons if line.startswith("performance")]
     assert lines and "MLPerf run" in lines[0] and "round v5.1" not in lines[0]
+
+
+def test_the_new_answers_have_flags_that_mean_what_the_answers_file_says(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from dlpick.cli.app import app
+
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(
+        "task: image-classification\nhardware: [nvidia-gpu, tpu]\nprimary_hardware: tpu\nscale: multi-node\n"
+        "licence_policy: permissive-only\nos: linux\n"
+    )
+    runner = CliRunner()
+    by_file = runner.invoke(app, ["recommend", "-a", str(answers), "--json", "--no-input"])
+    flags = ["--task", "image-classification", "--hardware", "nvidia-gpu,tpu", "--primary-hardware", "tpu"]
+    flags += ["--scale", "multi-node", "--licence-policy", "permissive-only", "--os", "linux"]
+    by_flags = runner.invoke(app, ["recommend", *flags, "--json", "--no-input"])
+    assert by_file.exit_code == 0 and by_flags.exit_code == 0, by_flags.output
+    first, second = json.loads(by_file.stdout), json.loads(by_flags.stdout)
+    assert first["ranking"] == second["ranking"] and first["answers"] == second["answers"]
+    assert second["answers"]["primary_hardware"] == "tpu" and second["answers"]["scale"] == "multi-node"
+    wrong = runner.invoke(app, ["recommend", "--task", "image-classification", "--scale", "multinode", "--no-input"])
+    assert wrong.exit_code == 2 and "--scale: unknown scale 'multinode'; did you mean 'multi-node'?" in wrong.output

@@ -106,11 +106,11 @@ FLAGS = {
     "priorities": "--weight",
     "python": "--python",
     "include_retired": "--include-retired",
-    "primary_hardware": "primary_hardware",
-    "scale": "scale",
-    "licence_policy": "licence_policy",
-    "devices": "devices",
-    "os": "os",
+    "primary_hardware": "--primary-hardware",
+    "scale": "--scale",
+    "licence_policy": "--licence-policy",
+    "devices": "devices",  # answers files only: a list of device descriptions
+    "os": "--os",
 }
 
 
