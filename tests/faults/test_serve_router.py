@@ -202,11 +202,11 @@ def test_predict_of_what_is_no_file_is_one_line(projects, tmp_path: Path, what: 
 class Server:
     """The stub server in a child process on a port the kernel picked (--port 0: no race for a free port)."""
 
-    def __init__(self, project: Path, run: Path, head_timeout: float) -> None:
+    def __init__(self, project: Path, run: Path, head_timeout: float, *options: str) -> None:
         self.release = run / "release"
         env = {**os.environ, "PYTHONPATH": "src", "PYTHONDONTWRITEBYTECODE": "1"}
         command = [sys.executable, "-c", STUB_SERVER, str(head_timeout), str(self.release), "--run", str(run),
-                   "--port", "0"]  # fmt: skip
+                   "--port", "0", *options]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=project, env=env, stderr=subprocess.PIPE, text=True)
         self.port = self._port()
         deadline = time.monotonic() + 60
@@ -222,7 +222,7 @@ class Server:
                     line = self.process.stderr.readline()
                     assert line, "the server ended before it listened"
                     if " on http://" in line:
-                        assert "FastAPI" in line, line
+                        assert ("http.server" in line) == ("--stdlib" in self.process.args), line
                         return int(line.split(" on http://", 1)[1].split()[0].rsplit(":", 1)[1])
         raise AssertionError("the server did not say where it listens within 60 s")
 
@@ -249,12 +249,14 @@ def health(port: int, timeout: float = 10) -> tuple[int, str]:
         connection.close()
 
 
-@pytest.fixture
-def stub_server(projects, tmp_path: Path):
-    pytest.importorskip("fastapi")
-    pytest.importorskip("uvicorn")
+@pytest.fixture(params=["FastAPI", "http.server"])
+def stub_server(projects, tmp_path: Path, request):
+    if request.param == "FastAPI":
+        pytest.importorskip("fastapi")
+        pytest.importorskip("uvicorn")
     project = projects["tabular-classification"]
-    server = Server(project, make_run(project, tmp_path / "run", TABLE), head_timeout=1.0)
+    options = ["--stdlib"] if request.param == "http.server" else []
+    server = Server(project, make_run(project, tmp_path / "run", TABLE), 1.0, *options)
     yield server
     server.stop()
 
