@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 from serve_router import serve
 
-serve.HEAD_TIMEOUT = float(sys.argv[1])
+serve.HEAD_TIMEOUT = serve.BODY_TIMEOUT = float(sys.argv[1])
 release = Path(sys.argv[2])
 
 def load_forward(run, preprocess, config):
@@ -327,3 +327,22 @@ def test_health_answers_while_every_prediction_thread_is_busy(stub_server: Serve
         for thread in threads:
             thread.join(60)
     assert len(results) == 50 and set(results) <= {200, 503}, results
+
+
+def test_a_body_that_does_not_come_gets_408_and_health_answers(projects, tmp_path: Path):
+    """FastAPI: a client that sends its head and 5 of 100 body bytes, then nothing: 408 after the body
+    deadline (1 s here), the connection closed; /health answers meanwhile."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    project = projects["tabular-classification"]
+    server = Server(project, make_run(project, tmp_path / "run", TABLE), 1.0)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+            client.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n".encode() + b'{"ins')
+            assert health(server.port)[0] == 200
+            answer = b""
+            while chunk := client.recv(4096):  # until the server closes it (or the 30 s socket timeout)
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    finally:
+        server.stop()
