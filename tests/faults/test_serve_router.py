@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dlpick.project import render
 
@@ -127,6 +129,26 @@ def test_hostile_bodies_get_4xx_with_one_line(service, case: str):
     status, answer = post(service, body)
     assert status == expected, (case, status, answer)
     assert isinstance(answer["error"], str) and "\n" not in answer["error"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    | st.sampled_from([10**400, -(10**400), 1e308, "f0", "b64"]),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(["f0", "f1", "f2", "x", "b64"]), inner,
+                                                                max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+raw = st.sampled_from([b"1e999", b"-1e999", b"NaN", b"Infinity", b"[" * 5000, b"\xff", b'{"instances": [1e999]}'])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values.map(lambda v: json.dumps({"instances": v}).encode()),
+                      json_values.map(lambda v: json.dumps(v).encode()), raw))  # fmt: skip
+def test_any_body_gets_200_or_a_4xx_with_one_line(service, body: bytes):
+    status, answer = post(service, body)
+    assert status in (200, 400, 413), (status, answer)
+    if status != 200:
+        assert isinstance(answer["error"], str) and "\n" not in answer["error"]
 
 
 def test_the_most_instances_still_get_answers(service):
