@@ -21,13 +21,10 @@ class UpdateRequest:
 
 
 def update(session: Session, request: UpdateRequest) -> Updated:
-    from dlpick import processes
     from dlpick.project import update as core
 
-    result = core.update(request.project, dry_run=request.dry_run, force=request.force)
-    if not request.dry_run and result.changed:
-        processes.record(f"{result.project} is updated to dlpick {result.to_version}'s template")
-    return result
+    # What was written is noted inside the swap (project/update.py), for a signal's message.
+    return core.update(request.project, dry_run=request.dry_run, force=request.force)
 
 
 def failure(result: Updated) -> UpdateConflicts | None:

@@ -304,8 +304,10 @@ def save(model: nnx.Module, run: Path) -> None:
 def load(run: Path, preprocess: dict, config: dict) -> nnx.Module:
     """The model's structure from `nnx.eval_shape` (no initialisation), then the saved weights."""
     graphdef, state = nnx.split(nnx.eval_shape(lambda: build(preprocess, config)))
-    with np.load(run / "model.npz") as weights:
-        nested = traverse_util.unflatten_dict({key: jnp.asarray(weights[key]) for key in weights.files}, sep="/")
+    from .config import read_npz  # data only: bounded, no pickle (a run folder may come from someone else)
+
+    weights = read_npz(run / "model.npz")
+    nested = traverse_util.unflatten_dict({key: jnp.asarray(value) for key, value in weights.items()}, sep="/")
     nnx.replace_by_pure_dict(state, nested)
     return nnx.merge(graphdef, state)
 

@@ -263,12 +263,24 @@ def forward(model: nn.Layer, x: np.ndarray) -> np.ndarray:
 
 
 def save(model: nn.Layer, run: Path) -> None:
-    paddle.save(model.state_dict(), str(run / "model.pdparams"))
+    """The weights as plain arrays (`model.npz`), not `paddle.save`'s pickle: loading a pickle runs
+    whatever code it names, and a run folder may come from someone else."""
+    np.savez(run / "model.npz", **{name: np.array(value) for name, value in model.state_dict().items()})
 
 
 def load(run: Path, preprocess: dict, config: dict) -> nn.Layer:
+    """The weights from `model.npz`, read as data only (`config.read_npz`: no pickle, bounded). A run
+    folder with only a `model.pdparams` (a pickle) is refused, not unpickled."""
+    from .config import fail, read_npz
+
+    if not (run / "model.npz").exists() and (run / "model.pdparams").exists():
+        fail(f"{run / 'model.pdparams'}: a pickle (paddle.save), which could run code, is not loaded; train again")
     model = build(preprocess, config)
-    model.set_state_dict(paddle.load(str(run / "model.pdparams")))
+    weights = read_npz(run / "model.npz")
+    expected = {name: list(value.shape) for name, value in model.state_dict().items()}
+    if {name: list(value.shape) for name, value in weights.items()} != expected:
+        fail(f"{run / 'model.npz'}: its arrays do not fit this model (names and shapes: {expected})")
+    model.set_state_dict(weights)
     model.eval()
     return model
 
@@ -324,6 +336,8 @@ def export(model: nn.Layer, x: np.ndarray, run: Path) -> dict:
     predictor on the CPU (the C++ runtime that Paddle's deployment tools use)."""
     model.eval()
     prefix = run / EXPORT_PREFIX
+    # paddle.jit.load unpickles this file where it exists; an old one is never read, only this export's.
+    prefix.with_suffix(".pdiparams.info").unlink(missing_ok=True)
     paddle.jit.save(model, str(prefix), input_spec=_input_spec(model))
     program = next(p for p in (prefix.with_suffix(".json"), prefix.with_suffix(".pdmodel")) if p.exists())
     params = prefix.with_suffix(".pdiparams")
