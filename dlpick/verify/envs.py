@@ -32,7 +32,7 @@ from typing import Any
 
 from dlpick import processes
 from dlpick.errors import MISSING_TOOL, BadInput, DlpickError
-from dlpick.verify import requirements
+from dlpick.verify import requirements, wheels
 
 MARKER = ".dlpick-env.json"  # inside a folder: its build completed
 OWNER = ".dlpick-owner.json"  # beside a folder (NAME.dlpick-owner.json): dlpick made it, before building
@@ -159,7 +159,7 @@ def spec_for(
             hint="verify without --isolated in an environment you installed",
         )
     loaded = []
-    for path in constraints:
+    for path in [*constraints, *wheels.user_constraints()]:
         try:
             loaded.append((Path(path).name, Path(path).read_text(encoding="utf-8")))
         except OSError as exc:
@@ -414,6 +414,11 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
         cmd = [uv, "pip", "install", "--no-progress", "--compile-bytecode", "--python", python, *options]
     else:
         cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
+    choice = wheels.torch_choice() if wheels.needs_torch(spec.requirements) else None
+    if choice is not None:
+        if on_event:
+            on_event("step", f"PyTorch builds: {choice.why}")
+        cmd += wheels.choice_options(choice)
     cmd += ["-r", str(path / "requirements.txt"), "pytest"]
     for number, (name, content) in enumerate(spec.constraints):
         copy = path / f"constraints-{number}-{name}"
@@ -430,6 +435,8 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
         "TEMP": str(scratch),
         "TMP": str(scratch),
     }
+    if wheels.may_take_cuda(spec.requirements):
+        cmd += wheels.cpu_only(cmd, choice, path, env, on_event, timeout)
     _run(cmd, on_event, timeout, f"{tool} install", env=env, keep=keep)
     shutil.rmtree(scratch, ignore_errors=True)
 
