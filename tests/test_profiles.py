@@ -42,3 +42,11 @@ def test_profiles_cover_every_hardware_and_target() -> None:
     targets = {t for p in profiles for t in p.get("deployment", [])}
     assert hardware == set(KB.vocabulary.hardware)
     assert targets == set(KB.vocabulary.deployment)
+
+
+def test_the_readme_counts_the_profiles():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    said = re.search(r"`examples/profiles/` holds (\d+) ", (root / "README.md").read_text())
+    assert said and int(said.group(1)) == len(list((root / "examples" / "profiles").glob("*.yaml")))

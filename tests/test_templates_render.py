@@ -155,3 +155,18 @@ def test_every_template_has_the_same_hook():
     assert len(hooks) == 9 and len(set(hooks.values())) == 1, (
         "cookiecutter hooks cannot include: keep the nine copies equal"
     )
+
+
+def test_the_readmes_links_point_at_something_real(tmp_path: Path):
+    """A new user follows the generated README's links: each relative one names a file of the project,
+    and none names a package page that does not exist (dlpick is installed from a clone or a wheel)."""
+    import re
+
+    project = render.render("pytorch", "image-classification", tmp_path / "p").project_dir
+    readme = (project / "README.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert links
+    for link in links:
+        if not link.startswith(("http://", "https://", "#")):
+            assert (project / link.split("#")[0]).exists(), link
+    assert "pypi.org/project/dlpick" not in readme
