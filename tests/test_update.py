@@ -128,15 +128,33 @@ def project(tmp_path: Path, templates: Path) -> Path:
     return dest
 
 
+def test_cruft_record_names_only_the_teams_repository(tmp_path: Path, templates: Path, monkeypatch):
+    monkeypatch.setenv(record.REPOSITORY_ENV, "https://git.example.com/team/dlpick-templates")
+    dest = tmp_path / "work" / "demo"
+    render.render("tiny", "tabular-regression", dest, templates_root=templates)
+    cruft = json.loads((dest / ".cruft.json").read_text())
+    assert cruft["template"] == "https://git.example.com/team/dlpick-templates"
+    assert cruft["directory"] == "templates/tiny" and str(tmp_path) not in json.dumps(cruft)
+    assert cruft["context"]["cookiecutter"]["project_slug"] == "demo"
+    assert set(cruft["skip"]) == {".cookiecutter.json", ".dlpick"}
+
+
+def test_update_warns_of_an_uncontrolled_cruft_record(tmp_path: Path, templates: Path):
+    dest = tmp_path / "work" / "demo"
+    render.render("tiny", "tabular-regression", dest, templates_root=templates)
+    (dest / ".cruft.json").write_text(json.dumps({"template": record.UNCONTROLLED_REPOSITORY}))
+    assert record.uncontrolled_cruft(dest)
+    (dest / ".cruft.json").write_text(json.dumps({"template": "https://git.example.com/team/t"}))
+    assert not record.uncontrolled_cruft(dest)
+
+
 def test_a_project_records_its_base_and_no_machine_path(tmp_path: Path, templates: Path):
     dest = tmp_path / "work" / "demo"
     render.render("tiny", "tabular-regression", dest, templates_root=templates)
-    for name in (".cruft.json", ".cookiecutter.json", record.BASE_JSON):
+    for name in (".cookiecutter.json", record.BASE_JSON):
         assert str(tmp_path) not in (dest / name).read_text(), name
-    cruft = json.loads((dest / ".cruft.json").read_text())
-    assert cruft["template"] == record.TEMPLATE_REPOSITORY and cruft["directory"] == "templates/tiny"
-    assert cruft["context"]["cookiecutter"]["project_slug"] == "demo"
-    assert set(cruft["skip"]) == {".cookiecutter.json", ".dlpick"}
+    # No template location dlpick does not control: without the team's repository, no .cruft.json.
+    assert not (dest / ".cruft.json").exists()
     base = record.read(dest).base
     assert base["unchanged.txt"][0] == b"v1\n" and base["logo.bin"][0] == LOGO_V1
     assert not any(record.is_bookkeeping(rel) for rel in base)

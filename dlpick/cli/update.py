@@ -28,7 +28,11 @@ listed as obsolete: dlpick deletes nothing
 In a git work tree with uncommitted changes or untracked files nothing is written unless --force; \
 outside git (and for uncommitted files with --force) the old version of every changed file is kept \
 in .dlpick-backup/<time>/. All files are written or none. Afterwards the new render is the recorded \
-base (and .cruft.json the template's new commit), so a second update changes nothing.
+base, so a second update changes nothing.
+
+cruft: dlpick has no public template repository, so a project gets a .cruft.json (for `cruft \
+check/diff/update`) only when DLPICK_TEMPLATE_REPOSITORY names the team's own clone, fork or mirror \
+of dlpick's templates; `dlpick update` is the supported way and needs no repository.
 
 Needs git to merge files changed on both sides (exit 3 without it).
 
@@ -57,9 +61,15 @@ def update(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     from dlpick.cli import output
+    from dlpick.project import record
     from dlpick.workflows import update as flow
 
     result = flow.update(session(ctx), flow.UpdateRequest(project, dry_run=dry_run, force=force))
+    if record.uncontrolled_cruft(project):
+        output.note(
+            f"{project / record.CRUFT_FILE} names {record.UNCONTROLLED_REPOSITORY}, which dlpick does not control: "
+            "`cruft update` would pull whatever template is published there; delete it (`git rm .cruft.json`)"
+        )
     if as_json:
         data = result.to_json()
         if dry_run:

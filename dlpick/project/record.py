@@ -1,7 +1,10 @@
 """What a generated project records about where it came from, so it can be brought up to date later.
 
-- `.cruft.json`: cruft's own record (template repository, directory, commit, answers, skip), with no
-  path of this machine, so `cruft check/diff/update` work against dlpick's public repository.
+- `.cruft.json`: cruft's own record (template repository, directory, commit, answers, skip), written
+  only when the team names a repository of dlpick's templates that it controls ($DLPICK_TEMPLATE_REPOSITORY:
+  its clone, fork or mirror). dlpick has no public repository of its own, and a record naming one that
+  anybody could register would make `cruft update` pull that stranger's template into the project; so
+  by default there is none, and `dlpick update` (offline, from `.dlpick/`) is the way to update.
 - `.dlpick/base.tar.gz`: the files exactly as the template rendered them (a few tens of KB). It is the
   common ancestor of `dlpick update`'s three-way merge, so an update works offline and with any later
   dlpick, whatever templates it ships. A tarball, not a folder of files: pytest, ruff and editors
@@ -28,9 +31,11 @@ from typing import Any
 from dlpick import __version__, processes
 from dlpick.errors import BadInput
 
-# dlpick's public repository: `.cruft.json` points cruft at it (DLPICK_TEMPLATE_REPOSITORY overrides it).
-TEMPLATE_REPOSITORY = "https://github.com/dlpick/dlpick"
+# The team's repository of dlpick's templates (a clone, fork or mirror it controls): `.cruft.json` names it.
+# Unset: no `.cruft.json` (dlpick does not control any public location a record could name).
 REPOSITORY_ENV = "DLPICK_TEMPLATE_REPOSITORY"
+# What projects generated before this rule named: a repository dlpick never controlled.
+UNCONTROLLED_REPOSITORY = "https://github.com/dlpick/dlpick"
 CRUFT_FILE = ".cruft.json"
 ANSWERS_FILE = ".cookiecutter.json"
 RECORD_DIR = ".dlpick"
@@ -60,8 +65,8 @@ def is_bookkeeping(rel: str) -> bool:
     return rel == CRUFT_FILE or rel == RECORD_DIR or rel.startswith(RECORD_DIR + "/")
 
 
-def repository() -> str:
-    return os.environ.get(REPOSITORY_ENV) or TEMPLATE_REPOSITORY
+def repository() -> str | None:
+    return os.environ.get(REPOSITORY_ENV, "").strip() or None
 
 
 def template_source(template: Path) -> tuple[str, str | None]:
@@ -146,6 +151,7 @@ def write(project: Path, framework: str, template: Path, given: dict[str, Any]) 
         "directory": directory,
         "skip": SKIP,
     }
+    record_cruft = url is not None
     record = {
         "format": FORMAT,
         "dlpick": __version__,
@@ -156,7 +162,17 @@ def write(project: Path, framework: str, template: Path, given: dict[str, Any]) 
     (project / RECORD_DIR).mkdir(exist_ok=True)
     (project / BASE_TAR).write_bytes(pack(base))
     (project / BASE_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (project / CRUFT_FILE).write_text(json.dumps(cruft, indent=2) + "\n", encoding="utf-8")
+    if record_cruft:
+        (project / CRUFT_FILE).write_text(json.dumps(cruft, indent=2) + "\n", encoding="utf-8")
+
+
+def uncontrolled_cruft(project: Path) -> bool:
+    """The project's `.cruft.json` names the repository dlpick never controlled (projects made before this rule)."""
+    try:
+        data = json.loads((project / CRUFT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("template", "")).rstrip("/") == UNCONTROLLED_REPOSITORY
 
 
 def read(project: Path) -> Record:
