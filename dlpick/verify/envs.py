@@ -248,6 +248,8 @@ def ensure(
     with _locked(root / f"{path.name}.lock") as lock:
         keep = () if lock is None else (lock,)
         if (path / MARKER).is_file() and Path(_python_of(path, spec)).exists():
+            with contextlib.suppress(OSError):
+                os.utime(path / MARKER)  # last used: `dlpick envs prune` removes the least recently used first
             if spec.kind == "venv":
                 _compile_bytecode_once(path, on_event, keep)
             return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
@@ -523,6 +525,48 @@ def _size(path: Path) -> int:
     return total
 
 
+def _used(path: Path) -> str | None:
+    """When the environment was last built or reused (its marker's modification time)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime((path / MARKER).stat().st_mtime))
+    except OSError:
+        return None
+
+
+def prune_plan(found: list[dict[str, Any]], max_bytes: int, keep: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The environments to remove so all of them fit in `max_bytes`: unfinished builds first, then the least
+    recently used (an older `used` first), never one named in `keep`; needs each one's `bytes`."""
+    order = sorted(
+        (e for e in found if e["name"] not in keep), key=lambda env: (env["complete"], env.get("used") or "")
+    )
+    total = sum(env["bytes"] or 0 for env in found)
+    chosen = []
+    for env in order:
+        if total <= max_bytes:
+            break
+        chosen.append(env)
+        total -= env["bytes"] or 0
+    return chosen
+
+
+def busy(path: Path) -> bool:
+    """Another dlpick is building or checking this environment right now (its lock is held)."""
+    lock = Path(f"{path}.lock")
+    if not lock.is_file():
+        return False
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, Any]]:
     """The environments dlpick built in the cache: name, path, what built them, size, complete?"""
     root = root or envs_dir()
@@ -545,6 +589,7 @@ def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, An
                 "python": spec.get("python", ""),
                 "requirements": spec.get("requirements", []),
                 "built": record.get("built"),
+                "used": _used(path),
                 "bytes": _size(path) if sizes else None,
             }
         )
