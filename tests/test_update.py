@@ -338,3 +338,60 @@ def test_cruft_check_diff_and_update_work_on_a_fresh_project(tmp_path: Path, tem
     assert not list(dest.rglob("*.rej"))
     assert (dest / ".cookiecutter.json").read_text() == answers  # dlpick's bookkeeping: skipped, no .rej
     assert cruft("check").returncode == 0
+
+
+# --- template versions, changelog, leftover markers -------------------------------------------
+
+
+@needs_git
+def test_committed_conflict_markers_are_not_up_to_date(project: Path, templates: Path):
+    env = {"DLPICK_TEMPLATES": str(templates)}
+    assert run_cli(["update", str(project)], env).returncode == 1  # conflicts written with markers
+    commit_all(project, "committed as is, markers and all")
+    again = run_cli(["update", str(project)], env)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "up to date" not in again.stdout
+    assert "conflict markers still in: conflict.txt" in again.stdout
+    data = json.loads(run_cli(["update", str(project), "--json"], env).stdout)
+    assert data["unresolved"] == ["conflict.txt"]
+    (project / "conflict.txt").write_text("value=3\n")
+    commit_all(project, "resolved")
+    done = run_cli(["update", str(project)], env)
+    assert done.returncode == 0 and "up to date" in done.stdout
+
+
+CHANGELOG_V1 = "# changes\n\n## 1.0.0 (2026-12-01)\n- [all] first\n"
+CHANGELOG_V2 = (
+    "# changes\n\n## 1.1.0 (2026-12-05)\n- [tiny] conflict.txt's value is 2,\n  for a reason\n"
+    "- [pytorch] only PyTorch's projects\n\n" + CHANGELOG_V1.split("\n\n", 1)[1]
+)
+
+
+@needs_git
+def test_update_dry_run_shows_the_template_versions_and_changelog(tmp_path: Path):
+    templates = write_template(tmp_path / "templates", V1, LOGO_V1)
+    (templates / "CHANGELOG.md").write_text(CHANGELOG_V1)
+    dest = tmp_path / "work" / "demo"
+    render.render("tiny", "tabular-regression", dest, templates_root=templates)
+    assert json.loads((dest / record.BASE_JSON).read_text())["template_version"] == "1.0.0"
+    write_template(templates, V2, LOGO_V1)
+    (templates / "CHANGELOG.md").write_text(CHANGELOG_V2)
+    env = {"DLPICK_TEMPLATES": str(templates)}
+    dry = run_cli(["update", str(dest), "--dry-run"], env)
+    assert dry.returncode == 0, dry.stderr
+    assert "template 1.0.0 -> 1.1.0" in dry.stdout
+    assert "  1.1.0: conflict.txt's value is 2, for a reason\n" in dry.stdout
+    assert "only PyTorch" not in dry.stdout and "first" not in dry.stdout
+    data = json.loads(run_cli(["update", str(dest), "--dry-run", "--json"], env).stdout)
+    assert data["template"]["from"] == "1.0.0" and data["template"]["to"] == "1.1.0"
+    assert data["template"]["changes"] == ["1.1.0: conflict.txt's value is 2, for a reason"]
+
+
+def test_the_shipped_templates_have_a_version_a_project_records(tmp_path: Path):
+    from dlpick.project import history
+
+    entries = history.read(ROOT / "templates")
+    assert entries and all(entry.frameworks and entry.text for entry in entries)
+    version = history.current(ROOT / "templates")
+    dest = render.render("pytorch", "tabular-regression", tmp_path / "p").project_dir
+    assert json.loads((dest / record.BASE_JSON).read_text())["template_version"] == version

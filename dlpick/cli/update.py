@@ -34,6 +34,11 @@ cruft: dlpick has no public template repository, so a project gets a .cruft.json
 check/diff/update`) only when DLPICK_TEMPLATE_REPOSITORY names the team's own clone, fork or mirror \
 of dlpick's templates; `dlpick update` is the supported way and needs no repository.
 
+Templates have a version and a changelog (templates/CHANGELOG.md); the project records the version \
+it was rendered from, and update shows `template OLD -> NEW` with the changelog entries in between \
+for the project's framework. Conflict markers still in a template file (an earlier update's, committed \
+unresolved) are listed and exit 1: such a project is not up to date.
+
 Needs git to merge files changed on both sides (exit 3 without it).
 
 Exit status: 0 updated (or nothing to do, or --dry-run); 1 updated, but conflicts are left to \
@@ -85,9 +90,19 @@ def _show(result: Updated) -> None:
     if result.dry_run:
         typer.echo(result.diff, nl=False)
     what = "would change" if result.dry_run else "updated"
-    versions = f"dlpick {result.from_version} -> {result.to_version}"
+    versions = f"template {result.template_from or 'unrecorded'} -> {result.template_to or 'unversioned'}"
+    versions += f", dlpick {result.from_version} -> {result.to_version}"
+    if result.changes:
+        typer.echo(f"template changes since {result.template_from or 'the project was made'}:")
+        for change in result.changes:
+            typer.echo(f"  {change}")
+    if result.unresolved:
+        typer.echo(
+            f"{result.project}: conflict markers still in: {', '.join(result.unresolved)} (resolve, then commit)"
+        )
     if not result.changed and not result.kept_deleted and not result.obsolete:
-        typer.echo(f"{result.project}: up to date with the template ({versions})")
+        if not result.unresolved:
+            typer.echo(f"{result.project}: up to date with the template ({versions})")
         return
     typer.echo(f"{result.project}: {what} ({versions})")
     rows = [

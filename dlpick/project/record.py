@@ -9,7 +9,8 @@
   common ancestor of `dlpick update`'s three-way merge, so an update works offline and with any later
   dlpick, whatever templates it ships. A tarball, not a folder of files: pytest, ruff and editors
   would otherwise pick up the copies of the project's modules and tests.
-- `.dlpick/base.json`: the dlpick version and template commit it came from, the framework and the answers.
+- `.dlpick/base.json`: the dlpick version, template version (templates/CHANGELOG.md) and commit it came
+  from, the framework and the answers.
 
 The tarball is deterministic (sorted entries, no times, owners or gzip name), so rendering the same
 template with the same answers gives the same bytes: a second update changes nothing.
@@ -152,9 +153,12 @@ def write(project: Path, framework: str, template: Path, given: dict[str, Any]) 
         "skip": SKIP,
     }
     record_cruft = url is not None
+    from dlpick.project import history
+
     record = {
         "format": FORMAT,
         "dlpick": __version__,
+        "template_version": history.current(template.parent),
         "framework": framework,
         "commit": commit,
         "context": answers(context),
