@@ -146,6 +146,9 @@ def test_update_warns_of_an_uncontrolled_cruft_record(tmp_path: Path, templates:
     assert record.uncontrolled_cruft(dest)
     (dest / ".cruft.json").write_text(json.dumps({"template": "https://git.example.com/team/t"}))
     assert not record.uncontrolled_cruft(dest)
+    assert record.cruft_moved_on(dest) is None  # no commit recorded by cruft
+    (dest / ".cruft.json").write_text(json.dumps({"template": "https://git.example.com/team/t", "commit": "abc123"}))
+    assert record.cruft_moved_on(dest) == "abc123"  # cruft updated it past dlpick's base (commit None here)
 
 
 def test_a_project_records_its_base_and_no_machine_path(tmp_path: Path, templates: Path):

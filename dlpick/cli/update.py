@@ -70,6 +70,11 @@ def update(
     from dlpick.workflows import update as flow
 
     result = flow.update(session(ctx), flow.UpdateRequest(project, dry_run=dry_run, force=force))
+    if moved := record.cruft_moved_on(project):
+        output.note(
+            f"`cruft update` moved this project to template commit {moved[:12]} after dlpick recorded its base: "
+            "conflicts cruft already resolved can come up again here; keep one update path (`dlpick update`)"
+        )
     if record.uncontrolled_cruft(project):
         output.note(
             f"{project / record.CRUFT_FILE} names {record.UNCONTROLLED_REPOSITORY}, which dlpick does not control: "

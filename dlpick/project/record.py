@@ -195,3 +195,16 @@ def read(project: Path) -> Record:
         raise BadInput(f"{where}: not a dlpick record (no framework or context)", hint="restore it from git")
     base = unpack((project / BASE_TAR).read_bytes(), str(project / BASE_TAR))
     return Record(str(data["framework"]), data["context"], str(data.get("dlpick", "?")), data.get("commit"), base)
+
+
+def cruft_moved_on(project: Path) -> str | None:
+    """The commit `.cruft.json` names when `cruft update` moved the project past dlpick's recorded base."""
+    try:
+        cruft = json.loads((project / CRUFT_FILE).read_text(encoding="utf-8")[:1_000_000])
+        base = json.loads((project / BASE_JSON).read_text(encoding="utf-8")[:1_000_000])
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cruft, dict) or not isinstance(base, dict):
+        return None
+    moved, recorded = cruft.get("commit"), base.get("commit")
+    return moved if isinstance(moved, str) and moved and moved != recorded else None
