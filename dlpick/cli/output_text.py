@@ -90,8 +90,8 @@ def escape(text: str) -> str:
 def _print_headline(out: Any, result: Recommendation, ranking: list[Ranked]) -> None:
     answers = result.answers
     where = ", ".join(answers.hardware) or "any hardware"
-    deploy = ", ".join(answers.deployment) or "no deployment constraint"
-    out.print(f"[bold]{answers.task}[/] on {where}, deploying to {deploy} (Python {answers.python})")
+    deploy = f"deploying to {', '.join(answers.deployment)}" if answers.deployment else "no deployment target given"
+    out.print(f"[bold]{answers.task}[/] on {where}, {deploy} (Python {answers.python})")
     decision = result.decision
     if not ranking:
         out.print("[bold red]No framework meets every hard constraint.[/] See the exclusions below.")
