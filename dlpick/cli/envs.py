@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -60,7 +61,7 @@ def list_command(
         typer.echo(f"not built by dlpick, never touched: {', '.join(left_alone)}")
 
 
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
     """Columns padded to their widest cell, sizes right-aligned: one environment a line, never wrapped."""
     if not rows:
         return []
