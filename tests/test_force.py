@@ -299,3 +299,25 @@ def test_envs_remove_all_asks_in_a_terminal(tmp_path: Path, monkeypatch: pytest.
     child.close()
     assert child.exitstatus == 0, child.before
     assert ours.exists() == (answer == "n")
+
+
+def test_force_with_another_framework_lists_the_old_templates_files_it_keeps(tmp_path: Path):
+    dest = tmp_path / "vision"
+    render.render("tensorflow", "image-classification", dest)
+    (dest / "mine.txt").write_text("my notes\n")
+    done = runner.invoke(
+        app,
+        ["scaffold", "pytorch", "-t", "image-classification", "-d", str(dest)]
+        + ["--force", "--no-verify", "--no-input", "--json"],
+    )
+    assert done.exit_code == 0, done.output
+    import json
+
+    left = json.loads(done.stdout)["left_over"]
+    assert "requirements-gpu.txt" in left and all((dest / rel).is_file() for rel in left)
+    assert "mine.txt" not in left and "requirements.txt" not in left  # the user's own; rewritten by pytorch
+    text = runner.invoke(
+        app,
+        ["scaffold", "pytorch", "-t", "image-classification", "-d", str(dest), "--force", "--no-verify", "--no-input"],
+    )
+    assert text.exit_code == 0 and "left over" not in text.stdout  # the base is now pytorch's: nothing new

@@ -187,6 +187,11 @@ def _print_rendered(result: ScaffoldResult, as_json: bool) -> None:
     typer.echo(f"{what} {rendered.project_dir}: {starter}")
     if rendered.overwritten:
         typer.echo(f"overwrote {len(rendered.overwritten)} file(s): {', '.join(rendered.overwritten)}")
+    if rendered.left_over:
+        typer.echo(
+            f"left over from the folder's previous template (kept; delete them if they are not yours): "
+            f"{', '.join(rendered.left_over)}"
+        )
     if rendered.backup:
         typer.echo(f"their previous versions are in {rendered.backup}")
 

@@ -72,6 +72,7 @@ class Rendered:
     backup: Path | None = None  # where the old versions git cannot give back were kept
     kept_staging: tuple[Path, ...] = ()  # stale staging folders left because they hold a user's files
     install: tuple[str, ...] = ()  # the template's install commands (its README and CI workflow show the same)
+    left_over: tuple[str, ...] = ()  # files the folder's previous template made that this one does not (kept)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,7 @@ class Rendered:
             "package_name": self.name.package,
             "replaced": self.replaced,
             "overwritten": list(self.overwritten),
+            "left_over": list(self.left_over),
             "backup": str(self.backup) if self.backup else None,
         }
 
@@ -317,6 +319,7 @@ def render(
     staging: Path | None = None
     held: int | None = None
     placed = overlay.Placed()
+    left_over: list[str] = []
     done = False
     try:
         created_parents = _make_parents(dest)
@@ -324,6 +327,7 @@ def render(
         project = render_tree(template, staging, context)
         with overlay.locked(dest.parent):  # one scaffold at a time writes into this folder
             if occupied:
+                left_over = _left_over(project, dest)  # before the new records replace the old ones
                 placed = _overlay(project, dest, staging)
             else:
                 placed.created = overlay.files_of(project)
@@ -352,7 +356,21 @@ def render(
         backup=placed.backup,
         kept_staging=tuple(kept),
         install=template.install,
+        left_over=tuple(left_over),
     )
+
+
+def _left_over(project: Path, dest: Path) -> list[str]:
+    """Files the previous render in `dest` made (its recorded base) that the new template does not: they are
+    kept (dlpick deletes nothing), and listed so the user knows they are the old template's."""
+    from dlpick.project import record
+
+    try:
+        old = record.read(dest).base
+    except BadInput:
+        return []
+    new = set(overlay.files_of(project))
+    return sorted(rel for rel in old if rel not in new and (dest / rel).is_file() and not record.is_bookkeeping(rel))
 
 
 def _overlay(project: Path, dest: Path, staging: Path) -> overlay.Placed:
