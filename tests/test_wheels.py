@@ -131,3 +131,13 @@ def test_only_requirements_that_can_be_cuda_builds_are_dry_run():
     assert wheels.may_take_cuda(["torch>=2.4,<3", "numpy"])
     assert wheels.may_take_cuda(["tensorflow[and-cuda]>=2.16"]) and wheels.may_take_cuda(["paddlepaddle-gpu==3.0"])
     assert not wheels.may_take_cuda(["tensorflow-cpu>=2.16", "numpy>=1.26", "pytensor"])
+
+
+def test_the_scripts_installer_refuses_a_cuda_build_before_installing(monkeypatch, capsys):
+    ran: list[list[str]] = []
+    monkeypatch.setattr(wheels, "torch_choice", lambda: wheels.Choice((), False, "no NVIDIA GPU found"))
+    monkeypatch.setattr(wheels, "_pip_plan", lambda python, args, scratch: PYPI_PLAN)
+    monkeypatch.setattr(wheels, "index_versions", lambda python, name, options=(): ["2.15.0"])
+    monkeypatch.setattr(wheels.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    assert wheels.install(["torch"]) == 3
+    assert ran == [] and "would take CUDA builds" in capsys.readouterr().err

@@ -180,7 +180,18 @@ def _pip_plan(python: str, args: Sequence[str], scratch: Path) -> list[tuple[str
 def install(args: Sequence[str]) -> int:
     """`pip install ARGS` with the current Python, never taking a CUDA build without an NVIDIA GPU."""
     import tempfile
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        pip = tuple(int(part) for part in re.findall(r"\d+", version("pip"))[:2])
+    except PackageNotFoundError:
+        pip = (0, 0)
+    if pip < (22, 2):  # `pip install --dry-run --report`
+        print(
+            f"dlpick: error: pip 22.2 or newer is needed here (run: {sys.executable} -m pip install -U pip)",
+            file=sys.stderr,
+        )
+        return 3
     choice = torch_choice()
     options = choice_options(choice)
     options += [f for path in user_constraints() for f in ("-c", str(path))]
