@@ -90,7 +90,7 @@ def test_no_gpu_and_no_cpu_build_refuses_before_installing(fake_resolver, tmp_pa
     _, offered = fake_resolver
     offered[:] = ["2.15.0", "2.14.1"]
     choice = wheels.Choice((), False, "no NVIDIA GPU found")
-    with pytest.raises(envs.EnvError) as raised:
+    with pytest.raises(wheels.Refused) as raised:
         wheels.cpu_only(["uv", "pip", "install", "torch"], choice, tmp_path, {}, None, 60)
     assert raised.value.exit_code == 3
     assert "would take CUDA builds (cuda-bindings==13.5.0" in raised.value.message
@@ -141,3 +141,20 @@ def test_the_scripts_installer_refuses_a_cuda_build_before_installing(monkeypatc
     monkeypatch.setattr(wheels.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
     assert wheels.install(["torch"]) == 3
     assert ran == [] and "would take CUDA builds" in capsys.readouterr().err
+
+
+def test_a_refused_environment_build_is_not_verified_and_leaves_nothing(tmp_path, monkeypatch):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "requirements.txt").write_text("torch>=2.4\n")
+    monkeypatch.setattr(wheels, "torch_choice", lambda: wheels.Choice((), False, "no NVIDIA GPU found"))
+
+    def refuse(*args, **kwargs):
+        raise wheels.Refused(*wheels.refusal(["nvidia-cublas==13.1.1.3"], wheels.Choice((), False, "none")))
+
+    monkeypatch.setattr(wheels, "cpu_only", refuse)
+    root = tmp_path / "envs"
+    with pytest.raises(envs.EnvError, match="would take CUDA builds") as raised:
+        envs.ensure(envs.spec_for(project, "pytorch"), root=root)
+    assert raised.value.exit_code == 3
+    assert envs.list_envs(root) == []  # the half-built venv is gone

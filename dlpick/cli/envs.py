@@ -95,13 +95,13 @@ def prune_command(
 ) -> None:
     """Remove the least recently used environments (unfinished builds first) until the cache fits in
     --max-size. Environments being built or checked right now, and folders dlpick did not build, stay."""
-    from dlpick.verify import envs
+    from dlpick.verify import envs, envs_prune
 
     limit = _size(max_size)
     root = envs.envs_dir()
     found = envs.list_envs()
-    busy = frozenset(env["name"] for env in found if envs.busy(Path(env["path"])))
-    chosen = envs.prune_plan(found, limit, keep=busy)
+    busy = frozenset(env["name"] for env in found if envs_prune.busy(Path(env["path"])))
+    chosen = envs_prune.prune_plan(found, limit, keep=busy)
     total = sum(env["bytes"] or 0 for env in found)
     for env in chosen:
         if not dry_run:

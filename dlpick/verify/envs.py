@@ -438,7 +438,10 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
         "TMP": str(scratch),
     }
     if wheels.may_take_cuda(spec.requirements):
-        cmd += wheels.cpu_only(cmd, choice, path, env, on_event, timeout)
+        try:
+            cmd += wheels.cpu_only(cmd, choice, path, env, on_event, timeout)
+        except wheels.Refused as exc:
+            raise EnvError(exc.message, exc.hint or "") from None
     _run(cmd, on_event, timeout, f"{tool} install", env=env, keep=keep)
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -531,40 +534,6 @@ def _used(path: Path) -> str | None:
         return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime((path / MARKER).stat().st_mtime))
     except OSError:
         return None
-
-
-def prune_plan(found: list[dict[str, Any]], max_bytes: int, keep: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """The environments to remove so all of them fit in `max_bytes`: unfinished builds first, then the least
-    recently used (an older `used` first), never one named in `keep`; needs each one's `bytes`."""
-    order = sorted(
-        (e for e in found if e["name"] not in keep), key=lambda env: (env["complete"], env.get("used") or "")
-    )
-    total = sum(env["bytes"] or 0 for env in found)
-    chosen = []
-    for env in order:
-        if total <= max_bytes:
-            break
-        chosen.append(env)
-        total -= env["bytes"] or 0
-    return chosen
-
-
-def busy(path: Path) -> bool:
-    """Another dlpick is building or checking this environment right now (its lock is held)."""
-    lock = Path(f"{path}.lock")
-    if not lock.is_file():
-        return False
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
 
 
 def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlpick.errors import MissingTool
+
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 INDEX_VAR = "DLPICK_TORCH_INDEX"
 ALLOW_VAR = "DLPICK_ALLOW_CUDA"
@@ -42,6 +44,10 @@ CUDA_NAMES = re.compile(r"^(nvidia-.*|cuda-toolkit|cuda-bindings|jax-cuda.*|cupy
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class Refused(MissingTool):
+    """The install would take a CUDA build here, or could not be resolved: nothing installed (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -225,13 +231,12 @@ def plan(cmd: list[str], env: dict[str, str], timeout: float) -> list[tuple[str,
     report = Path(env["TMPDIR"]) / "dlpick-plan.json"
     dry = [*cmd, "--dry-run"] if uv else [*cmd, "--dry-run", "--quiet", "--report", str(report)]
     from dlpick import processes
-    from dlpick.verify.envs import EnvError
 
     ran = processes.capture(dry, timeout, env=env)
     if ran.returncode != 0:
         last = " | ".join([line for line in (ran.stderr + ran.stdout).splitlines() if line.strip()][-2:])
         what = "resolving the install " + ("failed" if ran.returncode is not None else "timed out")
-        raise EnvError(f"{what}: {last or ran.error or 'no output'}", hint="fix requirements.txt, or pass --constraint")
+        raise Refused(f"{what}: {last or ran.error or 'no output'}", hint="fix requirements.txt, or pass --constraint")
     if uv:
         return re.findall(r"^ \+ (\S+)==(\S+)$", ran.stderr + ran.stdout, re.MULTILINE)
     items = json.loads(report.read_text(encoding="utf-8")).get("install", [])
@@ -248,8 +253,6 @@ def cpu_only(
 ) -> list[str]:
     """Options that keep a CUDA build out where no NVIDIA GPU was found (steps 2 and 3 above): the CPU
     builds pip's indexes offer, pinned; none to be had is an error before anything is downloaded."""
-    from dlpick.verify.envs import EnvError
-
     if allowed_cuda() or (choice.gpu if choice is not None else nvidia_gpu()):
         return []
     planned = plan(cmd, env, timeout)
@@ -267,7 +270,7 @@ def cpu_only(
             cuda = cuda_builds(plan([*cmd, *added], env, timeout))
     if cuda:
         why = choice or Choice((), False, "no NVIDIA GPU found")
-        raise EnvError(*refusal(cuda, why))
+        raise Refused(*refusal(cuda, why))
     return added
 
 
