@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +86,36 @@ def loads(text: str, where: str = "JSON", allow_nan: bool = False) -> Any:
         raise BadInput(f"{where}: not valid JSON: {' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
-def load(path: Path, what: str = "JSON file", allow_nan: bool = False) -> Any:
-    """Read and parse a JSON file; every problem is BadInput(f"{path}: ...") on one line."""
+def read_regular(path: Path, limit: int, what: str = "file") -> bytes:
+    """At most `limit` bytes of a regular file; BadInput for anything else (a folder, a named pipe, a
+    device such as /dev/zero), for a larger file, and for an unreadable one. Opening never blocks."""
     try:
-        with Path(path).open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BadInput(f"{path}: is a directory, expected a {what}") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise BadInput(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a {what}")
+    kind = os.fstat(fd).st_mode
+    if not stat.S_ISREG(kind):
+        os.close(fd)
+        if stat.S_ISDIR(kind):
+            raise BadInput(f"{path}: is a directory, expected a {what}")
+        raise BadInput(f"{path}: not a regular file (a pipe, socket or device), expected a {what}")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise BadInput(f"{path}: larger than {limit / (1024 * 1024):g} MiB; not a {what}")
+    return data
+
+
+def load(path: Path, what: str = "JSON file", allow_nan: bool = False, limit: int = MAX_BYTES) -> Any:
+    """Read and parse a JSON file; every problem is BadInput(f"{path}: ...") on one line."""
+    data = read_regular(Path(path), limit, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -29,17 +29,10 @@ TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 def read_text(path: Path, limit: int = MAX_BYTES) -> str:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BadInput(f"{path}: is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise BadInput(f"{path}: larger than {limit // (1024 * 1024)} MiB; not a dlpick file")
+    """A regular file's text (never a pipe or device, which could block or never end), bounded."""
+    from dlpick.jsonfile import read_regular
+
+    data = read_regular(path, limit, "YAML file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -452,3 +452,57 @@ def test_reusing_an_environment_marks_it_used(tmp_path: Path):
     os.utime(path / envs.MARKER, (1_000_000, 1_000_000))
     assert envs.ensure(spec, root=root).reused
     assert (path / envs.MARKER).stat().st_mtime > 1_000_000
+
+
+USER = """
+import sys
+from pathlib import Path
+from dlpick.verify import envs
+spec = envs.spec_for(Path(sys.argv[1]), "none")
+env = envs.ensure(spec, root=Path(sys.argv[2]))
+print(env.path.name, flush=True)
+sys.stdin.readline()  # uses the environment until told to stop
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="flock and /proc as on Linux")
+def test_envs_remove_refuses_an_environment_another_dlpick_is_using_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    project = project_with(tmp_path, requirements_txt="# nothing\n")
+    root = tmp_path / "envs"
+    spec = envs.spec_for(project, "none")
+    path = root / f"none-venv-{spec.key()}"  # a finished environment, as a build leaves it
+    (path / "bin").mkdir(parents=True)
+    (path / "bin" / "python").symlink_to(sys.executable)
+    (path / envs.MARKER).write_text(json.dumps({"spec": {"kind": "venv", "framework": "none"}, "bytecode": True}))
+    envs.owner_file(path).write_text(json.dumps({"name": path.name}))
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+    user = subprocess.Popen(
+        [sys.executable, "-c", USER, str(project), str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert user.stdout is not None and user.stdout.readline().strip() == path.name
+        refused = runner.invoke(app, ["envs", "remove", path.name])
+        assert refused.exit_code == 2 and f"process {user.pid}" in refused.output, refused.output
+        assert (path / envs.MARKER).is_file()
+        assert runner.invoke(app, ["envs", "remove", "--all", "--yes"]).exit_code != 0 and path.is_dir()
+    finally:
+        user.communicate("done\n", timeout=60)
+    removed = runner.invoke(app, ["envs", "remove", path.name])
+    assert removed.exit_code == 0, removed.output
+    assert not path.exists() and not list(root.iterdir())
+
+
+def test_envs_remove_refuses_an_environment_being_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import fcntl
+
+    root = tmp_path / "envs"
+    path = root / "theano-venv-0123456789abcdef"
+    path.mkdir(parents=True)
+    envs.owner_file(path).write_text(json.dumps({"name": path.name}))
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+    with (root / f"{path.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # a builder holds it
+        refused = runner.invoke(app, ["envs", "remove", path.name])
+    assert refused.exit_code == 2 and "being built" in refused.output and path.is_dir()

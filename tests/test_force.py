@@ -4,6 +4,7 @@ deleted the whole destination)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -301,23 +302,25 @@ def test_envs_remove_all_asks_in_a_terminal(tmp_path: Path, monkeypatch: pytest.
     assert ours.exists() == (answer == "n")
 
 
-def test_force_with_another_framework_lists_the_old_templates_files_it_keeps(tmp_path: Path):
-    dest = tmp_path / "vision"
-    render.render("tensorflow", "image-classification", dest)
-    (dest / "mine.txt").write_text("my notes\n")
-    done = runner.invoke(
-        app,
-        ["scaffold", "pytorch", "-t", "image-classification", "-d", str(dest)]
-        + ["--force", "--no-verify", "--no-input", "--json"],
+def test_force_with_another_framework_lists_the_previous_templates_files_it_leaves(tmp_path: Path):
+    """`scaffold pytorch --force` over a TensorFlow project: TensorFlow's files stay (they may be the
+    user's now) and are listed as left over, in the text output and the JSON."""
+    dest = tmp_path / "proj"
+    render.render("tensorflow", TASK, dest)
+    previous = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    fresh = render.render("pytorch", TASK, tmp_path / "fresh", name="proj")
+    theirs = {p.relative_to(fresh.project_dir).as_posix() for p in fresh.project_dir.rglob("*") if p.is_file()}
+    expected = sorted(rel for rel in previous - theirs if not rel.startswith(".dlpick/"))
+    assert expected, "the two templates make different files"
+    result = runner.invoke(
+        app, ["scaffold", "pytorch", "-t", TASK, "-d", str(dest), "--force", "--no-verify", "--json"]
     )
-    assert done.exit_code == 0, done.output
-    import json
-
-    left = json.loads(done.stdout)["left_over"]
-    assert "requirements-gpu.txt" in left and all((dest / rel).is_file() for rel in left)
-    assert "mine.txt" not in left and "requirements.txt" not in left  # the user's own; rewritten by pytorch
-    text = runner.invoke(
-        app,
-        ["scaffold", "pytorch", "-t", "image-classification", "-d", str(dest), "--force", "--no-verify", "--no-input"],
-    )
-    assert text.exit_code == 0 and "left over" not in text.stdout  # the base is now pytorch's: nothing new
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["left_over"] == expected
+    assert all((dest / rel).is_file() for rel in expected)  # listed, never deleted
+    again = tmp_path / "again" / "proj"
+    render.render("tensorflow", TASK, again)
+    text = runner.invoke(app, ["scaffold", "pytorch", "-t", TASK, "-d", str(again), "--force", "--no-verify"])
+    assert text.exit_code == 0, text.output
+    assert "left in place from the previous template" in text.output

@@ -6,6 +6,7 @@ pytorch template from a git clone, as a team would with dlpick's public reposito
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -398,3 +399,52 @@ def test_the_shipped_templates_have_a_version_a_project_records(tmp_path: Path):
     version = history.current(ROOT / "templates")
     dest = render.render("pytorch", "tabular-regression", tmp_path / "p").project_dir
     assert json.loads((dest / record.BASE_JSON).read_text())["template_version"] == version
+
+
+def test_an_update_that_waited_for_another_merges_onto_the_base_that_one_left(
+    project: Path, templates: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two updates at once: the second reads the record only once it holds the lock, so it finds the
+    first one's work done instead of merging the old base again (nested conflict markers)."""
+    real = core.overlay.locked
+    first: list[bool] = []
+
+    @contextlib.contextmanager
+    def locked(folder: Path, blocking: bool = True):
+        if not first:  # another dlpick's update runs to the end while this one waits for the lock
+            first.append(True)
+            core.update(project, force=True, templates_root=templates)
+        with real(folder, blocking) as held:
+            yield held
+
+    monkeypatch.setattr(core.overlay, "locked", locked)
+    core.update(project, force=True, templates_root=templates)
+    text = (project / "conflict.txt").read_text()
+    assert text.count("<<<<<<<") == 1 and text.count(">>>>>>>") == 1, text
+
+
+def test_a_signal_during_the_swap_reports_exactly_what_was_written(
+    tmp_path: Path, templates: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import signal
+
+    from dlpick import processes
+
+    dest = tmp_path / "plain" / "demo"  # outside git: every overwritten file is backed up during the swap
+    render.render("tiny", "tabular-regression", dest, templates_root=templates)
+    user_edits(dest)
+    write_template(templates, V2, b"\x89PNG\0v2")
+    monkeypatch.setattr(processes, "_outcome", [])
+    real_keep = core.overlay._keep
+
+    def keep(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # held until the swap is done
+        return real_keep(*args, **kwargs)
+
+    monkeypatch.setattr(core.overlay, "_keep", keep)
+    with pytest.raises(processes.Interrupted):
+        core.update(dest, templates_root=templates)
+    said = processes.outcome()
+    assert "nothing was written" not in said
+    assert "conflict.txt" in said and "with conflict markers" in said and "unchanged.txt" in said, said
+    assert "<<<<<<<" in (dest / "conflict.txt").read_text()

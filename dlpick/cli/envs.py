@@ -103,9 +103,15 @@ def prune_command(
     busy = frozenset(env["name"] for env in found if envs_prune.busy(Path(env["path"])))
     chosen = envs_prune.prune_plan(found, limit, keep=busy)
     total = sum(env["bytes"] or 0 for env in found)
+    from dlpick.errors import BadInput
+
     for env in chosen:
         if not dry_run:
-            envs.remove(Path(env["path"]), root)
+            try:
+                envs.remove(Path(env["path"]), root)
+            except BadInput as exc:  # another dlpick took it up meanwhile
+                typer.echo(f"kept {env['name']}: {exc.message}")
+                continue
         total -= 0 if dry_run else env["bytes"] or 0
         typer.echo(f"{'would remove' if dry_run else 'removed'} {env['name']} ({_human(env['bytes'])})")
     if not chosen:

@@ -191,7 +191,7 @@ def _print_rendered(result: ScaffoldResult, as_json: bool) -> None:
         typer.echo(f"overwrote {len(rendered.overwritten)} file(s): {', '.join(rendered.overwritten)}")
     if rendered.left_over:
         typer.echo(
-            f"left over from the folder's previous template (kept; delete them if they are not yours): "
+            f"left in place from the previous template, not deleted ({len(rendered.left_over)} file(s)): "
             f"{', '.join(rendered.left_over)}"
         )
     if rendered.backup:

@@ -20,9 +20,14 @@ the run records the machine's load before and while each worker ran, and warns (
 a spread is wide or the machine was busy (`bench_trust`). The JSON keeps the format id
 "dlpick-bench/1" and its keys, extended with: "repeats", "worker" (which benchmark code ran), "trust"
 (the rules), "load", "warnings"; per figure "repeats", "repeat_s", "repeat_steps_per_s", "spread",
-"load", "warnings", "worker_version"; per framework "missing" (a module the benchmark needs that is
-not installed: status "not installed", with the install command). A file from before these keys still
-loads: its figures are single timed passes, which `recommend --bench` does not count (the reason says so).
+"load", "warnings", "worker_version"; per framework "missing": the list of what it needs and lacks (its
+projects' declared requirements, checked before any worker starts: `bench_projects.check_requirements`;
+or a module a worker found missing), status "not installed", with one install command. Then nothing
+runs: the other frameworks are "not run". Per framework "warnings": e.g. a declared requirement
+installed at a version its projects exclude (measured all the same). A device the run asks for that
+the machine or a framework lacks is "no device" (not measured, exit 3), never "failed". A file from
+before these keys still loads: its figures are single timed passes, which `recommend --bench` does not
+count (the reason says so).
 """
 
 from __future__ import annotations
@@ -81,16 +86,17 @@ class Run:
 
     framework: str
     name: str
-    status: str  # "pending", "measured", "failed", "not installed", "no benchmark"
+    status: str  # "pending", "measured", "failed", "not installed", "no device", "not run", "no benchmark"
     version: str | None = None
     install: str | None = None
     error: str | None = None
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
-    missing: str | None = None  # installed, but a module its benchmark needs is not: not measured (exit 3)
+    missing: list[str] = field(default_factory=list)  # what it needs and lacks: not measured (exit 3)
     worker: str = bench_engine.WORKER  # its template's engine, in a rendered project
     python: str | None = None  # the interpreter the worker ran under (None: dlpick's own)
     env: str | None = None  # --isolated: the project's environment
     module: str | None = None  # the knowledge base's first import name: where the engine worker reads the version
+    warnings: list[str] = field(default_factory=list)  # e.g. a declared requirement at another version
 
     def to_json(self) -> dict[str, Any]:
         devices = sorted({m["device"] for m in self.models.values() if m.get("status") == "ok"})
@@ -107,6 +113,7 @@ class Run:
             "worker": self.worker,
             "python": self.python,
             "env": self.env,
+            "warnings": self.warnings,
         }
 
 
@@ -177,7 +184,7 @@ def run_worker(
     project: Path | None = None,
     module: str | None = None,
 ) -> dict[str, Any]:
-    """One worker process; always a dict with "status" ok or failed (with the error), never raises.
+    """One worker process; always a dict with "status" ok, failed (with the error), missing or no device; never raises.
 
     It runs the project's engine (bench_engine.py, copied into `project`, a rendered template: see
     `bench_projects.bench_project`, which renders the cached one when `project` is None) in the
@@ -251,30 +258,44 @@ def bench(
     isolated: bool = False,
     envs_root: Path | None = None,
     projects_root: Path | None = None,
+    constraints: Iterable[Path] = (),
+    python: str | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark and return its JSON document (not yet saved).
 
     `isolated`: engine frameworks run in their project's isolated environment (built under
-    `envs_root`, default the cache `verify --isolated` uses); `projects_root`: where the rendered
-    projects are cached (default bench_projects.projects_dir())."""
+    `envs_root`, default the cache `verify --isolated` uses, with the pip `constraints` files);
+    `projects_root`: where the rendered projects are cached (default bench_projects.projects_dir()).
+    Otherwise workers run under `python` (default dlpick's own), whose requirements are checked first:
+    a framework short of any is not run, nor then is any other (the document says what each lacks)."""
     from dlpick import __version__
     from dlpick.machine.hardware import detect_machine, detected_hardware_ids
 
     machine = detect_machine(timeout=5)
     hardware = detected_hardware_ids(machine)
+    _check_device(device, hardware)
     runs = plan(frameworks, requested, hardware, isolated)
-    if not any(run.status == "pending" for run in runs):
-        raise MissingTool(*_nothing_to_run(runs))
     chosen = specs(quick, models, steps, batch, repeats)
+    short = []
+    if not isolated:
+        short = bench_projects.check_requirements(
+            frameworks, runs, chosen, device, python or sys.executable, requested, projects_root
+        )
+    for run in runs if short else ():
+        if run.status == "pending":
+            run.status = "not run"
+            run.error = f"not run while other frameworks' requirements are missing (`dlpick bench {run.framework}`)"
+    if not short and not any(run.status == "pending" for run in runs):
+        raise MissingTool(*_nothing_to_run(runs))
     limit = timeout or TIMEOUT["quick" if quick else "full"]
-    if on_event:
+    if on_event and not short:
         on_event("plan", sum(len(chosen) for run in runs if run.status == "pending"))
-    where = bench_projects.Where(isolated, envs_root, projects_root)
+    where = bench_projects.Where(isolated, envs_root, projects_root, tuple(constraints))
     before = bench_trust.load_now()  # before any worker of ours adds to it
     started = time.monotonic()
     for run in runs:
         if run.status == "pending":
-            _run_models(run, chosen, device, limit, machine.cpu_model, on_event, where)
+            _run_models(run, chosen, device, limit, machine.cpu_model, on_event, where, python)
     figures = [m for run in runs for m in run.models.values() if m.get("status") == "ok"]
     created = datetime.now(timezone.utc).replace(microsecond=0)
     return {
@@ -306,6 +327,7 @@ def bench(
         "trust": bench_trust.rules(),
         "load": bench_trust.load_summary(before, figures),
         "warnings": bench_trust.before_warnings(before)
+        + [f"{run.name}: {w}" for run in runs for w in run.warnings]
         + [
             f"{run.name} {model}: {w}" for run in runs for model, m in run.models.items() for w in m.get("warnings", [])
         ],
@@ -329,6 +351,7 @@ def _run_models(
     cpu_model: str | None,
     on_event: OnEvent | None,
     where: bench_projects.Where | None = None,
+    python: str | None = None,
 ) -> None:
     """Measure one framework's models, one worker each; stop at the first that fails or lacks a module."""
     for model, spec in chosen.items():
@@ -337,7 +360,7 @@ def _run_models(
         project, result = bench_projects.setup(run, model, device, where or bench_projects.Where())
         if result is None:
             probe = bench_trust.LoadProbe()
-            result = run_worker(run.framework, model, spec, device, limit, run.python, project, run.module)
+            result = run_worker(run.framework, model, spec, device, limit, run.python or python, project, run.module)
             if result["status"] == "ok":
                 result["load"] = probe.stop()
         _record(run, model, result, cpu_model)
@@ -355,9 +378,11 @@ def _record(run: Run, model: str, result: dict[str, Any], cpu_model: str | None)
         if result.get("device") == "cpu" and not result.get("device_name"):
             result["device_name"] = cpu_model
         run.version = result.get("version", run.version)
+    elif result["status"] == "no device":
+        run.status, run.error = "no device", f"{model}: {result.get('error')}"
     elif result["status"] == "missing":
         module = str(result.get("module"))
-        run.status, run.missing = "not installed", module
+        run.status, run.missing = "not installed", [module]
         run.install = result.get("install") or f"pip install {PIP_NAMES.get(module, module)}"
         run.error = f"{model}: the benchmark needs {module}, which is not installed here: not measured"
         if result.get("error") and result.get("install"):  # an isolated environment that cannot be built
@@ -365,6 +390,21 @@ def _record(run: Run, model: str, result: dict[str, Any], cpu_model: str | None)
     else:
         run.status, run.error = "failed", f"{model}: {result.get('error')}"
     run.models[model] = result
+
+
+# The machine's hardware that a --device needs (ROCm builds of PyTorch and others call an AMD GPU "cuda").
+DEVICE_HARDWARE = {"cuda": ("nvidia-gpu", "amd-gpu"), "mps": ("apple-silicon",)}
+
+
+def _check_device(device: str, hardware: Iterable[str]) -> None:
+    """A device the machine does not have: not measured (exit 3) before anything runs, never "failed"."""
+    needs = DEVICE_HARDWARE.get(device)
+    if needs and not set(needs) & set(hardware):
+        kinds = " or ".join(needs)
+        raise MissingTool(
+            f"--device {device}: this machine has no {kinds} that dlpick finds; nothing was measured or saved",
+            hint="`dlpick doctor` shows what it finds; --device cpu or auto measures what is here",
+        )
 
 
 def devices_used(runs: Iterable[Run]) -> list[str]:

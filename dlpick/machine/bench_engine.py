@@ -22,7 +22,7 @@ library is imported at module level; the project's modules are imported from DIR
 working folder, NumPy and the framework through them. It is run as a script (copied next to
 bench_worker.py, whose timing helpers it uses: `_timed`, `aggregate`) or as
 `python -m dlpick.machine.bench_engine`. Output and exit status as bench_worker's: one JSON line,
-0 measured, 1 failed, 3 a module is missing.
+0 measured, 1 failed, 3 a module or the device asked for is missing.
 """
 
 from __future__ import annotations
@@ -104,10 +104,15 @@ def run(
     import numpy as np
 
     if device not in engine.DEVICES:
-        raise RuntimeError(f"the {engine.NAME} template has no device {device!r} (it has {', '.join(engine.DEVICES)})")
+        raise bench_worker.NoDevice(
+            f"the {engine.NAME} template has no device {device!r} (it has {', '.join(engine.DEVICES)})"
+        )
     config = config_mod.load_config()
     config_mod.seed_everything(config["seed"])
-    kind = engine.select_device(device)
+    try:
+        kind = engine.select_device(device)
+    except SystemExit as exc:  # the engine's one line: "--device cuda but no CUDA device is visible"
+        raise bench_worker.NoDevice(str(exc).removeprefix("error: ")) from None
     engine.seed(config["seed"])
     train, _, _, preprocess = data.prepare(config)
     net = engine.build(preprocess, config)

@@ -6,14 +6,19 @@ its tabular-classification project for the mlp, its image-classification project
 is rendered once into dlpick's cache (`projects_dir()`, one folder per dlpick version and hash of
 the template's files, so a changed template renders anew), with the engine worker copied into it.
 `--isolated` runs it in the project's own environment: the one `verify --isolated` builds from the
-project's requirements (cached and shared with it), so a framework need not be installed beside
-dlpick to be measured.
+project's requirements (cached and shared with it, built the same way: `verify.envs.spec_for` and
+`envs.ensure`, with the same constraint files), so a framework need not be installed beside dlpick to
+be measured. Without it, `check_requirements` first reads what the projects declare (verify's check,
+`verify.requirements`) and names every requirement the interpreter lacks, per framework, before any
+worker starts.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import re
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,12 +85,15 @@ def bench_project(framework: str, model: str, root: Path | None = None) -> Path:
     return project
 
 
-def engine_python(project: Path, framework: str, device: str, envs_root: Path | None) -> tuple[str, str]:
-    """(python, environment folder) of the project's isolated environment, built on first use (the
-    cache `verify --isolated` uses; `envs_root` overrides it)."""
+def engine_python(
+    project: Path, framework: str, device: str, envs_root: Path | None, constraints: Sequence[Path] = ()
+) -> tuple[str, str]:
+    """(python, environment folder) of the project's isolated environment, built on first use by the
+    builder `verify --isolated` uses (the same cache; `envs_root` overrides it; `constraints`: its
+    --constraint files)."""
     from dlpick.verify import envs
 
-    spec = envs.spec_for(project, framework, device="cuda" if device == "cuda" else "cpu")
+    spec = envs.spec_for(project, framework, constraints, device="cuda" if device == "cuda" else "cpu")
     built = envs.ensure(spec, root=envs_root)
     return built.python, str(built.path)
 
@@ -97,6 +105,70 @@ class Where:
     isolated: bool = False
     envs_root: Path | None = None  # None: the cache `verify --isolated` uses
     projects_root: Path | None = None  # None: projects_dir()
+    constraints: tuple[Path, ...] = ()  # pip constraint files for the isolated environments
+
+
+def _canonical(requirement: str) -> str:
+    """A requirement line's distribution name, normalised as pip compares names (PEP 503)."""
+    name = re.split(r"[\s\[<>=!~;@(]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def check_requirements(
+    frameworks: Mapping[str, Any],
+    runs: Iterable[Any],
+    models: Iterable[str],
+    device: str,
+    python: str,
+    asked: Iterable[str] = (),
+    projects_root: Path | None = None,
+) -> list[Any]:
+    """Before any worker starts: every requirement each framework's projects declare (verify's check,
+    without the dev extra: bench runs no tests) that `python` lacks.
+
+    Checked: the frameworks about to run (installed: their own distributions are left to `plan`, where
+    one build stands for another, tensorflow for tensorflow-cpu) and those in `asked` that are not
+    installed. Each one short of something becomes "not installed" with `missing` (every requirement,
+    as declared), its `error` (one line) and one `install` command: pip's, in `python`, of exactly
+    the missing set (after the knowledge base's command for the framework itself where that is
+    missing too). One installed at a version they exclude is a warning, not a stop: the benchmark
+    uses a part of the project (no export, no server) and says which version it measured. Returns
+    the runs short of something."""
+    from dlpick.errors import DlpickError
+    from dlpick.verify import requirements
+
+    variant = "cuda" if device == "cuda" else "cpu"
+    asked, engines = set(asked), engine_frameworks()
+    short = []
+    for run in runs:
+        pending = run.status == "pending"
+        if not pending and not (run.status == "not installed" and run.framework in asked & engines):
+            continue
+        try:
+            projects = [bench_project(run.framework, model, projects_root) for model in dict.fromkeys(models)]
+        except (DlpickError, OSError):
+            continue  # the run reports it as its error (setup)
+        own = {_canonical(name) for name in frameworks[run.framework].distributions}
+        lines = [line for project in projects for line in requirements.declared(project, variant, dev=False)]
+        lines = [line for line in dict.fromkeys(lines) if not (pending and _canonical(line) in own)]
+        unmet = requirements.unmet(python, lines, projects[0]) if lines else []
+        # A marker that held here (the probe skips the others) says nothing more: pip is given the bare line.
+        unmet = [requirements.Unmet(item.requirement.split(";", 1)[0].strip(), item.installed) for item in unmet]
+        other = [item.describe() for item in unmet if item.installed is not None]
+        if other:  # it may well run (an export pin, say): measured, and the result says so
+            run.warnings.append(f"its projects declare {', '.join(other)}; measured with the version installed")
+        run.missing = [item.requirement for item in unmet if item.installed is None]
+        if not run.missing:
+            continue
+        framework_too = any(_canonical(line) in own for line in run.missing) and not pending and run.install
+        rest = [line for line in run.missing if not (framework_too and _canonical(line) in own)]
+        commands = [run.install] if framework_too else []
+        if rest:
+            commands.append(" ".join([shlex.quote(python), "-m", "pip", "install", *map(shlex.quote, rest)]))
+        run.status, run.install = "not installed", " && ".join(commands)
+        run.error = f"its projects need {', '.join(run.missing)}, not installed"
+        short.append(run)
+    return short
 
 
 def setup(run: Any, model: str, device: str, where: Where) -> tuple[Path | None, dict[str, Any] | None]:
@@ -108,7 +180,7 @@ def setup(run: Any, model: str, device: str, where: Where) -> tuple[Path | None,
     try:
         project = bench_project(run.framework, model, where.projects_root)
         if where.isolated and run.python is None:
-            run.python, run.env = engine_python(project, run.framework, device, where.envs_root)
+            run.python, run.env = engine_python(project, run.framework, device, where.envs_root, where.constraints)
     except EnvError as exc:
         module = "its isolated environment"
         return None, {"status": "missing", "module": module, "error": exc.message, "install": exc.hint}

@@ -124,14 +124,20 @@ def missing_module(exc: BaseException) -> str | None:
     return None
 
 
+class NoDevice(Exception):
+    """The device asked for is not there (for this framework): "no device", not measured, never "failed"."""
+
+
 def report(
     head: dict[str, Any], measure: Callable[[], dict[str, Any]], errors: tuple[type[BaseException], ...] = (Exception,)
 ) -> int:
     """Print the one JSON line of a worker (`head` with the measurement, or the error as data: the parent
-    shows it, never a number) and return the exit status: 0 ok, 3 a module is missing, 1 failed.
-    A SystemExit among `errors` (an engine's one-line error) is reported by its message alone."""
+    shows it, never a number) and return the exit status: 0 ok, 3 a module or the device is missing,
+    1 failed. A SystemExit among `errors` (an engine's one-line error) is reported by its message alone."""
     try:
         result = {**head, "status": "ok", **measure()}
+    except NoDevice as exc:
+        result = {**head, "status": "no device", "error": str(exc).strip()}
     except errors as exc:
         text = str(exc) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
         result = {**head, "status": "failed", "error": text.strip()}
@@ -140,4 +146,4 @@ def report(
             result.update(status="missing", module=module)
     sys.stdout.flush()
     print(json.dumps(result), flush=True)
-    return {"ok": 0, "missing": 3}.get(result["status"], 1)
+    return {"ok": 0, "missing": 3, "no device": 3}.get(result["status"], 1)

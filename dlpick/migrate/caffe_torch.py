@@ -9,7 +9,9 @@ flattens from its axis; BatchNorm stores its statistics multiplied by a scale fa
 
 from __future__ import annotations
 
+import ast
 import keyword
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +23,20 @@ from dlpick.errors import BadInput
 from dlpick.migrate.caffe_net import Layer, Net
 from dlpick.migrate.prototxt import Message
 
-RESERVED = {"self", "torch", "nn", "F", "forward", "training", "eval", "train", "type", "float", "double", "half"}
+# Names a generated module already uses, and nn.Module's own attributes (an attribute of that name would be
+# shadowed by the method, or replace the module's state).
+RESERVED = {
+    *("self", "torch", "nn", "F", "Path", "Net", "load", "annotations", "super", "training"),
+    *("T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile"),
+    *("cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer"),
+    *("get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia"),
+    *("named_buffers", "named_children", "named_modules", "named_parameters", "parameters"),
+    *("register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook"),
+    *("register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook"),
+    *("register_load_state_dict_pre_hook", "register_module", "register_parameter", "register_state_dict_post_hook"),
+    *("register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule", "share_memory"),
+    *("state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad"),
+}
 
 HELPERS = {
     "Scale": '''
@@ -125,17 +140,72 @@ class Generated:
 
 
 def identifier(name: str, taken: set[str]) -> str:
-    """A Python identifier for a Caffe name: other characters become _, clashes get a suffix."""
-    base = re.sub(r"\W", "_", name) or "_"
-    if base[0].isdigit():
-        base = f"_{base}"
+    """A Python identifier for a Caffe or MXNet name: ASCII letters, digits and _ only (other characters
+    become _; Python would fold some non-ASCII letters together), starting with a letter (a leading _
+    would be name-mangled or clash with nn.Module's own state), never a keyword or a name nn.Module
+    uses; clashes get a suffix. The result is checked: only it, never the name, goes into source."""
+    base = re.sub(r"[^0-9A-Za-z_]", "_", name)
+    if not base or not base[0].isalpha():
+        base = f"n_{base}"
     if keyword.iskeyword(base) or base in RESERVED:
         base = f"{base}_"
     candidate, number = base, 2
     while candidate in taken:
         candidate, number = f"{base}_{number}", number + 1
+    if not (candidate.isidentifier() and candidate.isascii()):  # pragma: no cover - the rules above make it one
+        raise BadInput(f"{name!r}: cannot be made a Python identifier")
     taken.add(candidate)
     return candidate
+
+
+def number(value: Any, what: str) -> str:
+    """A finite number from a model file, as Python source (repr): `nan` or `inf` would not be code."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"{what} is {value!r}, not a number") from None
+    if not math.isfinite(result):
+        raise BadInput(f"{what} is {value!r}, not a finite number")
+    return repr(result)
+
+
+def integers(values: Any, what: str) -> tuple[int, ...]:
+    """A tuple of integers from a model file (bool, float or text refused)."""
+    items = tuple(values) if isinstance(values, tuple | list) else (values,)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise BadInput(f"{what} is {values!r}, expected integers")
+    return tuple(int(v) for v in items)
+
+
+def checked(source: str, layers: int) -> str:
+    """The generated source, parsed and checked statement by statement before anything imports it: at the
+    top one docstring, the four imports, constants, helper classes, Net and load(); in Net.__init__
+    super().__init__() and one `self.ATTR = CALL` per layer; in forward one `NAME = self.ATTR(...)` per
+    layer and a return. A name that became code would add or change a statement (or not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:  # pragma: no cover - a bug of the generator, reported as such
+        raise BadInput(f"the written model.py does not parse (line {exc.lineno}: {exc.msg}): a bug") from None
+    imports = [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    top = (ast.Expr, ast.ImportFrom, ast.Import, ast.Assign, ast.ClassDef, ast.FunctionDef)
+    net = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Net"]
+    methods = {f.name: f for f in net[0].body if isinstance(f, ast.FunctionDef)} if net else {}
+    init, forward = methods.get("__init__"), methods.get("forward")
+    problems = [
+        not all(isinstance(n, top) for n in tree.body),
+        sum(isinstance(n, ast.Expr) for n in tree.body) != 1,
+        imports
+        != ["from __future__ import annotations", "from pathlib import Path", "import torch", "from torch import nn"],
+        init is None or forward is None or len(init.body) != layers + 1 or len(forward.body) != layers + 1,
+    ]
+    if not any(problems):
+        assert init is not None and forward is not None
+        assigns = [*init.body[1:], *forward.body[:-1]]
+        problems.append(not all(isinstance(a, ast.Assign) and isinstance(a.value, ast.Call) for a in assigns))
+        problems.append(not isinstance(forward.body[-1], ast.Return))
+    if any(problems):  # pragma: no cover - the tests feed hostile names; this guards the generator itself
+        raise BadInput("the written model.py has statements the generator does not write: a bug, please report it")
+    return source
 
 
 def _pair(param: Message, name: str, default: int, dims: int) -> tuple[int, ...]:
@@ -191,8 +261,8 @@ def _layer_code(layer: Layer, blobs: list[tuple[int, ...]], bottom: list[int], h
         extra = ", count_include_pad=True" if average else ""
         return f"nn.{name}Pool{dims}d({kernel}, stride={stride}, padding={pad}, ceil_mode={ceil}{extra})", None
     if kind == "ReLU":
-        slope = float(p.msg("relu_param").get("negative_slope", 0.0))
-        return ("nn.ReLU()" if slope == 0 else f"nn.LeakyReLU({slope!r})"), None
+        slope = number(p.msg("relu_param").get("negative_slope", 0.0), "negative_slope")
+        return ("nn.ReLU()" if float(slope) == 0 else f"nn.LeakyReLU({slope})"), None
     if kind == "PReLU":
         count = int(np.prod(blobs[0])) if blobs[0] else 1
         return f"nn.PReLU({count})", lambda b: {"weight": b[0].reshape(-1)}
@@ -202,13 +272,14 @@ def _layer_code(layer: Layer, blobs: list[tuple[int, ...]], bottom: list[int], h
         return "nn.Tanh()", None
     if kind == "LRN":
         lrn = p.msg("lrn_param")
-        size, alpha, beta = int(lrn.get("local_size", 5)), float(lrn.get("alpha", 1.0)), float(lrn.get("beta", 0.75))
+        size = integers(lrn.get("local_size", 5), "local_size")[0]
+        alpha, beta = number(lrn.get("alpha", 1.0), "alpha"), number(lrn.get("beta", 0.75), "beta")
         if lrn.get("norm_region", "ACROSS_CHANNELS") in ("WITHIN_CHANNEL", 1):
             helpers.add("WithinChannelLRN")
-            return f"WithinChannelLRN({size}, {alpha!r}, {beta!r})", None
-        return f"nn.LocalResponseNorm({size}, alpha={alpha!r}, beta={beta!r}, k={float(lrn.get('k', 1.0))!r})", None
+            return f"WithinChannelLRN({size}, {alpha}, {beta})", None
+        return f"nn.LocalResponseNorm({size}, alpha={alpha}, beta={beta}, k={number(lrn.get('k', 1.0), 'k')})", None
     if kind == "BatchNorm":
-        eps = float(p.msg("batch_norm_param").get("eps", 1e-5))
+        eps = number(p.msg("batch_norm_param").get("eps", 1e-5), "eps")
         dims = {2: 1, 3: 1, 4: 2, 5: 3}.get(len(bottom), 2)
 
         def fill_bn(b: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -220,7 +291,7 @@ def _layer_code(layer: Layer, blobs: list[tuple[int, ...]], bottom: list[int], h
                 "num_batches_tracked": np.zeros((), np.int64),
             }
 
-        return f"nn.BatchNorm{dims}d({blobs[0][0]}, eps={eps!r}, affine=False)", fill_bn
+        return f"nn.BatchNorm{dims}d({int(blobs[0][0])}, eps={eps}, affine=False)", fill_bn
     if kind == "Scale":
         sp = p.msg("scale_param")
         helpers.add("Scale")
@@ -238,25 +309,29 @@ def _layer_code(layer: Layer, blobs: list[tuple[int, ...]], bottom: list[int], h
         ep = p.msg("eltwise_param")
         helpers.add("Eltwise")
         operation = {0: "PROD", 1: "SUM", 2: "MAX"}.get(ep.get("operation", "SUM"), ep.get("operation", "SUM"))
-        coeffs = tuple(float(c) for c in ep.all("coeff"))
-        return f"Eltwise({str(operation)!r}{f', {coeffs}' if coeffs else ''})", None
+        if operation not in ("PROD", "SUM", "MAX"):
+            raise BadInput(f"layer {layer.name!r}: Eltwise operation {operation!r} is not PROD, SUM or MAX")
+        coeffs = ", ".join(number(c, "coeff") for c in ep.all("coeff"))
+        return f"Eltwise({operation!r}{f', ({coeffs},)' if coeffs else ''})", None
     if kind == "Concat":
         cp = p.msg("concat_param")
         helpers.add("Concat")
-        return f"Concat({int(cp.get('axis', cp.get('concat_dim', 1)))})", None
+        return f"Concat({integers(cp.get('axis', cp.get('concat_dim', 1)), 'axis')[0]})", None
     if kind == "Flatten":
         fp = p.msg("flatten_param")
-        return f"nn.Flatten({int(fp.get('axis', 1))}, {int(fp.get('end_axis', -1))})", None
+        axis, end = integers((fp.get("axis", 1), fp.get("end_axis", -1)), "Flatten's axes")
+        return f"nn.Flatten({axis}, {end})", None
     if kind == "Reshape":
         rp = p.msg("reshape_param")
         helpers.add("Reshape")
-        dims_ = tuple(int(d) for d in rp.msg("shape").all("dim"))
-        return f"Reshape({dims_}, axis={int(rp.get('axis', 0))}, num_axes={int(rp.get('num_axes', -1))})", None
+        dims_ = integers(rp.msg("shape").all("dim"), "Reshape's dims")
+        axis, count = integers((rp.get("axis", 0), rp.get("num_axes", -1)), "Reshape's axis and num_axes")
+        return f"Reshape({dims_}, axis={axis}, num_axes={count})", None
     if kind == "Dropout":
         return "nn.Identity()  # the identity at inference (Caffe scales while training)", None
     if kind == "Softmax":
-        return f"nn.Softmax(dim={int(p.msg('softmax_param').get('axis', 1))})", None
-    raise BadInput(f"layer '{layer.name}': no PyTorch translation for {kind}")  # caffe_net refuses it first
+        return f"nn.Softmax(dim={integers(p.msg('softmax_param').get('axis', 1), 'axis')[0]})", None
+    raise BadInput(f"layer {layer.name!r}: no PyTorch translation for {kind}")  # caffe_net refuses it first
 
 
 def generate(net: Net, report: dict[str, Any], prototxt_name: str) -> Generated:
@@ -280,14 +355,18 @@ def generate(net: Net, report: dict[str, Any], prototxt_name: str) -> Generated:
     helpers: set[str] = set()
     init_lines, forward_lines, fills = [], [], {}
     for layer in net.layers:
-        ctor, fill = _layer_code(
-            layer, param_shapes.get(layer.name, []), list(blob_shapes.get(layer.bottoms[0], ())), helpers
-        )
-        init_lines.append(f"        # {layer.type} '{layer.name}' (prototxt line {layer.line})")
+        try:
+            ctor, fill = _layer_code(
+                layer, param_shapes.get(layer.name, []), list(blob_shapes.get(layer.bottoms[0], ())), helpers
+            )
+        except (ValueError, TypeError, IndexError, KeyError) as exc:
+            raise BadInput(f"line {layer.line}: layer {layer.name!r} ({layer.type}): unusable option ({exc})") from None
+        # Names from the prototxt appear in the source only as repr() (a comment cannot hold a newline then).
+        init_lines.append(f"        # {layer.type} {layer.name!r} (prototxt line {int(layer.line)})")
         init_lines.append(f"        self.{attributes[layer.name]} = {ctor}")
         args = ", ".join(var(b) for b in layer.bottoms)
         if layer.type == "InnerProduct":
-            axis = int(layer.params.msg("inner_product_param").get("axis", 1))
+            axis = integers(layer.params.msg("inner_product_param").get("axis", 1), "axis")[0]
             args = f"{var(layer.bottoms[0])}.flatten({axis})"
         forward_lines.append(f"        {var(layer.tops[0])} = self.{attributes[layer.name]}({args})")
         if fill is not None:
@@ -298,7 +377,7 @@ def generate(net: Net, report: dict[str, Any], prototxt_name: str) -> Generated:
     declared = {name: tuple(shape) for name, shape in net.inputs.items() if shape}
     signature = ", ".join(f"{name}: torch.Tensor" for name in inputs)
     result = "torch.Tensor" if len(outputs) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
-    source = f'''"""PyTorch port of the Caffe net "{net.name}" ({prototxt_name}), written by `dlpick migrate caffe`.
+    source = f'''"""PyTorch port of the Caffe net NET_NAME (from SOURCE), written by `dlpick migrate caffe`.
 
 One attribute per Caffe layer, named after it (CAFFE_NAMES lists the names that had to change to be
 Python identifiers). The weights are in model.pt (a state_dict): `load()` returns the net ready for
@@ -313,6 +392,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+NET_NAME = {net.name!r}
+SOURCE = {prototxt_name!r}
 INPUTS = {declared!r}  # Caffe input blob -> the shape declared in the prototxt
 OUTPUTS = {tuple(report["outputs"])!r}
 CAFFE_NAMES = {renamed!r}  # Caffe layer name -> attribute, where they differ
@@ -334,4 +415,4 @@ def load(weights: str | Path = Path(__file__).with_name("model.pt")) -> Net:
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
 '''
-    return Generated(source, attributes, fills)
+    return Generated(checked(source, len(net.layers)), attributes, fills)

@@ -18,6 +18,7 @@ from dlpick.migrate import core
 
 FOLDER = "migrated"
 TEST = "test_migrated_model.py"
+SOURCES = {"caffe": "Caffe", "mxnet": "MXNet"}  # the record's "from" -> the name the written files use
 COPIED = ("model.py", "model.pt", "model.safetensors", "model.onnx", core.REPORT, core.RECORD, core.REFERENCE)
 
 INIT = '''"""The model migrated from {source} by `dlpick migrate` (see MIGRATION.md): `load()` returns it with
@@ -29,7 +30,8 @@ __all__ = ["Net", "load"]
 '''
 
 TEST_SOURCE = '''"""The migrated {source} model reproduces {source}'s own outputs (recorded by `dlpick migrate` in
-src/{package}/migrated/reference.npz) within the tolerance the migration passed with."""
+src/{package}/migrated/reference.npz, on every input it compared) within the tolerance the migration passed
+with: |expected - got| <= atol + rtol * |expected| for every element."""
 
 import json
 from pathlib import Path
@@ -44,15 +46,21 @@ HERE = Path(__file__).resolve().parent.parent / "src" / "{package}" / "migrated"
 
 def test_the_migrated_model_reproduces_the_original() -> None:
     record = json.loads((HERE / "migration.json").read_text())
-    with np.load(HERE / "reference.npz") as reference:
-        inputs = [torch.from_numpy(reference[f"input_{{i}}"]) for i in range(len(record["reference"]["inputs"]))]
-        expected = [reference[f"output_{{i}}"] for i in range(len(record["reference"]["outputs"]))]
-    with torch.no_grad():
-        outputs = load()(*inputs)
-    outputs = list(outputs) if isinstance(outputs, tuple | list) else [outputs]
-    assert len(outputs) == len(expected)
-    for got, want in zip(outputs, expected, strict=True):
-        assert np.abs(got.numpy() - want).max() <= record["tolerance"]
+    reference = record["reference"]
+    atol, rtol = record.get("atol", record["tolerance"]), record.get("rtol", 0.0)
+    model = load()
+    with np.load(HERE / "reference.npz") as arrays:
+        cases = reference.get("cases", 0)
+        prefixes = [f"case{{c}}_" for c in range(cases)] if cases else [""]
+        for prefix in prefixes:
+            inputs = [torch.from_numpy(arrays[f"{{prefix}}input_{{i}}"]) for i in range(len(reference["inputs"]))]
+            expected = [arrays[f"{{prefix}}output_{{i}}"] for i in range(len(reference["outputs"]))]
+            with torch.no_grad():
+                outputs = model(*inputs)
+            outputs = list(outputs) if isinstance(outputs, tuple | list) else [outputs]
+            assert len(outputs) == len(expected)
+            for got, want in zip(outputs, expected, strict=True):
+                assert np.all(np.abs(got.numpy() - want) <= atol + rtol * np.abs(want)), prefix or "case 0"
 '''
 
 
@@ -65,6 +73,9 @@ def check(migration: Path) -> dict[str, Any]:
         record = json.loads(record_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BadInput(f"{record_file}: unreadable ({exc})") from None
+    source = record.get("from") if isinstance(record, dict) else None
+    if source not in SOURCES:
+        raise BadInput(f"{record_file}: not a migration from {' or '.join(SOURCES)} (from: {str(source)[:80]!r})")
     if record.get("to") != "pytorch":
         raise BadInput(f"{migration}: a migration to {record.get('to')}, not to pytorch")
     if not record.get("passed"):
@@ -89,7 +100,7 @@ def add(migration: Path, project: Path, package: str) -> list[str]:
         if (migration / name).is_file():
             shutil.copyfile(migration / name, folder / name)
             written.append(str((folder / name).relative_to(project)))
-    source = {"caffe": "Caffe", "mxnet": "MXNet"}.get(str(record.get("from")), str(record.get("from")))
+    source = SOURCES[record["from"]]  # check() admits only these: the record's text never goes into source
     (folder / "__init__.py").write_text(INIT.format(source=source), encoding="utf-8")
     test.parent.mkdir(exist_ok=True)
     test.write_text(TEST_SOURCE.format(source=source, package=package), encoding="utf-8")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from dlpick.errors import BadInput
-from dlpick.migrate.caffe_torch import HELPERS, Generated, identifier
+from dlpick.migrate.caffe_torch import HELPERS, Generated, checked, identifier, integers, number
 
 SUPPORTED = (
     "Convolution",
@@ -56,47 +56,89 @@ def _value(text: Any, default: Any = None) -> Any:
     if text in ("False", "false"):
         return False
     try:
-        return ast.literal_eval(str(text))
-    except (ValueError, SyntaxError):
+        return ast.literal_eval(str(text)[:10_000])
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 
+MAX_SYMBOL_BYTES = 64 * 2**20  # symbols of the largest published models are a few MB
+
+
 def read_symbol(path: Path) -> dict[str, Any]:
-    """The symbol's JSON; BadInput (file, line) when it is not JSON or has an unsupported operator."""
+    """The symbol's JSON; BadInput (file, line) when it is not JSON, not a symbol graph, or has an
+    unsupported operator. Read bounded: size, nesting, and every field the migration uses has its type."""
     try:
+        if not path.is_file():
+            raise BadInput(f"{path}: not a regular file (SYMBOL_JSON)")
+        if path.stat().st_size > MAX_SYMBOL_BYTES:
+            raise BadInput(f"{path}: larger than {MAX_SYMBOL_BYTES // 2**20} MiB: not an MXNet symbol file")
         graph = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise BadInput(f"{path}: nested too deeply to be an MXNet symbol file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read it as text ({exc})") from None
-    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or "heads" not in graph:
-        raise BadInput(f"{path}: not an MXNet symbol file (no nodes and heads)")
+    _check_graph(path, graph)
     for node in graph["nodes"]:
-        op = node.get("op")
+        op = node["op"]
         if op != "null" and op not in SUPPORTED:
             raise BadInput(
-                f"{path}: node '{node.get('name')}' is the operator {op}, which `migrate mxnet` does not support "
+                f"{path}: node {node['name']!r} is the operator {op!r}, which `migrate mxnet` does not support "
                 f"(supported: {', '.join(SUPPORTED)})"
             )
-        attrs = node.get("attrs") or node.get("attr") or node.get("param") or {}
+        attrs = _attrs(node)
         if op == "Pooling" and _value(attrs.get("pool_type"), "max") not in ("max", "avg"):
-            raise BadInput(f"{path}: node '{node.get('name')}' pools with {attrs.get('pool_type')}: not supported")
+            raise BadInput(f"{path}: node {node['name']!r} pools with {attrs.get('pool_type')!r}: not supported")
         if op == "Pooling" and _value(attrs.get("pooling_convention"), "valid") not in ("valid", "full"):
-            raise BadInput(f"{path}: node '{node.get('name')}' uses the {attrs.get('pooling_convention')} convention")
+            raise BadInput(f"{path}: node {node['name']!r} uses the {attrs.get('pooling_convention')!r} convention")
     return graph
 
 
+def _attrs(node: dict[str, Any]) -> dict[str, Any]:
+    return node.get("attrs") or node.get("attr") or node.get("param") or {}
+
+
+def _check_graph(path: Path, graph: Any) -> None:
+    """The shape of a symbol graph: nodes (objects with a text op and name, inputs [[index, output, ...]]
+    pointing to earlier nodes, attrs of text values) and heads pointing to nodes."""
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or "heads" not in graph:
+        raise BadInput(f"{path}: not an MXNet symbol file (no nodes and heads)")
+    nodes = graph["nodes"]
+
+    def edges(value: Any, limit: int, what: str) -> None:
+        if not isinstance(value, list) or not all(
+            isinstance(e, list) and e and all(type(i) is int for i in e) and 0 <= e[0] < limit for e in value
+        ):
+            raise BadInput(f"{path}: {what} is not a list of [node, output] pairs of earlier nodes")
+
+    for index, node in enumerate(nodes):
+        where = f"node {index}"
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str) or not isinstance(node.get("name"), str):
+            raise BadInput(f"{path}: {where} is not an object with a text op and name")
+        edges(node.get("inputs", []), index, f"{where}'s inputs")
+        attrs = _attrs(node)
+        if not isinstance(attrs, dict) or not all(isinstance(v, str | int | float) for v in attrs.values()):
+            raise BadInput(f"{path}: {where}'s attrs are not an object of text values")
+    edges(graph["heads"], len(nodes), "heads")
+    if not graph["heads"]:
+        raise BadInput(f"{path}: has no heads (outputs)")
+
+
 def _tuple(attrs: dict[str, Any], name: str, default: int, dims: int) -> tuple[int, ...]:
-    value = _value(attrs.get(name), ())
-    value = tuple(value) if isinstance(value, tuple | list) else (value,)
+    value = integers(_value(attrs.get(name), ()), name)
     return value if len(value) == dims else (default,) * dims
+
+
+def _int(attrs: dict[str, Any], name: str, default: int) -> int:
+    return integers(_value(attrs.get(name), default), name)[0]
 
 
 def _code(op: str, attrs: dict[str, Any], params: dict[str, tuple[int, ...]], ndim: int, helpers: set[str]) -> Any:
     """(constructor, how the named params fill the state) for one node; params: role -> shape."""
     if op in ("Convolution", "Deconvolution"):
         weight = params["weight"]
-        dims, group = len(weight) - 2, int(_value(attrs.get("num_group"), 1))
+        dims, group = len(weight) - 2, _int(attrs, "num_group", 1)
         bias = "bias" in params  # a bias input (Deconvolution has none by default)
         stride, dilate, pad = (_tuple(attrs, n, d, dims) for n, d in (("stride", 1), ("dilate", 1), ("pad", 0)))
         kernel = tuple(weight[2:])
@@ -122,12 +164,12 @@ def _code(op: str, attrs: dict[str, Any], params: dict[str, tuple[int, ...]], nd
             raise BadInput(f"Activation {kind} is not supported")
         return ACTIVATIONS.get(kind, "nn.Softsign()"), {}
     if op == "LeakyReLU":
-        kind, slope = _value(attrs.get("act_type"), "leaky"), float(_value(attrs.get("slope"), 0.25))
+        kind, slope = _value(attrs.get("act_type"), "leaky"), number(_value(attrs.get("slope"), 0.25), "slope")
         if kind == "prelu":
             return f"nn.PReLU({int(np.prod(params['gamma']))})", {"gamma": "weight"}
         known = {
-            "leaky": f"nn.LeakyReLU({slope!r})",
-            "elu": f"nn.ELU({slope!r})",
+            "leaky": f"nn.LeakyReLU({slope})",
+            "elu": f"nn.ELU({slope})",
             "selu": "nn.SELU()",
             "gelu": "nn.GELU()",
         }
@@ -146,13 +188,13 @@ def _code(op: str, attrs: dict[str, Any], params: dict[str, tuple[int, ...]], nd
         extra = f", count_include_pad={bool(_value(attrs.get('count_include_pad'), True))}" if average else ""
         return f"nn.{name}Pool{dims}d({kernel}, stride={stride}, padding={pad}, ceil_mode={ceil}{extra})", {}
     if op == "BatchNorm":
-        eps = float(_value(attrs.get("eps"), 1e-3))
-        if int(_value(attrs.get("axis"), 1)) != 1:
+        eps = number(_value(attrs.get("eps"), 1e-3), "eps")
+        if _int(attrs, "axis", 1) != 1:
             raise BadInput("BatchNorm over an axis other than 1 is not supported")
         dims = {2: 1, 3: 1, 4: 2, 5: 3}.get(ndim, 2)
         fixed = bool(_value(attrs.get("fix_gamma"), True))
         roles = {"beta": "bias", "moving_mean": "running_mean", "moving_var": "running_var"}
-        return f"nn.BatchNorm{dims}d({params['beta'][0]}, eps={eps!r})", {
+        return f"nn.BatchNorm{dims}d({int(params['beta'][0])}, eps={eps})", {
             **roles,
             "gamma": "weight" if not fixed else "weight=1",
         }
@@ -161,7 +203,7 @@ def _code(op: str, attrs: dict[str, Any], params: dict[str, tuple[int, ...]], nd
     if op == "Dropout":
         return "nn.Identity()  # Dropout: the identity at inference", {}
     if op in ("softmax", "log_softmax"):
-        axis = int(_value(attrs.get("axis"), -1))
+        axis = _int(attrs, "axis", -1)
         return f"nn.{'Softmax' if op == 'softmax' else 'LogSoftmax'}(dim={axis})", {}
     if op in ("SoftmaxActivation", "SoftmaxOutput"):
         return "nn.Softmax(dim=1)  # " + op + " at inference", {}
@@ -170,14 +212,16 @@ def _code(op: str, attrs: dict[str, Any], params: dict[str, tuple[int, ...]], nd
         return f"Eltwise({'SUM' if 'add' in op.lower() or 'plus' in op.lower() else 'PROD'!r})", {}
     if op in ("Concat", "concat"):
         helpers.add("Concat")
-        return f"Concat({int(_value(attrs.get('dim'), 1))})", {}
+        return f"Concat({_int(attrs, 'dim', 1)})", {}
     if op in ("Reshape", "reshape"):
-        shape = tuple(_value(attrs.get("shape"), ()))
+        shape = integers(_value(attrs.get("shape"), ()), "shape")
         if any(d < -1 for d in shape) or _value(attrs.get("reverse"), False):
             raise BadInput(f"Reshape {shape}: the special codes -2, -3, -4 and reverse are not supported")
         helpers.add("Reshape")
         return f"Reshape({shape})", {}
-    return "nn.Identity()", {}
+    if op in ("_copy", "identity"):
+        return "nn.Identity()", {}
+    raise BadInput(f"the operator {op!r} is not supported")
 
 
 def generate(graph: dict[str, Any], report: dict[str, Any], input_name: str, symbol_name: str) -> Generated:
@@ -191,15 +235,20 @@ def generate(graph: dict[str, Any], report: dict[str, Any], input_name: str, sym
     var_taken: set[str] = set()
     helpers: set[str] = set()
     init, forward, fills = [], [], {}
+    _input_index(nodes, input_name)
     for index, node in enumerate(nodes):
         if node["op"] == "null":
             if node["name"] == input_name:
                 variables[index] = identifier(input_name, var_taken)
             continue
-        attrs = node.get("attrs") or node.get("attr") or node.get("param") or {}
+        attrs = _attrs(node)
         sources = [nodes[i] for i, *_ in node["inputs"]]
         data = [(i, s) for (i, *_), s in zip(node["inputs"], sources, strict=True) if not _is_param(s, param_shapes)]
         data = [(i, s) for i, s in data if not s["name"].endswith("_label")]
+        unknown = [s["name"] for i, s in data if i not in variables]
+        if unknown or not data:
+            what = f"its input {unknown[0]!r} is neither" if unknown else "it has no input: it needs"
+            raise BadInput(f"node {node['name']!r} ({node['op']}): {what} the symbol's input, a parameter or a node")
         params = {
             _role(s["name"], node["name"]): param_shapes[s["name"]] for s in sources if _is_param(s, param_shapes)
         }
@@ -208,10 +257,11 @@ def generate(graph: dict[str, Any], report: dict[str, Any], input_name: str, sym
         ndim = blob_ndim.get(first["name"], 4)
         try:
             ctor, roles = _code(node["op"], attrs, params, ndim, helpers)
-        except (BadInput, KeyError) as exc:
-            raise BadInput(f"node '{node['name']}' ({node['op']}): {exc}") from None
+        except (BadInput, KeyError, ValueError, TypeError, IndexError) as exc:
+            raise BadInput(f"node {node['name']!r} ({node['op']}): {exc}") from None
         attribute = attributes[node["name"]] = identifier(node["name"], taken)
-        init += [f"        # {node['op']} '{node['name']}'", f"        self.{attribute} = {ctor}"]
+        # Names from the symbol appear in the source only as repr() (a comment cannot hold a newline then).
+        init += [f"        # {node['op']} {node['name']!r}", f"        self.{attribute} = {ctor}"]
         args = ", ".join(variables[i] for i, _ in data)
         if node["op"] == "FullyConnected" and _value(attrs.get("flatten"), True):
             args = f"{variables[data[0][0]]}.flatten(1)"
@@ -223,7 +273,7 @@ def generate(graph: dict[str, Any], report: dict[str, Any], input_name: str, sym
     returned = heads[0] if len(heads) == 1 else f"({', '.join(heads)})"
     result = "torch.Tensor" if len(heads) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(heads))}]"
     renamed = {name: attr for name, attr in attributes.items() if name != attr}
-    source = f'''"""PyTorch port of the MXNet symbol {symbol_name}, written by `dlpick migrate mxnet`.
+    source = f'''"""PyTorch port of the MXNet symbol SOURCE, written by `dlpick migrate mxnet`.
 
 One attribute per MXNet operator, named after its node (MXNET_NAMES lists the names that had to change).
 The weights are in model.pt (a state_dict): `load()` returns the net ready for inference. Kept from
@@ -238,6 +288,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+SOURCE = {symbol_name!r}
 INPUT = {input_name!r}
 OUTPUTS = {tuple(report["outputs"])!r}
 MXNET_NAMES = {renamed!r}  # MXNet node name -> attribute, where they differ
@@ -259,11 +310,14 @@ def load(weights: str | Path = Path(__file__).with_name("model.pt")) -> Net:
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
 '''
-    return Generated(source, attributes, fills)
+    return Generated(checked(source, len(attributes)), attributes, fills)
 
 
 def _input_index(nodes: list[dict[str, Any]], name: str) -> int:
-    return next(i for i, node in enumerate(nodes) if node["op"] == "null" and node["name"] == name)
+    found = [i for i, node in enumerate(nodes) if node["op"] == "null" and node["name"] == name]
+    if not found:
+        raise BadInput(f"the symbol has no input named {name!r} (--input-name)")
+    return found[0]
 
 
 def _is_param(node: dict[str, Any], params: dict[str, Any]) -> bool:

@@ -231,11 +231,15 @@ def git_state(dest: Path, files: list[str]) -> tuple[bool, list[str], list[str]]
 # --- writing -------------------------------------------------------------------------------
 
 
-def overlay(project: Path, dest: Path, staging: Path, placed: Placed, backup: list[str]) -> None:
+def overlay(
+    project: Path, dest: Path, staging: Path, placed: Placed, backup: list[str], written: str | None = None
+) -> None:
     """Move the project's new and changed files into `dest`, all or none.
 
     Old versions go to `staging/replaced` first; on any error every move is undone. Files in
     `backup` (old versions git cannot give back) are then kept under `dest/.dlpick-backup/<time>/`.
+    `written` is noted (for a signal's message) before held signals are delivered: a signal that came
+    during the swap then reports what was written, not "nothing was written".
     """
     old_root = staging / OLD
     done: list[tuple[str, bool]] = []  # (file, had an old version)
@@ -256,6 +260,8 @@ def overlay(project: Path, dest: Path, staging: Path, placed: Placed, backup: li
                 (project / rel).rename(target)
             if backup:
                 placed.backup = _keep(old_root, dest, backup)
+            if written:
+                processes.record(written)
         except BaseException:
             for rel, had in reversed(done):
                 target = dest / rel

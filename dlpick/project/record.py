@@ -25,11 +25,12 @@ import json
 import os
 import shutil
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlpick import __version__, processes
+from dlpick import __version__, jsonfile, processes
 from dlpick.errors import BadInput
 
 # The team's repository of dlpick's templates (a clone, fork or mirror it controls): `.cruft.json` names it.
@@ -113,17 +114,37 @@ def pack(files: dict[str, tuple[bytes, int]]) -> bytes:
     return out.getvalue()
 
 
+# Bounds on a project's records (they may come from someone else): far above any template's render.
+MAX_JSON_BYTES = 1 << 20
+MAX_TAR_BYTES = 16 << 20  # on disk
+MAX_BASE_BYTES = 64 << 20  # all members unpacked
+MAX_MEMBERS = 5000
+
+
 def unpack(data: bytes, where: str) -> dict[str, tuple[bytes, int]]:
+    """The files of a base tarball, refusing links, paths outside the project and bombs: every member's
+    declared size is checked before it is read, and the stream is read in order (never seeked over)."""
     files: dict[str, tuple[bytes, int]] = {}
+    total = 0
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for member in tar.getmembers():
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
+            for member in tar:
                 name = member.name
                 if not member.isfile() or name.startswith("/") or ".." in Path(name).parts:
                     raise BadInput(f"{where}: holds {name!r}, which is not a project file")
+                total += member.size
+                if len(files) >= MAX_MEMBERS or total > MAX_BASE_BYTES:
+                    raise BadInput(
+                        f"{where}: more than {MAX_MEMBERS} files or {MAX_BASE_BYTES >> 20} MiB unpacked; "
+                        "not a template's render",
+                        hint="restore it from git",
+                    )
                 extracted = tar.extractfile(member)
-                files[name] = (extracted.read() if extracted else b"", member.mode)
-    except (tarfile.TarError, OSError, EOFError) as exc:
+                content = extracted.read(member.size + 1) if extracted else b""
+                if len(content) != member.size:
+                    raise BadInput(f"{where}: {name!r} is truncated", hint="restore it from git")
+                files[name] = (content, member.mode)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise BadInput(f"{where}: unreadable ({exc})", hint="restore it from git") from None
     return files
 
@@ -182,18 +203,17 @@ def uncontrolled_cruft(project: Path) -> bool:
 def read(project: Path) -> Record:
     """The project's record; a one-line error when it has none (made before dlpick recorded one)."""
     where = project / BASE_JSON
-    if not where.is_file() or not (project / BASE_TAR).is_file():
+    if not os.path.lexists(where) or not os.path.lexists(project / BASE_TAR):
         raise BadInput(
             f"{project}: no {BASE_JSON} and {BASE_TAR}; not a project dlpick generated (or made before it kept them)",
             hint="`dlpick scaffold FRAMEWORK --dest DIR --force` over it records them (template files are overwritten)",
         )
-    try:
-        data = json.loads(where.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BadInput(f"{where}: unreadable ({exc})", hint="restore it from git") from None
+    data = jsonfile.load(where, "dlpick record", limit=MAX_JSON_BYTES)
     if not isinstance(data, dict) or not isinstance(data.get("context"), dict) or not data.get("framework"):
         raise BadInput(f"{where}: not a dlpick record (no framework or context)", hint="restore it from git")
-    base = unpack((project / BASE_TAR).read_bytes(), str(project / BASE_TAR))
+    if not isinstance(data["framework"], str) or not data["framework"].isidentifier():
+        raise BadInput(f"{where}: framework: not a framework id", hint="restore it from git")
+    base = unpack(jsonfile.read_regular(project / BASE_TAR, MAX_TAR_BYTES, "dlpick record"), str(project / BASE_TAR))
     return Record(str(data["framework"]), data["context"], str(data.get("dlpick", "?")), data.get("commit"), base)
 
 

@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class NeedsConfirmation(BadInput):
 TEMPLATES_ENV = "DLPICK_TEMPLATES"
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 _-]*")
 NAME_MAX = 64
+PYTHON_RE = re.compile(r"3\.[0-9]{1,2}")  # the generated project's Python: "3.11"
 # Packages a generated project imports: a package of the same name would shadow them.
 SHADOWED = {
     "torch", "torchvision", "torchaudio", "tensorflow", "keras", "tf_keras", "jax", "jaxlib", "flax", "optax",
@@ -71,8 +73,8 @@ class Rendered:
     overwritten: tuple[str, ...] = ()  # files of that folder the template's replaced
     backup: Path | None = None  # where the old versions git cannot give back were kept
     kept_staging: tuple[Path, ...] = ()  # stale staging folders left because they hold a user's files
+    left_over: tuple[str, ...] = ()  # force: files the previous render made that this one does not (kept)
     install: tuple[str, ...] = ()  # the template's install commands (its README and CI workflow show the same)
-    left_over: tuple[str, ...] = ()  # files the folder's previous template made that this one does not (kept)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,8 +86,8 @@ class Rendered:
             "package_name": self.name.package,
             "replaced": self.replaced,
             "overwritten": list(self.overwritten),
-            "left_over": list(self.left_over),
             "backup": str(self.backup) if self.backup else None,
+            "left_over": list(self.left_over),
         }
 
 
@@ -185,6 +187,50 @@ def project_name(name: str) -> ProjectName:
     return ProjectName(text, slug, package)
 
 
+def check_python(version: str) -> str:
+    """A Python version for the project's metadata ("3.11"): it is written into pyproject.toml and CI."""
+    if not isinstance(version, str) or not PYTHON_RE.fullmatch(version):
+        raise BadInput(f"invalid Python version {version!r}", hint="e.g. 3.11")
+    return version
+
+
+def context_for(names: ProjectName, task: str, python_version: str) -> dict[str, str]:
+    """The only values a template is rendered with, each already validated."""
+    return {
+        "project_name": names.name,
+        "project_slug": names.slug,
+        "package_name": names.package,
+        "task": task,
+        "python_version": check_python(python_version),
+    }
+
+
+def recorded_context(template: Template, context: Any, where: str) -> dict[str, str]:
+    """The answers a project recorded (`.dlpick/base.json`), validated exactly as scaffold validates a
+    user's: the record may come from someone else, and its values are rendered into source files."""
+    if not isinstance(context, dict):
+        raise BadInput(f"{where}: context: not a mapping", hint="restore it from git")
+    values = {}
+    for key in ("project_name", "task", "python_version"):
+        value = context.get(key)
+        if not isinstance(value, str):
+            raise BadInput(f"{where}: context.{key}: missing or not text", hint="restore it from git")
+        values[key] = value
+    try:
+        names = project_name(values["project_name"])
+        check_task(template, values["task"])
+        result = context_for(names, values["task"], values["python_version"])
+    except BadInput as exc:
+        raise BadInput(f"{where}: {exc}", hint="restore it from git") from None
+    for key in ("project_slug", "package_name"):
+        if key in context and context[key] != result[key]:
+            raise BadInput(
+                f"{where}: context.{key} is {context[key]!r}, but the project name gives {result[key]!r}",
+                hint="restore it from git",
+            )
+    return result
+
+
 def _is_empty_dir(path: Path) -> bool:
     """An empty folder, or a symbolic link to one (it is filled through the link)."""
     return path.is_dir() and not any(path.iterdir())
@@ -225,6 +271,34 @@ def _with_includes(template: Path, staging: Path) -> Path:
     return copy
 
 
+@contextlib.contextmanager
+def _sandboxed() -> Iterator[None]:
+    """Cookiecutter renders in Jinja's sandbox: a value that reaches a template cannot reach Python
+    (`{{ cycler.__init__.__globals__ }}`), on top of every value being validated before it gets here."""
+    from cookiecutter import generate, hooks, prompt
+    from cookiecutter.environment import ExtensionLoaderMixin
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class SandboxedStrict(ExtensionLoaderMixin, SandboxedEnvironment):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(undefined=StrictUndefined, **kwargs)
+
+    def create_env_with_context(context: dict[str, Any]) -> SandboxedStrict:
+        envvars = context.get("cookiecutter", {}).get("_jinja2_env_vars", {})
+        return SandboxedStrict(context=context, keep_trailing_newline=True, **envvars)
+
+    modules = (generate, hooks, prompt)
+    previous = [module.create_env_with_context for module in modules]
+    for module in modules:
+        module.create_env_with_context = create_env_with_context  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, previous, strict=True):
+            module.create_env_with_context = original  # type: ignore[assignment]
+
+
 def _cookiecutter(template: Path, output_dir: Path, context: dict[str, str]) -> Path:
     from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.main import cookiecutter
@@ -244,9 +318,10 @@ def _cookiecutter(template: Path, output_dir: Path, context: dict[str, str]) -> 
     # while a hook runs leaves nothing in the system's temporary folder.
     previous, tempfile.tempdir = tempfile.tempdir, str(output_dir)
     try:
-        result = cookiecutter(
-            str(source), no_input=True, extra_context=context, output_dir=str(project), config_file=str(config)
-        )
+        with _sandboxed():
+            result = cookiecutter(
+                str(source), no_input=True, extra_context=context, output_dir=str(project), config_file=str(config)
+            )
     except (CookiecutterException, TemplateError) as exc:
         raise BadInput(f"{template}: the template failed to render: {exc}") from exc
     finally:
@@ -308,13 +383,7 @@ def render(
             hint="pass --force twice to write the template's files into it anyway; no other file is touched",
         )
     python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
-    context = {
-        "project_name": names.name,
-        "project_slug": names.slug,
-        "package_name": names.package,
-        "task": task,
-        "python_version": python_version,
-    }
+    context = context_for(names, task, python_version)
     created_parents: list[Path] = []
     staging: Path | None = None
     held: int | None = None
@@ -327,12 +396,13 @@ def render(
         project = render_tree(template, staging, context)
         with overlay.locked(dest.parent):  # one scaffold at a time writes into this folder
             if occupied:
-                left_over = _left_over(project, dest)  # before the new records replace the old ones
+                left_over = _left_over(dest, project)
                 placed = _overlay(project, dest, staging)
             else:
                 placed.created = overlay.files_of(project)
                 with processes.signals_deferred():
                     _move_into_place(project, dest)
+                    processes.record(f"the project is complete at {dest}")
             done = True
     except OSError as exc:
         where = exc.filename or dest
@@ -360,17 +430,16 @@ def render(
     )
 
 
-def _left_over(project: Path, dest: Path) -> list[str]:
-    """Files the previous render in `dest` made (its recorded base) that the new template does not: they are
-    kept (dlpick deletes nothing), and listed so the user knows they are the old template's."""
-    from dlpick.project import record
-
+def _left_over(dest: Path, project: Path) -> list[str]:
+    """Files the project's previous render made (its recorded base) that the new render does not, and
+    that are still there: never deleted (they may be the user's now), but listed, e.g. TensorFlow's
+    requirement files after `scaffold pytorch --force` over a TensorFlow project."""
     try:
-        old = record.read(dest).base
+        previous = record.read(dest).base
     except BadInput:
-        return []
-    new = set(overlay.files_of(project))
-    return sorted(rel for rel in old if rel not in new and (dest / rel).is_file() and not record.is_bookkeeping(rel))
+        return []  # no record, or an unreadable one: nothing is known about earlier renders
+    fresh = set(overlay.files_of(project))
+    return sorted(rel for rel in previous if rel not in fresh and (dest / rel).is_file())
 
 
 def _overlay(project: Path, dest: Path, staging: Path) -> overlay.Placed:
@@ -384,7 +453,14 @@ def _overlay(project: Path, dest: Path, staging: Path) -> overlay.Placed:
             hint="commit or stash them, then run again",
         )
     # Git can give back the committed versions of tracked files; keep the old versions of the rest.
-    overlay.overlay(project, dest, staging, placed, backup=ignored if in_git else placed.overwritten)
+    overlay.overlay(
+        project,
+        dest,
+        staging,
+        placed,
+        backup=ignored if in_git else placed.overwritten,
+        written=f"the project is complete at {dest} ({len(placed.created + placed.overwritten)} file(s) written)",
+    )
     return placed
 
 

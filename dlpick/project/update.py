@@ -187,22 +187,26 @@ def update(
     project = Path(project_dir).expanduser().absolute()
     if not project.is_dir():
         raise BadInput(f"{project}: no such project folder")
-    recorded = record.read(project)
-    template = render.get_template(recorded.framework, templates_root)
-    in_git, dirty, ignored = (False, [], []) if dry_run else refuse_dirty(project)
-    dirty = [rel for rel in dirty if not rel.startswith(overlay.BACKUP_DIR + "/")]
-    if dirty and not force:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise BadInput(
-            f"{project}: uncommitted changes, nothing updated: {shown}",
-            hint="commit or stash them first, or pass --force: their old versions are kept in .dlpick-backup/",
-        )
-    result = Updated(project, recorded.dlpick_version, __version__, dry_run=dry_run)
-    context = {key: str(value) for key, value in recorded.context.items() if not key.startswith("_")}
+    record.read(project)  # one line for a folder that is not a generated project, before anything is made
     staging, held, _ = overlay.make_staging(project)
     try:
-        new = render.render_tree(template, staging, context)
-        with overlay.locked(project.parent):  # one scaffold or update at a time writes here
+        # One scaffold or update at a time writes here; the record is read under the lock, so a second
+        # update merges onto the base the first one left, not the one it replaced.
+        with overlay.locked(project.parent):
+            recorded = record.read(project)
+            template = render.get_template(recorded.framework, templates_root)
+            in_git, dirty, ignored = (False, [], []) if dry_run else refuse_dirty(project)
+            dirty = [rel for rel in dirty if not rel.startswith(overlay.BACKUP_DIR + "/")]
+            if dirty and not force:
+                shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+                raise BadInput(
+                    f"{project}: uncommitted changes, nothing updated: {shown}",
+                    hint="commit or stash them first, or pass --force: their old versions are kept in .dlpick-backup/",
+                )
+            result = Updated(project, recorded.dlpick_version, __version__, dry_run=dry_run)
+            # Validated as scaffold validates a user's answers: the record may have been written by anyone.
+            context = render.recorded_context(template, recorded.context, str(project / record.BASE_JSON))
+            new = render.render_tree(template, staging, context)
             plan(project, recorded.base, new, result, staging / "merge")
             _bookkeeping(project, new, result)
             if dry_run:
@@ -229,5 +233,14 @@ def _write(project: Path, staging: Path, result: Updated, backup_all: bool, keep
         (placed.overwritten if exists else placed.created).append(rel)
     # Old versions git cannot give back: every one outside git; uncommitted or ignored ones in git.
     backup = [rel for rel in placed.overwritten if backup_all or rel in keep]
-    overlay.overlay(stage, project, staging, placed, backup=backup)
+    overlay.overlay(stage, project, staging, placed, backup=backup, written=written(result))
     result.backup = placed.backup
+
+
+def written(result: Updated) -> str:
+    """Exactly what an update wrote, for the message of a signal that arrives once it is done."""
+    files = sorted(result.writes)
+    said = f"{result.project}: {len(files)} file(s) written ({', '.join(files)})"
+    if result.conflicts:
+        said += f", {len(result.conflicts)} with conflict markers ({', '.join(result.conflicts)})"
+    return said

@@ -32,7 +32,7 @@ from typing import Any
 
 from dlpick import processes
 from dlpick.errors import MISSING_TOOL, BadInput, DlpickError
-from dlpick.verify import requirements, wheels
+from dlpick.verify import env_use, requirements, wheels
 
 MARKER = ".dlpick-env.json"  # inside a folder: its build completed
 OWNER = ".dlpick-owner.json"  # beside a folder (NAME.dlpick-owner.json): dlpick made it, before building
@@ -252,6 +252,7 @@ def ensure(
                 os.utime(path / MARKER)  # last used: `dlpick envs prune` removes the least recently used first
             if spec.kind == "venv":
                 _compile_bytecode_once(path, on_event, keep)
+            env_use.use(path)  # `envs remove` leaves it alone while this process lives
             return Env(path, _python_of(path, spec), spec, True, time.monotonic() - start)
         if path.exists() or path.is_symlink():  # an interrupted or failed build
             if not built_by_dlpick(path, root, count_lock=had_lock):
@@ -286,6 +287,7 @@ def ensure(
             "bytecode": spec.kind == "venv",  # the installer compiled it (Debian's packages compile their own)
         }
         (path / MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        env_use.use(path)
         return Env(path, _python_of(path, spec), spec, False, time.monotonic() - start)
 
 
@@ -511,10 +513,11 @@ def remove(path: Path, root: Path | None = None) -> None:
     if not built_by_dlpick(path, root):
         why = "a symbolic link" if path.is_symlink() else "not an environment dlpick built"
         raise BadInput(f"{path}: {why}; left alone")
-    _remove_tree(path)
-    for extra in (Path(f"{path}.python"), Path(f"{path}.lock"), owner_file(path)):
-        if not extra.is_dir():
-            extra.unlink(missing_ok=True)
+    with env_use.unused(path, Path(f"{path}.lock")):  # not while another dlpick builds or uses it
+        _remove_tree(path)
+        for extra in (Path(f"{path}.python"), Path(f"{path}.lock"), owner_file(path), env_use.use_file(path)):
+            if not extra.is_dir():
+                extra.unlink(missing_ok=True)
 
 
 def _size(path: Path) -> int:
@@ -571,8 +574,8 @@ def foreign(root: Path | None = None) -> list[str]:
     if not root.is_dir():
         return []
     ours = {p.name for p in root.iterdir() if built_by_dlpick(p, root)}
-    extras = {f"{name}{suffix}" for name in ours for suffix in (".python", ".lock", OWNER)}
-    leftovers = (".lock", ".python", OWNER)  # files of environments since removed
+    extras = {f"{name}{suffix}" for name in ours for suffix in (".python", ".lock", OWNER, env_use.SUFFIX)}
+    leftovers = (".lock", ".python", OWNER, env_use.SUFFIX)  # files of environments since removed
     return sorted(
         p.name
         for p in root.iterdir()

@@ -23,18 +23,20 @@ def prune_plan(found: list[dict[str, Any]], max_bytes: int, keep: frozenset[str]
 
 
 def busy(path: Path) -> bool:
-    """Another dlpick is building or checking this environment right now (its lock is held)."""
-    lock = Path(f"{path}.lock")
-    if not lock.is_file():
-        return False
+    """Another dlpick is building this environment (its build lock) or using it (verify/env_use.py)."""
+    from dlpick.verify import env_use
+
     try:
         import fcntl
     except ImportError:
         return False
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
+    for lock in (Path(f"{path}.lock"), env_use.use_file(path)):
+        if not lock.is_file():
+            continue
+        with lock.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
     return False

@@ -112,19 +112,20 @@ def _dynamic_files(pyproject: dict[str, Any], project: Path) -> list[Path]:
     return [project / str(name) for name in files] or [project / "requirements.txt"]
 
 
-def extras_for(project: Path, device: str) -> list[str]:
-    """The extras a working install of the project needs: the framework's variant, then dev."""
+def extras_for(project: Path, device: str, dev: bool = True) -> list[str]:
+    """The extras a working install of the project needs: the framework's variant, then dev (its tests'
+    tools; `dev=False` for what only runs its code, as `dlpick bench` does)."""
     optional = _pyproject(project).get("project", {}).get("optional-dependencies", {})
     extras = []
     variant = "gpu" if device == "cuda" else "cpu"
     if isinstance(optional, dict) and variant in optional:
         extras.append(variant)
-    if isinstance(optional, dict) and "dev" in optional:
+    if dev and isinstance(optional, dict) and "dev" in optional:
         extras.append("dev")
     return extras
 
 
-def declared(project: Path, device: str = "cpu") -> list[str]:
+def declared(project: Path, device: str = "cpu", dev: bool = True) -> list[str]:
     """The project's requirements: its dependencies (pyproject's list, or requirements.txt when
     pyproject reads them from there) and those of the extras `extras_for` picks."""
     pyproject = _pyproject(project)
@@ -138,7 +139,7 @@ def declared(project: Path, device: str = "cpu") -> list[str]:
             if path.is_file():
                 found += read_lines(path)
     optional = data.get("optional-dependencies", {})
-    for extra in extras_for(project, device):
+    for extra in extras_for(project, device, dev):
         found += [str(d) for d in optional.get(extra, [])]
     return list(dict.fromkeys(found))
 

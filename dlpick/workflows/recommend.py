@@ -74,8 +74,9 @@ def recommend(session: Session, request: RecommendRequest, prompts: Prompts | No
     if request.report is not None:
         from dlpick.advise import report as report_mod
 
+        team = session.profile.team if session.profile else None  # the record's Deciders field
         outcome.report = report_mod.write_report(
-            outcome.recommendation, request.report, overwrite=request.force, template=report_template
+            outcome.recommendation, request.report, overwrite=request.force, template=report_template, deciders=team
         )
     return outcome
 

@@ -65,7 +65,6 @@ def scaffold(
 ) -> ScaffoldResult:
     """Render, then verify unless asked not to. `on_rendered` hears of the project before verification
     starts; `on_event` gets verification's progress."""
-    from dlpick import processes
     from dlpick.project import render
 
     prompts = prompts or Prompts()
@@ -93,7 +92,6 @@ def scaffold(
     warning = retired_warning(framework, session.knowledge)
     confirm = prompts.confirm_force if interactive else None
     rendered = _render(framework, task, dest, name, request.force, _python(raw, origin, profile), confirm)
-    processes.record(f"the project is complete at {rendered.project_dir}")
     result = ScaffoldResult(rendered, framework, task, note, warning, next_steps(rendered))
     if on_rendered is not None:
         on_rendered(result)

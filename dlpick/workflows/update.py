@@ -21,12 +21,12 @@ class UpdateRequest:
 
 
 def update(session: Session, request: UpdateRequest) -> Updated:
-    from dlpick import processes
     from dlpick.project import history, record, render
     from dlpick.project import update as core
 
     project = Path(request.project).expanduser().absolute()
     before = history.recorded(project)
+    # What was written is noted inside the swap (project/update.py), for a signal's message.
     result = core.update(request.project, dry_run=request.dry_run, force=request.force)
     recorded = record.read(result.project)  # the new base after a write
     root = render.templates_dir()
@@ -38,8 +38,6 @@ def update(session: Session, request: UpdateRequest) -> Updated:
     # Markers this update did not just write: an earlier update's, committed unresolved.
     names = [rel for rel in recorded.base if rel not in result.conflicts]
     result.unresolved = history.unresolved(result.project, names)
-    if not request.dry_run and result.changed:
-        processes.record(f"{result.project} is updated to dlpick {result.to_version}'s template")
     return result
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -459,3 +461,23 @@ def test_no_eligible_framework_is_said_so():
     assert result.ranking == []
     assert result.stability.text.startswith("no framework is eligible")
     assert "only one" not in result.stability.text
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.parametrize("kind", ["answers", "bench"])
+def test_a_named_pipe_or_device_as_an_input_file_is_one_line_not_a_hang(tmp_path: Path, kind: str):
+    import subprocess
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    flag = ["--answers"] if kind == "answers" else ["--task", "image-classification", "--bench"]
+    for source in (fifo, Path("/dev/zero")):
+        # A child process with a bound: a blocking open or an endless read would end it and fail the test.
+        done = subprocess.run(
+            [sys.executable, "-m", "dlpick", "recommend", *flag, str(source)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr
