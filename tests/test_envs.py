@@ -506,3 +506,20 @@ def test_envs_remove_refuses_an_environment_being_built(tmp_path: Path, monkeypa
         fcntl.flock(handle, fcntl.LOCK_EX)  # a builder holds it
         refused = runner.invoke(app, ["envs", "remove", path.name])
     assert refused.exit_code == 2 and "being built" in refused.output and path.is_dir()
+
+
+def test_envs_prune_keeps_an_environment_in_use(tmp_path: Path, monkeypatch):
+    """An environment a running verify holds (verify/env_use.py) is never pruned, however old."""
+    from dlpick.verify import env_use
+
+    root = tmp_path / "envs"
+    used = _fake_env(root, "jax-venv-00000000000000a1", 4000, used=1_000)
+    other = _fake_env(root, "torch-venv-00000000000000a2", 4000, used=2_000)
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+    env_use.use(used)
+    try:
+        done = runner.invoke(app, ["envs", "prune", "--max-size", "0"])
+    finally:
+        os.close(env_use._HELD.pop(str(used)))
+    assert done.exit_code == 0, done.output
+    assert used.exists() and not other.exists()
