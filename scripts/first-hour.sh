@@ -22,6 +22,7 @@ DLPICK_DEMO_DEST="$work/demo/team-vision" bash scripts/demo.sh >"$work/demo.log"
   || fail "demo exited $?: $(tail -3 "$work/demo.log" | tr '\n' ' ')"
 grep -q "verified: pytorch" "$work/demo.log" || fail "the demo's project was not verified"
 ok
+grep -E "^dlpick: (PyTorch builds|pinned)" "$work/demo.log" | sed 's/^/    /'
 
 step "no CUDA build in the venv (no NVIDIA GPU here)"
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
