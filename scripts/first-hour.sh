@@ -36,8 +36,9 @@ fi
 step "a wheel built by pip carries templates and knowledge"
 python -m pip wheel --quiet --no-deps -w "$work/dist" . >"$work/wheel.log" 2>&1 || fail "$(tail -1 "$work/wheel.log")"
 wheel=$(ls "$work"/dist/dlpick-*.whl)
-python -m zipfile -l "$wheel" | grep -q "dlpick/_data/templates/pytorch/cookiecutter.json" || fail "no templates"
-python -m zipfile -l "$wheel" | grep -q "dlpick/_data/knowledge/frameworks/pytorch.yaml" || fail "no knowledge"
+python -m zipfile -l "$wheel" >"$work/wheel.txt" || fail "unreadable wheel"
+grep -q "dlpick/_data/templates/pytorch/cookiecutter.json" "$work/wheel.txt" || fail "no templates"
+grep -q "dlpick/_data/knowledge/frameworks/pytorch.yaml" "$work/wheel.txt" || fail "no knowledge"
 python -m pip install --quiet --no-deps --force-reinstall "$wheel" >/dev/null 2>&1 || fail "wheel install"
 (cd "$work" && dlpick show jax --json >/dev/null) || fail "the installed dlpick does not run outside the clone"
 ok
