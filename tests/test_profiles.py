@@ -44,6 +44,14 @@ def test_profiles_cover_every_hardware_and_target() -> None:
     assert targets == set(KB.vocabulary.deployment)
 
 
+def test_the_readme_counts_the_profiles():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    said = re.search(r"`examples/profiles/` holds (\d+) ", (root / "README.md").read_text())
+    assert said and int(said.group(1)) == len(list((root / "examples" / "profiles").glob("*.yaml")))
+
+
 def test_profiles_cover_the_workloads_and_answers_of_advice_v2() -> None:
     """Issue 25: the open set covers every workload id and the answers that decide (primary hardware,
     scale, licence policy, device description); every profile from 54 on names the source of its

@@ -209,3 +209,18 @@ def test_no_branch_for_another_task(rendered: dict[tuple[str, str], Path], frame
         if path.name != "config.py":
             found = {match for match in TASK_ID.findall(path.read_text(encoding="utf-8")) if match != f'"{task}"'}
             assert not found, f"{path.relative_to(project)}: {sorted(found)}"
+
+
+def test_the_readmes_links_point_at_something_real(tmp_path: Path):
+    """A new user follows the generated README's links: each relative one names a file of the project,
+    and none names a package page that does not exist (dlpick is installed from a clone or a wheel)."""
+    import re
+
+    project = render.render("pytorch", "image-classification", tmp_path / "p").project_dir
+    readme = (project / "README.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert links
+    for link in links:
+        if not link.startswith(("http://", "https://", "#")):
+            assert (project / link.split("#")[0]).exists(), link
+    assert "pypi.org/project/dlpick" not in readme

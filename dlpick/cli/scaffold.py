@@ -138,6 +138,8 @@ def scaffold(
             result = flow.scaffold(
                 session(ctx, knowledge_dir), request, questionnaire.terminal(confirm=not as_json), on_rendered, on_event
             )
+    except KeyboardInterrupt:
+        raise  # the interrupt's one line says it (what was done comes from processes.record)
     except BaseException:
         if rendered and verify and not as_json:
             output.note(f"the project is complete at {rendered[0].rendered.project_dir}; verification did not finish")

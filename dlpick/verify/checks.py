@@ -293,6 +293,16 @@ def check_tests(ran: Ran, timeout: float, served: Ran | None = None) -> Check:
     return check
 
 
+def _device_absent(device: str) -> str:
+    """Why the asked device is not on this machine ("" when it may be): nothing can be verified on it."""
+    from dlpick.machine import hardware
+
+    wanted = {"cuda": ("nvidia-gpu", "no NVIDIA GPU"), "mps": ("apple-silicon", "no Apple silicon GPU")}.get(device)
+    if wanted is None or os.environ.get("DLPICK_NO_DETECT"):
+        return ""
+    return "" if wanted[0] in hardware.quick_hardware_ids() else f"--device {device}: {wanted[1]} found on this machine"
+
+
 def verify(
     project_dir: str | os.PathLike[str],
     device: str = "auto",
@@ -327,6 +337,13 @@ def verify(
     def add(check: Check) -> None:
         result.checks.append(check)
         event("check", check)
+
+    absent = _device_absent(device)
+    if absent:
+        result.verified = False
+        add(Check("device", False, f"{absent}; not verified (--device auto or cpu runs here)"))
+        result.seconds = time.monotonic() - start
+        return result
 
     if isolated:
         from dlpick.verify import envs
