@@ -97,12 +97,13 @@ def read_regular(path: Path, limit: int, what: str = "file") -> bytes:
         raise BadInput(f"{path}: is a directory, expected a {what}") from None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
-        kind = os.fstat(fd).st_mode
+    kind = os.fstat(fd).st_mode
+    if not stat.S_ISREG(kind):
+        os.close(fd)
         if stat.S_ISDIR(kind):
             raise BadInput(f"{path}: is a directory, expected a {what}")
-        if not stat.S_ISREG(kind):
-            raise BadInput(f"{path}: not a regular file (a pipe, socket or device), expected a {what}")
+        raise BadInput(f"{path}: not a regular file (a pipe, socket or device), expected a {what}")
+    with os.fdopen(fd, "rb") as handle:
         try:
             data = handle.read(limit + 1)
         except OSError as exc:

@@ -39,6 +39,7 @@ def read_text(path: Path, limit: int = MAX_BYTES) -> str:
         raise BadInput(f"{path}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+@functools.cache
 def _loader() -> Any:
     """A safe loader (the C one when available) without timestamps, with duplicate-key and value checks."""
     import yaml

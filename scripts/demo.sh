@@ -3,9 +3,11 @@
 # for the example team profile, scaffold a starter project for the pick and smoke-train it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pip_install() { python -m pip install --quiet --disable-pip-version-check "$@"; }
-pip_install "torch==2.13.0"   # the CPU build; a bare `torch` would pull a multi-GB CUDA build
-pip_install -e ".[torch]"
+# dlpick's installer step (pip underneath): with no NVIDIA GPU it takes PyTorch's CPU build (its CPU
+# wheel index, or the newest +cpu build pip's own indexes offer) and refuses a CUDA build; see
+# "Installing" in README.md for DLPICK_TORCH_INDEX and DLPICK_CONSTRAINT. The [torch] extra holds
+# everything the demo's verification needs (pytest for the project's own tests included).
+python -m dlpick.verify.wheels install --quiet --disable-pip-version-check -e ".[torch]"
 answers=examples/team.yaml
 dest=${DLPICK_DEMO_DEST:-$(mktemp -d)/team-vision}
 dlpick recommend --answers "$answers" --top 3

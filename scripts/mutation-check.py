@@ -652,8 +652,8 @@ MUTANTS: list[Mutant] = [
     mutant(
         "json-device-read",
         JSONFILE,
-        "        if not stat.S_ISREG(kind):\n",
-        "        if False:\n",
+        "    if not stat.S_ISREG(kind):\n        os.close(fd)\n",
+        "    if False:\n        os.close(fd)\n",
         "a named pipe or a device (/dev/zero) is read as a file",
     ),
     mutant(

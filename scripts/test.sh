@@ -5,10 +5,9 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not integration" -x` for a quick run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pip_install() { python -m pip install --quiet --disable-pip-version-check "$@"; }
-# The CPU build of PyTorch first: the ranges below then install no other (multi-GB CUDA) build.
-pip_install "torch==2.13.0"
-pip_install -e ".[test,torch,tensorflow-cpu]"
+# With no NVIDIA GPU, dlpick's installer step takes PyTorch's CPU build and never a multi-GB CUDA one
+# (README.md, "Installing": DLPICK_TORCH_INDEX, DLPICK_CONSTRAINT).
+python -m dlpick.verify.wheels install --quiet --disable-pip-version-check -e ".[test,torch,tensorflow-cpu]"
 # Debian packages: Chromium renders the HTML decision record in a real browser (tests/test_report.py);
 # debootstrap builds the Debian bullseye root the Caffe template is verified in; g++ compiles the
 # Theano and PyTensor graphs; slurm-wlm and munge run the one-node cluster tests/test_slurm.py starts.
@@ -35,7 +34,9 @@ checked() {  # pytest's exit status, with "no tests collected" (5) counted as a 
 # local PyTorch wheel is for Python 3.11 only). Skipped with a note when the extra runs are not
 # wanted (`bash scripts/test.sh ARGS` with arguments runs only the main suite).
 if [ "$#" -eq 0 ]; then
-  pip_install uv
+  python -m pip install --quiet --disable-pip-version-check uv
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/dlpick-test.XXXXXX")  # this run's own: another run's venvs are not touched
+  trap 'rm -rf "$scratch"' EXIT
   for version in 3.10 3.12; do
     interpreter=$(ls -d "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/"$version".*/bin/python 2>/dev/null | sort -V | tail -1 || true)
     [ -n "$interpreter" ] || interpreter=$(command -v "python$version" || true)
@@ -43,8 +44,7 @@ if [ "$#" -eq 0 ]; then
       echo "note: no Python $version on this machine: the quick suite did not run on it"
       continue
     fi
-    venv="${TMPDIR:-/tmp}/dlpick-test-py$version"
-    rm -rf "$venv"
+    venv="$scratch/py$version"
     uv venv --quiet --python "$interpreter" "$venv"
     VIRTUAL_ENV="$venv" uv pip install --quiet -e ".[test]"
     echo "quick suite on $("$venv/bin/python" --version)"

@@ -281,3 +281,47 @@ def test_pypi_facts_names_the_last_release_for_every_older_minor():
     versions, last_for = pypi_facts.python_support(data)
     assert versions == ["3.11", "3.12"]
     assert last_for == {"3.8": "1.0", "3.9": "2.0", "3.10": "2.1"}
+
+
+# --- issue 25: a wider level vocabulary, one library one kind, an old snapshot ------------------
+
+
+def test_a_strong_level_whose_note_says_prototype_or_nightly_is_found(tmp_path: Path):
+    hardware = {
+        "cpu": {"level": "official", "mechanism": "CPU", **FACT},
+        "intel-gpu": {"level": "official", "mechanism": "XPU", "note": "Intel GPUs support (Prototype).", **FACT},
+        "amd-gpu": {"level": "experimental", "mechanism": "ROCm", "note": "Nightly builds only.", **FACT},
+    }
+    deployment = {"server": [{"tool": "srv", "level": "vendor", "note": "A public beta.", **FACT}]}
+    result = run_audit(overlay(tmp_path, framework("fixture", hardware=hardware, deployment=deployment)))
+    assert ids(result, "level-words") == {
+        "level-words fixture hardware.intel-gpu",
+        "level-words fixture deployment.server[srv]",
+    }
+
+
+def test_one_library_cited_with_two_kinds_is_found(tmp_path: Path):
+    lib = {"name": "KerasHub", "package": "keras-hub", **FACT}
+    tasks = {
+        "image-classification": [{**lib, "kind": "official-library"}],
+        "generative": [{**lib, "kind": "third-party-library"}],
+    }
+    result = run_audit(overlay(tmp_path, framework("fixture", tasks=tasks)))
+    found = [f for f in result.findings if f.kind == "library-mismatch"]
+    assert len(found) == 1 and "keras-hub: kinds official-library, third-party-library" in found[0].message
+
+
+def test_a_registry_snapshot_older_than_60_days_is_a_finding():
+    fresh = run_audit(today=TODAY)
+    assert not [f for f in fresh.findings if f.kind == "old-snapshot"]
+    late = run_audit(today=TODAY + dt.timedelta(days=61))
+    assert [f.id for f in late.findings if f.kind == "old-snapshot"] == ["old-snapshot - registry-snapshot.yaml"]
+
+
+def test_an_install_that_pins_an_old_release_is_found(tmp_path: Path):
+    hardware = {
+        "cpu": {"level": "official", "mechanism": "CPU", "install": "pip install fixture==1.0.3", **FACT},
+        "amd-gpu": {"level": "official", "mechanism": "ROCm", "install": "pip install fixture==0.9.1 x==2.0", **FACT},
+    }
+    result = run_audit(overlay(tmp_path, framework("fixture", hardware=hardware)))  # release 1.0
+    assert ids(result, "old-pin") == {"old-pin fixture hardware.amd-gpu"}

@@ -301,3 +301,16 @@ def test_outputs_are_not_overwritten_without_force(tmp_path: Path, answers_file)
 def test_bad_report_path_fails_before_anything_else(tmp_path: Path, name: str, says: str):
     # No answers either: the report path is checked first, so the user is not asked questions in vain.
     assert says in one_line_error(run("recommend", "--report", str(tmp_path / name), input=""))
+
+
+def test_headline_without_deployment_targets_reads_as_english():
+    result = run("recommend", "--task", "speech", "--python", "3.8", "--no-input")
+    assert result.exit_code == 0, result.output
+    headline = " ".join(result.stdout.split("\n\n")[0].split())
+    assert "no deployment target given (Python 3.8)" in headline and "deploying to no" not in headline
+
+
+def test_the_community_criterion_names_only_what_it_measures():
+    from dlpick.kb import knowledge
+
+    assert "stars" not in knowledge.load().vocabulary.criteria["community"].lower()

@@ -499,9 +499,12 @@ def test_doctor_tables_show_the_values(fake_nvidia_smi, fake_packages, monkeypat
         note = "; ".join(
             p for p in (f"installed {entry['installed']}" if entry["installed"] else "", entry["note"]) if p
         )
-        row = squeezed(f"{entry['framework']} {entry['hardware']} {entry['command'] or '-'} {note}")
-        assert row in lines, row
-    (pytorch,) = [line for line in lines if line.startswith("pytorch nvidia-gpu pip")]
+        label = f"{entry['framework']} ({entry['hardware']})"
+        command = f"$ {entry['command']}" if entry["command"] else "-"
+        rows = [squeezed(f"{label} {note}"), squeezed(command)] if note else [squeezed(f"{label} {command}")]
+        at = lines.index(rows[0])
+        assert lines[at : at + len(rows)] == rows, rows
+    (pytorch,) = [line for line in lines if line.startswith("pytorch (nvidia-gpu)")]
     assert "installed 2.13.0+cpu" in pytorch
     kb = knowledge.load()
     assert data["knowledge"] == {"as_of": kb.as_of, "version": kb.version}
@@ -543,3 +546,27 @@ def test_python_m_dlpick_doctor_imports_no_framework(tmp_path, trap):
     assert "dlpick" in imported
     assert not imported & set(FRAMEWORK_MODULES)
     assert "rich" not in imported
+
+
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_commands_and_urls_are_never_split(columns, fake_nvidia_smi, monkeypatch):
+    """A narrow terminal wraps prose, never an install command or a URL: each is copied whole from one line."""
+    import re
+
+    monkeypatch.setenv("COLUMNS", columns)
+    data = json.loads(runner.invoke(app, ["doctor", "--json"]).stdout)
+    text = runner.invoke(app, ["doctor"]).stdout
+    for entry in data["install"]:
+        if entry["command"]:
+            assert any(line.rstrip().endswith(f"$ {entry['command']}") for line in text.splitlines()), entry["command"]
+    shown = runner.invoke(app, ["show", "pytorch"]).stdout
+    monkeypatch.setenv("COLUMNS", "1000")
+    wide = runner.invoke(app, ["show", "pytorch"]).stdout
+    urls = set(re.findall(r"https?://\S+", wide))
+    commands = [line.strip() for line in wide.splitlines() if line.strip().startswith("$ ")]
+    assert len(urls) > 20 and len(commands) > 5
+    lines = [line.strip() for line in shown.splitlines()]
+    for url in urls:
+        assert any(url in line for line in lines), url
+    for command in commands:
+        assert command in lines, command

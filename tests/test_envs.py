@@ -392,6 +392,68 @@ def test_a_venv_built_without_bytecode_is_compiled_once(tmp_path: Path):
     assert len(steps) == 1  # once
 
 
+def _fake_env(root: Path, name: str, size: int, used: float | None = None, complete: bool = True) -> Path:
+    path = root / name
+    (path / "lib").mkdir(parents=True)
+    (path / "lib" / "big.bin").write_bytes(b"x" * size)
+    (root / f"{name}{envs.OWNER}").write_text(json.dumps({"name": name}))
+    if complete:
+        record = {"spec": {"kind": "venv", "framework": name.split("-")[0], "python": "3.11.7"}, "built": "2026-12-01"}
+        (path / envs.MARKER).write_text(json.dumps(record))
+        if used is not None:
+            os.utime(path / envs.MARKER, (used, used))
+    return path
+
+
+def test_envs_table_columns_line_up_and_remove_suggests_a_close_name(tmp_path: Path, monkeypatch):
+    root = tmp_path / "envs"
+    _fake_env(root, "theano-venv-0123456789abcdef", 5000)
+    _fake_env(root, "paddlepaddle-venv-fedcba9876543210", 50)
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+    lines = runner.invoke(app, ["envs"]).output.splitlines()[:3]
+    kind, size_end = lines[0].index("KIND"), lines[0].index("SIZE") + 4
+    for line in lines[1:]:
+        assert line[kind:].startswith("venv python"), lines
+        assert line[size_end - 1] == "B" and line[size_end] == " ", lines  # sizes right-aligned under SIZE
+    wrong = runner.invoke(app, ["envs", "remove", "theano-venv-0123456789abcdeg"])
+    assert wrong.exit_code == 2 and "did you mean 'theano-venv-0123456789abcdef'?" in wrong.stderr
+
+
+def test_envs_prune_removes_the_least_recently_used_beyond_the_limit(tmp_path: Path, monkeypatch):
+    import fcntl
+
+    root = tmp_path / "envs"
+    old = _fake_env(root, "jax-venv-0000000000000001", 4000, used=1_000_000)
+    new = _fake_env(root, "torch-venv-0000000000000002", 4000, used=2_000_000)
+    half = _fake_env(root, "caffe-venv-0000000000000003", 1000, complete=False)
+    held = _fake_env(root, "mxnet-venv-0000000000000004", 4000, used=500_000)
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+    with (root / f"{held.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another dlpick is using it
+        dry = runner.invoke(app, ["envs", "prune", "--max-size", "9000B", "--dry-run"])
+        assert dry.exit_code == 0 and half.exists() and old.exists()
+        done = runner.invoke(app, ["envs", "prune", "--max-size", "9000B"])
+    assert done.exit_code == 0, done.output
+    assert not half.exists() and not old.exists()  # the unfinished build, then the least recently used
+    assert new.exists() and held.exists()
+    assert runner.invoke(app, ["envs", "prune", "--max-size", "lots"]).exit_code == 2
+
+
+def test_reusing_an_environment_marks_it_used(tmp_path: Path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "requirements.txt").write_text("numpy\n")
+    spec = envs.spec_for(project, "jax")
+    root = tmp_path / "envs"
+    path = _fake_env(root, f"jax-venv-{spec.key()}", 10, used=1_000_000)
+    (path / "bin").mkdir()
+    (path / "bin" / "python").write_text("")
+    (path / envs.MARKER).write_text(json.dumps({"bytecode": True}))
+    os.utime(path / envs.MARKER, (1_000_000, 1_000_000))
+    assert envs.ensure(spec, root=root).reused
+    assert (path / envs.MARKER).stat().st_mtime > 1_000_000
+
+
 USER = """
 import sys
 from pathlib import Path
@@ -444,3 +506,20 @@ def test_envs_remove_refuses_an_environment_being_built(tmp_path: Path, monkeypa
         fcntl.flock(handle, fcntl.LOCK_EX)  # a builder holds it
         refused = runner.invoke(app, ["envs", "remove", path.name])
     assert refused.exit_code == 2 and "being built" in refused.output and path.is_dir()
+
+
+def test_envs_prune_keeps_an_environment_in_use(tmp_path: Path, monkeypatch):
+    """An environment a running verify holds (verify/env_use.py) is never pruned, however old."""
+    from dlpick.verify import env_use
+
+    root = tmp_path / "envs"
+    used = _fake_env(root, "jax-venv-00000000000000a1", 4000, used=1_000)
+    other = _fake_env(root, "torch-venv-00000000000000a2", 4000, used=2_000)
+    monkeypatch.setenv("DLPICK_ENVS", str(root))
+    env_use.use(used)
+    try:
+        done = runner.invoke(app, ["envs", "prune", "--max-size", "0"])
+    finally:
+        os.close(env_use._HELD.pop(str(used)))
+    assert done.exit_code == 0, done.output
+    assert used.exists() and not other.exists()

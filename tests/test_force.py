@@ -4,6 +4,7 @@ deleted the whole destination)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -299,6 +300,30 @@ def test_envs_remove_all_asks_in_a_terminal(tmp_path: Path, monkeypatch: pytest.
     child.close()
     assert child.exitstatus == 0, child.before
     assert ours.exists() == (answer == "n")
+
+
+def test_force_with_another_framework_lists_the_previous_templates_files_it_leaves(tmp_path: Path):
+    """`scaffold pytorch --force` over a TensorFlow project: TensorFlow's files stay (they may be the
+    user's now) and are listed as left over, in the text output and the JSON."""
+    dest = tmp_path / "proj"
+    render.render("tensorflow", TASK, dest)
+    previous = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    fresh = render.render("pytorch", TASK, tmp_path / "fresh", name="proj")
+    theirs = {p.relative_to(fresh.project_dir).as_posix() for p in fresh.project_dir.rglob("*") if p.is_file()}
+    expected = sorted(rel for rel in previous - theirs if not rel.startswith(".dlpick/"))
+    assert expected, "the two templates make different files"
+    result = runner.invoke(
+        app, ["scaffold", "pytorch", "-t", TASK, "-d", str(dest), "--force", "--no-verify", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["left_over"] == expected
+    assert all((dest / rel).is_file() for rel in expected)  # listed, never deleted
+    again = tmp_path / "again" / "proj"
+    render.render("tensorflow", TASK, again)
+    text = runner.invoke(app, ["scaffold", "pytorch", "-t", TASK, "-d", str(again), "--force", "--no-verify"])
+    assert text.exit_code == 0, text.output
+    assert "left in place from the previous template" in text.output
 
 
 # --- promises of --force that each need their own test (issue 27) ----------------------------

@@ -18,7 +18,7 @@ from dlpick.kb import knowledge
 pexpect = pytest.importorskip("pexpect")
 
 ROOT = Path(__file__).resolve().parent.parent
-DOWN, SPACE, ENTER, BACKSPACE = "\x1b[B", " ", "\r", "\x7f"
+DOWN, UP, SPACE, ENTER, BACKSPACE = "\x1b[B", "\x1b[A", " ", "\r", "\x7f"
 VOCABULARY = knowledge.load().vocabulary
 TASKS = list(VOCABULARY.tasks)
 HARDWARE = list(VOCABULARY.hardware)
@@ -111,7 +111,7 @@ def test_init_writes_what_was_answered_and_refuses_to_overwrite(tmp_path: Path):
     child.send(pick(FRAMEWORKS, ["pytorch", "jax"]))
     for framework, level in sorted((("pytorch", 4), ("jax", 2)), key=lambda item: FRAMEWORKS.index(item[0])):
         child.expect(f"How well does the team know {framework}")
-        child.send(DOWN * (5 - level) + ENTER)  # the levels are listed 5 down to 1
+        child.send((UP * (level - 3) if level > 3 else DOWN * (3 - level)) + ENTER)  # 5 down to 1, cursor on 3
     child.expect("What matters most")
     child.send(pick(WEIGHED, ["performance"]))
     child.expect("Python version of the project")

@@ -278,3 +278,48 @@ def test_a_signal_while_the_knowledge_validates_is_held_until_validation_ends(mo
     finally:
         signal.signal(signal.SIGHUP, previous)
     assert finished == [True]
+
+
+# --- issue 25: facts corrected and recorded ------------------------------------------------------
+
+
+def test_every_builtin_framework_records_its_licence_and_ultralytics_is_agpl() -> None:
+    from dlpick.kb import knowledge
+
+    kb = knowledge.load()
+    assert {fid: fw.licence is not None for fid, fw in kb.frameworks.items()} == dict.fromkeys(kb.frameworks, True)
+    yolo = [i for i in kb.frameworks["pytorch"].tasks["object-detection"] if i.package == "ultralytics"]
+    assert yolo and yolo[0].licence is not None and yolo[0].licence.spdx == "AGPL-3.0"
+
+
+def test_serving_paths_run_only_where_their_hardware_does() -> None:
+    """JAX on TPU has its serving paths (vLLM TPU, JetStream); PyTorch on Ascend has vLLM-Ascend and MindIE,
+    and AOTInductor / Triton are no paths on TPU or Ascend."""
+    from dlpick.advise.criteria import usable_paths
+    from dlpick.kb import knowledge
+
+    kb = knowledge.load()
+    jax_tpu = {p.tool.split(" (")[0] for p in usable_paths(kb.frameworks["jax"], "server", ["tpu"])}
+    assert {"vLLM TPU", "JetStream"} <= jax_tpu
+    for hardware in ("tpu", "ascend-npu"):
+        tools = " ".join(p.tool for p in usable_paths(kb.frameworks["pytorch"], "server", [hardware]))
+        assert "AOTInductor" not in tools and "Triton" not in tools, hardware
+    ascend = " ".join(p.tool for p in usable_paths(kb.frameworks["pytorch"], "server", ["ascend-npu"]))
+    assert "vllm-ascend" in ascend and "MindIE" in ascend
+
+
+def test_issue_25_fact_corrections() -> None:
+    from dlpick.kb import knowledge
+
+    kb = knowledge.load()
+    ms = kb.frameworks["mindspore"]
+    assert "ms-release.obs" not in (ms.hardware["ascend-npu"].install or "")
+    assert "No Linux aarch64 wheel" not in (ms.hardware["cpu"].note or "")
+    rl = ms.tasks["reinforcement-learning"][0]
+    assert rl.status == "dormant" and rl.last_release is not None and rl.last_release.version == "0.7.0"
+    assert kb.frameworks["pytorch"].hardware["intel-gpu"].level == "experimental"
+    pytensor = kb.frameworks["pytensor"].community.releases_last_year
+    assert pytensor is not None and pytensor.value == len(pytensor.versions or ()) == 34
+    assert "mxnet==" in (kb.frameworks["mxnet"].hardware["apple-silicon"].install or "")
+    maxtext = [i for i in kb.frameworks["jax"].tasks["nlp-transformers"] if i.package == "maxtext"]
+    assert maxtext and maxtext[0].kind == "official-library"

@@ -325,7 +325,9 @@ def test_disagreement_exits_1_and_keeps_the_files(every_layer: tuple[Path, Path]
     net, weights = every_layer
     dest = tmp_path / "out"
     dest.mkdir()  # an empty folder is fine
-    ran = dlpick("migrate", "caffe", str(net), str(weights), "--dest", str(dest), "--tolerance", "1e-12", "--json")
+    ran = dlpick(
+        "migrate", "caffe", str(net), str(weights), "--dest", str(dest), "--atol", "1e-12", "--rtol", "0", "--json"
+    )
     assert ran.returncode == 1, ran.stderr
     report = json.loads(ran.stdout)
     assert not report["passed"] and "model.py" in report["files"]

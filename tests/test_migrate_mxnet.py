@@ -63,7 +63,7 @@ def test_the_symbol_reader_refuses_unsupported_operators_and_bad_json(tmp_path: 
         '{"nodes": [{"op": "null", "name": "data", "inputs": []},\n'
         ' {"op": "ROIPooling", "name": "roi", "inputs": [[0, 0, 0]]}], "heads": [[1, 0, 0]]}'
     )
-    with pytest.raises(BadInput, match=r"node 'roi' is the operator ROIPooling, which `migrate mxnet` does not"):
+    with pytest.raises(BadInput, match=r"node 'roi' is the operator 'ROIPooling', which `migrate mxnet` does not"):
         mxnet_torch.read_symbol(path)
     path.write_text('{"nodes": [\n  {"op": "null",}\n]}')
     with pytest.raises(BadInput, match=rf"^{path}:2: not valid JSON"):
@@ -122,7 +122,7 @@ def test_a_symbol_of_many_operators_migrates_within_1e_4(many_ops: tuple[Path, P
     report = json.loads(ran.stdout)
     assert report["passed"] and report["from"] == "mxnet" and report["to"] == "pytorch"
     assert {o["name"] for o in report["outputs"]} == {"prob", "onnx:prob"}
-    assert all(d["max_abs_diff"] <= 1e-4 for d in report["outputs"] + report["layers"])
+    assert all(d["passed"] for d in report["outputs"] + report["layers"])
     types = {layer["type"] for layer in report["layers"]}
     assert types >= {
         "Convolution",

@@ -35,6 +35,17 @@ def test_wheel_contains_knowledge(wheel: Path):
     assert expected and expected <= shipped
 
 
+def test_wheel_contains_templates(wheel: Path):
+    """Every template file (the shared includes too) is in the wheel: an installed dlpick scaffolds."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        f"dlpick/_data/templates/{p.relative_to(ROOT / 'templates')}"
+        for p in (ROOT / "templates").rglob("*")
+        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts
+    }
+    assert expected and expected <= names, sorted(expected - names)[:5]
+
+
 def test_installed_dlpick_runs_from_anywhere(wheel: Path, tmp_path: Path):
     target = tmp_path / "site"
     subprocess.run(

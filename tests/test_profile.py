@@ -192,3 +192,33 @@ def test_scaffold_uses_name_pattern_and_python_version(tmp_path: Path, monkeypat
     pyproject = (tmp_path / "proj" / "pyproject.toml").read_text()
     assert 'name = "vision-image-classification"' in pyproject
     assert f'requires-python = ">={PROFILE["template"]["python_version"]}"' in pyproject
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("missing/dlpick.yaml", "missing does not exist"),
+        ("afile/dlpick.yaml", "afile is not a folder"),
+        ("adir", "is a folder"),
+        ("kept.yaml", "already exists"),
+    ],
+)
+def test_init_checks_the_destination_before_asking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, says: str
+) -> None:
+    from dlpick.cli import init, questionnaire
+
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "kept.yaml").write_text("team: kept\n")
+    monkeypatch.setattr(init, "_has_terminal", lambda: True)
+
+    def asked(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the questionnaire ran before the destination was checked")
+
+    monkeypatch.setattr(questionnaire, "ask", asked)
+    for args in (["init", "--profile", str(tmp_path / where)], ["--profile", str(tmp_path / where), "init"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert says in result.stderr and "Traceback" not in result.output
+    assert (tmp_path / "kept.yaml").read_text() == "team: kept\n"

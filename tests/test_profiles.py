@@ -42,3 +42,26 @@ def test_profiles_cover_every_hardware_and_target() -> None:
     targets = {t for p in profiles for t in p.get("deployment", [])}
     assert hardware == set(KB.vocabulary.hardware)
     assert targets == set(KB.vocabulary.deployment)
+
+
+def test_the_readme_counts_the_profiles():
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    said = re.search(r"`examples/profiles/` holds (\d+) ", (root / "README.md").read_text())
+    assert said and int(said.group(1)) == len(list((root / "examples" / "profiles").glob("*.yaml")))
+
+
+def test_profiles_cover_the_workloads_and_answers_of_advice_v2() -> None:
+    """Issue 25: the open set covers every workload id and the answers that decide (primary hardware,
+    scale, licence policy, device description); every profile from 54 on names the source of its
+    deciding fact."""
+    profiles = {p.stem: answers.read_file(p) for p in PROFILES}
+    tasks = {p["task"] for p in profiles.values()}
+    assert {"graph-learning", "probabilistic-modelling", "llm-pretraining", "llm-finetuning"} <= tasks
+    assert {"llm-serving", "scientific-ml"} <= tasks
+    for key in ("scale", "licence_policy", "devices"):
+        assert any(key in p for p in profiles.values()), key
+    assert any(len(p.get("hardware", [])) > 1 for p in profiles.values())
+    unsourced = [s for s in profiles if int(s.split("-")[0]) >= 54 and not EXPECTED[s].get("source")]
+    assert unsourced == []

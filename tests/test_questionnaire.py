@@ -11,7 +11,7 @@ import pexpect
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-DOWN, SPACE, ENTER = "\x1b[B", " ", "\r"
+DOWN, UP, SPACE, ENTER = "\x1b[B", "\x1b[A", " ", "\r"
 
 
 def spawn(*args: str) -> pexpect.spawn:
@@ -31,13 +31,14 @@ def test_questionnaire_answers_rank_and_save(tmp_path: Path):
     child.expect("What will the model do")
     child.send(DOWN * 2 + ENTER)  # third task: image-classification
     child.expect("Where will it train and run")
+    child.expect(r"cpu\s+[^\r\n]*\(detected\)")  # the pre-checked hardware says why it is checked
     child.send(DOWN + SPACE + ENTER)  # cpu is pre-checked; add nvidia-gpu
     child.expect("Where will it be deployed")
     child.send(SPACE + ENTER)  # server
     child.expect("Which frameworks does the team already use")
     child.send(SPACE + ENTER)  # pytorch
     child.expect("How well does the team know pytorch")
-    child.send(DOWN + ENTER)  # 4: used in production
+    child.send(UP + ENTER)  # 4: used in production, one above the starting 3
     child.expect("What matters most")
     child.send(ENTER)
     child.expect("Python version")

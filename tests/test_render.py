@@ -462,9 +462,9 @@ def test_render_works_without_the_include_symlink(tmp_path: Path):
     assert (dest / ".gitignore").is_file() and (dest / ".github" / "workflows" / "ci.yml").is_file()
     answers = json.loads((dest / ".cookiecutter.json").read_text())
     assert not {"_template", "_repo_dir", "_output_dir"} & set(answers)  # no machine paths (temporary ones at that)
-    cruft = json.loads((dest / ".cruft.json").read_text())
-    assert cruft["directory"] == "templates/pytorch" and cruft["commit"] is None  # not a git checkout
-    assert str(tmp_path) not in (dest / ".cruft.json").read_text()
+    base = json.loads((dest / ".dlpick" / "base.json").read_text())
+    assert base["commit"] is None  # not a git checkout
+    assert not (dest / ".cruft.json").exists()  # no repository of the team's named
     assert children(tmp_path / "work") == ["demo"]
 
 

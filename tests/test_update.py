@@ -129,15 +129,36 @@ def project(tmp_path: Path, templates: Path) -> Path:
     return dest
 
 
+def test_cruft_record_names_only_the_teams_repository(tmp_path: Path, templates: Path, monkeypatch):
+    monkeypatch.setenv(record.REPOSITORY_ENV, "https://git.example.com/team/dlpick-templates")
+    dest = tmp_path / "work" / "demo"
+    render.render("tiny", "tabular-regression", dest, templates_root=templates)
+    cruft = json.loads((dest / ".cruft.json").read_text())
+    assert cruft["template"] == "https://git.example.com/team/dlpick-templates"
+    assert cruft["directory"] == "templates/tiny" and str(tmp_path) not in json.dumps(cruft)
+    assert cruft["context"]["cookiecutter"]["project_slug"] == "demo"
+    assert set(cruft["skip"]) == {".cookiecutter.json", ".dlpick"}
+
+
+def test_update_warns_of_an_uncontrolled_cruft_record(tmp_path: Path, templates: Path):
+    dest = tmp_path / "work" / "demo"
+    render.render("tiny", "tabular-regression", dest, templates_root=templates)
+    (dest / ".cruft.json").write_text(json.dumps({"template": record.UNCONTROLLED_REPOSITORY}))
+    assert record.uncontrolled_cruft(dest)
+    (dest / ".cruft.json").write_text(json.dumps({"template": "https://git.example.com/team/t"}))
+    assert not record.uncontrolled_cruft(dest)
+    assert record.cruft_moved_on(dest) is None  # no commit recorded by cruft
+    (dest / ".cruft.json").write_text(json.dumps({"template": "https://git.example.com/team/t", "commit": "abc123"}))
+    assert record.cruft_moved_on(dest) == "abc123"  # cruft updated it past dlpick's base (commit None here)
+
+
 def test_a_project_records_its_base_and_no_machine_path(tmp_path: Path, templates: Path):
     dest = tmp_path / "work" / "demo"
     render.render("tiny", "tabular-regression", dest, templates_root=templates)
-    for name in (".cruft.json", ".cookiecutter.json", record.BASE_JSON):
+    for name in (".cookiecutter.json", record.BASE_JSON):
         assert str(tmp_path) not in (dest / name).read_text(), name
-    cruft = json.loads((dest / ".cruft.json").read_text())
-    assert cruft["template"] == record.TEMPLATE_REPOSITORY and cruft["directory"] == "templates/tiny"
-    assert cruft["context"]["cookiecutter"]["project_slug"] == "demo"
-    assert set(cruft["skip"]) == {".cookiecutter.json", ".dlpick"}
+    # No template location dlpick does not control: without the team's repository, no .cruft.json.
+    assert not (dest / ".cruft.json").exists()
     base = record.read(dest).base
     assert base["unchanged.txt"][0] == b"v1\n" and base["logo.bin"][0] == LOGO_V1
     assert not any(record.is_bookkeeping(rel) for rel in base)
@@ -321,6 +342,63 @@ def test_cruft_check_diff_and_update_work_on_a_fresh_project(tmp_path: Path, tem
     assert not list(dest.rglob("*.rej"))
     assert (dest / ".cookiecutter.json").read_text() == answers  # dlpick's bookkeeping: skipped, no .rej
     assert cruft("check").returncode == 0
+
+
+# --- template versions, changelog, leftover markers -------------------------------------------
+
+
+@needs_git
+def test_committed_conflict_markers_are_not_up_to_date(project: Path, templates: Path):
+    env = {"DLPICK_TEMPLATES": str(templates)}
+    assert run_cli(["update", str(project)], env).returncode == 1  # conflicts written with markers
+    commit_all(project, "committed as is, markers and all")
+    again = run_cli(["update", str(project)], env)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "up to date" not in again.stdout
+    assert "conflict markers still in: conflict.txt" in again.stdout
+    data = json.loads(run_cli(["update", str(project), "--json"], env).stdout)
+    assert data["unresolved"] == ["conflict.txt"]
+    (project / "conflict.txt").write_text("value=3\n")
+    commit_all(project, "resolved")
+    done = run_cli(["update", str(project)], env)
+    assert done.returncode == 0 and "up to date" in done.stdout
+
+
+CHANGELOG_V1 = "# changes\n\n## 1.0.0 (2026-12-01)\n- [all] first\n"
+CHANGELOG_V2 = (
+    "# changes\n\n## 1.1.0 (2026-12-05)\n- [tiny] conflict.txt's value is 2,\n  for a reason\n"
+    "- [pytorch] only PyTorch's projects\n\n" + CHANGELOG_V1.split("\n\n", 1)[1]
+)
+
+
+@needs_git
+def test_update_dry_run_shows_the_template_versions_and_changelog(tmp_path: Path):
+    templates = write_template(tmp_path / "templates", V1, LOGO_V1)
+    (templates / "CHANGELOG.md").write_text(CHANGELOG_V1)
+    dest = tmp_path / "work" / "demo"
+    render.render("tiny", "tabular-regression", dest, templates_root=templates)
+    assert json.loads((dest / record.BASE_JSON).read_text())["template_version"] == "1.0.0"
+    write_template(templates, V2, LOGO_V1)
+    (templates / "CHANGELOG.md").write_text(CHANGELOG_V2)
+    env = {"DLPICK_TEMPLATES": str(templates)}
+    dry = run_cli(["update", str(dest), "--dry-run"], env)
+    assert dry.returncode == 0, dry.stderr
+    assert "template 1.0.0 -> 1.1.0" in dry.stdout
+    assert "  1.1.0: conflict.txt's value is 2, for a reason\n" in dry.stdout
+    assert "only PyTorch" not in dry.stdout and "first" not in dry.stdout
+    data = json.loads(run_cli(["update", str(dest), "--dry-run", "--json"], env).stdout)
+    assert data["template"]["from"] == "1.0.0" and data["template"]["to"] == "1.1.0"
+    assert data["template"]["changes"] == ["1.1.0: conflict.txt's value is 2, for a reason"]
+
+
+def test_the_shipped_templates_have_a_version_a_project_records(tmp_path: Path):
+    from dlpick.project import history
+
+    entries = history.read(ROOT / "templates")
+    assert entries and all(entry.frameworks and entry.text for entry in entries)
+    version = history.current(ROOT / "templates")
+    dest = render.render("pytorch", "tabular-regression", tmp_path / "p").project_dir
+    assert json.loads((dest / record.BASE_JSON).read_text())["template_version"] == version
 
 
 def test_an_update_that_waited_for_another_merges_onto_the_base_that_one_left(

@@ -559,7 +559,9 @@ def test_declared_requirements_are_checked_before_anything_runs(tmp_path: Path):
     assert "dlpick-cpu-variant-xyz (not installed)" in detail
     assert "never-on-this-python" not in detail and "gpu-variant" not in detail
     assert result.install == [f"python -m pip install -e '{project}[cpu,dev]'"]
-    assert "gpu-variant" in check(run(project, device="cuda"), "requirements").detail
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(verify, "_device_absent", lambda device: "")  # as on a machine with a GPU
+        assert "gpu-variant" in check(run(project, device="cuda"), "requirements").detail
     cli = invoke(str(project), "--json")
     assert cli.exit_code == 3 and json.loads(cli.stdout)["verified"] is False
 
@@ -603,3 +605,23 @@ def test_steps_side_by_side_share_the_cores(tmp_path: Path, monkeypatch: pytest.
     assert env["MKL_NUM_THREADS"] == "7"  # the caller's choice stands
     assert int(env["OMP_NUM_THREADS"]) >= 1 and env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"]
     assert env["PYTHONPATH"].startswith(str(tmp_path / "src"))
+
+
+def test_a_device_this_machine_lacks_is_not_verified(tmp_path: Path, monkeypatch):
+    """`--device cuda` without an NVIDIA GPU: one "device" row, not verified (exit 3), nothing run."""
+    from dlpick.machine import hardware
+
+    monkeypatch.setattr(hardware, "quick_hardware_ids", lambda timeout=5.0: ["cpu"])
+    project = make_project(tmp_path)
+    result = run(project, device="cuda")
+    assert not result.verified and not result.passed
+    assert [(c.name, c.passed) for c in result.checks] == [("device", False)]
+    assert "no NVIDIA GPU found" in result.checks[0].detail
+    cli = invoke(str(project), "--device", "cuda", "--json")
+    assert cli.exit_code == 3, cli.output
+    assert json.loads(cli.stdout)["verified"] is False
+    assert cli.stderr.strip().splitlines()[-1].startswith("dlpick: error: --device cuda: no NVIDIA GPU found")
+    text = invoke(str(project), "--device", "cuda")
+    assert text.exit_code == 3 and "--device cpu" in text.stdout and "--isolated" not in text.stdout
+    monkeypatch.setattr(hardware, "quick_hardware_ids", lambda timeout=5.0: ["cpu", "nvidia-gpu"])
+    assert run(project, device="cuda").checks[0].name != "device"

@@ -152,3 +152,46 @@ def test_the_project_tests_get_verifys_run_once_its_export_is_checked(
     assert check(result, "project tests").passed, check(result, "project tests").detail
     assert check(result, "export").passed is export_passes
     assert json.loads(seen.read_text()) == {"done": {"export": export_passes}, "metrics": True}
+
+
+SERVE_RUN_TESTS = """import json, os
+from pathlib import Path
+
+
+def test_the_given_run_is_exported_before_these_tests_start():
+    run = Path(os.environ["SERVE_TEST_RUN"])
+    seen = {"export.json": (run / "export.json").is_file(), "marker": (run / ".dlpick-verify.json").exists()}
+    Path(os.environ["SEEN"]).write_text(json.dumps(seen))
+"""
+OTHER_TESTS = """import os
+
+
+def test_the_other_tests_get_no_run():
+    assert "SERVE_TEST_RUN" not in os.environ and "DLPICK_VERIFY_RUN" not in os.environ
+"""
+
+
+@pytest.mark.parametrize("export_passes", [True, False], ids=["export passed", "export failed"])
+def test_the_serve_tests_get_verifys_run_in_serve_test_run_once_it_is_exported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, export_passes: bool
+):
+    """A project whose tests/test_serve.py reads SERVE_TEST_RUN (its README's variable) gets verify's run there,
+    after the export check (passed or not: the test decides), and no marker file; its other tests run beside
+    the training with no run named."""
+    project = make_project(tmp_path, tests=OTHER_TESTS, export_exit=None if export_passes else 1)
+    (project / "tests" / "test_serve.py").write_text(SERVE_RUN_TESTS)
+    seen = tmp_path / "seen.json"
+    monkeypatch.setenv("SEEN", str(seen))
+    monkeypatch.delenv("SERVE_TEST_RUN", raising=False)
+    result = run(project, run_dir=tmp_path / "run", tests_timeout=60)
+    tests = check(result, "project tests")
+    assert tests.passed and "tests/test_serve.py: 1 passed" in tests.detail, tests.detail
+    assert check(result, "export").passed is export_passes
+    assert json.loads(seen.read_text()) == {"export.json": True, "marker": False}
+
+
+def test_failing_serve_tests_fail_the_project_tests(tmp_path: Path):
+    project = make_project(tmp_path, tests=OTHER_TESTS)
+    (project / "tests" / "test_serve.py").write_text("# SERVE_TEST_RUN\ndef test_serving():\n    assert False\n")
+    tests = check(run(project, run_dir=tmp_path / "run", tests_timeout=60), "project tests")
+    assert not tests.passed and "tests/test_serve.py" in tests.detail, tests.detail

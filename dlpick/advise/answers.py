@@ -19,7 +19,25 @@ from dlpick.kb.vocab import check_id
 if TYPE_CHECKING:
     from dlpick.kb.model import Vocabulary
 
-KEYS = ("task", "hardware", "deployment", "familiarity", "priorities", "python", "include_retired")
+KEYS = (
+    "task",
+    "hardware",
+    "deployment",
+    "familiarity",
+    "priorities",
+    "python",
+    "include_retired",
+    "primary_hardware",
+    "scale",
+    "licence_policy",
+    "devices",
+    "os",
+)
+OSES = ("linux", "windows", "macos")  # the team's operating system: native Windows matters for GPU support
+# What a deployment target's device has, where a path needs it (an Ethos-U NPU, a Cortex-M core).
+DEVICE_KEYS = {"core": ("cortex-m", "cortex-a", "xtensa", "risc-v", "other"), "npu": ("none", "ethos-u", "other")}
+SCALES = ("one-device", "one-machine", "multi-node")  # where training runs: distributed counts only at multi-node
+LICENCE_POLICIES = ("any", "permissive-only")
 LEVEL_MAX = 5
 
 
@@ -61,6 +79,20 @@ class Answers:
     priorities: dict[str, float] = field(default_factory=dict)
     python: str = field(default_factory=running_python)
     include_retired: bool = False
+    primary_hardware: str | None = None  # None: the first of `hardware`; the others are secondary
+    scale: str | None = None  # None: one-machine (one device or several in one machine)
+    licence_policy: str | None = None  # None: any licence; permissive-only: no copyleft framework or library
+    devices: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> {core: ..., npu: ...}
+    os: str | None = None  # linux | windows | macos; None: not said
+
+    @property
+    def primary(self) -> str | None:
+        """The hardware the work is trained on: `primary_hardware`, else the first listed."""
+        return self.primary_hardware or (self.hardware[0] if self.hardware else None)
+
+    @property
+    def secondary(self) -> list[str]:
+        return [h for h in self.hardware if h != self.primary]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +106,11 @@ FLAGS = {
     "priorities": "--weight",
     "python": "--python",
     "include_retired": "--include-retired",
+    "primary_hardware": "--primary-hardware",
+    "scale": "--scale",
+    "licence_policy": "--licence-policy",
+    "devices": "devices",  # answers files only: a list of device descriptions
+    "os": "--os",
 }
 
 
@@ -178,7 +215,37 @@ def normalise(raw: dict[str, Any], vocabulary: Vocabulary, source: str | dict[st
                 f"{_where(source, 'include_retired')}: expected true or false, got {_show(raw['include_retired'])}"
             )
         answers.include_retired = raw["include_retired"]
+    for key, choices in (("scale", SCALES), ("licence_policy", LICENCE_POLICIES), ("os", OSES)):
+        if raw.get(key) is not None:
+            check_id(key.replace("_", " "), str(raw[key]), choices, where=_where(source, key))
+            setattr(answers, key, str(raw[key]))
+    if raw.get("devices") is not None:
+        answers.devices = _devices(raw["devices"], vocabulary, source)
+    if raw.get("primary_hardware") is not None:
+        primary = str(raw["primary_hardware"])
+        check_id("hardware", primary, vocabulary.hardware, where=_where(source, "primary_hardware"))
+        if primary not in answers.hardware:
+            answers.hardware = [primary, *answers.hardware]
+        answers.primary_hardware = primary
     return answers
+
+
+def _devices(value: Any, vocabulary: Vocabulary, source: str | dict[str, str]) -> dict[str, dict[str, str]]:
+    """{microcontroller: {core: cortex-m, npu: none}}: what each target's device has."""
+    where = _where(source, "devices")
+    if not isinstance(value, dict):
+        raise BadInput(f"{where}: expected a mapping like {{microcontroller: {{core: cortex-m, npu: none}}}}")
+    out: dict[str, dict[str, str]] = {}
+    for target, described in value.items():
+        check_id("target", str(target), vocabulary.deployment, where=where)
+        if not isinstance(described, dict):
+            raise BadInput(f"{where}.{target}: expected a mapping like {{core: cortex-m, npu: none}}")
+        out[str(target)] = {}
+        for key, item in described.items():
+            check_id("device property", str(key), DEVICE_KEYS, where=f"{where}.{target}")
+            check_id(str(key), str(item), DEVICE_KEYS[str(key)], where=f"{where}.{target}.{key}")
+            out[str(target)][str(key)] = str(item)
+    return out
 
 
 def read_file(path: Path) -> dict[str, Any]:

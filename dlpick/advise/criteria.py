@@ -15,6 +15,7 @@ from dlpick.advise.answers import Answers
 from dlpick.advise.results import CriterionScore
 from dlpick.kb.knowledge import Knowledge
 from dlpick.kb.model import (
+    PERMISSIVE,
     Criteria,
     DeploymentPath,
     Feature,
@@ -41,10 +42,34 @@ def on_hardware(item: TaskEvidence | DeploymentPath | Feature, hardware: Sequenc
     return not shown_on or not hardware or bool(set(shown_on) & set(hardware))
 
 
-def usable_paths(fw: Framework, target: str, hardware: Sequence[str]) -> list[DeploymentPath]:
-    """A framework's paths to `target` that run on the team's hardware (a path documented only on other
-    hardware does not count, like a missing one)."""
-    return [p for p in fw.deployment.get(target, ()) if on_hardware(p, hardware)]
+# A path's `requires` in words -> the device property that meets it (answers' `devices`).
+REQUIREMENTS = (("Ethos-U", "npu", "ethos-u"), ("Cortex-M", "core", "cortex-m"))
+
+
+def unmet(path: DeploymentPath, device: Mapping[str, str] | None) -> str | None:
+    """What a path needs that the described device lacks (None: met, or the device is not described)."""
+    if not path.requires or not device:
+        return None
+    for words, key, value in REQUIREMENTS:
+        if words in path.requires and key in device and device[key] != value:
+            return f"{path.tool} needs {path.requires}; the device has {key} {device[key]}"
+    return None
+
+
+def met(path: DeploymentPath, device: Mapping[str, str] | None) -> bool:
+    """Whether the described device has what the path requires (then it is a full path, not a partial one)."""
+    if not path.requires or not device:
+        return False
+    return any(words in path.requires and device.get(key) == value for words, key, value in REQUIREMENTS)
+
+
+def usable_paths(
+    fw: Framework, target: str, hardware: Sequence[str], device: Mapping[str, str] | None = None
+) -> list[DeploymentPath]:
+    """A framework's paths to `target` that run on the team's hardware and on the target's device as the
+    team describes it (a path documented only on other hardware, or needing what the device lacks, is
+    not a path)."""
+    return [p for p in fw.deployment.get(target, ()) if on_hardware(p, hardware) and unmet(p, device) is None]
 
 
 def retired_text(fw: Framework) -> str:
@@ -144,11 +169,10 @@ def rank_score(rank: float | None, best: float, worst: float) -> float:
     return clamp((math.log10(worst) - math.log10(max(rank, 1))) / (math.log10(worst) - math.log10(best)))
 
 
-# Evidence kinds whose worth rests on other people's adoption: a third-party library or a hub counts
-# as far as it is installed. An official library or model zoo is the framework project's own work, and
-# PyPI ranks undercount libraries installed from mirrors and vendor indexes (MindCV, PaddleTS), so its
-# rank is shown, not scored.
+# Evidence kinds whose worth rests on adoption even without a package: a hub counts as far as it is
+# used. Every item with a PyPI package is scaled by its download rank too, whoever publishes it.
 ADOPTION_KINDS = frozenset({"third-party-library", "hub"})
+OWN_KINDS = frozenset({"official-library", "model-zoo"})
 
 
 def task_fit(
@@ -157,7 +181,17 @@ def task_fit(
     """The strongest evidence item, plus `breadth_bonus` of each further one. An item documented only on
     other hardware does not count; one documented on the team's hardware counts fully; the rest carry
     over as far as the hardware support (`carry`). The score is capped at the strongest item's share."""
+    if not any(other.tasks.get(answers.task) for other in knowledge.frameworks.values()):
+        # No framework has listed evidence: unknown for all, left out (renormalised), and said.
+        return CriterionScore(
+            0.0, 0, f"unknown: the knowledge base lists no {answers.task} evidence for any framework", applicable=False
+        )
     everything = fw.tasks.get(answers.task, ())
+    if answers.licence_policy == "permissive-only":
+        barred = [i for i in everything if i.licence is not None and i.licence.spdx not in PERMISSIVE]
+        everything = tuple(i for i in everything if i not in barred)
+    else:
+        barred = []
     evidence = [item for item in everything if on_hardware(item, answers.hardware)]
     elsewhere = [item for item in everything if item not in evidence]
     if not evidence:
@@ -168,6 +202,9 @@ def task_fit(
     criteria = knowledge.criteria
     values, statuses, scale = criteria.task_evidence, criteria.evidence_status, criteria.adoption
     ranks = knowledge.adoption.pypi_download_rank
+    own = fw.community.pypi_download_rank
+    own_score = rank_score(own.value, scale.best_rank, scale.worst_rank) if own else 0.0
+    own_adoption = own_score or None  # None: unknown (the framework is not in the download snapshot)
     items = []
     for item in evidence:
         rank = ranks.get(item.package or "")
@@ -176,8 +213,15 @@ def task_fit(
             status = "dormant"  # a retired framework gets no releases: its libraries cannot move on either
         factor = 1.0 if item.hardware else carry[0]
         value = values[item.kind] * statuses[status] * factor
-        if item.kind in ADOPTION_KINDS:
-            adoption = rank_score(rank, scale.best_rank, scale.worst_rank)
+        if (item.kind in ADOPTION_KINDS or item.package) and own_adoption is not None:
+            # Adoption, whoever publishes it (dlpick issue 25): a library counts as far as its framework's users
+            # install it, its download-rank score over its framework's. A framework outside the PyPI snapshot
+            # (MindSpore installs from its own index) leaves its libraries' adoption unknown: unscaled.
+            adoption = min(1.0, rank_score(rank, scale.best_rank, scale.worst_rank) / own_adoption)
+            if not rank and item.kind in OWN_KINDS:
+                # The project's own library outside the snapshot: PyPI undercounts installs from mirrors and
+                # vendor indexes (PaddleFormers, MindCV), so its adoption is unknown: the middle of the scale.
+                adoption = criteria.unknown_adoption
             value *= scale.base + (1 - scale.base) * adoption
         details = [item.kind.replace("-", " ")] + ([status] if status != "active" else [])
         if fw.retired and status == "dormant" and item.status != "dormant":
@@ -195,13 +239,21 @@ def task_fit(
             label += f" (shown on {', '.join(item.hardware)})"
         items.append((value, label, facts, factor))
     items.sort(key=lambda entry: -entry[0])
-    total = items[0][0] + values["breadth_bonus"] * sum(entry[0] for entry in items[1:])
-    score = min(items[0][3], total)  # the cap: what the strongest item's hardware support allows
+    # Diminishing returns for depth: each further library covers `breadth_bonus` of what is still missing
+    # (torchvision + timm + Ultralytics beat one library, and no depth passes 1).
+    missing = 1 - items[0][0]
+    for entry in items[1:]:
+        missing *= 1 - values["breadth_bonus"] * entry[0]
+    score = min(items[0][3], 1 - missing)  # the cap: what the strongest item's hardware support allows
     reason = f"{answers.task}: " + "; ".join(entry[1] for entry in items)
     if any(entry[3] < 1 for entry in items):
         reason += f"; {carry[1]}"
     if elsewhere:
         reason += "; not counted, other hardware: " + shown(elsewhere)
+    if barred:
+        reason += "; left out by the licence policy: " + ", ".join(
+            f"{i.name} ({i.licence.spdx})" for i in barred if i.licence
+        )
     return CriterionScore(score, 0, reason, [f for entry in items for f in entry[2]])
 
 
@@ -258,8 +310,9 @@ def feature_releases(measure: Releases) -> int | None:
 
 
 def community(fw: Framework, criteria: Criteria) -> CriterionScore:
-    """The mean of the popularity measures that have a source; a measure without one is left out
-    (unknown), not counted as 0. The download snapshot covers the top 15,000, so a package outside it is known."""
+    """Adoption and health: the weighted mean of the measures that have a source, release cadence a minor
+    share (`cadence_share`); a measure without one is left out (unknown), not counted as 0. The download
+    snapshot covers the top 15,000, so a package outside it is known."""
     scale = criteria.community
     measures = fw.community
     parts, texts, facts, unknown = [], [], [], []
@@ -288,7 +341,7 @@ def community(fw: Framework, criteria: Criteria) -> CriterionScore:
     feature_count = feature_releases(releases) if releases else None
     if releases and feature_count is not None:
         low, high = scale.releases_last_year.low, scale.releases_last_year.high
-        parts.append(clamp((feature_count - low) / (high - low)))
+        cadence = clamp((feature_count - low) / (high - low))
         total = int(releases.value)
         patches = f" (+{_plural(total - feature_count, 'patch release')})" if total > feature_count else ""
         texts.append(f"{_plural(feature_count, 'feature release')} in the last year{patches}")
@@ -301,9 +354,14 @@ def community(fw: Framework, criteria: Criteria) -> CriterionScore:
         unknown.append("release cadence")
     if unknown and parts and unknown != ["GitHub stars"]:  # no framework has a dated star count: not news
         texts.append("left out, no source: " + ", ".join(u for u in unknown if u != "GitHub stars"))
-    if not parts:
+    # Adoption measures count 1 each; cadence (a release policy, not popularity) `cadence_share` beside them.
+    weighted = [(1.0, part) for part in parts]
+    if releases and feature_count is not None:
+        weighted.append((scale.cadence_share, cadence))
+    weight_sum = sum(w for w, _ in weighted)
+    if not weighted or not weight_sum:
         return CriterionScore(0.0, 0, "no sourced community measure", facts)
-    return CriterionScore(sum(parts) / len(parts), 0, "; ".join(texts), facts)
+    return CriterionScore(sum(w * s for w, s in weighted) / weight_sum, 0, "; ".join(texts), facts)
 
 
 def _plural(count: float, word: str) -> str:
@@ -320,13 +378,15 @@ def level_value(fw: Framework, name: str, levels: Mapping[str, float]) -> tuple[
     return value, name
 
 
-def hardware_support(fw: Framework, answers: Answers, levels: Mapping[str, float]) -> CriterionScore:
+def hardware_support(
+    fw: Framework, answers: Answers, levels: Mapping[str, float], secondary_share: float = 0.25
+) -> CriterionScore:
     if not answers.hardware:
         return CriterionScore(0.0, 0, "no hardware given", applicable=False)
     scores, texts, facts = [], [], []
     for hardware_id in answers.hardware:
         support = fw.hardware.get(hardware_id)
-        if support is None:  # only reached for frameworks that are excluded anyway
+        if support is None:  # a secondary device it cannot run on (the primary is a hard constraint)
             scores.append(0.0)
             texts.append(f"{hardware_id}: none")
             continue
@@ -336,15 +396,24 @@ def hardware_support(fw: Framework, answers: Answers, levels: Mapping[str, float
         facts.append(fact(f"{hardware_id}: {support.level} ({support.mechanism})", support))
         if value < levels[support.level]:
             facts.append(fact(retired_text(fw), fw.status))
-    return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
+    # The primary hardware (first listed, or `primary_hardware`) is where the work runs: secondary devices
+    # share `secondary_hardware_share` of the score, so a cluster for ablations cannot dilute the TPU pod (issue 25).
+    index = answers.hardware.index(answers.primary) if answers.primary in answers.hardware else 0
+    primary, rest = scores[index], [s for i, s in enumerate(scores) if i != index]
+    score = primary if not rest else (1 - secondary_share) * primary + secondary_share * sum(rest) / len(rest)
+    if rest:
+        texts[index] += " (primary)"
+    return CriterionScore(score, 0, "; ".join(texts), facts)
 
 
-def path_value(fw: Framework, path: DeploymentPath, criteria: Criteria) -> float:
+def path_value(
+    fw: Framework, path: DeploymentPath, criteria: Criteria, device: Mapping[str, str] | None = None
+) -> float:
     """Its level, times its own state (a dormant runtime counts as a dormant library), times
     `partial_path` when it needs something most devices of the target lack."""
     value = level_value(fw, path.level, criteria.support_levels)[0]
     value *= criteria.evidence_status[path.status or "active"]
-    return value * criteria.partial_path if path.requires else value
+    return value * criteria.partial_path if path.requires and not met(path, device) else value
 
 
 def _path_words(fw: Framework, path: DeploymentPath, criteria: Criteria) -> str:
@@ -358,11 +427,16 @@ def _path_words(fw: Framework, path: DeploymentPath, criteria: Criteria) -> str:
 
 
 def best_path(
-    fw: Framework, target: str, criteria: Criteria, hardware: Sequence[str] | None = None
+    fw: Framework,
+    target: str,
+    criteria: Criteria,
+    hardware: Sequence[str] | None = None,
+    device: Mapping[str, str] | None = None,
 ) -> DeploymentPath | None:
-    """The framework's best-scoring path to a deployment target on the team's `hardware` (None: it has none)."""
-    paths = usable_paths(fw, target, hardware or [])
-    return max(paths, key=lambda p: path_value(fw, p, criteria)) if paths else None
+    """The framework's best-scoring path to a deployment target on the team's `hardware` and described
+    `device` (None: it has none)."""
+    paths = usable_paths(fw, target, hardware or [], device)
+    return max(paths, key=lambda p: path_value(fw, p, criteria, device)) if paths else None
 
 
 # Targets served from the team's own hardware (the answers' `hardware` is what it trains and serves on):
@@ -377,7 +451,8 @@ def deployment(
         return CriterionScore(0.0, 0, "no deployment target given", applicable=False)
     scores, texts, facts = [], [], []
     for target in answers.deployment:
-        best = best_path(fw, target, criteria, answers.hardware)
+        device = answers.devices.get(target)
+        best = best_path(fw, target, criteria, answers.hardware, device)
         elsewhere = [p for p in fw.deployment.get(target, ()) if not on_hardware(p, answers.hardware)]
         if best is None:
             scores.append(0.0)
@@ -385,7 +460,7 @@ def deployment(
             continue
         # A path documented on the team's hardware counts fully; one built for the framework's own builds carries over.
         factor = carry[0] if target in ON_TEAM_HARDWARE and not best.hardware else 1.0
-        scores.append(path_value(fw, best, criteria) * factor)
+        scores.append(path_value(fw, best, criteria, device) * factor)
         served = f"; {carry[1]}" if factor < 1 else ""
         on = f", shown on {', '.join(best.hardware)}" if best.hardware else ""
         skipped = f"; not counted, other hardware: {shown(elsewhere)}" if elsewhere else ""
@@ -395,10 +470,21 @@ def deployment(
     return CriterionScore(sum(scores) / len(scores), 0, "; ".join(texts), facts)
 
 
-def distributed(fw: Framework, levels: Mapping[str, float]) -> CriterionScore:
+def distributed(fw: Framework, levels: Mapping[str, float], scale: str | None = None) -> CriterionScore:
+    """Distributed training matters as far as the team's `scale` needs it: not on one device; on one machine
+    (the default) only whether it trains on all of that machine's devices; at multi-node scale, by level."""
     info = fw.distributed
     tools = ", ".join(info.tools) or "no tools"
-    return CriterionScore(levels[info.level], 0, f"{info.level} ({tools})", [fact(f"distributed: {info.level}", info)])
+    facts = [fact(f"distributed: {info.level}", info)]
+    if scale == "one-device":
+        return CriterionScore(
+            0.0, 0, "not applicable: the team trains on one device (scale: one-device)", applicable=False
+        )
+    if scale != "multi-node":
+        enough = levels[info.level] >= levels["single-node"]
+        words = "trains on every device of one machine" if enough else "no multi-device training"
+        return CriterionScore(1.0 if enough else 0.0, 0, f"{words} ({info.level}); scale: one machine", facts)
+    return CriterionScore(levels[info.level], 0, f"{info.level} ({tools})", facts)
 
 
 def carry_over(fw: Framework, answers: Answers, levels: Mapping[str, float]) -> tuple[float, str]:
@@ -409,7 +495,7 @@ def carry_over(fw: Framework, answers: Answers, levels: Mapping[str, float]) -> 
     if not answers.hardware:
         return 1.0, ""
     ratios, weak = [], []
-    for hardware_id in answers.hardware:
+    for hardware_id in [answers.primary] if answers.primary else answers.hardware:  # where the work runs
         support = fw.hardware.get(hardware_id)
         value = level_value(fw, support.level, levels)[0] if support else 0.0
         ratio = min(1.0, value / levels["official"]) if levels["official"] else 1.0

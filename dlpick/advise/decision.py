@@ -30,7 +30,12 @@ def _side(name: str, mine: CriterionScore, theirs: CriterionScore, other: str) -
     """One framework's side of a criterion: for feature lists, what it has that the other lacks."""
     if name in FEATURE_CRITERIA:
         kinds = {str(f["fact"]).split(": ", 1)[0] for f in theirs.facts}
-        extra = [str(f["fact"]).split(": ", 1)[1] for f in mine.facts if str(f["fact"]).split(": ", 1)[0] not in kinds]
+        extra = [
+            str(f["fact"]).split(": ", 1)[1]
+            for f in mine.facts
+            if str(f["fact"]).split(": ", 1)[0] not in kinds
+            and not str(f["fact"]).split(": ", 1)[1].startswith("round ")
+        ]  # an MLPerf round's date is the result's source, not a second reason
         if extra:
             return f"{', '.join(extra)} ({other} has no counterpart)"
     return mine.reason
@@ -101,6 +106,31 @@ def decide(ranking: list[Ranked], excluded: list[Excluded]) -> Decision:
     return Decision(top.framework, second.framework, margin, tie, deciding, gives_up, text, hangs_on)
 
 
+def counterfactual(top: Ranked, second: Ranked) -> str:
+    """What in the team's answers would flip the pick: the familiarity with the runner-up that would put it
+    ahead, else the fact its biggest gap rests on ("" if nothing the team can say would)."""
+    familiarity = top.criteria.get("familiarity")
+    total = top.total_weight()
+    if familiarity is None or not familiarity.applicable or not familiarity.weight or not total:
+        return ""
+    level_points = 100 * familiarity.weight / LEVEL_MAX / total
+    have = round(second.criteria["familiarity"].score * LEVEL_MAX)
+    margin = top.score - second.score
+    needed = int(margin // level_points) + 1 if level_points else LEVEL_MAX + 1
+    if have + needed <= LEVEL_MAX:
+        return (
+            f"would flip: {second.name} would lead with team familiarity {have + needed}/5 "
+            f"(now {have}/5; one level is {level_points:.1f} points)"
+        )
+    found = [g for g in gaps(top, second) if g.points > 0]
+    if found:
+        return (
+            f"would not flip on familiarity alone ({second.name} at 5/5 still trails); it rests on "
+            f"{_label(found[0].criterion)}: {found[0].reason}"
+        )
+    return ""
+
+
 def _reasons_against(ranked: Ranked, top: Ranked) -> list[str]:
     """A runner-up's reasons: where it trails the pick most, then where it leads."""
     found = gaps(ranked, top)
@@ -126,6 +156,9 @@ def explain(ranking: list[Ranked], decision: Decision) -> None:
     shown = sorted(shown, key=lambda g: g.criterion not in TEAM_CRITERIA)[:3] or decision.deciding[:1]
     lines = [decision.text]
     lines += [f"{_label(g.criterion)} +{g.points:.1f} over {second.name}: {g.reason}" for g in shown]
+    flip = counterfactual(top, second)
+    if flip:
+        lines.append(flip)
     top.reasons = lines
     for ranked in ranking[1:]:
         ranked.reasons = _reasons_against(ranked, top)

@@ -23,6 +23,11 @@ class AnswersModel(_Strict):
     priorities: dict[str, Any] | None = None
     python: Any = None  # answers.normalise says what is wrong with 3.10 unquoted
     include_retired: bool | None = None
+    primary_hardware: str | None = None
+    scale: str | None = None
+    licence_policy: str | None = None
+    devices: dict[str, Any] | None = None
+    os: str | None = None
 
 
 class TemplateModel(_Strict):

@@ -42,18 +42,22 @@ li{overflow-wrap:anywhere}.wide{overflow-x:auto}.wide table{font-size:13px}.wide
 
 
 class _Facts:
-    """Numbered facts, each (framework, fact, source, date) once."""
+    """Numbered facts, each (framework, fact, source, date) once, with a link a reader can open."""
 
-    def __init__(self) -> None:
+    def __init__(self, frameworks: Any = None) -> None:
         self.items: list[dict[str, Any]] = []
         self._numbers: dict[tuple[str, str, str, str], int] = {}
+        self._frameworks = {fw.name: fw for fw in (frameworks or {}).values()}
 
     def refs(self, owner: str, facts: Sequence[FactJson]) -> list[int]:
+        from dlpick.advise.record import package_of, where
+
         numbers = []
         for fact in facts:
             key = (owner, str(fact["fact"]), str(fact["source"]), str(fact["as_of"]))
             if key not in self._numbers:
                 source = str(fact["source"])
+                link, described = where(source, package_of(key[1], self._frameworks.get(owner)))
                 self.items.append(
                     {
                         "number": len(self.items) + 1,
@@ -62,6 +66,8 @@ class _Facts:
                         "source": source,
                         "as_of": key[3],
                         "is_url": source.startswith(("https://", "http://")),
+                        "link": link,
+                        "described": described,
                     }
                 )
                 self._numbers[key] = len(self.items)
@@ -80,6 +86,7 @@ def _gap(gap: Gap) -> dict[str, Any]:
         "points": round(gap.points, 1),
         "reason": gap.reason,
         "other": gap.other,
+        "refs": [],
     }
 
 
@@ -131,18 +138,42 @@ def _context_rows(result: Recommendation) -> list[tuple[str, str]]:
     ]
 
 
-def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
+def context(result: Recommendation, today: str | None = None, deciders: str | None = None) -> dict[str, Any]:
     """Everything a decision record says, as plain data for a template."""
+    from dlpick.advise import record
     from dlpick.advise.decision import decide
 
-    facts = _Facts()
+    kb = result.knowledge
+    facts = _Facts(kb.frameworks)
     ranking = result.ranking
-    options = [_view(r, place, facts) for place, r in enumerate(ranking, 1)]
-    excluded = [{"name": e.name, "reasons": e.reasons, "refs": facts.refs(e.name, e.facts)} for e in result.excluded]
     decision = result.decision or decide(ranking, result.excluded)
+    first = ranking[0] if ranking else None
+    runner_ranked = ranking[1] if len(ranking) > 1 else None
+    fw = kb.frameworks.get(first.framework) if first else None
+    date = today or dt.date.today().isoformat()
+    # The facts the decision rests on are numbered first: the deciding criteria's, then the risks'.
+    deciding = []
+    if first is not None and runner_ranked is not None:
+        for place, gap in enumerate(decision.deciding[: record.SHOWN_GAPS]):
+            view = _gap(gap)
+            mine = record.cited_facts(gap, first.criteria[gap.criterion].facts, gap.reason)
+            view["refs"] = facts.refs(first.name, mine)
+            if place == 0:  # the margin hangs on both sides of the first
+                theirs = record.cited_facts(gap, runner_ranked.criteria[gap.criterion].facts, gap.other)
+                view["refs"] += facts.refs(runner_ranked.name, theirs)
+            deciding.append(view)
+    risk_items = record.risks(result, decision, facts.refs, fw, date)
+    cited = len(facts.items)
+    consequences = record.consequences(result, decision, facts.refs, fw)
+    options = [_view(r, place, facts) for place, r in enumerate(ranking, 1)]
+    for option, (pro, con) in zip(options, record.pros_cons(ranking), strict=True):
+        option["pros"], option["cons"] = pro, con
+    excluded = [
+        {"name": e.name, "reasons": [record.plain(r) for r in e.reasons], "refs": facts.refs(e.name, e.facts)}
+        for e in result.excluded
+    ]
     pick = options[0] if options else None
     runner = options[1] if len(options) > 1 else None
-    first = ranking[0] if ranking else None
     criteria = [n for n, c in first.criteria.items() if c.applicable] if first else []
     same = (
         [
@@ -153,7 +184,7 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
         if first
         else []
     )
-    names = {fid: fw.name for fid, fw in result.knowledge.frameworks.items()}
+    names = {fid: fw.name for fid, fw in kb.frameworks.items()}
     migration = [
         {
             "framework": m.framework,
@@ -176,21 +207,23 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
         if first
         else (f"No framework meets the constraints for {result.answers.task}")
     )
-    date = today or dt.date.today().isoformat()
     stability = result.stability.text
     change = [
         f"Stability: {stability}.",
-        "Changing a hard constraint (hardware, deployment targets, Python version, include_retired) "
-        "changes which frameworks are eligible: see Excluded options.",
-        f"The facts are as of {result.knowledge.as_of}; newer facts can change the scores.",
+        "Changing a hard constraint (hardware, deployment targets, Python version, whether retired frameworks "
+        "are ranked) changes which frameworks are eligible (see the options not considered).",
+        f"The facts are as of {kb.as_of}; newer facts can change the scores.",
     ]
-    names_by_vocab = list(result.knowledge.vocabulary.criteria)
+    names_by_vocab = list(kb.vocabulary.criteria)
     return {
         "title": title,
         "status": "proposed",
         "date": date,
+        "deciders": deciders,
         "task": result.answers.task,
         "context": _context_rows(result),
+        "problem": record.problem(result),
+        "drivers": record.drivers(result),
         "pick": pick,
         "runner_up": runner,
         "decision": {
@@ -198,11 +231,14 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
             "hangs_on": decision.hangs_on,
             "near_tie": decision.near_tie,
             "margin": round(decision.margin, 1),
-            "deciding": [_gap(g) for g in decision.deciding],
+            "deciding": deciding + [_gap(g) for g in decision.deciding[record.SHOWN_GAPS :]],
+            "shown": len(deciding),
             "gives_up": [_gap(g) for g in decision.gives_up],
         },
         "migration": migration,
-        "risks": pick["warnings"] if pick else [],
+        "consequences": consequences,
+        "risks": [item["text"] for item in risk_items],
+        "risk_items": risk_items,
         "stability": stability,
         "change": change,
         "criteria": criteria,
@@ -212,12 +248,13 @@ def context(result: Recommendation, today: str | None = None) -> dict[str, Any]:
         "runners": runners,
         "excluded": excluded,
         "facts": facts.items,
+        "sources": facts.items[:cited],
         "colours": {n: PALETTE[names_by_vocab.index(n) % len(PALETTE)] for n in criteria if n in names_by_vocab},
-        "knowledge": {"as_of": result.knowledge.as_of, "version": result.knowledge.version},
+        "knowledge": {"as_of": kb.as_of, "version": kb.version},
         "generated": [
             ("dlpick", __version__),
-            ("Knowledge base", result.knowledge.version),
-            ("Knowledge as of", result.knowledge.as_of),
+            ("Knowledge base", kb.version),
+            ("Knowledge as of", kb.as_of),
             ("Generated on", date),
         ],
         "css": CSS,
@@ -259,11 +296,18 @@ def _environment(kind: str, folder: Path) -> Any:
     return env
 
 
-def render(result: Recommendation, kind: str, template: Path | None = None, today: str | None = None) -> str:
-    """The record as `kind` ('markdown' or 'html') from the built-in template, or from `template`."""
+def render(
+    result: Recommendation,
+    kind: str,
+    template: Path | None = None,
+    today: str | None = None,
+    deciders: str | None = None,
+) -> str:
+    """The record as `kind` ('markdown' or 'html') from the built-in template, or from `template`;
+    `deciders` (e.g. the profile's team) fills the record's Deciders field."""
     import jinja2
 
-    data = context(result, today)
+    data = context(result, today, deciders)
     data["chart"] = jinja2.filters.Markup(render_chart(data)) if kind == "html" and data["options"] else ""
     if kind == "html":
         data["css"] = jinja2.filters.Markup(CSS)  # a style sheet is not text: it must not be escaped
@@ -364,11 +408,18 @@ def check_template(path: Path) -> Path:
     return path.resolve()
 
 
-def write_report(result: Recommendation, path: Path, *, overwrite: bool = True, template: Path | None = None) -> Path:
+def write_report(
+    result: Recommendation,
+    path: Path,
+    *,
+    overwrite: bool = True,
+    template: Path | None = None,
+    deciders: str | None = None,
+) -> Path:
     """Write the record as Markdown (.md) or HTML (.html/.htm), from `template` when given; return the
     absolute path written."""
     target, kind = check_path(path, overwrite)
-    text = render(result, kind, check_template(template) if template else None)
+    text = render(result, kind, check_template(template) if template else None, deciders=deciders)
     # Write beside the target, then rename: a failure never leaves a half-written report.
     temp = target.parent / f".{target.name}.{os.getpid()}.tmp"
     try:

@@ -16,13 +16,14 @@ from dlpick.advise import criteria as scorers
 from dlpick.advise.answers import Answers
 from dlpick.advise.criteria import (
     best_path,
-    carried,
     carry_over,
     fact,
     feature_releases,
     knowledge_date,
+    met,
     retired_text,
     total,
+    unmet,
     usable_paths,
 )
 from dlpick.advise.decision import decide, explain, migrations
@@ -38,7 +39,7 @@ from dlpick.advise.results import (
 )
 from dlpick.errors import BadInput
 from dlpick.kb.knowledge import Knowledge
-from dlpick.kb.model import Criteria, Framework
+from dlpick.kb.model import PERMISSIVE, Criteria, Framework
 
 if TYPE_CHECKING:
     from dlpick.advise.results import FactJson
@@ -115,13 +116,27 @@ def constraints(fw: Framework, answers: Answers) -> tuple[list[str], list[FactJs
         supported = sorted([*python.versions, *python.last_release_for], key=_minor)
         reasons.append(f"does not support Python {answers.python} (supports {', '.join(supported)})")
         facts.append(fact(f"Python versions {', '.join(python.versions)}", python))
-    for hardware in answers.hardware:
-        if hardware not in fw.hardware:
-            reasons.append(f"no known way to run on {hardware}")
+    primary = answers.primary
+    if primary is not None and primary not in fw.hardware:
+        reasons.append(f"no known way to train on {primary}, the primary hardware")
+    elif primary is not None and answers.os and fw.hardware[primary].os and answers.os not in fw.hardware[primary].os:
+        support = fw.hardware[primary]
+        reasons.append(f"{primary} support runs on {', '.join(support.os)} only, not natively on {answers.os}")
+        facts.append(fact(f"{primary}: {support.mechanism} on {', '.join(support.os)}", support))
+    licence = fw.licence
+    if answers.licence_policy == "permissive-only" and licence is not None and licence.spdx not in PERMISSIVE:
+        reasons.append(f"licence {licence.spdx} is not permissive (licence policy: permissive-only)")
+        facts.append(fact(f"licence: {licence.spdx}", licence))
     for target in answers.deployment:
         if not fw.deployment.get(target):
             reasons.append(f"no known deployment path to {target}")
-        elif not usable_paths(fw, target, answers.hardware):
+        elif not usable_paths(fw, target, answers.hardware, answers.devices.get(target)):
+            lacking = [unmet(p, answers.devices.get(target)) for p in fw.deployment[target]]
+            if any(lacking):
+                reasons.append(
+                    f"no deployment path to {target} on the device described: " + "; ".join(filter(None, lacking))
+                )
+                continue
             shown = ", ".join(sorted({h for p in fw.deployment[target] for h in p.hardware}))
             reasons.append(f"no known deployment path to {target} on {', '.join(answers.hardware)} (only on {shown})")
     return reasons, facts
@@ -156,11 +171,25 @@ def criterion_scores(
     half_life = criteria.mlperf_half_life_years
     features = {
         name: scorers.features(
-            items, criteria.features(name), name.replace("_", " "), answers.hardware, factor, today, half_life
+            [i for i in items if criteria.counts_for(i.kind, answers.task) or answers.scale == "multi-node"],
+            {
+                kind: value
+                for kind, value in criteria.features(name).items()
+                if criteria.counts_for(kind, answers.task) or answers.scale == "multi-node"
+            },
+            name.replace("_", " "),
+            answers.hardware,
+            factor,
+            today,
+            half_life,
         )
         for name, items, factor in (
-            ("performance", fw.performance, carry),
-            ("ecosystem", fw.ecosystem, carry),
+            ("performance", fw.performance, carry),  # compilers, mixed precision: the device stack's own work
+            (
+                "ecosystem",
+                fw.ecosystem,
+                (1.0, ""),
+            ),  # hubs, trainers, export: the hardware level counts once, in hardware
             ("ease_of_use", scorers.usability_items(fw), (1.0, "")),  # the API is the same on any hardware
         )
     }
@@ -171,15 +200,18 @@ def criterion_scores(
         measured = bench_trust.evidence(bench, answers.hardware) if measured is None else measured
         features["performance"] = measured_performance(features["performance"], fw.id, measured, bench)
     scores = {
+        # The hardware level counts in `hardware`, and again only where an item depends on the device stack:
+        # libraries built and tested on the framework's own builds (task fit) and its compilers (performance);
+        # not in ecosystem, deployment or distributed (dlpick issue 25).
         "task_fit": scorers.task_fit(fw, answers, knowledge, carry),
         "performance": features["performance"],
         "familiarity": scorers.familiarity(fw, answers, knowledge),
         "community": scorers.community(fw, criteria),
         "ecosystem": features["ecosystem"],
         "ease_of_use": features["ease_of_use"],
-        "hardware": scorers.hardware_support(fw, answers, levels),
-        "deployment": scorers.deployment(fw, answers, criteria, carry),
-        "distributed": carried(scorers.distributed(fw, criteria.distributed_levels), *carry),
+        "hardware": scorers.hardware_support(fw, answers, levels, criteria.secondary_hardware_share),
+        "deployment": scorers.deployment(fw, answers, criteria),
+        "distributed": scorers.distributed(fw, criteria.distributed_levels, answers.scale),
     }
     # Criteria a team's knowledge adds to the vocabulary without a scorer count as not applicable.
     return {
@@ -211,16 +243,22 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
             f"Python {answers.python}: the newest release supporting it is {older}; "
             f"{fw.release.version} needs {', '.join(fw.python.versions)}"
         )
+    for hardware in answers.secondary:
+        if hardware not in fw.hardware:
+            warnings.append(f"{hardware} (secondary hardware): no known way to run on it")
+        elif answers.os and fw.hardware[hardware].os and answers.os not in fw.hardware[hardware].os:
+            warnings.append(f"{hardware} (secondary hardware): runs on {', '.join(fw.hardware[hardware].os)} only")
     for hardware in answers.hardware:
         support = fw.hardware.get(hardware)
         if support and support.level in ("experimental", "cpu-fallback", "community"):
             warnings.append(f"{hardware}: only {support.level} support ({support.mechanism})")
     for target in answers.deployment:
-        best = best_path(fw, target, model, answers.hardware)
+        device = answers.devices.get(target)
+        best = best_path(fw, target, model, answers.hardware, device)
         if best is None:
             continue
-        others = [p for p in usable_paths(fw, target, answers.hardware) if p is not best]
-        if best.requires:
+        others = [p for p in usable_paths(fw, target, answers.hardware, device) if p is not best]
+        if best.requires and not met(best, device):
             rest = [f"{p.tool} ({p.level}{', needs ' + p.requires if p.requires else ''})" for p in others]
             warnings.append(
                 f"{target}: the best path, {best.tool}, runs only on devices with {best.requires}, which "
@@ -229,6 +267,18 @@ def _warnings(fw: Framework, answers: Answers, criteria: dict[str, CriterionScor
         elif best.level in WEAK_LEVELS:
             tools = ", ".join(f"{p.tool} ({p.level})" for p in [best, *others])
             warnings.append(f"{target}: only through {tools}")
+    copyleft = sorted(
+        {
+            f"{item.name} is {item.licence.spdx}"
+            for item in fw.tasks.get(answers.task, ())
+            if item.licence is not None and item.licence.spdx not in PERMISSIVE
+        }
+    )
+    if copyleft and answers.licence_policy != "permissive-only":
+        warnings.append(
+            "licence: " + "; ".join(copyleft) + ": a closed-source product must publish its source or buy a "
+            "commercial licence (licence_policy: permissive-only leaves it out)"
+        )
     if criteria["task_fit"].score == 0:
         warnings.append(f"no sourced evidence of {answers.task} libraries or models")
     return warnings

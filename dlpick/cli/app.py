@@ -132,8 +132,7 @@ class DlpickGroup(TyperGroup):
         except errors.DlpickError as exc:
             session = ctx.obj if isinstance(ctx.obj, Session) else None
             if session.debug if session is not None else _env_debug():
-                exc.show_traceback = True  # type: ignore[attr-defined]  # main() lets it through
-                raise
+                _traceback()  # --debug adds the traceback; the message, JSON and exit code stay the same
             _fail(str(exc), exc.exit_code, as_json and not ctx.meta.get(JSON_PRINTED))
             return exc.exit_code
 
@@ -155,12 +154,14 @@ class DlpickGroup(TyperGroup):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
-        except errors.DlpickError as exc:  # --debug, or outside a command (an option's callback)
-            if getattr(exc, "show_traceback", False) or _env_debug():
-                raise
+        except errors.DlpickError as exc:  # outside a command (an option's callback)
+            if _debug_asked(args):
+                _traceback()
             code = exc.exit_code
             _fail(str(exc), code, as_json)
         except ClickException as exc:
+            if _debug_asked(args):
+                _traceback()
             where = getattr(exc, "ctx", None)  # usage errors carry the command they happened in
             command = f"{where.command_path} --help" if where is not None else "dlpick --help"
             code = errors.BAD_INPUT
@@ -173,6 +174,19 @@ class DlpickGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _debug_asked(args: Any) -> bool:
+    """--debug before the sub-command (the root's option), or DLPICK_DEBUG: read from the command line
+    itself, since an error in parsing may come before the root callback built the session."""
+    words = sys.argv[1:] if args is None else list(args)
+    return _env_debug() or "--debug" in words
+
+
+def _traceback() -> None:
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
 
 
 def _fail(message: str, code: int, as_json: bool, prefix: str = "dlpick: error: ") -> None:

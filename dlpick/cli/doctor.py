@@ -64,15 +64,20 @@ def render(report: Report, footer: str) -> None:
     out.print()
     _print_problems(out, report)
     out.print()
-    table = output.table(
-        f"Install commands for this machine ({', '.join(report.hardware_ids)})", ["framework", "for", "command", "note"]
-    )
+    out.print(f"[bold]Install commands for this machine ({', '.join(report.hardware_ids)})[/]")
+    rows = []
     for entry in report.install:
         note = "; ".join(
             part for part in (f"installed {entry.installed}" if entry.installed else "", entry.note) if part
         )
-        table.add_row(entry.framework, entry.hardware, escape(entry.command or "-"), escape(note))
-    out.print(table)
+        rows.append(
+            (
+                f"{entry.framework} ({entry.hardware})",
+                [note] if note else [],
+                [f"$ {entry.command}" if entry.command else "-"],
+            )
+        )
+    output.blocks(out, rows)  # a command is one unbroken line, whatever the terminal's width
     out.print(f"[dim]{escape(footer)}; `dlpick show FRAMEWORK` lists the sources.[/]")
 
 

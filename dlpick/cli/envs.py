@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 envs_app = typer.Typer(
-    help="List or remove the isolated environments built by `dlpick verify --isolated` (in dlpick's cache; "
-    "DLPICK_ENVS overrides where).",
+    help="List (with sizes), prune or remove the isolated environments built by `dlpick verify --isolated` and "
+    "`bench --isolated` (in dlpick's cache; DLPICK_ENVS overrides where).",
     no_args_is_help=False,
     invoke_without_command=True,
 )
@@ -45,15 +46,78 @@ def list_command(
         return
     if not found:
         typer.echo(f"no isolated environments in {envs.envs_dir()}")
+    rows = [("NAME", "SIZE", "KIND", "BUILT", "LAST USED", "")] if found else []
     for env in found:
-        state = "" if env["complete"] else "  (incomplete: rebuilt on next use)"
+        state = "" if env["complete"] else "(incomplete: rebuilt on next use)"
         what = f"{env['kind']} python {env['python']}" if env["kind"] == "venv" else env["kind"] or "?"
-        typer.echo(f"{env['name']}  {_human(env['bytes'])}  {what}  built {env['built'] or '?'}{state}")
+        day = (env["built"] or "?")[:10]
+        rows.append((env["name"], _human(env["bytes"]), what, day, (env["used"] or "?")[:16].replace("T", " "), state))
+    for line in _aligned(rows):
+        typer.echo(line)
     if found:
         total = sum(env["bytes"] or 0 for env in found)
         typer.echo(f"{len(found)} environment(s), {_human(total)} in {envs.envs_dir()}")
     if left_alone:
         typer.echo(f"not built by dlpick, never touched: {', '.join(left_alone)}")
+
+
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell, sizes right-aligned: one environment a line, never wrapped."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.rjust(widths[i]) if i == 1 else cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in rows
+    ]
+
+
+UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3}
+
+
+def _size(text: str) -> int:
+    import re
+
+    from dlpick.errors import BadInput
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*", text.upper())
+    if not found:
+        raise BadInput(f"--max-size: {text!r} is not a size", hint="e.g. 10GB, 500MB")
+    return int(float(found.group(1)) * UNITS[found.group(2)])
+
+
+@envs_app.command("prune")
+def prune_command(
+    max_size: Annotated[
+        str, Opt("--max-size", help="Keep the cache within this size (e.g. 10GB, 500MB); 0 removes them all.")
+    ] = "10GB",
+    dry_run: Annotated[bool, Opt("--dry-run", help="List what would be removed; remove nothing.")] = False,
+) -> None:
+    """Remove the least recently used environments (unfinished builds first) until the cache fits in
+    --max-size. Environments being built or checked right now, and folders dlpick did not build, stay."""
+    from dlpick.verify import envs, envs_prune
+
+    limit = _size(max_size)
+    root = envs.envs_dir()
+    found = envs.list_envs()
+    busy = frozenset(env["name"] for env in found if envs_prune.busy(Path(env["path"])))
+    chosen = envs_prune.prune_plan(found, limit, keep=busy)
+    total = sum(env["bytes"] or 0 for env in found)
+    from dlpick.errors import BadInput
+
+    for env in chosen:
+        if not dry_run:
+            try:
+                envs.remove(Path(env["path"]), root)
+            except BadInput as exc:  # another dlpick took it up meanwhile
+                typer.echo(f"kept {env['name']}: {exc.message}")
+                continue
+        total -= 0 if dry_run else env["bytes"] or 0
+        typer.echo(f"{'would remove' if dry_run else 'removed'} {env['name']} ({_human(env['bytes'])})")
+    if not chosen:
+        typer.echo(f"nothing to remove: {_human(total)} in {root}, within {_human(limit)}")
+    elif not dry_run:
+        typer.echo(f"{_human(total)} left in {root}")
 
 
 @envs_app.command("remove")
@@ -81,7 +145,13 @@ def remove_command(
             if path.exists() or path.is_symlink():
                 why = "a symbolic link" if path.is_symlink() else "not an environment dlpick built"
                 raise BadInput(f"{path}: {why}; left alone", hint="dlpick removes only environments it built")
-            raise BadInput(f"no environment named {name!r}", hint="`dlpick envs` lists them")
+            from dlpick.kb.vocab import suggest
+
+            close = suggest(name, known) if known else ""
+            raise BadInput(
+                f"no environment named {name!r}" + (close if close.startswith("; did you mean") else ""),
+                hint="`dlpick envs` lists them",
+            )
     if all_ and chosen and not yes:
         size = _human(sum(env["bytes"] or 0 for env in found))
         if not sys.stdin.isatty():

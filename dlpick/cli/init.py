@@ -50,8 +50,7 @@ def init(
     from dlpick.errors import BadInput
 
     path = profile or session(ctx).profile_path or Path(FILE_NAME)
-    if path.exists() and not force:
-        raise BadInput(f"{path}: already exists (pass --force to overwrite)")
+    check_destination(path, force)  # before the questions: a wrong path is not found out after answering
     if not _has_terminal():
         raise BadInput(
             "no terminal to ask in",
@@ -73,6 +72,24 @@ def init(
     }
     write(path, data)
     output.note(f"team profile written to {path}")
+
+
+def check_destination(path: Path, force: bool) -> None:
+    """A profile can be written at `path`: its folder exists, and it is no folder, nor a file kept without --force."""
+    import os
+
+    from dlpick.errors import BadInput
+
+    folder = path.parent
+    if not folder.is_dir():
+        why = "is not a folder" if folder.exists() else "does not exist"
+        raise BadInput(f"{path}: cannot write the profile: {folder} {why}", hint="create the folder first")
+    if path.is_dir():
+        raise BadInput(f"{path}: is a folder; name the profile file, e.g. {path / 'dlpick.yaml'}")
+    if path.exists() and not force:
+        raise BadInput(f"{path}: already exists (pass --force to overwrite)")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"{path}: cannot write the profile: {folder} is not writable")
 
 
 def _has_terminal() -> bool:

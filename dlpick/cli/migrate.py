@@ -11,14 +11,17 @@ from dlpick.cli.options import JsonOpt
 
 migrate_app = typer.Typer(
     help="Migrate a model or code base off a retired framework (Caffe, MXNet, Theano), then prove it: the "
-    "original and the migrated model run on the same inputs and must agree within --tolerance.\n\n"
+    "original and the migrated model run on the same inputs and every element must agree within "
+    "--atol + --rtol x |expected| (numpy's allclose convention).\n\n"
     "Exit status: 0 they agree, 1 they disagree (the files are kept; MIGRATION.md says where), 2 bad input "
     "(nothing written), 3 the source framework's environment cannot be built here. DEST must be new or empty.",
     no_args_is_help=True,
 )
 Arg, Opt = typer.Argument, typer.Option
 DestOpt = Annotated[Path, Opt("--dest", help="New or empty folder for the result.", show_default=False)]
-ToleranceOpt = Annotated[float, Opt("--tolerance", help="Largest max |diff| accepted per output and layer.")]
+AtolOpt = Annotated[float, Opt("--atol", help="Absolute tolerance: |diff| <= atol + rtol x |expected|.")]
+RtolOpt = Annotated[float, Opt("--rtol", help="Relative tolerance: |diff| <= atol + rtol x |expected|.")]
+ToleranceOpt = Annotated[float | None, Opt("--tolerance", help="The same as --atol (the first name).", hidden=True)]
 
 
 def _events(kind: str, message: Any) -> None:
@@ -37,15 +40,20 @@ def _show(result: Any, as_json: bool) -> None:
     else:
         for test in result.extra.get("tests", []):
             if not test["passed"]:
-                typer.echo(f"REGRESSED  {test['name']}: {test['theano']} under Theano, {test['pytensor']} now")
+                name = core.shown(test["name"])
+                typer.echo(f"REGRESSED  {name}: {test['theano']} under Theano, {test['pytensor']} now")
         for diff in [*result.outputs, *(d for d in result.layers if not d.passed)]:
             if diff.name.startswith("test "):
                 continue
             value = f"{diff.max_abs_diff:.3g}" if diff.max_abs_diff != float("inf") else "n/a"
-            typer.echo(f"{'ok     ' if diff.passed else 'DIFFERS'}  {diff.name}: max |diff| {value} {diff.detail}")
+            relative = f"{diff.max_rel_diff:.3g}" if diff.max_rel_diff != float("inf") else "n/a"
+            typer.echo(
+                f"{'ok     ' if diff.passed else 'DIFFERS'}  {core.shown(diff.name)}: max |diff| {value}, "
+                f"relative {relative} {core.shown(diff.detail)}".rstrip()
+            )
         for item in result.needs_human:
-            typer.echo(f"needs a person: {item}")
-        verdict = "passed" if result.passed else "DISAGREES"
+            typer.echo(f"needs a person: {core.shown(item)}")
+        verdict = "passed" if result.passed else "DISAGREES" if result.checked else "NOT CHECKED"
         typer.echo(f"{verdict}: {result.source} -> {result.target} in {result.dest} (see {core.REPORT})")
     if (error := core.failure(result)) is not None:
         raise error
@@ -61,7 +69,9 @@ def caffe(
         str | None, Opt("--input-shape", help="Input shape, e.g. 1,3,224,224 (default: the prototxt's).")
     ] = None,
     sample: Annotated[Path | None, Opt("--sample", help="Also compare on this input (.npy).")] = None,
-    tolerance: ToleranceOpt = 1e-4,
+    atol: AtolOpt = 1e-4,
+    rtol: RtolOpt = 1e-5,
+    tolerance: ToleranceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A Caffe net to a PyTorch module (model.py, one attribute per layer), its weights (model.pt) and
@@ -75,7 +85,8 @@ def caffe(
     from dlpick.migrate import caffe as flow
 
     shape = flow.parse_shape(input_shape) if input_shape else None
-    request = flow.CaffeRequest(prototxt, caffemodel, dest, to, tolerance, shape, sample)
+    atol = atol if tolerance is None else tolerance
+    request = flow.CaffeRequest(prototxt, caffemodel, dest, to, atol, shape, sample, rtol=rtol)
     _show(flow.migrate(request, on_event=_events), as_json)
 
 
@@ -114,7 +125,9 @@ def mxnet(
     to: Annotated[str, Opt("--to", help="Target framework.")] = "pytorch",
     input_name: Annotated[str, Opt("--input-name", help="The symbol's input.")] = "data",
     sample: Annotated[Path | None, Opt("--sample", help="Also compare on this input (.npy).")] = None,
-    tolerance: ToleranceOpt = 1e-4,
+    atol: AtolOpt = 1e-4,
+    rtol: RtolOpt = 1e-5,
+    tolerance: ToleranceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """An MXNet symbol and its params to a PyTorch module (model.py, one attribute per node), its weights
@@ -129,5 +142,6 @@ def mxnet(
     from dlpick.migrate import mxnet as flow
 
     shape = shapes.parse_shape(input_shape)
-    request = flow.MxnetRequest(symbol_json, params, dest, shape, to, tolerance, sample, input_name)
+    atol = atol if tolerance is None else tolerance
+    request = flow.MxnetRequest(symbol_json, params, dest, shape, to, atol, sample, input_name, rtol=rtol)
     _show(flow.migrate(request, on_event=_events), as_json)

@@ -20,6 +20,7 @@ TABLES = (
     "render_recommendation",
     "framework_rows",
     "render_show",
+    "blocks",
     "render_compare",
 )
 JSON_PRINTED = "dlpick.json_printed"  # in the context's meta: an error after it adds no second document

@@ -90,8 +90,8 @@ def escape(text: str) -> str:
 def _print_headline(out: Any, result: Recommendation, ranking: list[Ranked]) -> None:
     answers = result.answers
     where = ", ".join(answers.hardware) or "any hardware"
-    deploy = ", ".join(answers.deployment) or "no deployment constraint"
-    out.print(f"[bold]{answers.task}[/] on {where}, deploying to {deploy} (Python {answers.python})")
+    deploy = f"deploying to {', '.join(answers.deployment)}" if answers.deployment else "no deployment target given"
+    out.print(f"[bold]{answers.task}[/] on {where}, {deploy} (Python {answers.python})")
     decision = result.decision
     if not ranking:
         out.print("[bold red]No framework meets every hard constraint.[/] See the exclusions below.")
@@ -220,23 +220,45 @@ def framework_rows(fw: Framework) -> list[tuple[str, str, str]]:
     return rows
 
 
+def blocks(out: Console, rows: list[tuple[str, list[str], list[str]]]) -> None:
+    """Label, prose lines and whole lines, one block per row: prose wraps at word boundaries (a URL or
+    other long word is never split), whole lines (commands, sources) are printed unbroken, so a copy
+    from the terminal gives them as they are."""
+    import textwrap
+
+    from rich.markup import escape
+
+    width = max((len(label) for label, _, _ in rows), default=0) + 2
+    room = max(20, (out.width or 80) - width)
+    for label, prose, whole in rows:
+        lines = [
+            wrapped
+            for text in prose
+            for wrapped in textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False)
+        ]
+        first, *rest = [escape(line) for line in [*lines, *whole]] or [""]
+        out.print(f"{escape(label).ljust(width)}{first}", soft_wrap=True)
+        for line in rest:
+            out.print(" " * width + line, soft_wrap=True)
+
+
 def render_show(fw: Framework, origin: str) -> None:
-    from rich.table import Table
+    from rich.markup import escape
 
     out = console()
-    out.print(f"[bold]{fw.name}[/] ({fw.id}): {fw.summary}")
+    out.print(f"[bold]{escape(fw.name)}[/] ({fw.id}): {escape(fw.summary)}")
     installs = [f"pip: {' '.join(fw.packages)}"] if fw.packages else []
     installs += [f"{system}: {' '.join(names)}" for system, names in fw.system_packages.items()]
-    out.print(f"{fw.homepage}  {'  '.join(installs)}  [dim]from {origin}[/]")
-    table = Table(show_lines=False, box=None, padding=(0, 1))
-    table.add_column("fact")
-    table.add_column("value", overflow="fold")
-    table.add_column("source (as of)", overflow="fold", style="dim")
-    for row in framework_rows(fw):
-        table.add_row(*row)
-    out.print(table)
+    out.print(f"{fw.homepage}  {'  '.join(installs)}", soft_wrap=True)
+    out.print(f"[dim]from {escape(origin)}[/]", soft_wrap=True)
+    out.print()
+    rows = []
+    for label, value, source in framework_rows(fw):
+        prose, *commands = value.split("\n")
+        rows.append((label, [prose], [*commands, f"source: {source}"]))
+    blocks(out, rows)
     for line in fw.unverified:
-        out.print(f"[yellow]not verified, left out of scoring:[/] {line}")
+        out.print(f"[yellow]not verified, left out of scoring:[/] {escape(line)}")
 
 
 def render_compare(rows: list[tuple[str, list[str]]], names: list[str], sources: list[str]) -> None:

@@ -87,12 +87,21 @@ def report(result: VerifyResult) -> None:
         mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
         table.add_row(mark, escape(check.name), escape(plain(check.detail)))
     out.print(table)
-    if not result.verified:
+    if not result.verified and any(check.name == "device" for check in result.failed):
+        out.print(
+            f"[yellow]not verified[/]: no such device here; run `dlpick verify {result.project} --device cpu`, "
+            "or on a machine that has it",
+            soft_wrap=True,
+        )
+    elif not result.verified:
         out.print(f"[yellow]not verified[/]: install what is missing, then run `dlpick verify {result.project}`:")
         for command in result.install:
             out.print(f"  {escape(command)}", soft_wrap=True)
         if can_isolate(result):
-            out.print(f"or let dlpick build the project's own environment: `dlpick verify {result.project} --isolated`")
+            out.print(
+                f"or let dlpick build the project's own environment: `dlpick verify {result.project} --isolated`",
+                soft_wrap=True,
+            )
     elif result.passed:
         out.print(f"[green]verified[/]: {result.framework} on {result.device} in {result.seconds:.1f} s")
     else:

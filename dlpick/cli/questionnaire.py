@@ -69,12 +69,17 @@ def _ask_hardware(vocabulary: Vocabulary, given: dict[str, Any]) -> list[str]:
 
     from dlpick.machine.hardware import quick_hardware_ids
 
-    hardware_given = set(given.get("hardware") or quick_hardware_ids())
+    detected = set(quick_hardware_ids())
+    hardware_given = set(given.get("hardware") or detected)
     return ask_prompt(
         questionary.checkbox(
-            "Where will it train and run?",
+            "Where will it train and run? (detected: found on this machine)",
             choices=[
-                Choice(f"{hid:<14} {text}", value=hid, checked=hid in hardware_given)
+                Choice(
+                    f"{hid:<14} {text}{'  (detected)' if hid in detected else ''}",
+                    value=hid,
+                    checked=hid in hardware_given,
+                )
                 for hid, text in vocabulary.hardware.items()
             ],
             validate=lambda chosen: bool(chosen) or "pick at least one (space to select)",
@@ -113,18 +118,23 @@ def _ask_familiarity(vocabulary: Vocabulary, given: dict[str, Any]) -> dict[str,
         )
     )
     familiarity = {}
+    levels = {
+        5: "5 experts",
+        4: "4 used in production",
+        3: "3 several projects",
+        2: "2 one project",
+        1: "1 tutorials only",
+    }
     for framework in known:
+        # The cursor starts on the level given before, else in the middle: Enter alone never claims experts.
+        before = familiar_given.get(framework)
+        start = before if before in levels else 3
+        choices = [Choice(text, value=value) for value, text in levels.items()]
         level = ask_prompt(
             questionary.select(
                 f"How well does the team know {framework}?",
-                choices=[
-                    Choice("5 experts", value=5),
-                    Choice("4 used in production", value=4),
-                    Choice("3 several projects", value=3),
-                    Choice("2 one project", value=2),
-                    Choice("1 tutorials only", value=1),
-                ],
-                default=None,
+                choices=choices,
+                default=next(choice for choice in choices if choice.value == start),
             )
         )
         familiarity[framework] = level

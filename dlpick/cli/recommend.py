@@ -51,6 +51,14 @@ PythonOpt = Annotated[str | None, Opt("--python", help="Python version the proje
 IncludeRetiredOpt = Annotated[
     bool | None, Opt("--include-retired/--exclude-retired", help="Rank retired frameworks too.", show_default=False)
 ]
+PrimaryOpt = Annotated[
+    str | None, Opt("--primary-hardware", help="The hardware the work is trained on (default: the first --hardware).")
+]
+ScaleOpt = Annotated[str | None, Opt("--scale", help="one-device, one-machine or multi-node training.")]
+LicenceOpt = Annotated[
+    str | None, Opt("--licence-policy", help="any, or permissive-only (no copyleft framework or library).")
+]
+OsOpt = Annotated[str | None, Opt("--os", help="linux, windows or macos: where the team trains.")]
 TopOpt = Annotated[int | None, Opt("--top", "-n", min=1, help="Show only the N best.")]
 JsonOpt = Annotated[bool, Opt("--json", help="Print JSON (stable format) instead of tables.")]
 SaveAnswersOpt = Annotated[Path | None, Opt("--save-answers", help="Write the answers used to this YAML file.")]
@@ -91,6 +99,10 @@ def recommend(
     weight: WeightOpt = None,
     python: PythonOpt = None,
     include_retired: IncludeRetiredOpt = None,
+    primary_hardware: PrimaryOpt = None,
+    scale: ScaleOpt = None,
+    licence_policy: LicenceOpt = None,
+    os: OsOpt = None,
     top: TopOpt = None,
     as_json: JsonOpt = False,
     save_answers: SaveAnswersOpt = None,
@@ -113,6 +125,10 @@ def recommend(
         weight=weight or [],
         python=python,
         include_retired=include_retired,
+        primary_hardware=primary_hardware,
+        scale=scale,
+        licence_policy=licence_policy,
+        os=os,
         no_input=no_input,
         save_answers=save_answers,
         report=report,

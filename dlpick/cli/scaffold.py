@@ -138,6 +138,8 @@ def scaffold(
             result = flow.scaffold(
                 session(ctx, knowledge_dir), request, questionnaire.terminal(confirm=not as_json), on_rendered, on_event
             )
+    except KeyboardInterrupt:
+        raise  # the interrupt's one line says it (what was done comes from processes.record)
     except BaseException:
         if rendered and verify and not as_json:
             output.note(f"the project is complete at {rendered[0].rendered.project_dir}; verification did not finish")
@@ -187,6 +189,11 @@ def _print_rendered(result: ScaffoldResult, as_json: bool) -> None:
     typer.echo(f"{what} {rendered.project_dir}: {starter}")
     if rendered.overwritten:
         typer.echo(f"overwrote {len(rendered.overwritten)} file(s): {', '.join(rendered.overwritten)}")
+    if rendered.left_over:
+        typer.echo(
+            f"left in place from the previous template, not deleted ({len(rendered.left_over)} file(s)): "
+            f"{', '.join(rendered.left_over)}"
+        )
     if rendered.backup:
         typer.echo(f"their previous versions are in {rendered.backup}")
 

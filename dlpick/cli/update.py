@@ -28,7 +28,16 @@ listed as obsolete: dlpick deletes nothing
 In a git work tree with uncommitted changes or untracked files nothing is written unless --force; \
 outside git (and for uncommitted files with --force) the old version of every changed file is kept \
 in .dlpick-backup/<time>/. All files are written or none. Afterwards the new render is the recorded \
-base (and .cruft.json the template's new commit), so a second update changes nothing.
+base, so a second update changes nothing.
+
+cruft: dlpick has no public template repository, so a project gets a .cruft.json (for `cruft \
+check/diff/update`) only when DLPICK_TEMPLATE_REPOSITORY names the team's own clone, fork or mirror \
+of dlpick's templates; `dlpick update` is the supported way and needs no repository.
+
+Templates have a version and a changelog (templates/CHANGELOG.md); the project records the version \
+it was rendered from, and update shows `template OLD -> NEW` with the changelog entries in between \
+for the project's framework. Conflict markers still in a template file (an earlier update's, committed \
+unresolved) are listed and exit 1: such a project is not up to date.
 
 Needs git to merge files changed on both sides (exit 3 without it).
 
@@ -57,9 +66,20 @@ def update(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     from dlpick.cli import output
+    from dlpick.project import record
     from dlpick.workflows import update as flow
 
     result = flow.update(session(ctx), flow.UpdateRequest(project, dry_run=dry_run, force=force))
+    if moved := record.cruft_moved_on(project):
+        output.note(
+            f"`cruft update` moved this project to template commit {moved[:12]} after dlpick recorded its base: "
+            "conflicts cruft already resolved can come up again here; keep one update path (`dlpick update`)"
+        )
+    if record.uncontrolled_cruft(project):
+        output.note(
+            f"{project / record.CRUFT_FILE} names {record.UNCONTROLLED_REPOSITORY}, which dlpick does not control: "
+            "`cruft update` would pull whatever template is published there; delete it (`git rm .cruft.json`)"
+        )
     if as_json:
         data = result.to_json()
         if dry_run:
@@ -75,9 +95,19 @@ def _show(result: Updated) -> None:
     if result.dry_run:
         typer.echo(result.diff, nl=False)
     what = "would change" if result.dry_run else "updated"
-    versions = f"dlpick {result.from_version} -> {result.to_version}"
+    versions = f"template {result.template_from or 'unrecorded'} -> {result.template_to or 'unversioned'}"
+    versions += f", dlpick {result.from_version} -> {result.to_version}"
+    if result.changes:
+        typer.echo(f"template changes since {result.template_from or 'the project was made'}:")
+        for change in result.changes:
+            typer.echo(f"  {change}")
+    if result.unresolved:
+        typer.echo(
+            f"{result.project}: conflict markers still in: {', '.join(result.unresolved)} (resolve, then commit)"
+        )
     if not result.changed and not result.kept_deleted and not result.obsolete:
-        typer.echo(f"{result.project}: up to date with the template ({versions})")
+        if not result.unresolved:
+            typer.echo(f"{result.project}: up to date with the template ({versions})")
         return
     typer.echo(f"{result.project}: {what} ({versions})")
     rows = [

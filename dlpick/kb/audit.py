@@ -8,7 +8,13 @@ Four kinds of finding, each fixed in the knowledge files or acknowledged in `aud
   rule of criteria.yaml, against its `status`;
 - `level-note`: a `primary`/`official`/`vendor` hardware or deployment path whose own note speaks
   of a legacy path ("deprecated", "last release", "no longer", "until", "stopped" ...);
-- `no-source-page`: task evidence or a feature whose `source` is not a web page.
+- `no-source-page`: task evidence or a feature whose `source` is not a web page;
+- `level-words`: a `primary`/`official`/`vendor` level whose note calls it a prototype, preview, beta
+  or nightly (knowledge/README.md's `experimental`), or whose install pins an old release;
+- `library-mismatch`: one library (the same package) with different kinds or statuses in two places;
+- `old-snapshot`: a registry snapshot older than SNAPSHOT_MAX_DAYS;
+- `old-pin`: an install command that pins the framework's own package to another minor release than
+  the recorded `release`.
 
 A finding's `id` ("KIND FRAMEWORK WHERE") is what an acknowledgement names.
 """
@@ -36,13 +42,22 @@ LEGACY_WORDS = re.compile(
     r"|discontinued|archived|legacy)\b",
     re.IGNORECASE,
 )
+SNAPSHOT_MAX_DAYS = 60
+# Words that make a level `experimental` by knowledge/README.md's definition (released but marked
+# experimental / preview).
+PREVIEW_WORDS = re.compile(r"\b(prototype|preview|beta|nightly|experimental)\b", re.IGNORECASE)
 KINDS = {
     "stale": "facts checked longer ago than the threshold",
     "dormant": "libraries with no release for two years or more that are not marked dormant",
     "not-dormant": "libraries marked dormant that released within two years",
     "level-note": "primary/official/vendor support whose note describes a legacy path",
     "no-source-page": "evidence whose source is not a web page",
+    "level-words": "primary/official/vendor support its own note calls a prototype, preview, beta or nightly",
+    "library-mismatch": "one library with different kinds or statuses in different places",
+    "old-snapshot": f"a registry snapshot older than {SNAPSHOT_MAX_DAYS} days",
+    "old-pin": "install commands that pin the framework to another release than the recorded one",
 }
+PIN = re.compile(r"(?<![\w.-])([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([0-9]+)\.([0-9]+)")
 REGISTRY_PAGE = (
     (re.compile(r"https://pypi\.org/project/([^/#?]+)"), "pypi"),
     (re.compile(r"https://www\.npmjs\.com/package/((?:@[^/#?]+/)?[^/#?]+)"), "npm"),
@@ -300,6 +315,71 @@ def level_notes(frameworks: Mapping[str, Framework]) -> list[Finding]:
     return found
 
 
+def level_words(frameworks: Mapping[str, Framework]) -> list[Finding]:
+    """A strong level whose own note says prototype / preview / beta / nightly: `experimental`?"""
+    found = []
+    for fid, fw in frameworks.items():
+        entries: list[tuple[str, HardwareSupport | DeploymentPath]] = [
+            (f"hardware.{hw}", entry) for hw, entry in fw.hardware.items()
+        ]
+        entries += [
+            (f"deployment.{target}[{_item_label(path)}]", path)
+            for target, paths in fw.deployment.items()
+            for path in paths
+        ]
+        for where, entry in entries:
+            match = PREVIEW_WORDS.search(entry.note or "")
+            if entry.level in STRONG_LEVELS and match:
+                message = f"level {entry.level}, but its note says {match[0]!r}: experimental by README's definition?"
+                found.append(Finding("level-words", fid, where, message, entry.source))
+    return found
+
+
+def library_mismatches(frameworks: Mapping[str, Framework]) -> list[Finding]:
+    """One package cited with different kinds or statuses (KerasHub official here, third-party there)."""
+    seen: dict[str, list[tuple[str, str, str, str]]] = {}
+    for fid, fw in frameworks.items():
+        for task, evidence in fw.tasks.items():
+            for item in evidence:
+                if item.package:
+                    seen.setdefault(item.package, []).append((fid, f"tasks.{task}", item.kind, item.status))
+    found = []
+    for package, uses in sorted(seen.items()):
+        kinds = sorted({kind for _, _, kind, _ in uses})
+        statuses = sorted({status for _, _, _, status in uses})
+        if len(kinds) > 1 or len(statuses) > 1:
+            fid = uses[0][0]
+            message = f"{package}: kinds {', '.join(kinds)}; statuses {', '.join(statuses)} across " + ", ".join(
+                sorted({f"{f} {w}" for f, w, _, _ in uses})
+            )
+            found.append(Finding("library-mismatch", fid, f"package[{package}]", message, None))
+    return found
+
+
+def old_pins(frameworks: Mapping[str, Framework]) -> list[Finding]:
+    """`torch==2.9.1` in an install command while the recorded release is 2.15.0: an old pin?"""
+    found = []
+    for fid, fw in frameworks.items():
+        own = {p.lower() for p in fw.packages} | {f"{p.lower()}-gpu" for p in fw.packages}
+        release = fw.release.version.split(".")[:2]
+        for hw, support in fw.hardware.items():
+            for name, major, minor in PIN.findall(support.install or ""):
+                if name.lower() in own and [major, minor] != release:
+                    message = f"install pins {name}=={major}.{minor}.*, the recorded release is {fw.release.version}"
+                    found.append(Finding("old-pin", fid, f"hardware.{hw}", message, support.source))
+    return found
+
+
+def old_snapshot(snapshot_as_of: str | None, today: dt.date) -> list[Finding]:
+    if not snapshot_as_of:
+        return []
+    age = (today - _date(snapshot_as_of)).days
+    if age <= SNAPSHOT_MAX_DAYS:
+        return []
+    message = f"registry snapshot of {snapshot_as_of} is {age} days old (rerun tools/registry_snapshot.py)"
+    return [Finding("old-snapshot", "-", SNAPSHOT_FILE, message, None)]
+
+
 def source_pages(frameworks: Mapping[str, Framework]) -> list[Finding]:
     found = []
     for fid, fw in frameworks.items():
@@ -346,6 +426,10 @@ def run(
         *dormancy(frameworks, snapshot),
         *level_notes(frameworks),
         *source_pages(frameworks),
+        *level_words(frameworks),
+        *library_mismatches(frameworks),
+        *old_snapshot(snapshot["as_of"], today),
+        *old_pins(frameworks),
     ]
     ids = {f.id for f in findings}
     current = {a["finding"]: a for a in acks if _date(a["until"]) >= today}

@@ -131,6 +131,7 @@ class HardwareSupport(Sourced):
     level: str
     mechanism: str
     install: str | None = None
+    os: tuple[str, ...] = ()  # where it runs natively (WSL2 counts as linux); empty: not recorded
 
 
 @frozen
@@ -150,6 +151,14 @@ class Distributed(Sourced):
 
 
 @frozen
+class Licence(Sourced):
+    spdx: str
+
+
+PERMISSIVE = frozenset({"Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC"})  # as schema.PERMISSIVE
+
+
+@frozen
 class TaskEvidence(Sourced):
     name: str
     kind: str
@@ -157,6 +166,7 @@ class TaskEvidence(Sourced):
     status: str = "active"
     last_release: Release | None = None
     hardware: tuple[str, ...] = ()
+    licence: Licence | None = None
 
 
 @frozen
@@ -246,6 +256,7 @@ class Framework(ReadOnly):
     ease_of_use: tuple[Feature, ...] = ()
     unverified: tuple[str, ...] = ()
     builds: tuple[BuildVariant, ...] = ()  # from knowledge/builds.yaml
+    licence: Licence | None = None
 
     @property
     def retired(self) -> bool:
@@ -318,6 +329,7 @@ class CommunityScales(ReadOnly):
     github_stars: Between
     pypi_download_rank: RankScale
     releases_last_year: Between
+    cadence_share: float = 1.0  # release cadence's weight in the mean, beside adoption measures' 1
 
 
 @frozen
@@ -337,6 +349,15 @@ class Criteria(ReadOnly):
     community: CommunityScales
     successor_familiarity_transfer: float
     mlperf_half_life_years: float
+    feature_tasks: Mapping[str, tuple[str, ...]] = EMPTY
+    feature_not_for: Mapping[str, tuple[str, ...]] = EMPTY
+    secondary_hardware_share: float = 0.25
+    unknown_adoption: float = 0.5
+
+    def counts_for(self, kind: str, task: str) -> bool:
+        """Whether a feature kind matters to a workload (`feature_tasks`; absent: it matters to every task)."""
+        tasks = self.feature_tasks.get(kind)
+        return (tasks is None or task in tasks) and task not in self.feature_not_for.get(kind, ())
 
     def features(self, criterion: str) -> Mapping[str, float]:
         """A feature-list criterion's values: performance, ecosystem or ease_of_use."""
@@ -413,7 +434,12 @@ def _evidence(data: dict[str, Any]) -> TaskEvidence:
         status=data.get("status") or "active",
         last_release=_release(data.get("last_release")),
         hardware=tuple(data.get("hardware") or ()),
+        licence=_licence(data.get("licence")),
     )
+
+
+def _licence(data: Mapping[str, Any] | None) -> Licence | None:
+    return Licence(**_sourced(data), spdx=data["spdx"]) if data else None
 
 
 def _feature(data: dict[str, Any]) -> Feature:
@@ -465,6 +491,7 @@ def framework_from_json(data: dict[str, Any], builds: Sequence[BuildVariant] = (
         packages=tuple(data.get("packages") or ()),
         system_packages=_ro({k: tuple(v) for k, v in (data.get("system_packages") or {}).items()}),
         import_names=tuple(data["import_names"]),
+        licence=_licence(data.get("licence")),
         release=Release(**_sourced(data["release"]), version=data["release"]["version"], date=data["release"]["date"]),
         status=Status(
             **_sourced(status),
@@ -481,7 +508,13 @@ def framework_from_json(data: dict[str, Any], builds: Sequence[BuildVariant] = (
         ),
         hardware=_ro(
             {
-                hw: HardwareSupport(**_sourced(s), level=s["level"], mechanism=s["mechanism"], install=s.get("install"))
+                hw: HardwareSupport(
+                    **_sourced(s),
+                    level=s["level"],
+                    mechanism=s["mechanism"],
+                    install=s.get("install"),
+                    os=tuple(s.get("os") or ()),
+                )
                 for hw, s in data["hardware"].items()
             }
         ),
@@ -533,9 +566,14 @@ def criteria_from_json(data: Mapping[str, Any]) -> Criteria:
             github_stars=Between(**scales["github_stars"]),
             pypi_download_rank=RankScale(**scales["pypi_download_rank"]),
             releases_last_year=Between(**scales["releases_last_year"]),
+            cadence_share=scales.get("cadence_share", 1.0),
         ),
         successor_familiarity_transfer=data["successor_familiarity_transfer"],
         mlperf_half_life_years=data["mlperf_half_life_years"],
+        feature_tasks=_ro({k: tuple(v) for k, v in (data.get("feature_tasks") or {}).items()}),
+        feature_not_for=_ro({k: tuple(v) for k, v in (data.get("feature_not_for") or {}).items()}),
+        secondary_hardware_share=data.get("secondary_hardware_share", 0.25),
+        unknown_adoption=data.get("unknown_adoption", 0.5),
     )
 
 

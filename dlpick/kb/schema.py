@@ -24,6 +24,9 @@ EcosystemFeature = Literal[
 UsabilityFeature = Literal["eager-execution", "high-level-api", "official-tutorials"]
 DistributedLevel = Literal["none", "single-node", "multi-node", "sharded"]
 EvidenceStatus = Literal["active", "maintenance", "dormant"]
+# SPDX ids of the licences the knowledge base records; PERMISSIVE ones a `permissive-only` team may use.
+SpdxLicence = Literal["Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC", "LGPL-3.0", "GPL-3.0", "AGPL-3.0"]
+PERMISSIVE = ("Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "ISC")
 # A source that starts like a link (a scheme, "http", "www.") is checked as one; anything else is a
 # document named in words ("our lab test 2026-11").
 URL_LIKE = re.compile(r"(?i)(https?\b|www\.|[a-z][a-z0-9+.-]*:/)")
@@ -90,6 +93,16 @@ class HardwareSupport(Sourced):
     level: SupportLevel
     mechanism: str = Field(description="CUDA, ROCm, MPS/Metal, XLA/TPU, CANN, XPU ...")
     install: str | None = Field(None, description="the install command for this hardware")
+    os: list[Literal["linux", "windows", "macos"]] = Field(
+        default_factory=list,
+        description="operating systems where this support runs natively (WSL2 counts as linux); empty: not recorded",
+    )
+
+
+class Licence(Sourced):
+    """The licence a framework or library is released under (its repository's LICENSE or registry page)."""
+
+    spdx: SpdxLicence
 
 
 class LastRelease(Release):
@@ -126,6 +139,7 @@ class TaskEvidence(Sourced):
         "active", description="maintenance: fixes only, per its maintainers; dormant: no release for 2+ years"
     )
     last_release: LastRelease | None = Field(None, description="its newest release, from its registry")
+    licence: Licence | None = Field(None, description="its licence; absent: not recorded (said under a licence policy)")
     hardware: list[str] = Field(
         default_factory=list,
         description="hardware ids it is documented on, when only some (a TPU reference model); empty: any. It counts "
@@ -207,6 +221,9 @@ class Framework(Strict):
         default_factory=dict, description="distribution (e.g. debian-bullseye) -> its package names"
     )
     import_names: list[str] = Field(min_length=1, description="modules that `import` loads")
+    licence: Licence | None = Field(
+        None, description="the framework's own licence (every built-in framework records one; tests/test_knowledge.py)"
+    )
     release: Release
     status: Status
     python: PythonSupport
@@ -294,6 +311,9 @@ class CommunityScales(Strict):
     github_stars: LogBetween
     pypi_download_rank: RankScale
     releases_last_year: Between
+    cadence_share: float = Field(
+        1.0, ge=0, le=1, allow_inf_nan=False, description="release cadence's weight beside adoption's 1 (a minor share)"
+    )
 
 
 class Criteria(Strict):
@@ -318,6 +338,15 @@ class Criteria(Strict):
     mlperf_half_life_years: float = Field(
         gt=0, allow_inf_nan=False, description="an MLPerf result counts half as much after this many years"
     )
+    feature_tasks: dict[PerformanceFeature | EcosystemFeature | UsabilityFeature, list[str]] = Field(
+        default_factory=dict,
+        description="a feature kind that matters only to some workloads -> those task ids (absent: every task)",
+    )
+    feature_not_for: dict[PerformanceFeature | EcosystemFeature | UsabilityFeature, list[str]] = Field(
+        default_factory=dict, description="a feature kind -> task ids it does not matter to (deep-learning tooling)"
+    )
+    secondary_hardware_share: Share = Field(0.25, description="the secondary hardware's share of `hardware`")
+    unknown_adoption: Share = Field(0.5, description="adoption of an own library outside the download snapshot")
 
     @field_validator(*COMPLETE_TABLES)
     @classmethod

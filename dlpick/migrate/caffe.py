@@ -38,6 +38,11 @@ class CaffeRequest:
     input_shape: tuple[int, ...] | None = None
     sample: Path | None = None
     seed: int = 0
+    rtol: float = core.DEFAULT_RTOL
+
+    @property
+    def limits(self) -> core.Tolerance:
+        return core.Tolerance(self.tolerance, self.rtol)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -46,8 +51,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if not shape or any(d <= 0 for d in shape):
-        raise BadInput(f"--input-shape {text}: expected positive integers separated by commas, e.g. 1,3,224,224")
-    return shape
+        raise BadInput(f"--input-shape {text[:80]}: expected positive integers separated by commas, e.g. 1,3,224,224")
+    return core.check_shape(shape, "--input-shape")
 
 
 def _check_sources(request: CaffeRequest) -> None:
@@ -56,10 +61,7 @@ def _check_sources(request: CaffeRequest) -> None:
     for path, what in ((request.prototxt, "PROTOTXT"), (request.caffemodel, "CAFFEMODEL")):
         if not path.is_file():
             raise BadInput(f"{path}: no such file ({what})")
-    if request.sample is not None and not request.sample.is_file():
-        raise BadInput(f"{request.sample}: no such file (--sample)")
-    if not request.tolerance > 0:
-        raise BadInput(f"--tolerance {request.tolerance}: must be above 0")
+    request.limits.check()
 
 
 def _cases(net: caffe_net.Net, request: CaffeRequest) -> tuple[list[str], list[list[Any]]]:
@@ -73,7 +75,9 @@ def _cases(net: caffe_net.Net, request: CaffeRequest) -> tuple[list[str], list[l
         shapes = {name: request.input_shape for name in shapes}
     missing = [name for name, shape in shapes.items() if not shape]
     if missing:
-        raise BadInput(f"{net.source}: input '{missing[0]}' has no declared shape; pass --input-shape")
+        raise BadInput(f"{net.source}: input {missing[0]!r} has no declared shape; pass --input-shape")
+    for name, shape in shapes.items():
+        core.check_shape(tuple(shape or ()), f"input {name!r}'s shape")
     rng = np.random.default_rng(request.seed)
     names, cases = (
         [f"random normal inputs (seed {request.seed})"],
@@ -82,16 +86,9 @@ def _cases(net: caffe_net.Net, request: CaffeRequest) -> tuple[list[str], list[l
     if request.sample is not None:
         if len(shapes) != 1:
             raise BadInput("--sample: the net has several inputs; --sample gives one")
-        try:
-            sample = np.load(request.sample, allow_pickle=False).astype(np.float32)
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"{request.sample}: not a NumPy .npy array ({exc})") from None
         shape = next(iter(shapes.values()))
         assert shape is not None
-        if sample.shape == tuple(shape[1:]):
-            sample = sample[None]
-        if sample.shape[1:] != tuple(shape[1:]):
-            raise BadInput(f"{request.sample}: shape {sample.shape}, the net's input is {tuple(shape)}")
+        sample = core.load_sample(request.sample, tuple(shape))
         names.append(f"the sample {request.sample.name}")
         cases.append([sample])
     return names, cases
@@ -144,6 +141,12 @@ def _run_caffe(request: CaffeRequest, cases: list[list[Any]], work: Path, on_eve
 
 
 def migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Result:
+    """Migrate, prove and place the result in request.dest (a full disk: one line, nothing placed)."""
+    with core.disk_errors(request.dest):
+        return _migrate(request, on_event)
+
+
+def _migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Result:
     """Migrate, prove and place the result in request.dest (see the module's docstring)."""
     started = time.monotonic()
     _check_sources(request)
@@ -157,7 +160,7 @@ def migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Resu
         caffe_seconds = time.monotonic() - caffe_started
     generated = caffe_torch.generate(net, report, request.prototxt.name)
     with core.staging(request.dest) as stage:
-        result = core.Result("caffe", request.to, request.dest, request.tolerance, inputs=names)
+        result = core.Result("caffe", request.to, request.dest, request.limits, inputs=names)
         (stage / "model.py").write_text(generated.source, encoding="utf-8")
         module = torch_port.load_module(stage / "model.py")
         try:
@@ -166,10 +169,12 @@ def migrate(request: CaffeRequest, on_event: OnEvent | None = None) -> core.Resu
             raise BadInput(f"{request.prototxt}: the written PyTorch module does not take the weights: {exc}") from None
         _prove(result, net, report, generated, torch_net, cases)
         blobs = report["blob_arrays"]
-        ins = list(zip(report["inputs"], cases[0], strict=True))
-        outs = [(name, blobs[(0, _last_writer(report, name), name)]) for name in report["outputs"]]
-        core.write_reference(stage, ins, outs)
-        result.extra["reference"] = core.reference_names(ins, outs)
+        recorded = [
+            (case, [blobs[(number, _last_writer(report, name), name)] for name in report["outputs"]])
+            for number, case in enumerate(cases)
+        ]
+        names_ = (list(report["inputs"]), list(report["outputs"]))
+        result.extra["reference"] = core.write_reference(stage, names_, recorded)
         result.files = torch_port.save_weights(torch_net, stage)
         _onnx(result, report, torch_net, cases, stage)
         result.notes += [
@@ -233,12 +238,7 @@ def _onnx(result: core.Result, report: dict, torch_net: Any, cases: list, stage:
         result.needs_human.append(f"no ONNX export: {why}")
         return
     blobs = report["blob_arrays"]
-    for number, case in enumerate(cases):
-        got = torch_port.run_onnx(stage / "model.onnx", dict(zip(inputs, case, strict=True)))
-        if isinstance(got, str):
-            result.needs_human.append(f"model.onnx: {got}")
-            return
-        for name, value in zip(outputs, got, strict=True):
-            expected = blobs[(number, _last_writer(report, name), name)]
-            result.outputs.append(core.compare(f"onnx:{name}", expected, value, result.tolerance))
-    result.outputs = core.merge(result.outputs)
+    expected = [[blobs[(n, _last_writer(report, name), name)] for name in outputs] for n in range(len(cases))]
+    result.outputs = core.merge(
+        [*result.outputs, *torch_port.check_onnx(stage / "model.onnx", inputs, outputs, cases, expected, result)]
+    )

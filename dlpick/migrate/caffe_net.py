@@ -85,6 +85,13 @@ def _shape(message: Message) -> tuple[int, ...]:
 def load(path: Path) -> Net:
     """The net in `path`; BadInput naming the file and line for a syntax error or an unsupported layer."""
     root = prototxt.read(path)
+    try:
+        return _load(path, root)
+    except (TypeError, ValueError) as exc:  # a value of the wrong kind: `dim: "x"`, `axis: MAX`
+        raise BadInput(f"{path}: a value of the wrong type ({exc})") from None
+
+
+def _load(path: Path, root: Message) -> Net:
     net = Net(str(root.get("name", path.stem)), path)
     # Legacy inputs: `input: "data"` with `input_shape { dim: ... }` or four `input_dim`s.
     legacy = [str(name) for name in root.all("input")]
@@ -143,6 +150,8 @@ def _check_options(path: Path, name: str, kind: str, layer: Message, line: int) 
         problem = "a convolution axis other than 1"
     elif kind == "Scale" and len(layer.all("bottom")) > 1 and layer.msg("scale_param").get("bias_term", False):
         problem = "a Scale of two bottoms with a bias"
+    elif kind == "BatchNorm" and layer.msg("batch_norm_param").get("use_global_stats", True) in (False, "false"):
+        problem = "use_global_stats: false (statistics of each batch at inference, not the stored ones)"
     elif kind == "InnerProduct" and layer.msg("inner_product_param").get("axis", 1) < 0:
         problem = "a negative InnerProduct axis"
     if problem:

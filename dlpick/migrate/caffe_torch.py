@@ -177,19 +177,34 @@ def integers(values: Any, what: str) -> tuple[int, ...]:
     return tuple(int(v) for v in items)
 
 
-def checked(source: str) -> str:
-    """The generated source, parsed: a module of imports, constants, classes and functions only (a name
-    that became code would add a statement of another kind, or fail to parse)."""
+def checked(source: str, layers: int) -> str:
+    """The generated source, parsed and checked statement by statement before anything imports it: at the
+    top one docstring, the four imports, constants, helper classes, Net and load(); in Net.__init__
+    super().__init__() and one `self.ATTR = CALL` per layer; in forward one `NAME = self.ATTR(...)` per
+    layer and a return. A name that became code would add or change a statement (or not parse)."""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:  # pragma: no cover - a bug of the generator, reported as such
         raise BadInput(f"the written model.py does not parse (line {exc.lineno}: {exc.msg}): a bug") from None
-    allowed = (ast.Expr, ast.ImportFrom, ast.Import, ast.Assign, ast.ClassDef, ast.FunctionDef)
-    if (
-        not all(isinstance(node, allowed) for node in tree.body)
-        or sum(isinstance(node, ast.Expr) for node in tree.body) != 1
-    ):  # pragma: no cover
-        raise BadInput("the written model.py has unexpected statements; please report it")
+    imports = [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    top = (ast.Expr, ast.ImportFrom, ast.Import, ast.Assign, ast.ClassDef, ast.FunctionDef)
+    net = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Net"]
+    methods = {f.name: f for f in net[0].body if isinstance(f, ast.FunctionDef)} if net else {}
+    init, forward = methods.get("__init__"), methods.get("forward")
+    problems = [
+        not all(isinstance(n, top) for n in tree.body),
+        sum(isinstance(n, ast.Expr) for n in tree.body) != 1,
+        imports
+        != ["from __future__ import annotations", "from pathlib import Path", "import torch", "from torch import nn"],
+        init is None or forward is None or len(init.body) != layers + 1 or len(forward.body) != layers + 1,
+    ]
+    if not any(problems):
+        assert init is not None and forward is not None
+        assigns = [*init.body[1:], *forward.body[:-1]]
+        problems.append(not all(isinstance(a, ast.Assign) and isinstance(a.value, ast.Call) for a in assigns))
+        problems.append(not isinstance(forward.body[-1], ast.Return))
+    if any(problems):  # pragma: no cover - the tests feed hostile names; this guards the generator itself
+        raise BadInput("the written model.py has statements the generator does not write: a bug, please report it")
     return source
 
 
@@ -400,4 +415,4 @@ def load(weights: str | Path = Path(__file__).with_name("model.pt")) -> Net:
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
 '''
-    return Generated(checked(source), attributes, fills)
+    return Generated(checked(source, len(net.layers)), attributes, fills)

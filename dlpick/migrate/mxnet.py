@@ -40,6 +40,11 @@ class MxnetRequest:
     sample: Path | None = None
     input_name: str = "data"
     seed: int = 0
+    rtol: float = core.DEFAULT_RTOL
+
+    @property
+    def limits(self) -> core.Tolerance:
+        return core.Tolerance(self.tolerance, self.rtol)
 
 
 def mxnet_env(on_event: OnEvent | None = None) -> Any:
@@ -58,8 +63,7 @@ def _check(request: MxnetRequest) -> None:
             raise BadInput(f"{path}: no such file ({what})")
     if request.input_shape is None:
         raise BadInput(f"{request.symbol}: an MXNet symbol does not record its input's shape; pass --input-shape")
-    if not request.tolerance > 0:
-        raise BadInput(f"--tolerance {request.tolerance}: must be above 0")
+    request.limits.check()
 
 
 def _cases(request: MxnetRequest) -> tuple[list[str], list[Any]]:
@@ -70,14 +74,7 @@ def _cases(request: MxnetRequest) -> tuple[list[str], list[Any]]:
     names = [f"random normal inputs (seed {request.seed})"]
     cases = [rng.standard_normal(request.input_shape).astype(np.float32)]
     if request.sample is not None:
-        try:
-            sample = np.load(request.sample, allow_pickle=False).astype(np.float32)
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"{request.sample}: not a NumPy .npy array ({exc})") from None
-        if sample.shape == tuple(request.input_shape[1:]):
-            sample = sample[None]
-        if sample.shape[1:] != tuple(request.input_shape[1:]):
-            raise BadInput(f"{request.sample}: shape {sample.shape}, the input is {request.input_shape}")
+        sample = core.load_sample(request.sample, tuple(request.input_shape))
         names.append(f"the sample {request.sample.name}")
         cases.append(sample)
     return names, cases
@@ -119,6 +116,12 @@ def _run_mxnet(request: MxnetRequest, cases: list[Any], work: Path, on_event: On
 
 
 def migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Result:
+    """Migrate, prove and place the result in request.dest (a full disk: one line, nothing placed)."""
+    with core.disk_errors(request.dest):
+        return _migrate(request, on_event)
+
+
+def _migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Result:
     started = time.monotonic()
     _check(request)
     core.check_dest(request.dest, [request.symbol, request.params])
@@ -134,7 +137,7 @@ def migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Resu
     except BadInput as exc:
         raise BadInput(f"{request.symbol}: {exc}") from None
     with core.staging(request.dest) as stage:
-        result = core.Result("mxnet", "pytorch", request.dest, request.tolerance, inputs=names)
+        result = core.Result("mxnet", "pytorch", request.dest, request.limits, inputs=names)
         (stage / "model.py").write_text(generated.source, encoding="utf-8")
         module = torch_port.load_module(stage / "model.py")
         by_node = _params_by_node(graph, report)
@@ -144,9 +147,11 @@ def migrate(request: MxnetRequest, on_event: OnEvent | None = None) -> core.Resu
             raise BadInput(f"{request.symbol}: the written PyTorch module does not take the params: {exc}") from None
         _prove(result, graph, report, generated, net, cases)
         heads = [graph["nodes"][i]["name"] for i, *_ in graph["heads"]]
-        outs = [(name, report["blob_arrays"][(0, f"{name}_output")]) for name in heads]
-        core.write_reference(stage, [(request.input_name, cases[0])], outs)
-        result.extra["reference"] = core.reference_names([(request.input_name, cases[0])], outs)
+        recorded = [
+            ([case], [report["blob_arrays"][(number, f"{name}_output")] for name in heads])
+            for number, case in enumerate(cases)
+        ]
+        result.extra["reference"] = core.write_reference(stage, ([request.input_name], heads), recorded)
         result.files = torch_port.save_weights(net, stage)
         _onnx(result, report, net, cases, stage)
         result.notes.append(
@@ -193,29 +198,34 @@ def _prove(result: core.Result, graph: dict, report: dict, generated: Any, net: 
 
 
 def _onnx(result: core.Result, report: dict, net: Any, cases: list, stage: Path) -> None:
-    """model.onnx from MXNet's own exporter, else (it fails on some graphs) from the PyTorch module."""
-    heads = [f"{name}" for name in report["outputs"]]
-    if report.get("onnx_error") or "onnx_bytes" not in report:
-        outputs = [name.rsplit("_output", 1)[0] for name in heads]
-        why = torch_port.export_onnx(net, cases[:1], [report["input_name"]], outputs, stage / "model.onnx")
-        result.notes.append(
-            f"MXNet's ONNX exporter failed ({report.get('onnx_error')}); model.onnx was exported from the PyTorch port"
-        )
-        if why:
-            result.needs_human.append(f"no ONNX export: MXNet's exporter and PyTorch's both failed: {why}")
+    """model.onnx from MXNet's own exporter when ONNX Runtime runs it and it agrees with MXNet; else (the
+    exporter fails on some graphs, and is wrong for others, e.g. BatchNorm with fix_gamma) from the PyTorch
+    port, when the port agrees, and the report says so."""
+    heads = list(report["outputs"])
+    names = [name.rsplit("_output", 1)[0] for name in heads]
+    expected = [[report["blob_arrays"][(number, head)] for head in heads] for number in range(len(cases))]
+    inputs, path = [report["input_name"]], stage / "model.onnx"
+    case_inputs = [[case] for case in cases]
+    port_agrees = result.passed
+    if not report.get("onnx_error") and "onnx_bytes" in report:
+        path.write_bytes(report["onnx_bytes"])
+        diffs = torch_port.check_onnx(path, inputs, names, case_inputs, expected, result)
+        wrong = next((d for d in diffs if not d.passed), None)
+        if wrong is None or not port_agrees:
+            result.notes.append("model.onnx comes from MXNet's own exporter (mx.onnx.export_model)")
+            result.files.append("model.onnx")
+            result.outputs = core.merge([*result.outputs, *diffs])
             return
+        what = wrong.detail or f"max |diff| {wrong.max_abs_diff:.3g}"
+        why = f"MXNet's own ONNX export does not agree with MXNet ({core.shown(wrong.name)}: {what})"
+        path.unlink()
     else:
-        (stage / "model.onnx").write_bytes(report["onnx_bytes"])
-        result.notes.append("model.onnx comes from MXNet's own exporter (mx.onnx.export_model)")
+        why = f"MXNet's ONNX exporter failed ({report.get('onnx_error') or 'no model.onnx'})"
+    failed = torch_port.export_onnx(net, cases[:1], inputs, names, path)
+    if failed:
+        result.needs_human.append(f"no ONNX export: {why}, and PyTorch's exporter failed too: {failed}")
+        return
+    result.notes.append(f"{why}: model.onnx was exported from the PyTorch port instead")
     result.files.append("model.onnx")
-    for number, case in enumerate(cases):
-        got = torch_port.run_onnx(stage / "model.onnx", {report["input_name"]: case})
-        if isinstance(got, str):
-            result.needs_human.append(f"model.onnx: {got}")
-            return
-        for name, value in zip(heads, got, strict=False):
-            expected = report["blob_arrays"][(number, name)]
-            result.outputs.append(
-                core.compare(f"onnx:{name.rsplit('_output', 1)[0]}", expected, value, result.tolerance)
-            )
-    result.outputs = core.merge(result.outputs)
+    diffs = torch_port.check_onnx(path, inputs, names, case_inputs, expected, result)
+    result.outputs = core.merge([*result.outputs, *diffs])

@@ -56,34 +56,73 @@ def _value(text: Any, default: Any = None) -> Any:
     if text in ("False", "false"):
         return False
     try:
-        return ast.literal_eval(str(text))
-    except (ValueError, SyntaxError):
+        return ast.literal_eval(str(text)[:10_000])
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 
+MAX_SYMBOL_BYTES = 64 * 2**20  # symbols of the largest published models are a few MB
+
+
 def read_symbol(path: Path) -> dict[str, Any]:
-    """The symbol's JSON; BadInput (file, line) when it is not JSON or has an unsupported operator."""
+    """The symbol's JSON; BadInput (file, line) when it is not JSON, not a symbol graph, or has an
+    unsupported operator. Read bounded: size, nesting, and every field the migration uses has its type."""
     try:
+        if not path.is_file():
+            raise BadInput(f"{path}: not a regular file (SYMBOL_JSON)")
+        if path.stat().st_size > MAX_SYMBOL_BYTES:
+            raise BadInput(f"{path}: larger than {MAX_SYMBOL_BYTES // 2**20} MiB: not an MXNet symbol file")
         graph = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise BadInput(f"{path}: nested too deeply to be an MXNet symbol file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read it as text ({exc})") from None
-    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or "heads" not in graph:
-        raise BadInput(f"{path}: not an MXNet symbol file (no nodes and heads)")
+    _check_graph(path, graph)
     for node in graph["nodes"]:
-        op = node.get("op")
+        op = node["op"]
         if op != "null" and op not in SUPPORTED:
             raise BadInput(
-                f"{path}: node '{node.get('name')}' is the operator {op}, which `migrate mxnet` does not support "
+                f"{path}: node {node['name']!r} is the operator {op!r}, which `migrate mxnet` does not support "
                 f"(supported: {', '.join(SUPPORTED)})"
             )
-        attrs = node.get("attrs") or node.get("attr") or node.get("param") or {}
+        attrs = _attrs(node)
         if op == "Pooling" and _value(attrs.get("pool_type"), "max") not in ("max", "avg"):
-            raise BadInput(f"{path}: node '{node.get('name')}' pools with {attrs.get('pool_type')}: not supported")
+            raise BadInput(f"{path}: node {node['name']!r} pools with {attrs.get('pool_type')!r}: not supported")
         if op == "Pooling" and _value(attrs.get("pooling_convention"), "valid") not in ("valid", "full"):
-            raise BadInput(f"{path}: node '{node.get('name')}' uses the {attrs.get('pooling_convention')} convention")
+            raise BadInput(f"{path}: node {node['name']!r} uses the {attrs.get('pooling_convention')!r} convention")
     return graph
+
+
+def _attrs(node: dict[str, Any]) -> dict[str, Any]:
+    return node.get("attrs") or node.get("attr") or node.get("param") or {}
+
+
+def _check_graph(path: Path, graph: Any) -> None:
+    """The shape of a symbol graph: nodes (objects with a text op and name, inputs [[index, output, ...]]
+    pointing to earlier nodes, attrs of text values) and heads pointing to nodes."""
+    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or "heads" not in graph:
+        raise BadInput(f"{path}: not an MXNet symbol file (no nodes and heads)")
+    nodes = graph["nodes"]
+
+    def edges(value: Any, limit: int, what: str) -> None:
+        if not isinstance(value, list) or not all(
+            isinstance(e, list) and e and all(type(i) is int for i in e) and 0 <= e[0] < limit for e in value
+        ):
+            raise BadInput(f"{path}: {what} is not a list of [node, output] pairs of earlier nodes")
+
+    for index, node in enumerate(nodes):
+        where = f"node {index}"
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str) or not isinstance(node.get("name"), str):
+            raise BadInput(f"{path}: {where} is not an object with a text op and name")
+        edges(node.get("inputs", []), index, f"{where}'s inputs")
+        attrs = _attrs(node)
+        if not isinstance(attrs, dict) or not all(isinstance(v, str | int | float) for v in attrs.values()):
+            raise BadInput(f"{path}: {where}'s attrs are not an object of text values")
+    edges(graph["heads"], len(nodes), "heads")
+    if not graph["heads"]:
+        raise BadInput(f"{path}: has no heads (outputs)")
 
 
 def _tuple(attrs: dict[str, Any], name: str, default: int, dims: int) -> tuple[int, ...]:
@@ -196,15 +235,20 @@ def generate(graph: dict[str, Any], report: dict[str, Any], input_name: str, sym
     var_taken: set[str] = set()
     helpers: set[str] = set()
     init, forward, fills = [], [], {}
+    _input_index(nodes, input_name)
     for index, node in enumerate(nodes):
         if node["op"] == "null":
             if node["name"] == input_name:
                 variables[index] = identifier(input_name, var_taken)
             continue
-        attrs = node.get("attrs") or node.get("attr") or node.get("param") or {}
+        attrs = _attrs(node)
         sources = [nodes[i] for i, *_ in node["inputs"]]
         data = [(i, s) for (i, *_), s in zip(node["inputs"], sources, strict=True) if not _is_param(s, param_shapes)]
         data = [(i, s) for i, s in data if not s["name"].endswith("_label")]
+        unknown = [s["name"] for i, s in data if i not in variables]
+        if unknown or not data:
+            what = f"its input {unknown[0]!r} is neither" if unknown else "it has no input: it needs"
+            raise BadInput(f"node {node['name']!r} ({node['op']}): {what} the symbol's input, a parameter or a node")
         params = {
             _role(s["name"], node["name"]): param_shapes[s["name"]] for s in sources if _is_param(s, param_shapes)
         }
@@ -266,11 +310,14 @@ def load(weights: str | Path = Path(__file__).with_name("model.pt")) -> Net:
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return net.eval()
 '''
-    return Generated(checked(source), attributes, fills)
+    return Generated(checked(source, len(attributes)), attributes, fills)
 
 
 def _input_index(nodes: list[dict[str, Any]], name: str) -> int:
-    return next(i for i, node in enumerate(nodes) if node["op"] == "null" and node["name"] == name)
+    found = [i for i, node in enumerate(nodes) if node["op"] == "null" and node["name"] == name]
+    if not found:
+        raise BadInput(f"the symbol has no input named {name!r} (--input-name)")
+    return found[0]
 
 
 def _is_param(node: dict[str, Any], params: dict[str, Any]) -> bool:

@@ -25,6 +25,8 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+MAX_DEPTH = 100  # Caffe nets nest messages 3 or 4 deep
+MAX_BYTES = 64 * 2**20
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
 
 
@@ -118,8 +120,10 @@ def parse(text: str, source: str) -> Message:
         got = f"{token.text!r}" if token else "the end of the file"
         return BadInput(f"{source}:{where}: syntax error: {message}, got {got}")
 
-    def body(closer: str | None, line: int) -> Message:
+    def body(closer: str | None, line: int, depth: int = 0) -> Message:
         nonlocal pos
+        if depth > MAX_DEPTH:
+            raise BadInput(f"{source}:{line}: messages nested more than {MAX_DEPTH} deep: not a Caffe net")
         message = Message(line)
         while True:
             token = peek()
@@ -141,7 +145,7 @@ def parse(text: str, source: str) -> Message:
                 nxt = peek()
             if nxt is not None and nxt.text in ("{", "<"):
                 pos += 1
-                value: Any = body("}" if nxt.text == "{" else ">", token.line)
+                value: Any = body("}" if nxt.text == "{" else ">", token.line, depth + 1)
                 message.fields.append((name, value, token.line))
             elif not colon:
                 raise fail(f"expected ':' or '{{' after {name}", nxt)
@@ -179,6 +183,10 @@ def parse(text: str, source: str) -> Message:
 
 def read(path: Path) -> Message:
     try:
+        if not path.is_file():
+            raise BadInput(f"{path}: not a regular file (a prototxt is protobuf text format)")
+        if path.stat().st_size > MAX_BYTES:
+            raise BadInput(f"{path}: larger than {MAX_BYTES // 2**20} MiB: not a Caffe deploy net")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not a text file (a prototxt is protobuf text format)") from None

@@ -42,6 +42,22 @@ COMPAT_MODULES = (
 RENAMES = (  # longest first
     ("theano.tensor.shared_randomstreams", "pytensor.tensor.random.utils"),
     ("theano.sandbox.rng_mrg", "pytensor.tensor.random.utils"),
+    ("theano.scan_module.scan_utils", "pytensor.scan.utils"),
+    ("theano.scan_module.scan_op", "pytensor.scan.op"),
+    ("theano.scan_module.scan_checkpoints", "pytensor.scan.checkpoints"),
+    ("theano.scan_module.scan_views", "pytensor.scan.views"),
+    ("theano.scan_module", "pytensor.scan"),
+    ("theano.gof.op", "pytensor.graph.op"),
+    ("theano.gof.fg", "pytensor.graph.fg"),
+    ("theano.gof.opt", "pytensor.graph.rewriting.basic"),
+    ("theano.gof.toolbox", "pytensor.graph.features"),
+    ("theano.gof.type", "pytensor.graph.type"),
+    ("theano.gof.utils", "pytensor.graph.utils"),
+    ("theano.gof.cc", "pytensor.link.c.basic"),
+    ("theano.gof.link", "pytensor.link.basic"),
+    ("theano.gof.params_type", "pytensor.link.c.params_type"),
+    ("theano.gof.null_type", "pytensor.graph.null_type"),
+    ("theano.compile.function_module", "pytensor.compile.maker"),
     ("theano.tensor.var", "pytensor.tensor.variable"),
     ("theano.tensor.opt", "pytensor.tensor.rewriting"),
     ("theano.gof.graph", "pytensor.graph.basic"),
@@ -49,6 +65,71 @@ RENAMES = (  # longest first
     ("theano", "pytensor"),
 )
 NAME_RENAMES = {"RandomStreams": "RandomStream", "MRG_RandomStreams": "RandomStream"}
+# Public names that moved: Theano's path -> PyTensor 3's (checked against pytensor 3.0.7, the template's pin,
+# and Theano 1.0.5's theano/__init__.py and theano/tensor/__init__.py).
+MOVED = {
+    **{f"theano.{n}": f"pytensor.graph.basic.{n}" for n in ("Apply", "Variable", "Constant")},
+    "theano.Op": "pytensor.graph.op.Op",
+    "theano.Type": "pytensor.graph.type.Type",
+    "theano.FunctionGraph": "pytensor.graph.fg.FunctionGraph",
+    "theano.InconsistencyError": "pytensor.graph.utils.InconsistencyError",
+    "theano.OpenMPOp": "pytensor.link.c.op.OpenMPOp",
+    "theano.Generic": "pytensor.link.c.type.Generic",
+    "theano.generic": "pytensor.link.c.type.generic",
+    **{f"theano.{n}": f"pytensor.link.c.basic.{n}" for n in ("CLinker", "OpWiseCLinker", "DualLinker")},
+    **{f"theano.{n}": f"pytensor.link.basic.{n}" for n in ("Linker", "LocalLinker", "PerformLinker", "Container")},
+    "theano.SymbolicInput": "pytensor.compile.io.SymbolicInput",
+    "theano.SymbolicOutput": "pytensor.compile.io.SymbolicOutput",
+    "theano.FunctionMaker": "pytensor.compile.maker.FunctionMaker",
+    "theano.function_dump": "pytensor.compile.debug.dump.function_dump",
+    "theano.ProfileStats": "pytensor.compile.debug.profiling.ProfileStats",
+    **{f"theano.predefined_{n}": f"pytensor.compile.mode.predefined_{n}" for n in ("modes", "linkers", "optimizers")},
+    "theano.as_op": "pytensor.compile.ops.as_op",
+    "theano.foldl": "pytensor.scan.views.foldl",
+    "theano.foldr": "pytensor.scan.views.foldr",
+    "theano.reduce": "pytensor.scan.views.reduce",
+    "theano.scan_checkpoints": "pytensor.scan.checkpoints.scan_checkpoints",
+    "theano.clone": "pytensor.graph.replace.clone_replace",
+    "theano.pprint": "pytensor.printing.pprint",
+    "theano.pp": "pytensor.printing.pp",
+    "theano.subgraph_grad": "pytensor.gradient.subgraph_grad",
+    "theano.dot": "pytensor.tensor.dot",
+    "theano.get_scalar_constant_value": "pytensor.tensor.basic.get_scalar_constant_value",
+    "theano.sparse_grad": "pytensor.sparse.sparse_grad",
+    "theano.opt": "pytensor.graph.rewriting.basic",
+    "theano.toolbox": "pytensor.graph.features",
+    "theano.utils": "pytensor.graph.utils",
+    "theano.tensor.inv": "pytensor.tensor.reciprocal",
+    "theano.tensor.abs_": "pytensor.tensor.abs",
+    **{f"theano.tensor.{n}": f"pytensor.gradient.{n}" for n in ("verify_grad", "numeric_grad", "Rop", "Lop")},
+    **{f"theano.tensor.{n}": f"pytensor.gradient.{n}" for n in ("grad_not_implemented", "grad_undefined")},
+    **{f"theano.tensor.{n}": f"pytensor.tensor.elemwise.{n}" for n in ("DimShuffle", "Elemwise", "CAReduce")},
+}
+# Under pytensor.scan a dotted path does not work (pytensor.scan is the function): only `from ... import`.
+IMPORT_ONLY = ("pytensor.scan.",)
+# Public names PyTensor 3 removed, with what to do instead: listed in "Needs a person", code left as it is.
+REMOVED_NAMES = {
+    **dict.fromkeys(
+        ("theano.tensor.addbroadcast", "theano.tensor.unbroadcast", "theano.tensor.patternbroadcast"),
+        "PyTensor removed it: static shapes are inferred; use pytensor.tensor.specify_broadcastable where a "
+        "dimension must be declared broadcastable (or drop the call)",
+    ),
+    "theano.tensor.Rebroadcast": "PyTensor removed it: use pytensor.tensor.specify_broadcastable",
+    **dict.fromkeys(
+        ("theano.tensor.topk", "theano.tensor.argtopk", "theano.tensor.topk_and_argtopk"),
+        "PyTensor removed it: use pytensor.tensor.sort / argsort and a slice",
+    ),
+    "theano.tensor.MaxAndArgmax": "PyTensor removed it: use pytensor.tensor.max and argmax",
+    "theano.tensor.default": "PyTensor removed it: use pytensor.tensor.switch or a Python conditional",
+    "theano.tensor.extract_constant": "PyTensor removed it: use pytensor.tensor.get_underlying_scalar_constant_value",
+    "theano.tensor.consider_constant": "PyTensor removed it: use pytensor.gradient.disconnected_grad or zero_grad",
+    "theano.tensor.load": "PyTensor removed tensor.io's load: load the array with numpy and use a shared variable",
+    "theano.Param": "PyTensor removed it: use pytensor.In",
+    "theano.OrderedUpdates": "PyTensor removed it: use a dict (insertion-ordered)",
+    "theano.object2": "PyTensor removed it: use object",
+    "theano.change_flags": "PyTensor moved it to a method: use pytensor.config.change_flags",
+    "theano.sandbox.linalg": "PyTensor removed it: use pytensor.tensor.linalg",
+}
 REMOVED = {
     "theano.gpuarray": "PyTensor has no GPU back end (its JAX or Numba modes run on other devices)",
     "theano.sandbox.cuda": "PyTensor has no GPU back end (its JAX or Numba modes run on other devices)",
@@ -65,6 +146,7 @@ HUMAN_NAMES = {
 # The flags' value after THEANO_FLAGS: `ENV THEANO_FLAGS=...`, `THEANO_FLAGS=... cmd`, environ["THEANO_FLAGS"] = "...",
 # environ.setdefault("THEANO_FLAGS", "...").
 FLAGS_VALUE = re.compile(r"""THEANO_FLAGS(?P<sep>=|["']\s*,\s*f?["']|["']\]\s*=\s*f?["'])(?P<value>[^\s"']*)""")
+IMPORTORSKIP = re.compile(r"""(importorskip\(\s*["'])(theano(?:\.\w+)*)(["'])""")
 NUMPY_LIKE = re.compile(r"^(\s*)(numpy|scipy)\s*([^#\n]*?)(\s*(#.*)?)$", re.IGNORECASE)
 
 
@@ -104,7 +186,37 @@ def flags(line: str) -> str:
     return line.replace("THEANO_FLAGS", "PYTENSOR_FLAGS").replace(".theanorc", ".pytensorrc")
 
 
+def _moved(dotted: str) -> tuple[str, str] | None:
+    """(Theano's public path, PyTensor's) when `dotted` is or starts with a name that moved."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 1, -1):
+        key = ".".join(parts[:end])
+        if key in MOVED:
+            return key, MOVED[key] + dotted[len(key) :]
+    return None
+
+
+def _moved_or_renamed(dotted: str) -> str:
+    moved = _moved(dotted)
+    return moved[1] if moved is not None else _renamed(dotted)
+
+
+def _removed(dotted: str) -> str | None:
+    parts = dotted.split(".")
+    return next(
+        (
+            REMOVED_NAMES[".".join(parts[:end])]
+            for end in range(len(parts), 1, -1)
+            if ".".join(parts[:end]) in REMOVED_NAMES
+        ),
+        None,
+    )
+
+
 def _renamed(dotted: str) -> str:
+    moved = _moved(dotted)
+    if moved is not None and not moved[1].startswith(IMPORT_ONLY):
+        return moved[1]
     for old, new in RENAMES:
         if dotted == old or dotted.startswith(old + "."):
             return new + dotted[len(old) :]
@@ -219,7 +331,7 @@ class _PythonFile:
         if module in REMOVED or any(module.startswith(m + ".") for m in REMOVED):
             key = next(m for m in REMOVED if module == m or module.startswith(m + "."))
             self.human(node.lineno, f"from {module} import ...: {REMOVED[key]}")
-        compat, plain, modules = [], [], []
+        compat, plain, modules, statements_moved = [], [], [], []
         for alias in node.names:
             full = f"{module}.{alias.name}"
             bound = f" as {alias.asname}" if alias.asname else ""
@@ -230,7 +342,19 @@ class _PythonFile:
             elif _compat_module(module):
                 plain.append(f"{alias.name}{bound}")
                 self.human(node.lineno, f"{alias.name} from {module}: PyTensor removed it and theano_compat has none")
+            elif (
+                (moved := _moved(full)) is not None
+                and moved[0] == full
+                or (
+                    _renamed(full) != f"{_renamed(module)}.{alias.name}"  # a module renamed on its own
+                )
+            ):
+                where, _, name = _moved_or_renamed(full).rpartition(".")
+                renamed = f"{name} as {alias.asname or alias.name}" if name != (alias.asname or alias.name) else name
+                statements_moved.append(f"from {where} import {renamed}")
             else:
+                if (why := _removed(full)) is not None:
+                    self.human(node.lineno, f"{alias.name} from {module}: {why}")
                 if full == "theano.tensor":
                     self.tensor_aliases.append(alias.asname or "tensor")
                 new_name = NAME_RENAMES.get(alias.name, alias.name) if module in (m for m, _ in RENAMES[:2]) else None
@@ -249,6 +373,7 @@ class _PythonFile:
         if plain:
             target = _renamed(module)
             statements.append(f"from {target} import {', '.join(plain)}")
+        statements += statements_moved
         self._replace_statement(node, statements, "import")
 
     # -- references in code ------------------------------------------------------------------------------------
@@ -259,7 +384,9 @@ class _PythonFile:
         compat_ref = re.compile(
             rf"(?<![\w.])(?:{tensor})\.(?:nnet(?:\.(?:abstract_conv|conv|nnet|sigm))?|signal\.pool)\.(\w+)"
         )
-        dotted = re.compile(r"(?<![\w.])theano(?:\.\w+)*")
+        dotted = re.compile(r"(?<![\w.])theano\b(?:\.\w+)*")
+        plain_aliases = "|".join(re.escape(a) for a in aliases if not a.startswith("theano")) or r"(?!x)x"
+        tensor_ref = re.compile(rf"(?<![\w.])({plain_aliases})\.(\w+)")
         for number in range(1, len(self.lines) + 1):
             if number in imports:
                 continue
@@ -272,7 +399,19 @@ class _PythonFile:
             for match in dotted.finditer(line):
                 taken = any(s < match.end() and match.start() < e for s, e, _, _ in edits)
                 if not taken and _in_code(noncode, match.start(), match.end()):
+                    self._check_name(number, match.group(), match.group())
                     edits.append((match.start(), match.end(), _renamed(match.group()), "theano -> pytensor"))
+            for match in tensor_ref.finditer(line):
+                taken = any(s < match.end() and match.start() < e for s, e, _, _ in edits)
+                if taken or not _in_code(noncode, match.start(), match.end()):
+                    continue
+                full = f"theano.tensor.{match.group(2)}"
+                moved = _moved(full)
+                if moved is not None and moved[1].startswith("pytensor.tensor.") and moved[1].count(".") == 2:
+                    new = f"{match.group(1)}.{moved[1].rsplit('.', 1)[1]}"  # still in the tensor namespace
+                    edits.append((match.start(), match.end(), new, "renamed API"))
+                else:
+                    self._check_name(number, full, match.group())
             edits = [e for e in edits if line[e[0] : e[1]] != e[2]]
             if edits:
                 edits.sort()
@@ -288,6 +427,15 @@ class _PythonFile:
             if re.search(r"\bconv2d\s*\(", code) and (self.out.needs_compat or self.compat_imported):
                 self.out.conv2d_lines.append(number)
 
+    def _check_name(self, number: int, full: str, written: str) -> None:
+        """A reference to a name PyTensor removed, or moved where a dotted path cannot reach: for a person."""
+        if (why := _removed(full)) is not None:
+            self.human(number, f"{written}: {why}")
+        elif (moved := _moved(full)) is not None and (
+            moved[1].startswith(IMPORT_ONLY) or not written.startswith("theano")
+        ):
+            self.human(number, f"{written}: moved to {moved[1]} (import it from there)")
+
     def _compat_ref(self, number: int, match: re.Match[str]) -> str:
         name = match.group(1)
         if name in COMPAT_NAMES:
@@ -298,9 +446,14 @@ class _PythonFile:
         return match.group()
 
     def strings(self, spans: dict[int, list[tuple[int, int]]]) -> None:
-        """THEANO_FLAGS and .theanorc inside strings are configuration, not prose: renamed."""
+        """THEANO_FLAGS and .theanorc inside strings are configuration, not prose: renamed; so is the module
+        a test skips without (`pytest.importorskip("theano")` would skip every migrated test)."""
         for number in range(1, len(self.lines) + 1):
             line = self.lines[number - 1]
+            skip = IMPORTORSKIP.sub(lambda m: f"{m.group(1)}{_renamed(m.group(2))}{m.group(3)}", line)
+            if skip != line:
+                self.change(number, "importorskip", skip)
+                line = skip
             if "THEANO_FLAGS" not in line and ".theanorc" not in line:
                 continue
             new = flags(line)
@@ -325,6 +478,12 @@ def rewrite_python(text: str, path: str, in_package: bool) -> Rewritten:
         result = Rewritten(text)
         if "theano" in text:
             result.human.append(f"{path}:{exc.lineno}: not valid Python 3 ({exc.msg}): not rewritten")
+        return result
+    except (RecursionError, MemoryError, ValueError) as exc:  # e.g. an expression of 200,000 terms
+        result = Rewritten(text)
+        if "theano" in text:
+            why = "nested too deeply for Python's parser" if isinstance(exc, RecursionError) else str(exc)[:100]
+            result.human.append(f"{path}: {why}: not rewritten")
         return result
     if "theano" not in text.lower():
         return Rewritten(text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -118,3 +119,27 @@ def run_onnx(path: Path, inputs: dict[str, Any]) -> list[Any] | str:
         return list(session.run(None, inputs))
     except Exception as exc:  # noqa: BLE001
         return f"ONNX Runtime cannot run it: {str(exc).splitlines()[0][:300]}"
+
+
+def check_onnx(
+    path: Path, inputs: list[str], outputs: list[str], cases: list, expected: list[list[Any]], result: Any
+) -> list[Any]:
+    """model.onnx in ONNX Runtime on every case against the original's outputs: one Diff per output and case
+    (a model that does not run, or has fewer outputs than the original, fails by name)."""
+    from dlpick.migrate import core
+
+    diffs: list[core.Diff] = []
+    for number, case in enumerate(cases):
+        got = run_onnx(path, dict(zip(inputs, case, strict=True)))
+        if isinstance(got, str) and got.startswith("onnxruntime is not installed"):
+            result.needs_human.append(f"model.onnx was not checked: {got}")
+            return []
+        if isinstance(got, str):
+            return [core.Diff(f"onnx:{name}", math.inf, False, detail=got, max_rel_diff=math.inf) for name in outputs]
+        for index, name in enumerate(outputs):
+            if index >= len(got):
+                why = f"model.onnx has {len(got)} output(s), the original {len(outputs)}"
+                diffs.append(core.Diff(f"onnx:{name}", math.inf, False, detail=why, max_rel_diff=math.inf))
+                continue
+            diffs.append(core.compare(f"onnx:{name}", expected[number][index], got[index], result.tolerance))
+    return diffs

@@ -1,12 +1,16 @@
 """What a generated project records about where it came from, so it can be brought up to date later.
 
-- `.cruft.json`: cruft's own record (template repository, directory, commit, answers, skip), with no
-  path of this machine, so `cruft check/diff/update` work against dlpick's public repository.
+- `.cruft.json`: cruft's own record (template repository, directory, commit, answers, skip), written
+  only when the team names a repository of dlpick's templates that it controls ($DLPICK_TEMPLATE_REPOSITORY:
+  its clone, fork or mirror). dlpick has no public repository of its own, and a record naming one that
+  anybody could register would make `cruft update` pull that stranger's template into the project; so
+  by default there is none, and `dlpick update` (offline, from `.dlpick/`) is the way to update.
 - `.dlpick/base.tar.gz`: the files exactly as the template rendered them (a few tens of KB). It is the
   common ancestor of `dlpick update`'s three-way merge, so an update works offline and with any later
   dlpick, whatever templates it ships. A tarball, not a folder of files: pytest, ruff and editors
   would otherwise pick up the copies of the project's modules and tests.
-- `.dlpick/base.json`: the dlpick version and template commit it came from, the framework and the answers.
+- `.dlpick/base.json`: the dlpick version, template version (templates/CHANGELOG.md) and commit it came
+  from, the framework and the answers.
 
 The tarball is deterministic (sorted entries, no times, owners or gzip name), so rendering the same
 template with the same answers gives the same bytes: a second update changes nothing.
@@ -29,9 +33,11 @@ from typing import Any
 from dlpick import __version__, jsonfile, processes
 from dlpick.errors import BadInput
 
-# dlpick's public repository: `.cruft.json` points cruft at it (DLPICK_TEMPLATE_REPOSITORY overrides it).
-TEMPLATE_REPOSITORY = "https://github.com/dlpick/dlpick"
+# The team's repository of dlpick's templates (a clone, fork or mirror it controls): `.cruft.json` names it.
+# Unset: no `.cruft.json` (dlpick does not control any public location a record could name).
 REPOSITORY_ENV = "DLPICK_TEMPLATE_REPOSITORY"
+# What projects generated before this rule named: a repository dlpick never controlled.
+UNCONTROLLED_REPOSITORY = "https://github.com/dlpick/dlpick"
 CRUFT_FILE = ".cruft.json"
 ANSWERS_FILE = ".cookiecutter.json"
 RECORD_DIR = ".dlpick"
@@ -61,8 +67,8 @@ def is_bookkeeping(rel: str) -> bool:
     return rel == CRUFT_FILE or rel == RECORD_DIR or rel.startswith(RECORD_DIR + "/")
 
 
-def repository() -> str:
-    return os.environ.get(REPOSITORY_ENV) or TEMPLATE_REPOSITORY
+def repository() -> str | None:
+    return os.environ.get(REPOSITORY_ENV, "").strip() or None
 
 
 def template_source(template: Path) -> tuple[str, str | None]:
@@ -167,9 +173,13 @@ def write(project: Path, framework: str, template: Path, given: dict[str, Any]) 
         "directory": directory,
         "skip": SKIP,
     }
+    record_cruft = url is not None
+    from dlpick.project import history
+
     record = {
         "format": FORMAT,
         "dlpick": __version__,
+        "template_version": history.current(template.parent),
         "framework": framework,
         "commit": commit,
         "context": answers(context),
@@ -177,7 +187,17 @@ def write(project: Path, framework: str, template: Path, given: dict[str, Any]) 
     (project / RECORD_DIR).mkdir(exist_ok=True)
     (project / BASE_TAR).write_bytes(pack(base))
     (project / BASE_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (project / CRUFT_FILE).write_text(json.dumps(cruft, indent=2) + "\n", encoding="utf-8")
+    if record_cruft:
+        (project / CRUFT_FILE).write_text(json.dumps(cruft, indent=2) + "\n", encoding="utf-8")
+
+
+def uncontrolled_cruft(project: Path) -> bool:
+    """The project's `.cruft.json` names the repository dlpick never controlled (projects made before this rule)."""
+    try:
+        data = json.loads((project / CRUFT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("template", "")).rstrip("/") == UNCONTROLLED_REPOSITORY
 
 
 def read(project: Path) -> Record:
@@ -195,3 +215,16 @@ def read(project: Path) -> Record:
         raise BadInput(f"{where}: framework: not a framework id", hint="restore it from git")
     base = unpack(jsonfile.read_regular(project / BASE_TAR, MAX_TAR_BYTES, "dlpick record"), str(project / BASE_TAR))
     return Record(str(data["framework"]), data["context"], str(data.get("dlpick", "?")), data.get("commit"), base)
+
+
+def cruft_moved_on(project: Path) -> str | None:
+    """The commit `.cruft.json` names when `cruft update` moved the project past dlpick's recorded base."""
+    try:
+        cruft = json.loads((project / CRUFT_FILE).read_text(encoding="utf-8")[:1_000_000])
+        base = json.loads((project / BASE_JSON).read_text(encoding="utf-8")[:1_000_000])
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cruft, dict) or not isinstance(base, dict):
+        return None
+    moved, recorded = cruft.get("commit"), base.get("commit")
+    return moved if isinstance(moved, str) and moved and moved != recorded else None

@@ -73,6 +73,7 @@ class Rendered:
     overwritten: tuple[str, ...] = ()  # files of that folder the template's replaced
     backup: Path | None = None  # where the old versions git cannot give back were kept
     kept_staging: tuple[Path, ...] = ()  # stale staging folders left because they hold a user's files
+    left_over: tuple[str, ...] = ()  # force: files the previous render made that this one does not (kept)
     install: tuple[str, ...] = ()  # the template's install commands (its README and CI workflow show the same)
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +87,7 @@ class Rendered:
             "replaced": self.replaced,
             "overwritten": list(self.overwritten),
             "backup": str(self.backup) if self.backup else None,
+            "left_over": list(self.left_over),
         }
 
 
@@ -386,6 +388,7 @@ def render(
     staging: Path | None = None
     held: int | None = None
     placed = overlay.Placed()
+    left_over: list[str] = []
     done = False
     try:
         created_parents = _make_parents(dest)
@@ -393,6 +396,7 @@ def render(
         project = render_tree(template, staging, context)
         with overlay.locked(dest.parent):  # one scaffold at a time writes into this folder
             if occupied:
+                left_over = _left_over(dest, project)
                 placed = _overlay(project, dest, staging)
             else:
                 placed.created = overlay.files_of(project)
@@ -422,7 +426,20 @@ def render(
         backup=placed.backup,
         kept_staging=tuple(kept),
         install=template.install,
+        left_over=tuple(left_over),
     )
+
+
+def _left_over(dest: Path, project: Path) -> list[str]:
+    """Files the project's previous render made (its recorded base) that the new render does not, and
+    that are still there: never deleted (they may be the user's now), but listed, e.g. TensorFlow's
+    requirement files after `scaffold pytorch --force` over a TensorFlow project."""
+    try:
+        previous = record.read(dest).base
+    except BadInput:
+        return []  # no record, or an unreadable one: nothing is known about earlier renders
+    fresh = set(overlay.files_of(project))
+    return sorted(rel for rel in previous if rel not in fresh and (dest / rel).is_file())
 
 
 def _overlay(project: Path, dest: Path, staging: Path) -> overlay.Placed:

@@ -51,6 +51,11 @@ class Updated:
     diff: str = ""  # with dry_run: the unified diff of every file that would change
     backup: Path | None = None
     writes: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (new content, mode)
+    # Filled by the workflow (project/history.py): template versions, changelog lines, unresolved markers.
+    template_from: str | None = None
+    template_to: str | None = None
+    changes: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -64,6 +69,8 @@ class Updated:
             "to": self.to_version,
             "dry_run": self.dry_run,
             "backup": str(self.backup) if self.backup else None,
+            "template": {"from": self.template_from, "to": self.template_to, "changes": self.changes},
+            "unresolved": self.unresolved,
         }
 
 

@@ -37,8 +37,12 @@ METRICS_KEYS = ("framework", "task", "device", "seconds", "loss_history", "eval"
 # Thread pools sized by these variables: OpenMP (PyTorch, oneDNN), MKL, OpenBLAS, TensorFlow's own.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 EXPORT_CHECK = "--export-check"  # train's option: export and check the export in the same process
-# The run verify trains and exports, named to the project's tests that run beside it (its serve tests use it
-# instead of training their own), and the file verify writes in it once the export is checked.
+# A project's serve tests serve the run named in SERVE_RUN_ENV (its README documents it) instead of training
+# one: verify runs them once its own run is exported, the rest of the tests beside the training.
+SERVE_RUN_ENV = "SERVE_TEST_RUN"
+SERVE_TESTS = "tests/test_serve.py"
+# Projects rendered before that: their tests, all beside the training, wait for RUN_DONE in the run named
+# in RUN_ENV (written once the export is checked, also when it failed).
 RUN_ENV = "DLPICK_VERIFY_RUN"
 RUN_DONE = ".dlpick-verify.json"
 PROBE = "import importlib.util as u, json, sys; print(json.dumps([m for m in sys.argv[1:] if u.find_spec(m) is None]))"
@@ -270,13 +274,33 @@ def check_export(ran: Ran, report: Any, problem: str, timeout: float) -> Check:
     return Check("export", ok, "; ".join(parts))
 
 
-def check_tests(ran: Ran, timeout: float) -> Check:
+def check_tests(ran: Ran, timeout: float, served: Ran | None = None) -> Check:
+    """The project's tests: `ran`, and `served` where its serve tests ran apart (SERVE_TESTS)."""
+    if served is not None and ran.returncode == 5:  # no tests but the serve tests
+        ran = served
+    elif served is not None:
+        check = check_tests(ran, timeout)
+        if not check.passed:
+            return check
+        serve = _step_check("project tests", served, timeout)
+        serve.detail = f"{check.detail}; {SERVE_TESTS}: {served.last(1) if serve.passed else serve.detail}"
+        return serve
     if ran.returncode == 5:
         return Check("project tests", False, "pytest collected no tests")
     check = _step_check("project tests", ran, timeout)
     if check.passed:
         check.detail = f"{ran.last(1)}"
     return check
+
+
+def _device_absent(device: str) -> str:
+    """Why the asked device is not on this machine ("" when it may be): nothing can be verified on it."""
+    from dlpick.machine import hardware
+
+    wanted = {"cuda": ("nvidia-gpu", "no NVIDIA GPU"), "mps": ("apple-silicon", "no Apple silicon GPU")}.get(device)
+    if wanted is None or os.environ.get("DLPICK_NO_DETECT"):
+        return ""
+    return "" if wanted[0] in hardware.quick_hardware_ids() else f"--device {device}: {wanted[1]} found on this machine"
 
 
 def verify(
@@ -313,6 +337,13 @@ def verify(
     def add(check: Check) -> None:
         result.checks.append(check)
         event("check", check)
+
+    absent = _device_absent(device)
+    if absent:
+        result.verified = False
+        add(Check("device", False, f"{absent}; not verified (--device auto or cpu runs here)"))
+        result.seconds = time.monotonic() - start
+        return result
 
     if isolated:
         from dlpick.verify import envs
@@ -361,13 +392,19 @@ def verify(
     test_cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
     side_by_side = _side_by_side_env(project.path) if combined else None
+    serve_later = combined and serves_a_given_run(project)
+    served_tests: Ran | None = None
 
     def start_tests() -> None:
         nonlocal tests
         if "pytest" not in missing:
             event("step", f"running the project's tests (up to {tests_timeout:g} s)")
-            env = {**side_by_side, RUN_ENV: str(run)} if side_by_side is not None else None
-            tests = pool.submit(run_step, test_cmd, project.path, tests_timeout, on_event, cancel, env)
+            cmd, env = test_cmd, side_by_side
+            if serve_later:
+                cmd = [*test_cmd, "--ignore", SERVE_TESTS]
+            elif side_by_side is not None:
+                env = {**side_by_side, RUN_ENV: str(run)}
+            tests = pool.submit(run_step, cmd, project.path, tests_timeout, on_event, cancel, env)
 
     temporary = run_dir is None
     run = Path(run_dir).absolute() if run_dir is not None else None
@@ -384,15 +421,21 @@ def verify(
                         _train_and_export_at_once(
                             project, run, device, timeout, python, event, add, result, side_by_side
                         )
-                    finally:  # the tests waiting for this run go on (or fail at once if it has no export)
-                        _mark_done(run, result)
+                    finally:  # an older project's tests waiting for this run go on (or fail at once)
+                        if not serve_later:
+                            _mark_done(run, result)
                 else:
                     _train_and_export(project, run, device, timeout, python, event, add, result, start_tests)
                 served = _serve_check(project, run, python, timeout, event, result)
                 if served is not None:
                     add(served)
+                if serve_later and "pytest" not in missing:
+                    event("step", f"running {SERVE_TESTS} on this run ({SERVE_RUN_ENV})")
+                    serve_env = {**_env(project.path), SERVE_RUN_ENV: str(run)}
+                    serve_cmd = [*test_cmd, SERVE_TESTS]
+                    served_tests = run_step(serve_cmd, project.path, tests_timeout, on_event, cancel, serve_env)
                 if tests is not None:
-                    add(check_tests(tests.result(), tests_timeout))
+                    add(check_tests(tests.result(), tests_timeout, served_tests))
             except BaseException:
                 cancel.set()  # a signal or an error here: stop the tests' process tree too
                 raise
@@ -445,6 +488,14 @@ def _requirements_met(
     shown = ", ".join(item.describe() for item in unmet[:6]) + (f" and {len(unmet) - 6} more" if len(unmet) > 6 else "")
     add(Check("requirements", False, f"{shown} for {python}; not verified"))
     return False
+
+
+def serves_a_given_run(project: Project) -> bool:
+    """The project's serve tests serve the run named in SERVE_RUN_ENV (rather than wait for RUN_DONE)."""
+    try:
+        return SERVE_RUN_ENV in (project.path / SERVE_TESTS).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 def exports_in_train(project: Project) -> bool:

@@ -32,7 +32,7 @@ from typing import Any
 
 from dlpick import processes
 from dlpick.errors import MISSING_TOOL, BadInput, DlpickError
-from dlpick.verify import env_use, requirements
+from dlpick.verify import env_use, requirements, wheels
 
 MARKER = ".dlpick-env.json"  # inside a folder: its build completed
 OWNER = ".dlpick-owner.json"  # beside a folder (NAME.dlpick-owner.json): dlpick made it, before building
@@ -159,7 +159,7 @@ def spec_for(
             hint="verify without --isolated in an environment you installed",
         )
     loaded = []
-    for path in constraints:
+    for path in [*constraints, *wheels.user_constraints()]:
         try:
             loaded.append((Path(path).name, Path(path).read_text(encoding="utf-8")))
         except OSError as exc:
@@ -248,6 +248,8 @@ def ensure(
     with _locked(root / f"{path.name}.lock") as lock:
         keep = () if lock is None else (lock,)
         if (path / MARKER).is_file() and Path(_python_of(path, spec)).exists():
+            with contextlib.suppress(OSError):
+                os.utime(path / MARKER)  # last used: `dlpick envs prune` removes the least recently used first
             if spec.kind == "venv":
                 _compile_bytecode_once(path, on_event, keep)
             env_use.use(path)  # `envs remove` leaves it alone while this process lives
@@ -416,6 +418,11 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
         cmd = [uv, "pip", "install", "--no-progress", "--compile-bytecode", "--python", python, *options]
     else:
         cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
+    choice = wheels.torch_choice() if wheels.needs_torch(spec.requirements) else None
+    if choice is not None:
+        if on_event:
+            on_event("step", f"PyTorch builds: {choice.why}")
+        cmd += wheels.choice_options(choice)
     cmd += ["-r", str(path / "requirements.txt"), "pytest"]
     for number, (name, content) in enumerate(spec.constraints):
         copy = path / f"constraints-{number}-{name}"
@@ -432,6 +439,11 @@ def _build_venv(spec: EnvSpec, path: Path, on_event: OnEvent | None, timeout: fl
         "TEMP": str(scratch),
         "TMP": str(scratch),
     }
+    if wheels.may_take_cuda(spec.requirements):
+        try:
+            cmd += wheels.cpu_only(cmd, choice, path, env, on_event, timeout)
+        except wheels.Refused as exc:
+            raise EnvError(exc.message, exc.hint or "") from None
     _run(cmd, on_event, timeout, f"{tool} install", env=env, keep=keep)
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -519,6 +531,14 @@ def _size(path: Path) -> int:
     return total
 
 
+def _used(path: Path) -> str | None:
+    """When the environment was last built or reused (its marker's modification time)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime((path / MARKER).stat().st_mtime))
+    except OSError:
+        return None
+
+
 def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, Any]]:
     """The environments dlpick built in the cache: name, path, what built them, size, complete?"""
     root = root or envs_dir()
@@ -541,6 +561,7 @@ def list_envs(root: Path | None = None, sizes: bool = True) -> list[dict[str, An
                 "python": spec.get("python", ""),
                 "requirements": spec.get("requirements", []),
                 "built": record.get("built"),
+                "used": _used(path),
                 "bytes": _size(path) if sizes else None,
             }
         )

@@ -25,6 +25,10 @@ class RecommendRequest:
     weight: list[str] = field(default_factory=list)  # CRITERION=0..5
     python: str | None = None
     include_retired: bool | None = None
+    primary_hardware: str | None = None
+    scale: str | None = None  # one-device | one-machine | multi-node
+    licence_policy: str | None = None
+    os: str | None = None
     no_input: bool = False
     save_answers: Path | None = None
     report: Path | None = None  # a decision record, .md or .html
@@ -61,6 +65,10 @@ def recommend(session: Session, request: RecommendRequest, prompts: Prompts | No
         "priorities": answers_mod.parse_pairs(request.weight, "--weight"),
         "python": request.python,
         "include_retired": request.include_retired,
+        "primary_hardware": request.primary_hardware,
+        "scale": request.scale,
+        "licence_policy": request.licence_policy,
+        "os": request.os,
     }
     raw, origin, label = session.answers(request.answers_file)
     merged, origin = answers_mod.merge(raw, flags, label, origin)
@@ -74,8 +82,9 @@ def recommend(session: Session, request: RecommendRequest, prompts: Prompts | No
     if request.report is not None:
         from dlpick.advise import report as report_mod
 
+        team = session.profile.team if session.profile else None  # the record's Deciders field
         outcome.report = report_mod.write_report(
-            outcome.recommendation, request.report, overwrite=request.force, template=report_template
+            outcome.recommendation, request.report, overwrite=request.force, template=report_template, deciders=team
         )
     return outcome
 

@@ -48,15 +48,15 @@ def verify(session: Session, request: VerifyRequest, on_event: OnEvent | None = 
 def can_isolate(result: VerifyResult) -> bool:
     """Not verified for a missing framework, and the project documents an environment to build."""
     documented = any((result.project / name).is_file() for name in ("requirements.txt", "debian-packages.txt"))
-    return documented and not any(check.name == "environment" for check in result.checks)
+    return documented and not any(check.name in ("environment", "device") for check in result.checks)
 
 
 def failure(result: VerifyResult) -> DlpickError | None:
     """The error that sets the exit status: 1 a check failed, 3 something is missing; None when it passed."""
     if not result.verified:
         missing = next((c.detail for c in result.failed), "a needed tool is missing")
-        hint = f"install: {' && '.join(result.install)}"
-        if can_isolate(result):
+        hint: str | None = f"install: {' && '.join(result.install)}" if result.install else None
+        if can_isolate(result) and hint is not None:
             hint += f"; or: dlpick verify {result.project} --isolated"
         return MissingTool(missing.split(";")[0] + "; not verified", hint=hint)
     if not result.passed:

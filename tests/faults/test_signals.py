@@ -307,4 +307,5 @@ def test_a_signal_during_scaffolds_verify_says_the_project_was_written(tmp_path:
     assert proc.returncode == 143, err
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"dlpick: terminated; the project is complete at {dest}; verification did not finish"), err
+    assert err.count("verification did not finish") == 1, err  # said once, in the signal's line
     assert (dest / ".cookiecutter.json").is_file() and list(tmp.iterdir()) == []

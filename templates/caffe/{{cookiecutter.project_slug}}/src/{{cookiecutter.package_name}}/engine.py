@@ -3,7 +3,7 @@ net with its loss, a deploy net without), trained by Caffe's Adam solver one `so
 time on batches copied into the nets' Input blobs.
 
 Caffe 1.0 (BVLC, 2017) is retired. Debian 11 bullseye's `python3-caffe` (a 2018 snapshot, built
-CPU_ONLY, Python 3.9) is the environment this project was verified in; see the README.
+CPU_ONLY, Python 3.9) is the environment this project was tested in; see the README.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from . import portable  # noqa: E402
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "Caffe"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "cuda", "cpu")
 EXPORT_FORMATS = ("deploy.prototxt + model.caffemodel", "weights.npz with a NumPy forward pass")
 _device = "cpu"
@@ -90,12 +91,17 @@ def net_spec(preprocess: dict, config: dict, train: bool) -> caffe_pb2.NetParame
     """The net as a NetParameter: inputs, layers named as in weights.npz, and in train nets the loss.
 
     The batch size in the Input shapes is 1; `_feed` reshapes the Input blobs to each batch."""
-    task, shape, outputs = preprocess["task"], list(preprocess["input_shape"]), preprocess["n_outputs"]
+    shape, outputs = list(preprocess["input_shape"]), preprocess["n_outputs"]
     hidden = config["model"]["hidden"]
     n = caffe.NetSpec()
     n.data = L.Input(shape=dict(dim=[1, *shape]))
     if train:
-        n.label = L.Input(shape=dict(dim=[1, 1] if task == "tabular-regression" else [1]))
+        # [task: tabular-regression]
+        n.label = L.Input(shape=dict(dim=[1, 1]))
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
+        n.label = L.Input(shape=dict(dim=[1]))
+        # [end task]
     # [task: image-classification]
     n.conv1 = L.Convolution(n.data, num_output=16, kernel_size=3, pad=1, **_fill())
     n.relu1 = L.ReLU(n.conv1, in_place=True)
@@ -115,11 +121,13 @@ def net_spec(preprocess: dict, config: dict, train: bool) -> caffe_pb2.NetParame
     n.out = L.InnerProduct(n.relu2, num_output=outputs, **_fill())
     # [end task]
     if train:
-        if task == "tabular-regression":
-            # EuclideanLoss is sum((a - b)^2) / (2 N): weight 2 makes it the mean squared error.
-            n.loss = L.EuclideanLoss(n.out, n.label, loss_weight=2.0)
-        else:
-            n.loss = L.SoftmaxWithLoss(n.out, n.label)
+        # [task: tabular-regression]
+        # EuclideanLoss is sum((a - b)^2) / (2 N): weight 2 makes it the mean squared error.
+        n.loss = L.EuclideanLoss(n.out, n.label, loss_weight=2.0)
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
+        n.loss = L.SoftmaxWithLoss(n.out, n.label)
+        # [end task]
     return n.to_proto()
 
 

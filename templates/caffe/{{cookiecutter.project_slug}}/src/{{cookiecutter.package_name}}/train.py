@@ -1,1 +1,1 @@
-{% include "driver/train.py.j2" -%}
+{% set distributed = false %}{% set tensorboard = false %}{% set drop_last = false %}{% include "driver/train.py.j2" -%}

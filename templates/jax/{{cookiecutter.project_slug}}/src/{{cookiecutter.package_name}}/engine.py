@@ -29,11 +29,10 @@ with contextlib.suppress(AttributeError, ValueError):  # options this JAX may no
 
 {% endraw %}FRAMEWORK = "{{ cookiecutter.__framework }}"{% raw %}
 NAME = "JAX/Flax"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 # --device choices: "auto" tries them in JAX's own backend order (GPU plugin, TPU, CPU).
 DEVICES = ("auto", "cuda", "tpu", "cpu")
 EXPORT_FORMATS = ("StableHLO via jax.export: model.stablehlo",)
-# Every training batch has the same shape, so the jitted step compiles once.
-DROP_LAST = True
 WEIGHT_DECAY = 0.01  # AdamW, as torch.optim.AdamW's default
 _PLATFORMS = {"cuda": "gpu", "tpu": "tpu", "cpu": "cpu"}
 _seed = 0
@@ -161,28 +160,36 @@ def _inputs(model: nnx.Module, x: np.ndarray) -> np.ndarray:
     # [end task]
 
 
-def _targets(y: np.ndarray, regression: bool) -> np.ndarray:
-    return np.asarray(y, dtype=np.float32 if regression else np.int32)
+def _targets(y: np.ndarray) -> np.ndarray:
+    # [task: tabular-regression]
+    return np.asarray(y, dtype=np.float32)  # the standardised target
+    # [end task]
+    # [task: tabular-classification image-classification text-classification]
+    return np.asarray(y, dtype=np.int32)  # class ids
+    # [end task]
 
 
-def _loss(model: nnx.Module, x: jax.Array, y: jax.Array, regression: bool) -> jax.Array:
+def _loss(model: nnx.Module, x: jax.Array, y: jax.Array) -> jax.Array:
     output = model(x)
-    if regression:
-        return jnp.mean((output[:, 0] - y) ** 2)
+    # [task: tabular-regression]
+    return jnp.mean((output[:, 0] - y) ** 2)
+    # [end task]
+    # [task: tabular-classification image-classification text-classification]
     return optax.softmax_cross_entropy_with_integer_labels(output, y).mean()
+    # [end task]
 
 
-@functools.partial(nnx.jit, static_argnames="regression")
-def _train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array, regression: bool):
-    loss, grads = nnx.value_and_grad(_loss)(model, x, y, regression)
+@nnx.jit
+def _train_step(model: nnx.Module, optimizer: nnx.Optimizer, x: jax.Array, y: jax.Array):
+    loss, grads = nnx.value_and_grad(_loss)(model, x, y)
     optimizer.update(model, grads)  # updates the model's nnx.Param variables in place
     return loss
 
 
 # Several processes (distributed): the gradients of this process's share, averaged, then one update.
-@functools.partial(nnx.jit, static_argnames="regression")
-def _grads(model: nnx.Module, x: jax.Array, y: jax.Array, regression: bool):
-    return nnx.value_and_grad(_loss)(model, x, y, regression)
+@nnx.jit
+def _grads(model: nnx.Module, x: jax.Array, y: jax.Array):
+    return nnx.value_and_grad(_loss)(model, x, y)
 
 
 @nnx.jit
@@ -197,7 +204,7 @@ def _mean_across_processes(tree):
     return jax.tree.map(lambda stacked: np.mean(stacked, axis=0), multihost_utils.process_allgather(tree))
 
 
-_eval_loss = nnx.jit(_loss, static_argnames="regression")
+_eval_loss = nnx.jit(_loss)
 
 
 @nnx.jit
@@ -251,24 +258,23 @@ class Trainer:
 
     def __init__(self, model: nnx.Module, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        self.regression = preprocess["task"] == "tabular-regression"
         tx = optax.adamw(train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
         self.optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One update; with several processes, `x` and `y` are this process's share of the batch and
         the loss returned is the mean over processes."""
-        x, y = _inputs(self.model, x), _targets(y, self.regression)
+        x, y = _inputs(self.model, x), _targets(y)
         if _world == 1:
-            return float(_train_step(self.model, self.optimizer, x, y, self.regression))
-        loss, grads = _grads(self.model, x, y, self.regression)
+            return float(_train_step(self.model, self.optimizer, x, y))
+        loss, grads = _grads(self.model, x, y)
         loss, grads = _mean_across_processes((loss, grads))
         _apply(self.model, self.optimizer, grads)
         return float(loss)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
-        x, y = _inputs(self.model, x), _targets(y, self.regression)
-        return float(_eval_loss(self.model, x, y, self.regression))
+        x, y = _inputs(self.model, x), _targets(y)
+        return float(_eval_loss(self.model, x, y))
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return _weights(self.model)
@@ -298,8 +304,10 @@ def save(model: nnx.Module, run: Path) -> None:
 def load(run: Path, preprocess: dict, config: dict) -> nnx.Module:
     """The model's structure from `nnx.eval_shape` (no initialisation), then the saved weights."""
     graphdef, state = nnx.split(nnx.eval_shape(lambda: build(preprocess, config)))
-    with np.load(run / "model.npz") as weights:
-        nested = traverse_util.unflatten_dict({key: jnp.asarray(weights[key]) for key in weights.files}, sep="/")
+    from .config import read_npz  # data only: bounded, no pickle (a run folder may come from someone else)
+
+    weights = read_npz(run / "model.npz")
+    nested = traverse_util.unflatten_dict({key: jnp.asarray(value) for key, value in weights.items()}, sep="/")
     nnx.replace_by_pure_dict(state, nested)
     return nnx.merge(graphdef, state)
 

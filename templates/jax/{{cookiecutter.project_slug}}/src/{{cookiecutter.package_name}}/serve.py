@@ -1,1 +1,1 @@
-{% set serve_runtime = "engine" %}{% include "src/serve.py.j2" -%}
+{% set serve_runtime = "stablehlo" %}{% include "src/serve.py.j2" -%}

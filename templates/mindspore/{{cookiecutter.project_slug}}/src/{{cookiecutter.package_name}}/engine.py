@@ -24,10 +24,9 @@ from mindspore.common.initializer import Normal, initializer  # noqa: E402
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "MindSpore"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "ascend", "cuda", "cpu")
 EXPORT_FORMATS = ("MindIR", "ONNX")
-# Every training batch has the same shape, so the jit-compiled step is built once.
-DROP_LAST = True
 
 _TARGETS = {"ascend": "Ascend", "cuda": "GPU", "cpu": "CPU"}
 _DEVICE_CONTEXT = {"ascend": ms.device_context.ascend, "cuda": ms.device_context.gpu, "cpu": ms.device_context.cpu}
@@ -172,13 +171,15 @@ class Trainer:
     def __init__(self, model: nn.Cell, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
         self.optimizer = nn.Adam(model.trainable_params(), learning_rate=train_cfg["learning_rate"])
-        regression = preprocess["task"] == "tabular-regression"
 
         def loss_fn(x, y):
             output = model(x)
-            if regression:
-                return ((output[:, 0] - y) ** 2).mean()
+            # [task: tabular-regression]
+            return ((output[:, 0] - y) ** 2).mean()
+            # [end task]
+            # [task: tabular-classification image-classification text-classification]
             return ops.cross_entropy(output, y)
+            # [end task]
 
         grad_fn = ms.value_and_grad(loss_fn, None, self.optimizer.parameters)
         optimizer = self.optimizer

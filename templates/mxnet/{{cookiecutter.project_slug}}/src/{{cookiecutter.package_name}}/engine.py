@@ -19,6 +19,7 @@ from mxnet.gluon import nn
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "Apache MXNet"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "cuda", "cpu")
 EXPORT_FORMATS = ("MXNet symbol (model-symbol.json + model-0000.params)", "ONNX (model.onnx)")
 EXPORT_PREFIX = "model"
@@ -116,12 +117,15 @@ def _array(x: np.ndarray) -> mx.nd.NDArray:
     return mx.nd.from_numpy(np.ascontiguousarray(x), zero_copy=False).as_in_context(_ctx)
 
 
-def _loss_fn(task: str) -> gluon.loss.Loss:
-    if task == "tabular-regression":
-        # L2Loss is weight / 2 * (pred - label)^2 per example (label reshaped like pred, so
-        # output[:, 0]): weight 2 makes it the squared error, and its mean the MSE.
-        return gluon.loss.L2Loss(weight=2.0)
+def _loss_fn() -> gluon.loss.Loss:
+    # [task: tabular-regression]
+    # L2Loss is weight / 2 * (pred - label)^2 per example (label reshaped like pred, so
+    # output[:, 0]): weight 2 makes it the squared error, and its mean the MSE.
+    return gluon.loss.L2Loss(weight=2.0)
+    # [end task]
+    # [task: tabular-classification image-classification text-classification]
     return gluon.loss.SoftmaxCrossEntropyLoss()
+    # [end task]
 
 
 class Trainer:
@@ -130,7 +134,7 @@ class Trainer:
 
     def __init__(self, model: gluon.HybridBlock, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        self.loss_fn = _loss_fn(model.task)
+        self.loss_fn = _loss_fn()
         self.trainer = gluon.Trainer(model.collect_params(), "adam", {"learning_rate": train_cfg["learning_rate"]})
 
     def _targets(self, y: np.ndarray) -> mx.nd.NDArray:

@@ -26,6 +26,7 @@ from paddle.static import InputSpec  # noqa: E402
 
 FRAMEWORK = "{{ cookiecutter.__framework }}"
 NAME = "PaddlePaddle"
+PACKAGES = (FRAMEWORK,)  # distributions whose versions run.json records
 DEVICES = ("auto", "cuda", "cpu")
 EXPORT_FORMATS = ("Paddle static inference model: inference.json + inference.pdiparams",)
 EXPORT_PREFIX = "inference"
@@ -151,9 +152,12 @@ def build(preprocess: dict, config: dict) -> nn.Layer:
 
 def _loss(model: nn.Layer, output: paddle.Tensor, y: paddle.Tensor) -> paddle.Tensor:
     output = output.astype("float32")
-    if model.task == "tabular-regression":
-        return F.mse_loss(output[:, 0], y)
+    # [task: tabular-regression]
+    return F.mse_loss(output[:, 0], y)
+    # [end task]
+    # [task: tabular-classification image-classification text-classification]
     return F.cross_entropy(output, y)
+    # [end task]
 
 
 def _amp_dtype(train_cfg: dict) -> str | None:
@@ -259,20 +263,36 @@ def forward(model: nn.Layer, x: np.ndarray) -> np.ndarray:
 
 
 def save(model: nn.Layer, run: Path) -> None:
-    paddle.save(model.state_dict(), str(run / "model.pdparams"))
+    """The weights as plain arrays (`model.npz`), not `paddle.save`'s pickle: loading a pickle runs
+    whatever code it names, and a run folder may come from someone else."""
+    np.savez(run / "model.npz", **{name: np.array(value) for name, value in model.state_dict().items()})
 
 
 def load(run: Path, preprocess: dict, config: dict) -> nn.Layer:
+    """The weights from `model.npz`, read as data only (`config.read_npz`: no pickle, bounded). A run
+    folder with only a `model.pdparams` (a pickle) is refused, not unpickled."""
+    from .config import fail, read_npz
+
+    if not (run / "model.npz").exists() and (run / "model.pdparams").exists():
+        fail(f"{run / 'model.pdparams'}: a pickle (paddle.save), which could run code, is not loaded; train again")
     model = build(preprocess, config)
-    model.set_state_dict(paddle.load(str(run / "model.pdparams")))
+    weights = read_npz(run / "model.npz")
+    expected = {name: list(value.shape) for name, value in model.state_dict().items()}
+    if {name: list(value.shape) for name, value in weights.items()} != expected:
+        fail(f"{run / 'model.npz'}: its arrays do not fit this model (names and shapes: {expected})")
+    model.set_state_dict(weights)
     model.eval()
     return model
 
 
 def _input_spec(model: nn.Layer) -> list[InputSpec]:
     """A None batch dimension: the exported program takes any batch size."""
-    dtype = "int64" if model.task == "text-classification" else "float32"
-    return [InputSpec([None, *model.input_shape], dtype, name="x")]
+    # [task: text-classification]
+    return [InputSpec([None, *model.input_shape], "int64", name="x")]  # token ids
+    # [end task]
+    # [task: tabular-regression tabular-classification image-classification]
+    return [InputSpec([None, *model.input_shape], "float32", name="x")]
+    # [end task]
 
 
 def _predictor(model_file: Path, params_file: Path) -> inference.Predictor:
@@ -316,6 +336,8 @@ def export(model: nn.Layer, x: np.ndarray, run: Path) -> dict:
     predictor on the CPU (the C++ runtime that Paddle's deployment tools use)."""
     model.eval()
     prefix = run / EXPORT_PREFIX
+    # paddle.jit.load unpickles this file where it exists; an old one is never read, only this export's.
+    prefix.with_suffix(".pdiparams.info").unlink(missing_ok=True)
     paddle.jit.save(model, str(prefix), input_spec=_input_spec(model))
     program = next(p for p in (prefix.with_suffix(".json"), prefix.with_suffix(".pdmodel")) if p.exists())
     params = prefix.with_suffix(".pdiparams")

@@ -3,8 +3,9 @@ to ONNX, a torch.export program and int8 ONNX.
 
 Runs as one process, or as one of several started by `torchrun` (or any launcher that sets
 WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT, as Kubeflow's PyTorchJob does): `distributed` joins
-the process group (NCCL on GPUs, Gloo on CPUs) and `Trainer.step` averages the gradients of every
-process's share of the batch with `all_reduce` before each update.
+the process group (NCCL on GPUs, Gloo on CPUs) and `Trainer` trains the model wrapped in
+`DistributedDataParallel`, which starts every process from rank 0's weights and averages the
+gradients of every process's share of the batch during `backward()`.
 """
 
 from __future__ import annotations
@@ -156,18 +157,22 @@ class Trainer:
 
     def __init__(self, model: nn.Module, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        self.regression = preprocess["task"] == "tabular-regression"
-        self.criterion = nn.MSELoss() if self.regression else nn.CrossEntropyLoss()
+        # [task: tabular-regression]
+        self.criterion = nn.MSELoss()
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
+        self.criterion = nn.CrossEntropyLoss()
+        # [end task]
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg["learning_rate"])
         self.autocast, self.scaler = _autocast(train_cfg.get("mixed_precision", True))
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        if _world > 1:  # every process starts from rank 0's weights
-            for parameter in self.params:
-                torch.distributed.broadcast(parameter.data, src=0)
+        # Several processes: DDP broadcasts rank 0's weights now and averages the gradients in backward().
+        self.ddp = nn.parallel.DistributedDataParallel(model) if _world > 1 else model
 
-    def _loss(self, x: np.ndarray, y: np.ndarray) -> torch.Tensor:
-        out = self.model(torch.from_numpy(x).to(_device))
-        out = out.squeeze(-1) if self.regression else out
+    def _loss(self, x: np.ndarray, y: np.ndarray, model: nn.Module | None = None) -> torch.Tensor:
+        out = (model or self.model)(torch.from_numpy(x).to(_device))
+        # [task: tabular-regression]
+        out = out.squeeze(-1)  # one column: the standardised target
+        # [end task]
         return self.criterion(out.float(), torch.from_numpy(y).to(_device))
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -176,28 +181,18 @@ class Trainer:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast:
-            loss = self._loss(x, y)
+            loss = self._loss(x, y, self.ddp)
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-        if _world > 1:
-            loss = self._average(loss.detach())
+        if _world > 1:  # the loss reported: the mean over processes
+            loss = loss.detach().clone()
+            torch.distributed.all_reduce(loss)
+            loss /= _world
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             self.optimizer.step()
         return loss.item()
-
-    def _average(self, loss: torch.Tensor) -> torch.Tensor:
-        """The mean over processes of the gradients and the loss, in one all_reduce."""
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        flat = torch.cat([g.reshape(-1) for g in grads] + [loss.reshape(1).to(grads[0].dtype)])
-        torch.distributed.all_reduce(flat)
-        flat /= _world
-        offset = 0
-        for parameter, grad in zip(self.params, grads, strict=True):
-            parameter.grad = flat[offset : offset + grad.numel()].view_as(grad)
-            offset += grad.numel()
-        return flat[-1]
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         self.model.eval()
@@ -245,7 +240,7 @@ class Trainer:
 
 
 def forward(model: nn.Module, x: np.ndarray) -> np.ndarray:
-    """Raw outputs (logits, or the standardised regression target) as float32 NumPy."""
+    """The model's raw outputs as float32 NumPy."""
     model.eval()
     with torch.no_grad():
         return model(torch.from_numpy(np.ascontiguousarray(x)).to(_device)).float().cpu().numpy()

@@ -3,8 +3,8 @@ AdamW), traced once for any batch size; exported as model.keras, a SavedModel, T
 dynamic-range int8 TFLite.
 
 The models take the driver's inputs as they are (channels-first images, transposed to Keras'
-channels-last layout by their first layer; int64 token ids) and output logits (or the standardised
-regression target), so the exports and the server take and give the same as `forward`.
+channels-last layout by their first layer) and output raw values, so the exports and the server
+take and give the same as `forward`.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def _backbone(settings: dict, x, initial_weights: bool):
 
 # [end task]
 def _model(preprocess: dict, config: dict, initial_weights: bool = True) -> keras.Model:
-    """The task's model; its output layer (logits, or the scaled regression target) is float32
+    """The task's model; its output layer is float32
     even under a mixed-precision policy. `initial_weights=False`: the architecture only (the
     weights are loaded next), so a pretrained backbone's are not fetched for nothing."""
     outputs, shape = preprocess["n_outputs"], tuple(preprocess["input_shape"])
@@ -201,7 +201,6 @@ class Trainer:
 
     def __init__(self, model: keras.Model, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        self.regression = preprocess["task"] == "tabular-regression"
         optimizer = keras.optimizers.AdamW(learning_rate=train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
         if keras.mixed_precision.global_policy().name == "mixed_float16":  # float16 needs loss scaling
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -209,15 +208,23 @@ class Trainer:
         self.optimizer = optimizer
         spec = model.inputs[0]
         x = tf.TensorSpec((None, *spec.shape[1:]), spec.dtype)
-        y = tf.TensorSpec((None,), tf.float32 if self.regression else tf.int64)
+        # [task: tabular-regression]
+        y = tf.TensorSpec((None,), tf.float32)  # the standardised target
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
+        y = tf.TensorSpec((None,), tf.int64)  # class ids
+        # [end task]
         self._step = tf.function(self._train_step, input_signature=(x, y))
         self._loss = tf.function(self._eval_loss, input_signature=(x, y))
 
     def _loss_of(self, y: tf.Tensor, out: tf.Tensor) -> tf.Tensor:
         out = tf.cast(out, tf.float32)
-        if self.regression:
-            return tf.reduce_mean(tf.square(out[:, 0] - y))
+        # [task: tabular-regression]
+        return tf.reduce_mean(tf.square(out[:, 0] - y))
+        # [end task]
+        # [task: tabular-classification image-classification text-classification]
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=out))
+        # [end task]
 
     def _train_step(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         variables = self.model.trainable_variables
