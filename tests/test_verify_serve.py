@@ -60,7 +60,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-HTTPServer((args.host, args.port), Handler).serve_forever()
+server = HTTPServer((args.host, args.port), Handler)
+if MODE == "own port":  # as generated projects do: it binds what it is given (0: any) and says which
+    print(f"[serve] serving fake_project on http://{args.host}:{server.server_address[1]} (http.server)", flush=True)
+server.serve_forever()
 '''
 
 
@@ -195,3 +198,20 @@ def test_failing_serve_tests_fail_the_project_tests(tmp_path: Path):
     (project / "tests" / "test_serve.py").write_text("# SERVE_TEST_RUN\ndef test_serving():\n    assert False\n")
     tests = check(run(project, run_dir=tmp_path / "run", tests_timeout=60), "project tests")
     assert not tests.passed and "tests/test_serve.py" in tests.detail, tests.detail
+
+
+def test_a_server_that_binds_its_own_port_is_asked_for_port_0_and_found_where_it_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """No port is picked by verify and then bound by the server (another program could take it between)."""
+
+    def no_picking() -> int:
+        raise AssertionError("verify picked a port for a server that binds its own")
+
+    monkeypatch.setattr(serving, "free_port", no_picking)
+    project = fake_serving_project(tmp_path, "own port")
+    serve = project / "src" / "fake_project" / "serve.py"
+    text = serve.read_text().replace('"--port", type=int', '"--port", type=port_number')
+    serve.write_text(text.replace("MODE = ", "def port_number(text):\n    return int(text)\n\n\nMODE = ", 1))
+    result = run(project)
+    assert check(result, "serve").passed, check(result, "serve").detail

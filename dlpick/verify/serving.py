@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import socket
 import time
 import urllib.error
@@ -48,6 +49,34 @@ def request(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[i
         return status, json.loads(raw or b"null")
     except ValueError:
         raise Failed(f"{url} answered {status} with a body that is not JSON: {raw[:80]!r}") from None
+
+
+SERVING = re.compile(r"serving .* on http://[^\s:]+:([0-9]{1,5}) ")
+
+
+def binds_its_own_port(project_path: Path, package: str) -> bool:
+    """The project's server takes `--port 0` and says the port it bound (projects since templates 0.2.0)."""
+    try:
+        text = (project_path / "src" / package / "serve.py").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return re.search(r"^def port_number\(", text, re.MULTILINE) is not None
+
+
+def _bound_port(server: processes.Background, timeout: float) -> int:
+    """The port a server started with `--port 0` printed: no port is picked, then bound by another process
+    (another program could take it in between)."""
+    start = time.monotonic()
+    while True:
+        for line in list(server.tail):
+            found = SERVING.search(line)
+            if found:
+                return int(found.group(1))
+        if not server.alive():
+            raise Failed(f"the server exited with status {server.proc.returncode}: {server.last()}")
+        if time.monotonic() - start > timeout:
+            raise Failed(f"the server said no port within {timeout:g} s: {server.last()}")
+        time.sleep(0.1)
 
 
 def _wait_healthy(base: str, server: processes.Background, timeout: float) -> tuple[float, dict]:
@@ -110,10 +139,10 @@ def check_serve(
     on_event: Callable[[str, Any], None] | None = None,
 ) -> tuple[bool, str]:
     """(passed, detail) of the serve check of a project that has serve.py."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    own_port = binds_its_own_port(project_path, package)
+    port = 0 if own_port else free_port()  # older projects: a free port picked here
     if on_event:
-        on_event("step", f"serving the run on {base} and predicting its metadata example (up to {timeout:g} s)")
+        on_event("step", f"serving the run on 127.0.0.1 and predicting its metadata example (up to {timeout:g} s)")
     module = f"{package}.serve"
     cmd = [python, "-m", module, "--run", str(run), "--host", "127.0.0.1", "--port", str(port)]
     # The offline answer to the same example starts with the server, so their imports overlap.
@@ -122,6 +151,7 @@ def check_serve(
         offline_run = pool.submit(processes.capture, offline_cmd, timeout, cwd=project_path, env=env)
         try:
             with processes.background(cmd, project_path, env) as server:
+                base = f"http://127.0.0.1:{_bound_port(server, timeout) if own_port else port}"
                 took, health = _wait_healthy(base, server, timeout)
                 status, metadata = request(f"{base}/v1/models/{package}/metadata")
                 if status != 200 or not isinstance(metadata, dict) or not isinstance(metadata.get("example"), dict):
