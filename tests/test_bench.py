@@ -22,6 +22,7 @@ from dlpick.cli.app import app
 from dlpick.kb import knowledge
 from dlpick.machine import bench as bench_mod
 from dlpick.machine import bench_engine, bench_projects, bench_trust, bench_worker
+from dlpick.verify import requirements
 
 runner = CliRunner()
 KB = knowledge.load()
@@ -194,6 +195,8 @@ def all_installed(monkeypatch):
         ]
 
     monkeypatch.setattr(doctor, "installed_frameworks", fake)
+    # ... with everything their projects declare (tests/test_bench_requirements.py checks what is missing)
+    monkeypatch.setattr(requirements, "unmet", lambda python, lines, project: [])
     monkeypatch.setenv("XDG_DATA_HOME", str(Path(os.environ["HOME"]) / "data"))
 
 
@@ -228,6 +231,8 @@ def test_nothing_installed_exits_3_with_the_install_command(monkeypatch):
     from dlpick.machine import doctor
 
     monkeypatch.setattr(doctor, "installed_frameworks", lambda frameworks, system=None, arch=None: [])
+    # The framework alone is missing (its projects' other requirements are there, as in the test environment).
+    monkeypatch.setattr(requirements, "unmet", lambda python, lines, project: [])
     result = runner.invoke(app, ["bench", "pytorch"])
     line = one_line_error(result, 3)
     assert "pytorch is not installed" in line and "pip3 install torch" in line

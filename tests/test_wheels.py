@@ -139,6 +139,7 @@ def test_the_scripts_installer_refuses_a_cuda_build_before_installing(monkeypatc
     monkeypatch.setattr(wheels, "_pip_plan", lambda python, args, scratch: PYPI_PLAN)
     monkeypatch.setattr(wheels, "index_versions", lambda python, name, options=(): ["2.15.0"])
     monkeypatch.setattr(wheels.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    monkeypatch.setattr(wheels, "pip_version", lambda: (26, 0))  # the quick suite's uv venvs have no pip
     assert wheels.install(["torch"]) == 3
     assert ran == [] and "would take CUDA builds" in capsys.readouterr().err
 

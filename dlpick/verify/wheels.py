@@ -183,16 +183,21 @@ def _pip_plan(python: str, args: Sequence[str], scratch: Path) -> list[tuple[str
     return [(i["metadata"]["name"], i["metadata"]["version"]) for i in items]
 
 
-def install(args: Sequence[str]) -> int:
-    """`pip install ARGS` with the current Python, never taking a CUDA build without an NVIDIA GPU."""
-    import tempfile
+def pip_version() -> tuple[int, ...]:
+    """The (major, minor) of the pip beside this Python; (0, 0) when there is none (a uv venv)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        pip = tuple(int(part) for part in re.findall(r"\d+", version("pip"))[:2])
+        return tuple(int(part) for part in re.findall(r"\d+", version("pip"))[:2])
     except PackageNotFoundError:
-        pip = (0, 0)
-    if pip < (22, 2):  # `pip install --dry-run --report`
+        return (0, 0)
+
+
+def install(args: Sequence[str]) -> int:
+    """`pip install ARGS` with the current Python, never taking a CUDA build without an NVIDIA GPU."""
+    import tempfile
+
+    if pip_version() < (22, 2):  # `pip install --dry-run --report`
         print(
             f"dlpick: error: pip 22.2 or newer is needed here (run: {sys.executable} -m pip install -U pip)",
             file=sys.stderr,

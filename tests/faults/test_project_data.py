@@ -74,7 +74,8 @@ CSVS: dict[str, tuple[bytes, str]] = {
     "Latin-1": (rows(row="1,2,caf\xe9{c}").encode("latin-1"), "not UTF-8"),
     "UTF-16": (rows().encode("utf-16"), "not UTF-8"),
     "an oversized field": (rows().encode() + b'1,2,"' + b"x" * 200_000 + b'"\n', "field larger than field limit"),
-    "a NUL byte": (rows().encode() + b"1,\x002,x\n", "not a number"),
+    # Python 3.10's csv module refuses the NUL itself; 3.11 reads it and the value is not a number.
+    "a NUL byte": (rows().encode() + b"1,\x002,x\n", "not a number" if sys.version_info >= (3, 11) else "NUL"),
     "no target column": (rows(header="a,b,c").encode(), "no column 'target'"),
     "one class": (rows(row="1,2,same").encode(), "one class"),
 }
@@ -114,6 +115,7 @@ def test_a_good_table_loads(table, tmp_path: Path):
 
 
 def test_too_few_of_a_class_to_split_is_one_line(table, tmp_path: Path, capsys):
+    pytest.importorskip("sklearn")  # the project splits with scikit-learn
     (tmp_path / "data.csv").write_text(rows(row="1,2,x") + "1,2,y\n")
     dataset = table.load("tabular-classification", {"path": str(tmp_path / "data.csv")})
     assert "cannot be split" in refused(capsys, table.split, dataset, 0.2, 0.2, 0)
