@@ -4,7 +4,6 @@ project still holds (an earlier update's, committed unresolved)."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +59,12 @@ def current(templates_root: Path) -> str | None:
 
 def recorded(project: Path) -> str | None:
     """The template version the project's `.dlpick/base.json` records (None: made before versions)."""
-    try:
-        data = json.loads((project / ".dlpick" / "base.json").read_text(encoding="utf-8")[:1_000_000])
-    except (OSError, ValueError):
+    from dlpick import jsonfile
+    from dlpick.errors import BadInput
+
+    try:  # bounded, regular files only: a pipe or a huge file is left to update's own one-line refusal
+        data = jsonfile.loads(jsonfile.read_regular(project / ".dlpick" / "base.json", 1 << 20).decode("utf-8"))
+    except (BadInput, ValueError):
         return None
     value = data.get("template_version") if isinstance(data, dict) else None
     return value if isinstance(value, str) and VERSION_RE.fullmatch(value) else None

@@ -154,3 +154,17 @@ def test_a_running_migrations_staging_folder_survives_a_scaffold_beside_it(tmp_p
         overlay.clean_stale(tmp_path)  # what a scaffold or update into tmp_path/other does first
         assert (stage / "model.py").is_file()
     assert not stage.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_dlpick_update_on_a_named_pipe_record_is_one_line_not_a_hang(project: tuple[Path, Path]):
+    """The whole command, not only the record reader: every read of the record on the way is bounded."""
+    dest, templates = project
+    (dest / record.BASE_JSON).unlink()
+    os.mkfifo(dest / record.BASE_JSON)
+    env = {**os.environ, render.TEMPLATES_ENV: str(templates)}
+    done = subprocess.run(
+        [sys.executable, "-m", "dlpick", "update", str(dest), "--dry-run"],
+        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2 and "not a regular file" in done.stderr, done.stderr
