@@ -43,7 +43,9 @@ def _coordinator_port() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}.launch", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     parser.add_argument("--processes", type=int, default=2, help="how many processes train together (default 2)")
     args, train_args = parser.parse_known_args(argv)
     if args.processes < 1:
