@@ -150,6 +150,44 @@ def test_bad_sources_and_destinations_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "not a folder" in missing.stderr
 
 
+CONFIG_SEEN = """\
+import configparser
+import os
+
+
+def test_theano_reads_cxx_empty_and_the_projects_own_flags():
+    os.environ.setdefault("THEANO_FLAGS", "floatX=float32")
+    assert os.environ["THEANO_FLAGS"] == "floatX=float32"
+    config = configparser.ConfigParser()  # as theano/configparser.py reads THEANORC: the rightmost file wins
+    config.read([os.path.expanduser(f) for f in os.environ.get("THEANORC", "~/.theanorc").split(os.pathsep)])
+    assert config.get("global", "cxx") == ""
+    assert config.get("global", "mode") == "FAST_RUN"  # the user's other settings are still read
+"""
+
+
+def test_the_tests_under_theano_run_without_scans_c_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Theano 1.0.5's scan cannot compile its C code on Python 3.11, so the tests under Theano run with cxx=
+    (issue 27, item 2), given by a configuration file: the project's THEANO_FLAGS still apply, a user's
+    .theanorc is still read but cannot turn scan's C back on, and the tests under PyTensor are untouched."""
+    from types import SimpleNamespace
+
+    from dlpick.migrate import theano
+
+    user_rc = tmp_path / "user.theanorc"
+    user_rc.write_text("[global]\ncxx = g++\nmode = FAST_RUN\n")
+    monkeypatch.setenv("THEANORC", str(user_rc))
+    monkeypatch.delenv("THEANO_FLAGS", raising=False)
+    monkeypatch.setattr(theano, "_environment", lambda framework, on_event: SimpleNamespace(python=sys.executable))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_config.py").write_text(CONFIG_SEEN)
+    before, after, notes = theano.run_tests(project, project, 120, None)
+    name = "test_config::test_theano_reads_cxx_empty_and_the_projects_own_flags"
+    assert (before, after, notes) == ({name: "passed"}, {name: "failed"}, [])
+    assert user_rc.read_text() == "[global]\ncxx = g++\nmode = FAST_RUN\n"
+    assert sorted(p.name for p in project.iterdir()) == ["test_config.py"]
+
+
 # -- integration: the Theano and PyTensor environments ---------------------------------------------------------
 
 OPS = '''\
