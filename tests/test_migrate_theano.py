@@ -276,6 +276,104 @@ def test_features_match_numpy():
 """
 
 
+# An Elman RNN over theano.scan whose activation is a custom Op (NumPy perform, symbolic grad), and its tests
+# against a NumPy loop, finite differences and training (issue 27, item 2).
+RNN = """\
+import os
+
+os.environ.setdefault("THEANO_FLAGS", "floatX=float64,blas.ldflags=")
+
+import numpy as np  # noqa: E402
+import theano  # noqa: E402
+import theano.tensor as T  # noqa: E402
+from theano import Op  # noqa: E402
+
+
+class SoftSign(Op):
+    \"\"\"x / (1 + |x|) by NumPy; its gradient a graph the scan's gradient builds on.\"\"\"
+
+    __props__ = ()
+    itypes = [T.dmatrix]
+    otypes = [T.dmatrix]
+
+    def perform(self, node, inputs, outputs):
+        (x,) = inputs
+        outputs[0][0] = x / (1.0 + np.abs(x))
+
+    def grad(self, inputs, output_grads):
+        (x,) = inputs
+        return [output_grads[0] / T.sqr(1.0 + abs(x))]
+
+
+softsign = SoftSign()
+
+
+def build(n_in, n_hidden, seed=0):
+    rng = np.random.default_rng(seed)
+    W = theano.shared(rng.standard_normal((n_in, n_hidden)) * 0.5, name="W")
+    U = theano.shared(rng.standard_normal((n_hidden, n_hidden)) * 0.5, name="U")
+    xs, h0, target = T.dtensor3("xs"), T.dmatrix("h0"), T.dmatrix("target")
+    hs, _ = theano.scan(lambda x_t, h: softsign(T.dot(x_t, W) + T.dot(h, U)), sequences=xs, outputs_info=h0)
+    loss = T.sqr(hs[-1] - target).mean()
+    gW, gU = theano.grad(loss, [W, U])
+    last = theano.function([xs, h0], hs[-1])
+    grads = theano.function([xs, h0, target], [gW, gU])
+    train = theano.function([xs, h0, target], loss, updates=[(W, W - 0.5 * gW), (U, U - 0.5 * gU)])
+    return (W, U), last, grads, train
+"""
+RNN_TEST = """\
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+import rnn  # noqa: E402
+
+
+def reference(xs, h0, W, U):
+    h = h0
+    for x in xs:
+        a = x @ W + h @ U
+        h = a / (1 + np.abs(a))
+    return h
+
+
+def data():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((5, 2, 3)), np.zeros((2, 4)), rng.uniform(-0.5, 0.5, (2, 4))
+
+
+def test_scan_matches_a_numpy_loop():
+    (W, U), last, _, _ = rnn.build(3, 4)
+    xs, h0, _ = data()
+    assert np.abs(last(xs, h0) - reference(xs, h0, W.get_value(), U.get_value())).max() < 1e-12
+
+
+def test_the_ops_gradient_through_scan_matches_finite_differences():
+    (W, U), _, grads, _ = rnn.build(3, 4)
+    xs, h0, target = data()
+    for shared, analytic in zip((W, U), grads(xs, h0, target)):
+        value = shared.get_value()
+        for index in [(0, 0), (1, 2), (2, 3)]:
+            losses = []
+            for step in (1e-6, -1e-6):
+                moved = value.copy()
+                moved[index] += step
+                shared.set_value(moved)
+                losses.append(np.mean((reference(xs, h0, W.get_value(), U.get_value()) - target) ** 2))
+            shared.set_value(value)
+            assert abs((losses[0] - losses[1]) / 2e-6 - analytic[index]) < 1e-6
+
+
+def test_training_lowers_the_loss():
+    _, _, _, train = rnn.build(3, 4)
+    xs, h0, target = data()
+    losses = [float(train(xs, h0, target)) for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0]
+"""
+
+
 @pytest.fixture
 def symbolic_envs(envs_root: Path, monkeypatch: pytest.MonkeyPatch):
     from dlpick.migrate import theano
@@ -358,3 +456,30 @@ def test_a_test_that_passed_under_theano_and_fails_after_exits_1(symbolic_envs, 
     assert verdicts == {"test_name": ("passed", "failed", False), "test_ok": ("passed", "passed", True)}
     assert "REGRESSED" in (tmp_path / "new" / "MIGRATION.md").read_text()
     assert "test_name" in ran.stderr.splitlines()[-1]
+
+
+@pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
+def test_a_scan_rnn_with_a_custom_op_migrates_and_its_tests_pass(symbolic_envs, tmp_path: Path) -> None:
+    """theano.scan runs in dlpick's Theano environment (Python 3.11), so an RNN project has a baseline; the
+    custom Op's import moves to pytensor.graph.op and the port passes the same tests (issue 27, item 2)."""
+    src = tmp_path / "old"
+    (src / "tests").mkdir(parents=True)
+    (src / "rnn.py").write_text(RNN)
+    (src / "tests" / "test_rnn.py").write_text(RNN_TEST)
+    started = time.monotonic()
+    ran = dlpick("migrate", "theano", str(src), "--to", "pytensor", "--dest", str(tmp_path / "new"), "--json")
+    seconds = time.monotonic() - started
+    report = json.loads(ran.stdout)
+    tests = {t["name"].rsplit("::", 1)[-1]: (t["theano"], t["pytensor"]) for t in report.get("tests", [])}
+    assert tests == {
+        "test_scan_matches_a_numpy_loop": ("passed", "passed"),
+        "test_the_ops_gradient_through_scan_matches_finite_differences": ("passed", "passed"),
+        "test_training_lowers_the_loss": ("passed", "passed"),
+    }, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert ran.returncode == 0 and report["passed"], ran.stdout[-3000:]
+    assert "tests: 3 of 3 passed under Theano, 3 under PyTensor, 3 under both" in report["notes"]
+    code = (tmp_path / "new" / "rnn.py").read_text()
+    assert "from pytensor.graph.op import Op  # noqa: E402\n" in code
+    assert "hs, _ = pytensor.scan(" in code and "theano" not in code.lower()
+    print(f"\nscan RNN + custom Op: {seconds:.0f} s")
