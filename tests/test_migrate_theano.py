@@ -150,42 +150,44 @@ def test_bad_sources_and_destinations_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "not a folder" in missing.stderr
 
 
-CONFIG_SEEN = """\
-import configparser
+SCAN_SEEN = """\
 import os
+import subprocess
+import sys
+
+CHECK = "import sys; assert sys.modules['theano.scan_module.scan_perform_ext'] is None"
 
 
-def test_theano_reads_cxx_empty_and_the_projects_own_flags():
+def test_scan_runs_its_python_loop_and_the_projects_flags_apply():
+    assert sys.modules["theano.scan_module.scan_perform_ext"] is None  # scan's C extension: ImportError
+    subprocess.run([sys.executable, "-c", CHECK], check=True)  # in a Python the tests start too
     os.environ.setdefault("THEANO_FLAGS", "floatX=float32")
     assert os.environ["THEANO_FLAGS"] == "floatX=float32"
-    config = configparser.ConfigParser()  # as theano/configparser.py reads THEANORC: the rightmost file wins
-    config.read([os.path.expanduser(f) for f in os.environ.get("THEANORC", "~/.theanorc").split(os.pathsep)])
-    assert config.get("global", "cxx") == ""
-    assert config.get("global", "mode") == "FAST_RUN"  # the user's other settings are still read
+    assert sys.users_sitecustomize_ran
 """
 
 
-def test_the_tests_under_theano_run_without_scans_c_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Theano 1.0.5's scan cannot compile its C code on Python 3.11, so the tests under Theano run with cxx=
-    (issue 27, item 2), given by a configuration file: the project's THEANO_FLAGS still apply, a user's
-    .theanorc is still read but cannot turn scan's C back on, and the tests under PyTensor are untouched."""
+def test_the_tests_under_theano_run_scans_python_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Theano 1.0.5's scan cannot compile its C code on Python 3.11, so under Theano (only) scan's C extension
+    is an ImportError, which sends scan to its Python loop (issue 27, item 2): in the tests and in every
+    Python they start; THEANO_FLAGS left alone; a sitecustomize the user had still runs."""
     from types import SimpleNamespace
 
     from dlpick.migrate import theano
 
-    user_rc = tmp_path / "user.theanorc"
-    user_rc.write_text("[global]\ncxx = g++\nmode = FAST_RUN\n")
-    monkeypatch.setenv("THEANORC", str(user_rc))
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "sitecustomize.py").write_text("import sys\n\nsys.users_sitecustomize_ran = True\n")
+    monkeypatch.setenv("PYTHONPATH", f"{users}{os.pathsep}{ROOT}")
     monkeypatch.delenv("THEANO_FLAGS", raising=False)
     monkeypatch.setattr(theano, "_environment", lambda framework, on_event: SimpleNamespace(python=sys.executable))
     project = tmp_path / "project"
     project.mkdir()
-    (project / "test_config.py").write_text(CONFIG_SEEN)
+    (project / "test_scan.py").write_text(SCAN_SEEN)
     before, after, notes = theano.run_tests(project, project, 120, None)
-    name = "test_config::test_theano_reads_cxx_empty_and_the_projects_own_flags"
+    name = "test_scan::test_scan_runs_its_python_loop_and_the_projects_flags_apply"
     assert (before, after, notes) == ({name: "passed"}, {name: "failed"}, [])
-    assert user_rc.read_text() == "[global]\ncxx = g++\nmode = FAST_RUN\n"
-    assert sorted(p.name for p in project.iterdir()) == ["test_config.py"]
+    assert sorted(p.name for p in project.iterdir()) == ["test_scan.py"]
 
 
 # -- integration: the Theano and PyTensor environments ---------------------------------------------------------
