@@ -198,11 +198,12 @@ def _outcomes(report: Path) -> dict[str, str]:
 # No such file or directory"; with that header's folder added by gcc.cxxflags, "cpython/frameobject.h:
 # this header file must not be included directly"). The failure is an Exception scan does not catch, so
 # every function with a scan failed and an RNN project had no baseline. Scan has its own Python loop
-# (Op.execute), used when importing scan_perform_ext raises ImportError: a module entry of None makes it so,
+# (Scan.execute), used when importing scan_perform_ext raises ImportError: a module entry of None makes it so,
 # and every other op keeps its C code. No flag does only that: `cxx=` turns off all C code, and then
-# conv2d fails (measured: ConvOp's Python code imports scipy.signal.sigtools, which scipy 1.11 lacks),
-# as does linker=py. A sitecustomize on PYTHONPATH sets the entry in every Python the tests start, then
-# runs the sitecustomize it hides, if any. Measured on a 3-test scan RNN: 3 failed -> 3 passed.
+# conv2d fails (measured: ConvOp's Python code imports scipy.signal.sigtools, which scipy 1.11 lacks);
+# linker=py runs every op's Python code too. A sitecustomize on PYTHONPATH sets the entry in every
+# Python the tests start, then runs the sitecustomize it hides, if any. Measured on a 3-test scan RNN:
+# 3 failed -> 3 passed.
 SCAN_SHIM = "dlpick-theano-scan"
 SCAN_SITECUSTOMIZE = """\
 # dlpick migrate theano: Theano 1.0.5's scan uses its Python loop (its C code does not compile on Python 3.11)
