@@ -312,9 +312,10 @@ def test_one_library_cited_with_two_kinds_is_found(tmp_path: Path):
 
 
 def test_a_registry_snapshot_older_than_60_days_is_a_finding():
-    fresh = run_audit(today=TODAY)
+    read = yaml.safe_load((BUILTIN / audit.SNAPSHOT_FILE).read_text())["as_of"]
+    fresh = run_audit(today=read + dt.timedelta(days=60))
     assert not [f for f in fresh.findings if f.kind == "old-snapshot"]
-    late = run_audit(today=TODAY + dt.timedelta(days=61))
+    late = run_audit(today=read + dt.timedelta(days=61))
     assert [f.id for f in late.findings if f.kind == "old-snapshot"] == ["old-snapshot - registry-snapshot.yaml"]
 
 

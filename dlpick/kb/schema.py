@@ -396,6 +396,14 @@ class RegistryRelease(Strict):
     version: str
     date: dt.date
     source: str = Field(min_length=8, description="the registry page of that release")
+    platforms: list[str] | None = Field(
+        None,
+        description="the platform tags of that release's wheels, normalised (manylinux_x86_64, manylinux_aarch64, "
+        "macosx_arm64, win_amd64, any ...); absent: not recorded (npm, or an older snapshot)",
+    )
+    as_of: dt.date | None = Field(
+        None, description="when this entry was read, where not the snapshot's as_of (kept from an earlier snapshot)"
+    )
 
 
 class RegistrySnapshot(Strict):
