@@ -326,3 +326,118 @@ def test_an_install_that_pins_an_old_release_is_found(tmp_path: Path):
     }
     result = run_audit(overlay(tmp_path, framework("fixture", hardware=hardware)))  # release 1.0
     assert ids(result, "old-pin") == {"old-pin fixture hardware.amd-gpu"}
+
+
+# --- the whole knowledge base: items without a package, notes, wheel platforms -----------------------
+
+DOC = {"source": "our lab notebook, 2026-11", "as_of": "2026-11-01"}  # a document, not a page
+
+
+def snapshot_file(**packages: dict) -> dict:
+    """A team's registry snapshot (read 2026-11-29) with these 'pypi:NAME' entries."""
+    return {
+        "as_of": "2026-11-29",
+        "source": "PyPI JSON API (test)",
+        "packages": {
+            f"pypi:{name}": {"source": f"https://pypi.org/project/{name}/{entry['version']}/", **entry}
+            for name, entry in packages.items()
+        },
+    }
+
+
+def test_items_without_a_package_are_checked_like_evidence(tmp_path: Path):
+    """Hardware entries, their plugins and deployment paths: source page, plugin pin, plugin dormancy."""
+    hardware = {
+        "cpu": {"level": "official", "mechanism": "CPU", "install": "pip install fixture==1.0 fixplug==3.2.0", **DOC}
+    }
+    deployment = {"server": [{"tool": "srv", "level": "official", **DOC}]}
+    snapshot = snapshot_file(fixplug={"version": "3.4.0", "date": "2024-01-01"})
+    team = overlay(
+        tmp_path,
+        framework("fixture", hardware=hardware, deployment=deployment),
+        files={audit.SNAPSHOT_FILE: snapshot},
+    )
+    result = run_audit(team)
+    assert ids(result, "no-source-page") == {
+        "no-source-page fixture hardware.cpu",
+        "no-source-page fixture deployment.server[srv]",
+    }
+    assert ids(result, "old-pin") == {"old-pin fixture hardware.cpu[fixplug]"}
+    assert ids(result, "dormant") == {"dormant fixture hardware.cpu[fixplug]"}
+
+
+def test_versions_in_notes_are_checked_against_the_snapshot(tmp_path: Path):
+    notes = {
+        "newer": "Requires fixlib 2.4.0 (its wheel metadata).",
+        "called-newest": "Tested with the newest fixlib 2.2.0.",
+        "owned-newest": "fixlib's latest release is 2.1.0.",
+        "older": "fixlib==2.1.0 added the feature; fixlib 2.3 is fine.",
+        "pre-release": "fixlib 2.5.0rc1 and fixlib 2.6 beta are out; fixlib 2.7.0.dev1 nightly.",
+        "stopped": "Needs fixplug 9.0.0 from the vendor's own index.",
+        "other-name": "fixlib-extra 9.9.9 is unrelated.",
+    }
+    tasks = {
+        "image-classification": [
+            {"name": name, "kind": "third-party-library", "note": note, **FACT} for name, note in notes.items()
+        ]
+    }
+    snapshot = snapshot_file(
+        fixlib={"version": "2.3.0", "date": "2026-10-01"}, fixplug={"version": "3.4.0", "date": "2024-01-01"}
+    )
+    team = overlay(tmp_path, framework("fixture", tasks=tasks), files={audit.SNAPSHOT_FILE: snapshot})
+    found = {f.where for f in run_audit(team).findings if f.kind == "note-version" and f.framework == "fixture"}
+    assert found == {
+        "tasks.image-classification[newer][fixlib 2.4.0]",
+        "tasks.image-classification[called-newest][fixlib 2.2.0]",
+        "tasks.image-classification[owned-newest][fixlib 2.1.0]",
+    }
+
+
+def test_wheel_platform_claims_are_checked_against_the_snapshot(tmp_path: Path):
+    def hw(note: str) -> dict:
+        return {"level": "official", "mechanism": "X", "note": note, **FACT}
+
+    hardware = {
+        "cpu": hw("No aarch64 wheel on PyPI; build it yourself."),  # there is one: a finding
+        "apple-silicon": hw("No macOS arm64 wheel on PyPI."),  # true
+        "nvidia-gpu": hw("1.0.0 ships Windows wheels."),  # there are none: a finding
+        "amd-gpu": hw("1.0.0 wheels: manylinux2014_x86_64, manylinux2014_aarch64. No Windows wheel."),  # true
+        "intel-gpu": hw("0.9.0 had Windows wheels."),  # another release: not checked
+    }
+    platforms = ["any", "manylinux_aarch64", "manylinux_x86_64"]  # `any` is not a Windows wheel
+    snapshot = snapshot_file(fixture={"version": "1.0.0", "date": "2026-10-01", "platforms": platforms})
+    team = overlay(tmp_path, framework("fixture", hardware=hardware), files={audit.SNAPSHOT_FILE: snapshot})
+    assert ids(run_audit(team), "platform-claim") == {
+        "platform-claim fixture hardware.cpu[Linux aarch64]",
+        "platform-claim fixture hardware.nvidia-gpu[Windows]",
+    }
+
+
+def test_the_snapshot_records_each_release_s_wheel_platforms():
+    """The built-in snapshot says which platforms the newest release has wheels for; old snapshots stay valid."""
+    from dlpick.kb import schema
+
+    snapshot = yaml.safe_load((BUILTIN / audit.SNAPSHOT_FILE).read_text())
+    pypi = {k: v for k, v in snapshot["packages"].items() if k.startswith("pypi:")}
+    assert pypi and all("platforms" in entry for entry in pypi.values())
+    assert {"manylinux_x86_64", "manylinux_aarch64", "macosx_x86_64"} <= set(pypi["pypi:mxnet"]["platforms"])
+    assert "macosx_arm64" not in pypi["pypi:mxnet"]["platforms"]
+    old = {"as_of": "2026-01-01", "source": "a test snapshot", "packages": {"pypi:x": {**release("1.0", "2025-01-01")}}}
+    del old["packages"]["pypi:x"]["as_of"]
+    schema.RegistrySnapshot.model_validate(old)
+
+
+def test_wheel_platform_tags_are_normalised():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("registry_snapshot", BUILTIN.parent / "tools" / "registry_snapshot.py")
+    assert spec and spec.loader
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.platform_tags("t-2.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl") == {
+        "manylinux_x86_64"
+    }
+    assert tool.platform_tags("t-2.0-cp312-cp312-macosx_11_0_arm64.whl") == {"macosx_arm64"}
+    assert tool.platform_tags("t-2.0-py3-none-any.whl") == {"any"}
+    assert tool.platform_tags("t-2.0-cp312-cp312-win_amd64.whl") == {"win_amd64"}
+    assert tool.platform_tags("t-2.0.tar.gz") == set()

@@ -224,7 +224,7 @@ def load_snapshot(dirs: list[Path]) -> tuple[dict[str, Any], list[str]]:
             data = _read_model(path, schema.RegistrySnapshot)
             merged.pop("_pypi", None)
             merged["packages"].update(
-                {key: {**entry, "as_of": entry.get("as_of") or data["as_of"]} for key, entry in data["packages"].items()}
+                {key: {**e, "as_of": e.get("as_of") or data["as_of"]} for key, e in data["packages"].items()}
             )
             merged["as_of"] = max(filter(None, [merged["as_of"], data["as_of"]]))
             files.append(str(path))
@@ -432,7 +432,8 @@ def old_pins(frameworks: Mapping[str, Framework], snapshot: dict[str, Any] | Non
                 if name in {normalise(p) for p in own} or not (pinned and on_pypi and entry):
                     continue
                 if pinned.split(".")[:2] != entry["version"].split(".")[:2]:
-                    message = f"install pins {name}=={pinned}, the snapshot's newest is {entry['version']} ({entry['date']})"
+                    newest = f"{entry['version']} ({entry['date']})"
+                    message = f"install pins {name}=={pinned}, the snapshot's newest is {newest}"
                     found.append(Finding("old-pin", fid, f"hardware.{hw}[{name}]", message, entry["source"]))
     return found
 
@@ -552,10 +553,9 @@ def note_versions(frameworks: Mapping[str, Framework], snapshot: dict[str, Any])
         for where, note, _ in _notes(fw):
             seen = set()
             claims = [(m, True) for m in owned.finditer(note)]
-            claims += [
-                (m, bool(NEWEST_BEFORE.search(note[max(0, m.start() - 30) : m.start()]) or NEWEST_AFTER.match(note, m.end())))
-                for m in mention.finditer(note)
-            ]
+            for m in mention.finditer(note):
+                before = note[max(0, m.start() - 30) : m.start()]
+                claims.append((m, bool(NEWEST_BEFORE.search(before) or NEWEST_AFTER.match(note, m.end()))))
             for match, says_newest in claims:
                 name = names[re.sub(r"[-_.]", "-", match[1].lower())]
                 entry = snapshot["_pypi"][name]
