@@ -430,7 +430,8 @@ def test_the_snapshot_records_each_release_s_wheel_platforms():
 def test_wheel_platform_tags_are_normalised():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("registry_snapshot", BUILTIN.parent / "tools" / "registry_snapshot.py")
+    path = BUILTIN.parent / "tools" / "registry_snapshot.py"
+    spec = importlib.util.spec_from_file_location("registry_snapshot", path)
     assert spec and spec.loader
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
