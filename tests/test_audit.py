@@ -442,3 +442,30 @@ def test_wheel_platform_tags_are_normalised():
     assert tool.platform_tags("t-2.0-py3-none-any.whl") == {"any"}
     assert tool.platform_tags("t-2.0-cp312-cp312-win_amd64.whl") == {"win_amd64"}
     assert tool.platform_tags("t-2.0.tar.gz") == set()
+
+
+def test_library_features_and_evidence_without_a_package_are_checked(tmp_path: Path):
+    """A feature that is a library is held to the dormant rule; evidence without a package is one library with
+    the evidence of the same name (before any parenthesis), packaged or not."""
+    ecosystem = [
+        {"kind": "experiment-tracking", "name": "OldBoard", "package": "oldboard", **FACT},
+        {"kind": "onnx-export", "name": "onnx", **FACT},
+    ]
+    tasks = {
+        "image-classification": [{"name": "GluonTS", "package": "gluonts", "kind": "official-library", **FACT}],
+        "time-series": [{"name": "GluonTS (gluonts.mx models)", "kind": "third-party-library", **FACT}],
+        "segmentation": [{"name": "Fixture ModelZoo (cv)", "kind": "model-zoo", **FACT}],
+        "recommendation": [{"name": "Fixture ModelZoo (recommend)", "kind": "model-zoo", "status": "dormant", **FACT}],
+    }
+    snapshot = snapshot_file(oldboard={"version": "2.5.3", "date": "2023-06-05"})
+    team = overlay(
+        tmp_path,
+        framework("fixture", ecosystem=ecosystem, tasks=tasks),
+        files={audit.SNAPSHOT_FILE: snapshot},
+    )
+    result = run_audit(team)
+    assert ids(result, "dormant") == {"dormant fixture ecosystem[OldBoard]"}
+    mismatches = {f.where: f.message for f in result.findings if f.kind == "library-mismatch"}
+    assert "fixture tasks.time-series" in mismatches["package[gluonts]"]  # with the packaged GluonTS evidence
+    assert "fixture tasks.image-classification" in mismatches["package[gluonts]"]
+    assert "statuses active, dormant" in mismatches["package[fixture modelzoo]"]

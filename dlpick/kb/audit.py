@@ -311,11 +311,11 @@ def _item_label(item: TaskEvidence | DeploymentPath | Feature) -> str:
 
 
 def _newest_release(
-    item: TaskEvidence | DeploymentPath, snapshot: dict[str, Any]
+    item: TaskEvidence | DeploymentPath | Feature, snapshot: dict[str, Any]
 ) -> tuple[dt.date, dt.date, str, str] | None:
     """(release date, date it was read, version, source) of the item's newest known release."""
-    recorded = item.last_release
-    package = item.package if isinstance(item, TaskEvidence) else None
+    recorded = item.last_release if isinstance(item, (TaskEvidence, DeploymentPath)) else None
+    package = item.package if isinstance(item, (TaskEvidence, Feature)) else None
     key = f"pypi:{package}" if package else None
     if key is None and recorded:
         key = registry_key(recorded.source)
@@ -332,22 +332,36 @@ def _newest_release(
 
 
 def dormancy(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> list[Finding]:
+    """Evidence, deployment paths and library features (which have no status: they count as active) whose
+    newest release breaks, or no longer meets, the two-year dormant rule against their status."""
     found = []
     for fid, fw in frameworks.items():
-        items: list[tuple[str, TaskEvidence | DeploymentPath]] = [
+        items: list[tuple[str, TaskEvidence | DeploymentPath | Feature]] = [
             (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
         ]
         items += [(f"deployment.{target}", item) for target, paths in fw.deployment.items() for item in paths]
+        items += [
+            (section, item)
+            for section, features in (
+                ("performance", fw.performance),
+                ("ecosystem", fw.ecosystem),
+                ("ease_of_use", fw.ease_of_use),
+            )
+            for item in features
+        ]
         for section, item in items:
             release = _newest_release(item, snapshot)
             if release is None:
                 continue
             date, read, version, source = release
             age = (read - date).days
-            status = item.status or "active"
+            status = getattr(item, "status", None) or "active"
             where = f"{section}[{_item_label(item)}]"
-            if age >= DORMANT_AFTER_DAYS and status != "dormant":
+            if age >= DORMANT_AFTER_DAYS and status != "dormant" and not isinstance(item, Feature):
                 message = f"newest release {version} ({date}) is {age} days old on {read}, but status is {status}"
+                found.append(Finding("dormant", fid, where, message, source))
+            elif age >= DORMANT_AFTER_DAYS and isinstance(item, Feature):
+                message = f"newest release {version} ({date}) is {age} days old on {read}, but the feature still counts"
                 found.append(Finding("dormant", fid, where, message, source))
             elif age < DORMANT_AFTER_DAYS and status == "dormant":
                 message = f"marked dormant, but {version} was released {date}, {age} days before {read}"
@@ -394,24 +408,49 @@ def level_words(frameworks: Mapping[str, Framework]) -> list[Finding]:
     return found
 
 
+def _library_key(name: str) -> str:
+    """How a library without a package is named alike in two places: its name before any parenthesis."""
+    return re.sub(r"\s+", " ", name.split(" (")[0]).strip().lower()
+
+
 def library_mismatches(frameworks: Mapping[str, Framework]) -> list[Finding]:
-    """One package cited with different kinds or statuses (KerasHub official here, third-party there)."""
-    seen: dict[str, list[tuple[str, str, str, str]]] = {}
+    """One library cited with different kinds or statuses (KerasHub official here, third-party there).
+
+    A library is its package; evidence without one is matched by its name (before any parenthesis) to evidence
+    of the same name, with or without a package; deployment paths, by tool name, have a status but no kind."""
+    by_name = {
+        _library_key(item.name): normalise(item.package)
+        for fw in frameworks.values()
+        for evidence in fw.tasks.values()
+        for item in evidence
+        if item.package
+    }
+
+    def key(package: str | None, name: str) -> str:
+        return normalise(package) if package else by_name.get(_library_key(name), _library_key(name))
+
+    seen: dict[str, list[tuple[str, str, str | None, str]]] = {}
     for fid, fw in frameworks.items():
         for task, evidence in fw.tasks.items():
             for item in evidence:
-                if item.package:
-                    seen.setdefault(item.package, []).append((fid, f"tasks.{task}", item.kind, item.status))
+                seen.setdefault(key(item.package, item.name), []).append((fid, f"tasks.{task}", item.kind, item.status))
+        for target, paths in fw.deployment.items():
+            for path in paths:
+                seen.setdefault(key(None, path.tool), []).append(
+                    (fid, f"deployment.{target}", None, path.status or "active")
+                )
     found = []
-    for package, uses in sorted(seen.items()):
-        kinds = sorted({kind for _, _, kind, _ in uses})
+    for library, uses in sorted(seen.items()):
+        if not any(where.startswith("tasks.") for _, where, _, _ in uses):
+            continue  # deployment paths alone: several tools share a name ("ONNX export ...") without being one library
+        kinds = sorted({kind for _, _, kind, _ in uses if kind})
         statuses = sorted({status for _, _, _, status in uses})
         if len(kinds) > 1 or len(statuses) > 1:
             fid = uses[0][0]
-            message = f"{package}: kinds {', '.join(kinds)}; statuses {', '.join(statuses)} across " + ", ".join(
+            message = f"{library}: kinds {', '.join(kinds)}; statuses {', '.join(statuses)} across " + ", ".join(
                 sorted({f"{f} {w}" for f, w, _, _ in uses})
             )
-            found.append(Finding("library-mismatch", fid, f"package[{package}]", message, None))
+            found.append(Finding("library-mismatch", fid, f"package[{library}]", message, None))
     return found
 
 

@@ -208,6 +208,7 @@ class Feature(Sourced):
     name: str
     kind: str
     hardware: tuple[str, ...] = ()
+    package: str | None = None  # its PyPI name, where the feature is a library
 
 
 @frozen
@@ -443,7 +444,13 @@ def _licence(data: Mapping[str, Any] | None) -> Licence | None:
 
 
 def _feature(data: dict[str, Any]) -> Feature:
-    return Feature(**_sourced(data), name=data["name"], kind=data["kind"], hardware=tuple(data.get("hardware") or ()))
+    return Feature(
+        **_sourced(data),
+        name=data["name"],
+        kind=data["kind"],
+        hardware=tuple(data.get("hardware") or ()),
+        package=data.get("package"),
+    )
 
 
 def _performance(data: dict[str, Any]) -> PerformanceItem:
@@ -453,6 +460,7 @@ def _performance(data: dict[str, Any]) -> PerformanceItem:
         name=data["name"],
         kind=data["kind"],
         hardware=tuple(data.get("hardware") or ()),
+        package=data.get("package"),
         round=MLPerfRound(**_sourced(rnd), version=rnd["version"], date=rnd["date"]) if rnd else None,
     )
 

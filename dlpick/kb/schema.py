@@ -174,6 +174,9 @@ class Feature(Sourced):
     """A named capability that adds to a feature-list criterion."""
 
     name: str
+    package: str | None = Field(
+        None, description="its PyPI name, where the feature is a library (Pyro: pyro-ppl); `dlpick kb audit` reads it"
+    )
     hardware: list[str] = Field(
         default_factory=list, description="hardware ids it was shown on; empty: not hardware-specific"
     )
