@@ -427,7 +427,7 @@ def test_the_snapshot_records_each_release_s_wheel_platforms():
     schema.RegistrySnapshot.model_validate(old)
 
 
-def test_wheel_platform_tags_are_normalised():
+def snapshot_tool():
     import importlib.util
 
     path = BUILTIN.parent / "tools" / "registry_snapshot.py"
@@ -435,6 +435,11 @@ def test_wheel_platform_tags_are_normalised():
     assert spec and spec.loader
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    return tool
+
+
+def test_wheel_platform_tags_are_normalised():
+    tool = snapshot_tool()
     assert tool.platform_tags("t-2.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl") == {
         "manylinux_x86_64"
     }
@@ -469,3 +474,33 @@ def test_library_features_and_evidence_without_a_package_are_checked(tmp_path: P
     assert "fixture tasks.time-series" in mismatches["package[gluonts]"]  # with the packaged GluonTS evidence
     assert "fixture tasks.image-classification" in mismatches["package[gluonts]"]
     assert "statuses active, dormant" in mismatches["package[fixture modelzoo]"]
+
+
+def test_the_snapshot_tool_records_platforms_and_keeps_what_it_cannot_read(tmp_path, monkeypatch, capsys):
+    """PyPI entries get their wheel platforms; an entry whose registry cannot be read is kept, dated when read."""
+    tool = snapshot_tool()
+    earlier = tmp_path / "registry-snapshot.yaml"
+    kept = {"version": "4.22.0", "date": dt.date(2024, 12, 11), "source": "https://www.npmjs.com/package/x/v/4.22.0"}
+    earlier.write_text(yaml.safe_dump({"as_of": dt.date(2026, 11, 29), "source": "s", "packages": {"npm:x": kept}}))
+    monkeypatch.setattr(tool, "SNAPSHOT", earlier)
+    files = [
+        {"filename": "p-1.0-cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", "upload_time": "2026-01-02"},
+        {"filename": "p-1.0-cp312-cp312-win_amd64.whl", "upload_time": "2026-01-01T10:00:00"},
+        {"filename": "p-1.0.tar.gz", "upload_time": "2026-01-01T09:00:00"},
+    ]
+
+    def get(url: str) -> dict:
+        if "registry.npmjs.org" in url:
+            raise OSError("unreachable")
+        return {"releases": {"1.0": files, "1.1rc1": files}}
+
+    monkeypatch.setattr(tool, "_get", get)
+    monkeypatch.setattr(tool, "wanted", lambda extra: {"pypi:p", "npm:x"})
+    tool.main([])
+    written = yaml.safe_load(capsys.readouterr().out)
+    assert written["packages"]["pypi:p"]["platforms"] == ["manylinux_aarch64", "win_amd64"]
+    assert written["packages"]["pypi:p"]["version"] == "1.0"
+    assert written["packages"]["npm:x"] == {"as_of": dt.date(2026, 11, 29), **kept}
+    from dlpick.kb import schema
+
+    schema.RegistrySnapshot.model_validate(written)
