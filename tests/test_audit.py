@@ -371,6 +371,7 @@ def test_versions_in_notes_are_checked_against_the_snapshot(tmp_path: Path):
         "newer": "Requires fixlib 2.4.0 (its wheel metadata).",
         "called-newest": "Tested with the newest fixlib 2.2.0.",
         "owned-newest": "fixlib's latest release is 2.1.0.",
+        "dated-newest": "fixlib 2.2.1 (2026-09-01) is the newest in the snapshot of 2026-09-02.",
         "older": "fixlib==2.1.0 added the feature; fixlib 2.3 is fine.",
         "pre-release": "fixlib 2.5.0rc1 and fixlib 2.6 beta are out; fixlib 2.7.0.dev1 nightly.",
         "stopped": "Needs fixplug 9.0.0 from the vendor's own index.",
@@ -390,6 +391,7 @@ def test_versions_in_notes_are_checked_against_the_snapshot(tmp_path: Path):
         "tasks.image-classification[newer][fixlib 2.4.0]",
         "tasks.image-classification[called-newest][fixlib 2.2.0]",
         "tasks.image-classification[owned-newest][fixlib 2.1.0]",
+        "tasks.image-classification[dated-newest][fixlib 2.2.1]",
     }
 
 

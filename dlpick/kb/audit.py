@@ -543,7 +543,8 @@ NOT_MORE_VERSION = r"(?![\w-]|\.\w)"  # 2.22.0rc0, 2.16.0.dev1, torch-npu: not t
 NEWEST = r"(?:newest|latest|current)"
 PRE_RELEASE_AFTER = re.compile(r"\s*(?:alpha|beta|betas|rc|release candidate|pre-release|preview|nightly|dev)\b", re.I)
 NEWEST_BEFORE = re.compile(rf"\b{NEWEST}(?:\s+(?:stable|final|release|version))?\s*$", re.IGNORECASE)
-NEWEST_AFTER = re.compile(rf"\s*[,(]?\s*(?:is\s+|was\s+)?(?:the\s+)?{NEWEST}\b", re.IGNORECASE)
+# "NAME 1.2.0 is the newest", "NAME 1.2.0 (2026-11-21) is the newest", "NAME 1.2.0, the latest"
+NEWEST_AFTER = re.compile(rf"\s*(?:\([^()]{{0,40}}\))?\s*[,(]?\s*(?:is\s+|was\s+)?(?:the\s+)?{NEWEST}\b", re.IGNORECASE)
 
 
 def _numeric(version: str) -> tuple[int, ...] | None:
