@@ -382,16 +382,24 @@ def test_versions_in_notes_are_checked_against_the_snapshot(tmp_path: Path):
             {"name": name, "kind": "third-party-library", "note": note, **FACT} for name, note in notes.items()
         ]
     }
+    # A note about the framework itself: 'latest X' alone is its own package's; "fixlib's newest" is fixlib's.
+    note = "Latest 1.1.0 (2026-10-01); fixlib's newest release is 2.3.0."
+    hardware = {"cpu": {"level": "official", "mechanism": "CPU", "note": note, **FACT}}
     snapshot = snapshot_file(
-        fixlib={"version": "2.3.0", "date": "2026-10-01"}, fixplug={"version": "3.4.0", "date": "2024-01-01"}
+        fixlib={"version": "2.3.0", "date": "2026-10-01"},
+        fixplug={"version": "3.4.0", "date": "2024-01-01"},
+        fixture={"version": "1.2.0", "date": "2026-11-01"},
     )
-    team = overlay(tmp_path, framework("fixture", tasks=tasks), files={audit.SNAPSHOT_FILE: snapshot})
+    team = overlay(
+        tmp_path, framework("fixture", tasks=tasks, hardware=hardware), files={audit.SNAPSHOT_FILE: snapshot}
+    )
     found = {f.where for f in run_audit(team).findings if f.kind == "note-version" and f.framework == "fixture"}
     assert found == {
         "tasks.image-classification[newer][fixlib 2.4.0]",
         "tasks.image-classification[called-newest][fixlib 2.2.0]",
         "tasks.image-classification[owned-newest][fixlib 2.1.0]",
         "tasks.image-classification[dated-newest][fixlib 2.2.1]",
+        "hardware.cpu[fixture 1.1.0]",
     }
 
 

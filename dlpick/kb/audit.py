@@ -576,33 +576,63 @@ def _library_names(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]
     return names
 
 
+def _fact_package(fw: Framework, where: str, fact: dict[str, Any]) -> str | None:
+    """The snapshot key ('pypi:NAME' / 'npm:NAME') of the library a fact's note is about: the item's package, or the
+    registry of its `last_release`; the framework's first package where the fact is not a library item (hardware,
+    release, python ...); None for a library item without either, or a nested fact (a licence, a last release)."""
+    if where.endswith((".last_release", ".licence", ".round")):
+        return None
+    if fact.get("package"):
+        return f"pypi:{fact['package']}"
+    if isinstance(fact.get("last_release"), dict):
+        return registry_key(str(fact["last_release"]["source"]))
+    if {"name", "tool"} & fact.keys() or not fw.packages:
+        return None
+    return f"pypi:{fw.packages[0]}"
+
+
 def note_versions(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> list[Finding]:
-    """'vllm 0.34.0' where the snapshot's newest vllm is 0.33.0; 'the newest torchaudio 2.10.0' where it is 2.11.1."""
+    """'vllm 0.34.0' where the snapshot's newest vllm is 0.33.0; 'the newest torchaudio 2.10.0' where it is 2.11.1.
+
+    A version is read after a library's name ('torch 2.9.0', 'torch==2.9.0', "torch_xla's newest release is
+    2.9.0"), or after 'newest/latest (release)' alone in a note about one library (its item's package, or the
+    framework's own for a hardware or release note)."""
     names = _library_names(frameworks, snapshot)
     if not names:
         return []
     alternatives = "|".join(re.escape(n).replace(r"\-", "[-_.]") for n in sorted(names, key=len, reverse=True))
     named = rf"(?<![\w./-])({alternatives})"
+    qualifier = r"(?:\s+(?:stable|final|PyPI))?(?:\s+(?:release|version|build))?"
     mention = re.compile(rf"{named}(?:\s+v?|==)({VERSION}){NOT_MORE_VERSION}", re.IGNORECASE)
     owned = re.compile(
-        rf"{named}'s\s+{NEWEST}(?:\s+(?:stable|final|release|version))?\s+(?:is\s+|was\s+)?v?({VERSION}){NOT_MORE_VERSION}",
-        re.IGNORECASE,
+        rf"{named}'s\s+{NEWEST}{qualifier}\s+(?:is\s+|was\s+)?v?({VERSION}){NOT_MORE_VERSION}", re.IGNORECASE
     )
+    bare = re.compile(rf"(?<!'s )\b{NEWEST}{qualifier}\s+(?:is\s+|was\s+)?v?({VERSION}){NOT_MORE_VERSION}", re.I)
     found = []
     for fid, fw in frameworks.items():
-        for where, note, _ in _notes(fw):
-            seen = set()
-            claims = [(m, True) for m in owned.finditer(note)]
+        for where, note, fact in _notes(fw):
+            claims: list[tuple[re.Match[str], str, str, dict[str, Any], bool]] = []  # match, name, version, entry
+            for m in owned.finditer(note):
+                name = names[normalise(m[1])]
+                claims.append((m, name, m[2], snapshot["_pypi"][name], True))
             for m in mention.finditer(note):
+                name = names[normalise(m[1])]
                 before = note[max(0, m.start() - 30) : m.start()]
-                claims.append((m, bool(NEWEST_BEFORE.search(before) or NEWEST_AFTER.match(note, m.end()))))
-            for match, says_newest in claims:
-                name = names[re.sub(r"[-_.]", "-", match[1].lower())]
-                entry = snapshot["_pypi"][name]
-                said, newest = _numeric(match[2]), _numeric(entry["version"])
-                if said is None or newest is None or (name, match[2]) in seen:
+                says_newest = bool(NEWEST_BEFORE.search(before) or NEWEST_AFTER.match(note, m.end()))
+                claims.append((m, name, m[2], snapshot["_pypi"][name], says_newest))
+            key = _fact_package(fw, where, fact)
+            entry = snapshot_entry(snapshot, key) if key else None
+            if key and entry:
+                spans = [m.span() for m, *_ in claims]
+                for m in bare.finditer(note):
+                    if not any(a < m.end() and m.start() < b for a, b in spans):  # not a named library's
+                        claims.append((m, normalise(key.partition(":")[2]), m[1], entry, True))
+            seen = set()
+            for match, name, version, entry, says_newest in claims:
+                said, newest = _numeric(version), _numeric(entry["version"])
+                if said is None or newest is None or (name, version) in seen:
                     continue
-                seen.add((name, match[2]))
+                seen.add((name, version))
                 read = entry.get("as_of") or snapshot["as_of"]
                 unreleased = PRE_RELEASE_AFTER.match(note, match.end())
                 # PyPI's newest two years old or more: the library stopped, or publishes elsewhere (paddlepaddle-gpu
@@ -614,8 +644,8 @@ def note_versions(frameworks: Mapping[str, Framework], snapshot: dict[str, Any])
                     problem = f"called the newest, but the snapshot's newest is {entry['version']} ({entry['date']})"
                 else:
                     continue
-                message = f"the note names {match[1]} {match[2]}: {problem}"
-                found.append(Finding("note-version", fid, f"{where}[{name} {match[2]}]", message, entry["source"]))
+                message = f"the note names {name} {version}: {problem}"
+                found.append(Finding("note-version", fid, f"{where}[{name} {version}]", message, entry["source"]))
     return found
 
 
@@ -667,15 +697,11 @@ def platform_claims(frameworks: Mapping[str, Framework], snapshot: dict[str, Any
     found = []
     for fid, fw in frameworks.items():
         for where, note, fact in _notes(fw):
-            if fact.get("package"):
-                package = str(fact["package"])
-            elif fw.packages and not ({"name", "tool"} & fact.keys()):
-                package = fw.packages[0]
-            else:
+            key = _fact_package(fw, where, fact)
+            entry = snapshot_entry(snapshot, key) if key else None
+            if not key or not entry or entry.get("platforms") is None:
                 continue
-            entry = snapshot_entry(snapshot, f"pypi:{package}")
-            if not entry or entry.get("platforms") is None:
-                continue
+            package = key.partition(":")[2]
             tags = [t for t in entry["platforms"] if t != "any"]
             newest = re.compile(rf"(?<![\w.]){re.escape(entry['version'])}(?![\w]|\.\d)")
             for sentence in SENTENCE.split(note):
