@@ -472,14 +472,20 @@ def test_library_features_and_evidence_without_a_package_are_checked(tmp_path: P
         "segmentation": [{"name": "Fixture ModelZoo (cv)", "kind": "model-zoo", **FACT}],
         "recommendation": [{"name": "Fixture ModelZoo (recommend)", "kind": "model-zoo", "status": "dormant", **FACT}],
     }
-    snapshot = snapshot_file(oldboard={"version": "2.5.3", "date": "2023-06-05"})
+    deployment = {"edge": [{"tool": "OldRT (edge runtime)", "package": "old_rt", "level": "official", **FACT}]}
+    snapshot = snapshot_file(
+        oldboard={"version": "2.5.3", "date": "2023-06-05"}, **{"old-rt": {"version": "2.12", "date": "2022-11-22"}}
+    )
     team = overlay(
         tmp_path,
-        framework("fixture", ecosystem=ecosystem, tasks=tasks),
+        framework("fixture", ecosystem=ecosystem, tasks=tasks, deployment=deployment),
         files={audit.SNAPSHOT_FILE: snapshot},
     )
     result = run_audit(team)
-    assert ids(result, "dormant") == {"dormant fixture ecosystem[OldBoard]"}
+    assert ids(result, "dormant") == {
+        "dormant fixture ecosystem[OldBoard]",
+        "dormant fixture deployment.edge[OldRT (edge runtime)]",  # old_rt is old-rt, as PyPI compares names
+    }
     mismatches = {f.where: f.message for f in result.findings if f.kind == "library-mismatch"}
     assert "fixture tasks.time-series" in mismatches["package[gluonts]"]  # with the packaged GluonTS evidence
     assert "fixture tasks.image-classification" in mismatches["package[gluonts]"]

@@ -315,7 +315,7 @@ def _newest_release(
 ) -> tuple[dt.date, dt.date, str, str] | None:
     """(release date, date it was read, version, source) of the item's newest known release."""
     recorded = item.last_release if isinstance(item, (TaskEvidence, DeploymentPath)) else None
-    package = item.package if isinstance(item, (TaskEvidence, Feature)) else None
+    package = item.package
     key = f"pypi:{package}" if package else None
     if key is None and recorded:
         key = registry_key(recorded.source)
@@ -436,7 +436,7 @@ def library_mismatches(frameworks: Mapping[str, Framework]) -> list[Finding]:
                 seen.setdefault(key(item.package, item.name), []).append((fid, f"tasks.{task}", item.kind, item.status))
         for target, paths in fw.deployment.items():
             for path in paths:
-                seen.setdefault(key(None, path.tool), []).append(
+                seen.setdefault(key(path.package, path.tool), []).append(
                     (fid, f"deployment.{target}", None, path.status or "active")
                 )
     found = []

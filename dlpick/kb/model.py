@@ -142,6 +142,7 @@ class DeploymentPath(Sourced):
     status: str | None = None  # None: active
     last_release: Release | None = None
     hardware: tuple[str, ...] = ()
+    package: str | None = None  # its PyPI name, where the path is a library
 
 
 @frozen
@@ -421,6 +422,7 @@ def _path(data: dict[str, Any]) -> DeploymentPath:
         level=data["level"],
         requires=data.get("requires"),
         status=data.get("status"),
+        package=data.get("package"),
         last_release=_release(data.get("last_release")),
         hardware=tuple(data.get("hardware") or ()),
     )

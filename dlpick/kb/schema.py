@@ -112,6 +112,10 @@ class LastRelease(Release):
 class DeploymentPath(Sourced):
     tool: str
     level: SupportLevel
+    package: str | None = Field(
+        None,
+        description="its PyPI name, where the path is a library (ExecuTorch: executorch); `dlpick kb audit` reads it",
+    )
     requires: str | None = Field(
         None, description="what a device must have for this path, when it covers only part of the target"
     )
