@@ -445,26 +445,20 @@ def _licence(data: Mapping[str, Any] | None) -> Licence | None:
     return Licence(**_sourced(data), spdx=data["spdx"]) if data else None
 
 
+def _item(data: dict[str, Any]) -> dict[str, Any]:
+    """What a feature and a performance item share: the fact, its name, kind, hardware and package."""
+    shared = {"name": data["name"], "kind": data["kind"], "package": data.get("package")}
+    return {**_sourced(data), **shared, "hardware": tuple(data.get("hardware") or ())}
+
+
 def _feature(data: dict[str, Any]) -> Feature:
-    return Feature(
-        **_sourced(data),
-        name=data["name"],
-        kind=data["kind"],
-        hardware=tuple(data.get("hardware") or ()),
-        package=data.get("package"),
-    )
+    return Feature(**_item(data))
 
 
 def _performance(data: dict[str, Any]) -> PerformanceItem:
     rnd = data.get("round")
-    return PerformanceItem(
-        **_sourced(data),
-        name=data["name"],
-        kind=data["kind"],
-        hardware=tuple(data.get("hardware") or ()),
-        package=data.get("package"),
-        round=MLPerfRound(**_sourced(rnd), version=rnd["version"], date=rnd["date"]) if rnd else None,
-    )
+    round_ = MLPerfRound(**_sourced(rnd), version=rnd["version"], date=rnd["date"]) if rnd else None
+    return PerformanceItem(**_item(data), round=round_)
 
 
 def _measure(data: Mapping[str, Any] | None) -> Measure | None:

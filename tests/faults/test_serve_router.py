@@ -10,6 +10,7 @@ import http.client
 import io
 import json
 import os
+import queue
 import selectors
 import socket
 import subprocess
@@ -230,23 +231,33 @@ class Server:
         command = [sys.executable, "-c", STUB_SERVER, str(head_timeout), str(self.release), "--run", str(run),
                    "--port", "0", *options]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=project, env=env, stderr=subprocess.PIPE, text=True)
+        # Its log is read line by line in a thread: select() on the pipe, then readline(), would miss
+        # a line that arrived in the same chunk as the one before (it waits in Python's buffer, and
+        # select() sees an empty pipe), which a loaded machine makes likely.
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.port = self._port()
         deadline = time.monotonic() + 60
         while health(self.port, timeout=5)[0] != 200:  # the model loads in the background
             assert time.monotonic() < deadline and self.process.poll() is None
 
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.put(line)
+        self.lines.put("")  # the server ended
+
     def _port(self) -> int:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stderr, selectors.EVENT_READ)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if selector.select(timeout=1):
-                    line = self.process.stderr.readline()
-                    assert line, "the server ended before it listened"
-                    if " on http://" in line:
-                        assert ("http.server" in line) == ("--stdlib" in self.process.args), line
-                        return int(line.split(" on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-        raise AssertionError("the server did not say where it listens within 60 s")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError("the server did not say where it listens within 60 s") from None
+            assert line, "the server ended before it listened"
+            if " on http://" in line:
+                assert ("http.server" in line) == ("--stdlib" in self.process.args), line
+                return int(line.split(" on http://", 1)[1].split()[0].rsplit(":", 1)[1])
 
     def stop(self) -> None:
         self.release.touch()
@@ -256,6 +267,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.reader.join(10)  # the pipe ends with the server
         self.process.stderr.close()
 
 
