@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+# [task: image-classification]
+import pickle
+# [end task]
 import sys
 from pathlib import Path
 
@@ -190,6 +193,8 @@ def _backbone(name: str, num_classes: int) -> nn.Module:
 def _read_weights(path: Path) -> dict:
     """A weights file read as tensors only: .safetensors, or torch.save's format through
     torch.load(weights_only=True), which refuses anything that would run code."""
+    if not path.is_file():  # a folder or a named pipe is never opened
+        raise _setting_error(f"model.weights: {path}: no such file (none, or a file of the backbone's weights)")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -197,9 +202,14 @@ def _read_weights(path: Path) -> dict:
             state = load_file(path, device="cpu")
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 (torch.load raises many kinds: UnpicklingError, RuntimeError, EOFError ...)
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise _setting_error(f"model.weights: {path}: not a weights file ({why})") from None
+    except pickle.UnpicklingError:
+        raise _setting_error(
+            f"model.weights: {path}: holds more than tensors, so it is not loaded (it could run code); "
+            "save the state_dict: torch.save(model.state_dict(), FILE)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 (torch.load raises many kinds: RuntimeError, KeyError, EOFError ...)
+        why = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise _setting_error(f"model.weights: {path}: not a weights file ({type(exc).__name__}: {why})") from None
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise _setting_error(
             f"model.weights: {path}: not a state_dict (names to tensors: torch.save(model.state_dict(), FILE))"
