@@ -88,6 +88,26 @@ def test_the_sample_is_rgb_and_read_as_three_channels(project: Path):
 
 
 @needs_torch
+def test_the_projects_own_resnets_have_torchvisions_layout(project: Path):
+    """Parameter counts with 1000 classes as torchvision documents them (ResNet18_Weights.IMAGENET1K_V1 and
+    ResNet34_Weights.IMAGENET1K_V1: "num_params"), and its names, so its state_dicts load here."""
+    code = (
+        "from PKG import engine\n"
+        "for name in ('resnet18', 'resnet34'):\n"
+        "    net = engine.ResNet(engine.RESNET_LAYERS[name], 1000)\n"
+        "    state = net.state_dict()\n"
+        "    print(name, sum(p.numel() for p in net.parameters()), len(state), list(state)[0],\n"
+        "          list(state['layer2.0.downsample.0.weight'].shape), list(state['fc.weight'].shape))"
+    )
+    ran = _python(project, code)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.splitlines() == [
+        "resnet18 11689512 122 conv1.weight [128, 64, 1, 1] [1000, 512]",
+        "resnet34 21797672 218 conv1.weight [128, 64, 1, 1] [1000, 512]",
+    ]
+
+
+@needs_torch
 def test_a_weights_file_is_where_the_backbone_starts(project: Path, tmp_path: Path):
     weights = tmp_path / "backbone.pt"
     saved = _predict(project, 1, str(weights))
