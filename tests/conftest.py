@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "knowledge"
+
+
+def _unignore(signum: int, frame: object) -> None:
+    """Stands for an inherited SIG_IGN (see pytest_configure): the signal changes nothing here."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background (`cmd &` ignores SIGINT) or under nohup (SIGHUP) would hand
+    those ignored signals to every dlpick it starts, and dlpick rightly keeps an ignored signal
+    ignored, so the tests of its answer to SIGINT and SIGHUP would hang. A Python handler that does
+    nothing keeps this process as deaf to them as its launcher asked, while every process it starts
+    gets the default action back (exec resets handlers, not SIG_IGN)."""
+    for name in ("SIGINT", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, _unignore)
 
 
 @pytest.fixture(autouse=True)

@@ -312,9 +312,10 @@ def test_one_library_cited_with_two_kinds_is_found(tmp_path: Path):
 
 
 def test_a_registry_snapshot_older_than_60_days_is_a_finding():
-    fresh = run_audit(today=TODAY)
+    read = yaml.safe_load((BUILTIN / audit.SNAPSHOT_FILE).read_text())["as_of"]
+    fresh = run_audit(today=read + dt.timedelta(days=60))
     assert not [f for f in fresh.findings if f.kind == "old-snapshot"]
-    late = run_audit(today=TODAY + dt.timedelta(days=61))
+    late = run_audit(today=read + dt.timedelta(days=61))
     assert [f.id for f in late.findings if f.kind == "old-snapshot"] == ["old-snapshot - registry-snapshot.yaml"]
 
 
@@ -325,3 +326,197 @@ def test_an_install_that_pins_an_old_release_is_found(tmp_path: Path):
     }
     result = run_audit(overlay(tmp_path, framework("fixture", hardware=hardware)))  # release 1.0
     assert ids(result, "old-pin") == {"old-pin fixture hardware.amd-gpu"}
+
+
+# --- the whole knowledge base: items without a package, notes, wheel platforms -----------------------
+
+DOC = {"source": "our lab notebook, 2026-11", "as_of": "2026-11-01"}  # a document, not a page
+
+
+def snapshot_file(**packages: dict) -> dict:
+    """A team's registry snapshot (read 2026-11-29) with these 'pypi:NAME' entries."""
+    return {
+        "as_of": "2026-11-29",
+        "source": "PyPI JSON API (test)",
+        "packages": {
+            f"pypi:{name}": {"source": f"https://pypi.org/project/{name}/{entry['version']}/", **entry}
+            for name, entry in packages.items()
+        },
+    }
+
+
+def test_items_without_a_package_are_checked_like_evidence(tmp_path: Path):
+    """Hardware entries, their plugins and deployment paths: source page, plugin pin, plugin dormancy."""
+    hardware = {
+        "cpu": {"level": "official", "mechanism": "CPU", "install": "pip install fixture==1.0 fixplug==3.2.0", **DOC}
+    }
+    deployment = {"server": [{"tool": "srv", "level": "official", **DOC}]}
+    snapshot = snapshot_file(fixplug={"version": "3.4.0", "date": "2024-01-01"})
+    team = overlay(
+        tmp_path,
+        framework("fixture", hardware=hardware, deployment=deployment),
+        files={audit.SNAPSHOT_FILE: snapshot},
+    )
+    result = run_audit(team)
+    assert ids(result, "no-source-page") == {
+        "no-source-page fixture hardware.cpu",
+        "no-source-page fixture deployment.server[srv]",
+    }
+    assert ids(result, "old-pin") == {"old-pin fixture hardware.cpu[fixplug]"}
+    assert ids(result, "dormant") == {"dormant fixture hardware.cpu[fixplug]"}
+
+
+def test_versions_in_notes_are_checked_against_the_snapshot(tmp_path: Path):
+    notes = {
+        "newer": "Requires fixlib 2.4.0 (its wheel metadata).",
+        "called-newest": "Tested with the newest fixlib 2.2.0.",
+        "owned-newest": "fixlib's latest release is 2.1.0.",
+        "dated-newest": "fixlib 2.2.1 (2026-09-01) is the newest in the snapshot of 2026-09-02.",
+        "older": "fixlib==2.1.0 added the feature; fixlib 2.3 is fine.",
+        "pre-release": "fixlib 2.5.0rc1 and fixlib 2.6 beta are out; fixlib 2.7.0.dev1 nightly.",
+        "stopped": "Needs fixplug 9.0.0 from the vendor's own index.",
+        "other-name": "fixlib-extra 9.9.9 is unrelated.",
+    }
+    tasks = {
+        "image-classification": [
+            {"name": name, "kind": "third-party-library", "note": note, **FACT} for name, note in notes.items()
+        ]
+    }
+    # A note about the framework itself: 'latest X' alone is its own package's; "fixlib's newest" is fixlib's.
+    note = "Latest 1.1.0 (2026-10-01); fixlib's newest release is 2.3.0."
+    hardware = {"cpu": {"level": "official", "mechanism": "CPU", "note": note, **FACT}}
+    snapshot = snapshot_file(
+        fixlib={"version": "2.3.0", "date": "2026-10-01"},
+        fixplug={"version": "3.4.0", "date": "2024-01-01"},
+        fixture={"version": "1.2.0", "date": "2026-11-01"},
+    )
+    team = overlay(
+        tmp_path, framework("fixture", tasks=tasks, hardware=hardware), files={audit.SNAPSHOT_FILE: snapshot}
+    )
+    found = {f.where for f in run_audit(team).findings if f.kind == "note-version" and f.framework == "fixture"}
+    assert found == {
+        "tasks.image-classification[newer][fixlib 2.4.0]",
+        "tasks.image-classification[called-newest][fixlib 2.2.0]",
+        "tasks.image-classification[owned-newest][fixlib 2.1.0]",
+        "tasks.image-classification[dated-newest][fixlib 2.2.1]",
+        "hardware.cpu[fixture 1.1.0]",
+    }
+
+
+def test_wheel_platform_claims_are_checked_against_the_snapshot(tmp_path: Path):
+    def hw(note: str) -> dict:
+        return {"level": "official", "mechanism": "X", "note": note, **FACT}
+
+    hardware = {
+        "cpu": hw("No aarch64 wheel on PyPI; build it yourself."),  # there is one: a finding
+        "apple-silicon": hw("No macOS arm64 wheel on PyPI."),  # true
+        "nvidia-gpu": hw("1.0.0 ships Windows wheels."),  # there are none: a finding
+        "amd-gpu": hw("1.0.0 wheels: manylinux2014_x86_64, manylinux2014_aarch64. No Windows wheel."),  # true
+        "intel-gpu": hw("0.9.0 had Windows wheels."),  # another release: not checked
+    }
+    platforms = ["any", "manylinux_aarch64", "manylinux_x86_64"]  # `any` is not a Windows wheel
+    snapshot = snapshot_file(fixture={"version": "1.0.0", "date": "2026-10-01", "platforms": platforms})
+    team = overlay(tmp_path, framework("fixture", hardware=hardware), files={audit.SNAPSHOT_FILE: snapshot})
+    assert ids(run_audit(team), "platform-claim") == {
+        "platform-claim fixture hardware.cpu[Linux aarch64]",
+        "platform-claim fixture hardware.nvidia-gpu[Windows]",
+    }
+
+
+def test_the_snapshot_records_each_release_s_wheel_platforms():
+    """The built-in snapshot says which platforms the newest release has wheels for; old snapshots stay valid."""
+    from dlpick.kb import schema
+
+    snapshot = yaml.safe_load((BUILTIN / audit.SNAPSHOT_FILE).read_text())
+    pypi = {k: v for k, v in snapshot["packages"].items() if k.startswith("pypi:")}
+    assert pypi and all("platforms" in entry for entry in pypi.values())
+    assert {"manylinux_x86_64", "manylinux_aarch64", "macosx_x86_64"} <= set(pypi["pypi:mxnet"]["platforms"])
+    assert "macosx_arm64" not in pypi["pypi:mxnet"]["platforms"]
+    old = {"as_of": "2026-01-01", "source": "a test snapshot", "packages": {"pypi:x": {**release("1.0", "2025-01-01")}}}
+    del old["packages"]["pypi:x"]["as_of"]
+    schema.RegistrySnapshot.model_validate(old)
+
+
+def snapshot_tool():
+    import importlib.util
+
+    path = BUILTIN.parent / "tools" / "registry_snapshot.py"
+    spec = importlib.util.spec_from_file_location("registry_snapshot", path)
+    assert spec and spec.loader
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_wheel_platform_tags_are_normalised():
+    tool = snapshot_tool()
+    assert tool.platform_tags("t-2.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl") == {
+        "manylinux_x86_64"
+    }
+    assert tool.platform_tags("t-2.0-cp312-cp312-macosx_11_0_arm64.whl") == {"macosx_arm64"}
+    assert tool.platform_tags("t-2.0-py3-none-any.whl") == {"any"}
+    assert tool.platform_tags("t-2.0-cp312-cp312-win_amd64.whl") == {"win_amd64"}
+    assert tool.platform_tags("t-2.0.tar.gz") == set()
+
+
+def test_library_features_and_evidence_without_a_package_are_checked(tmp_path: Path):
+    """A feature that is a library is held to the dormant rule; evidence without a package is one library with
+    the evidence of the same name (before any parenthesis), packaged or not."""
+    ecosystem = [
+        {"kind": "experiment-tracking", "name": "OldBoard", "package": "oldboard", **FACT},
+        {"kind": "onnx-export", "name": "onnx", **FACT},
+    ]
+    tasks = {
+        "image-classification": [{"name": "GluonTS", "package": "gluonts", "kind": "official-library", **FACT}],
+        "time-series": [{"name": "GluonTS (gluonts.mx models)", "kind": "third-party-library", **FACT}],
+        "segmentation": [{"name": "Fixture ModelZoo (cv)", "kind": "model-zoo", **FACT}],
+        "recommendation": [{"name": "Fixture ModelZoo (recommend)", "kind": "model-zoo", "status": "dormant", **FACT}],
+    }
+    deployment = {"edge": [{"tool": "OldRT (edge runtime)", "package": "old_rt", "level": "official", **FACT}]}
+    snapshot = snapshot_file(
+        oldboard={"version": "2.5.3", "date": "2023-06-05"}, **{"old-rt": {"version": "2.12", "date": "2022-11-22"}}
+    )
+    team = overlay(
+        tmp_path,
+        framework("fixture", ecosystem=ecosystem, tasks=tasks, deployment=deployment),
+        files={audit.SNAPSHOT_FILE: snapshot},
+    )
+    result = run_audit(team)
+    assert ids(result, "dormant") == {
+        "dormant fixture ecosystem[OldBoard]",
+        "dormant fixture deployment.edge[OldRT (edge runtime)]",  # old_rt is old-rt, as PyPI compares names
+    }
+    mismatches = {f.where: f.message for f in result.findings if f.kind == "library-mismatch"}
+    assert "fixture tasks.time-series" in mismatches["package[gluonts]"]  # with the packaged GluonTS evidence
+    assert "fixture tasks.image-classification" in mismatches["package[gluonts]"]
+    assert "statuses active, dormant" in mismatches["package[fixture modelzoo]"]
+
+
+def test_the_snapshot_tool_records_platforms_and_keeps_what_it_cannot_read(tmp_path, monkeypatch, capsys):
+    """PyPI entries get their wheel platforms; an entry whose registry cannot be read is kept, dated when read."""
+    tool = snapshot_tool()
+    earlier = tmp_path / "registry-snapshot.yaml"
+    kept = {"version": "4.22.0", "date": dt.date(2024, 12, 11), "source": "https://www.npmjs.com/package/x/v/4.22.0"}
+    earlier.write_text(yaml.safe_dump({"as_of": dt.date(2026, 11, 29), "source": "s", "packages": {"npm:x": kept}}))
+    monkeypatch.setattr(tool, "SNAPSHOT", earlier)
+    files = [
+        {"filename": "p-1.0-cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", "upload_time": "2026-01-02"},
+        {"filename": "p-1.0-cp312-cp312-win_amd64.whl", "upload_time": "2026-01-01T10:00:00"},
+        {"filename": "p-1.0.tar.gz", "upload_time": "2026-01-01T09:00:00"},
+    ]
+
+    def get(url: str) -> dict:
+        if "registry.npmjs.org" in url:
+            raise OSError("unreachable")
+        return {"releases": {"1.0": files, "1.1rc1": files}}
+
+    monkeypatch.setattr(tool, "_get", get)
+    monkeypatch.setattr(tool, "wanted", lambda extra: {"pypi:p", "npm:x"})
+    tool.main([])
+    written = yaml.safe_load(capsys.readouterr().out)
+    assert written["packages"]["pypi:p"]["platforms"] == ["manylinux_aarch64", "win_amd64"]
+    assert written["packages"]["pypi:p"]["version"] == "1.0"
+    assert written["packages"]["npm:x"] == {"as_of": dt.date(2026, 11, 29), **kept}
+    from dlpick.kb import schema
+
+    schema.RegistrySnapshot.model_validate(written)

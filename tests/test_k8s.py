@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from dlpick.project import render
-from dlpick.verify.serving import free_port
+from tests.ports import reserved_port
 
 
 @pytest.fixture(scope="module")
@@ -55,27 +55,29 @@ def test_the_operators_environment_is_all_train_needs(project: Path, tmp_path: P
     command = manifest(project)["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["command"]
     run = tmp_path / "run"
     argv = [sys.executable, *command[1:], "--smoke", "--device", "cpu", "--out", str(run)]  # --out: the last wins
-    port = str(free_port())
-    pods = [
-        subprocess.Popen(
-            argv,
-            cwd=project,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={
-                **os.environ,
-                "PYTHONPATH": "src",
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": port,
-                "WORLD_SIZE": "2",
-                "RANK": str(rank),
-            },
-        )  # fmt: skip
-        for rank in (0, 1)
-    ]
-    outputs = [pod.communicate(timeout=600)[0] for pod in pods]
-    assert [pod.returncode for pod in pods] == [0, 0], "\n".join(out[-2000:] for out in outputs)
+    # MASTER_PORT: rank 0 binds it; a port outside the automatic range cannot be taken meanwhile
+    with reserved_port() as master_port:
+        port = str(master_port)
+        pods = [
+            subprocess.Popen(
+                argv,
+                cwd=project,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={
+                    **os.environ,
+                    "PYTHONPATH": "src",
+                    "MASTER_ADDR": "127.0.0.1",
+                    "MASTER_PORT": port,
+                    "WORLD_SIZE": "2",
+                    "RANK": str(rank),
+                },
+            )  # fmt: skip
+            for rank in (0, 1)
+        ]
+        outputs = [pod.communicate(timeout=600)[0] for pod in pods]
+        assert [pod.returncode for pod in pods] == [0, 0], "\n".join(out[-2000:] for out in outputs)
     ranks = [json.loads(p.read_text()) for p in sorted(run.glob("rank-*.json"))]
     assert [r["rank"] for r in ranks] == [0, 1]
     assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]

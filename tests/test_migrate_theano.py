@@ -150,6 +150,46 @@ def test_bad_sources_and_destinations_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "not a folder" in missing.stderr
 
 
+SCAN_SEEN = """\
+import os
+import subprocess
+import sys
+
+CHECK = "import sys; assert sys.modules['theano.scan_module.scan_perform_ext'] is None"
+
+
+def test_scan_runs_its_python_loop_and_the_projects_flags_apply():
+    assert sys.modules["theano.scan_module.scan_perform_ext"] is None  # scan's C extension: ImportError
+    subprocess.run([sys.executable, "-c", CHECK], check=True)  # in a Python the tests start too
+    os.environ.setdefault("THEANO_FLAGS", "floatX=float32")
+    assert os.environ["THEANO_FLAGS"] == "floatX=float32"
+    assert sys.users_sitecustomize_ran
+"""
+
+
+def test_the_tests_under_theano_run_scans_python_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Theano 1.0.5's scan cannot compile its C code on Python 3.11, so under Theano (only) scan's C extension
+    is an ImportError, which sends scan to its Python loop (issue 27, item 2): in the tests and in every
+    Python they start; THEANO_FLAGS left alone; a sitecustomize the user had still runs."""
+    from types import SimpleNamespace
+
+    from dlpick.migrate import theano
+
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "sitecustomize.py").write_text("import sys\n\nsys.users_sitecustomize_ran = True\n")
+    monkeypatch.setenv("PYTHONPATH", f"{users}{os.pathsep}{ROOT}")
+    monkeypatch.delenv("THEANO_FLAGS", raising=False)
+    monkeypatch.setattr(theano, "_environment", lambda framework, on_event: SimpleNamespace(python=sys.executable))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_scan.py").write_text(SCAN_SEEN)
+    before, after, notes = theano.run_tests(project, project, 120, None)
+    name = "test_scan::test_scan_runs_its_python_loop_and_the_projects_flags_apply"
+    assert (before, after, notes) == ({name: "passed"}, {name: "failed"}, [])
+    assert sorted(p.name for p in project.iterdir()) == ["test_scan.py"]
+
+
 # -- integration: the Theano and PyTensor environments ---------------------------------------------------------
 
 OPS = '''\
@@ -238,6 +278,104 @@ def test_features_match_numpy():
 """
 
 
+# An Elman RNN over theano.scan whose activation is a custom Op (NumPy perform, symbolic grad), and its tests
+# against a NumPy loop, finite differences and training (issue 27, item 2).
+RNN = """\
+import os
+
+os.environ.setdefault("THEANO_FLAGS", "floatX=float64,blas.ldflags=")
+
+import numpy as np  # noqa: E402
+import theano  # noqa: E402
+import theano.tensor as T  # noqa: E402
+from theano import Op  # noqa: E402
+
+
+class SoftSign(Op):
+    \"\"\"x / (1 + |x|) by NumPy; its gradient a graph the scan's gradient builds on.\"\"\"
+
+    __props__ = ()
+    itypes = [T.dmatrix]
+    otypes = [T.dmatrix]
+
+    def perform(self, node, inputs, outputs):
+        (x,) = inputs
+        outputs[0][0] = x / (1.0 + np.abs(x))
+
+    def grad(self, inputs, output_grads):
+        (x,) = inputs
+        return [output_grads[0] / T.sqr(1.0 + abs(x))]
+
+
+softsign = SoftSign()
+
+
+def build(n_in, n_hidden, seed=0):
+    rng = np.random.default_rng(seed)
+    W = theano.shared(rng.standard_normal((n_in, n_hidden)) * 0.5, name="W")
+    U = theano.shared(rng.standard_normal((n_hidden, n_hidden)) * 0.5, name="U")
+    xs, h0, target = T.dtensor3("xs"), T.dmatrix("h0"), T.dmatrix("target")
+    hs, _ = theano.scan(lambda x_t, h: softsign(T.dot(x_t, W) + T.dot(h, U)), sequences=xs, outputs_info=h0)
+    loss = T.sqr(hs[-1] - target).mean()
+    gW, gU = theano.grad(loss, [W, U])
+    last = theano.function([xs, h0], hs[-1])
+    grads = theano.function([xs, h0, target], [gW, gU])
+    train = theano.function([xs, h0, target], loss, updates=[(W, W - 0.5 * gW), (U, U - 0.5 * gU)])
+    return (W, U), last, grads, train
+"""
+RNN_TEST = """\
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+import rnn  # noqa: E402
+
+
+def reference(xs, h0, W, U):
+    h = h0
+    for x in xs:
+        a = x @ W + h @ U
+        h = a / (1 + np.abs(a))
+    return h
+
+
+def data():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((5, 2, 3)), np.zeros((2, 4)), rng.uniform(-0.5, 0.5, (2, 4))
+
+
+def test_scan_matches_a_numpy_loop():
+    (W, U), last, _, _ = rnn.build(3, 4)
+    xs, h0, _ = data()
+    assert np.abs(last(xs, h0) - reference(xs, h0, W.get_value(), U.get_value())).max() < 1e-12
+
+
+def test_the_ops_gradient_through_scan_matches_finite_differences():
+    (W, U), _, grads, _ = rnn.build(3, 4)
+    xs, h0, target = data()
+    for shared, analytic in zip((W, U), grads(xs, h0, target)):
+        value = shared.get_value()
+        for index in [(0, 0), (1, 2), (2, 3)]:
+            losses = []
+            for step in (1e-6, -1e-6):
+                moved = value.copy()
+                moved[index] += step
+                shared.set_value(moved)
+                losses.append(np.mean((reference(xs, h0, W.get_value(), U.get_value()) - target) ** 2))
+            shared.set_value(value)
+            assert abs((losses[0] - losses[1]) / 2e-6 - analytic[index]) < 1e-6
+
+
+def test_training_lowers_the_loss():
+    _, _, _, train = rnn.build(3, 4)
+    xs, h0, target = data()
+    losses = [float(train(xs, h0, target)) for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0]
+"""
+
+
 @pytest.fixture
 def symbolic_envs(envs_root: Path, monkeypatch: pytest.MonkeyPatch):
     from dlpick.migrate import theano
@@ -320,3 +458,30 @@ def test_a_test_that_passed_under_theano_and_fails_after_exits_1(symbolic_envs, 
     assert verdicts == {"test_name": ("passed", "failed", False), "test_ok": ("passed", "passed", True)}
     assert "REGRESSED" in (tmp_path / "new" / "MIGRATION.md").read_text()
     assert "test_name" in ran.stderr.splitlines()[-1]
+
+
+@pytest.mark.integration
+@pytest.mark.needs_index  # builds the framework's environment when the cache lacks it
+def test_a_scan_rnn_with_a_custom_op_migrates_and_its_tests_pass(symbolic_envs, tmp_path: Path) -> None:
+    """theano.scan runs in dlpick's Theano environment (Python 3.11), so an RNN project has a baseline; the
+    custom Op's import moves to pytensor.graph.op and the port passes the same tests (issue 27, item 2)."""
+    src = tmp_path / "old"
+    (src / "tests").mkdir(parents=True)
+    (src / "rnn.py").write_text(RNN)
+    (src / "tests" / "test_rnn.py").write_text(RNN_TEST)
+    started = time.monotonic()
+    ran = dlpick("migrate", "theano", str(src), "--to", "pytensor", "--dest", str(tmp_path / "new"), "--json")
+    seconds = time.monotonic() - started
+    report = json.loads(ran.stdout)
+    tests = {t["name"].rsplit("::", 1)[-1]: (t["theano"], t["pytensor"]) for t in report.get("tests", [])}
+    assert tests == {
+        "test_scan_matches_a_numpy_loop": ("passed", "passed"),
+        "test_the_ops_gradient_through_scan_matches_finite_differences": ("passed", "passed"),
+        "test_training_lowers_the_loss": ("passed", "passed"),
+    }, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert ran.returncode == 0 and report["passed"], ran.stdout[-3000:]
+    assert "tests: 3 of 3 passed under Theano, 3 under PyTensor, 3 under both" in report["notes"]
+    code = (tmp_path / "new" / "rnn.py").read_text()
+    assert "from pytensor.graph.op import Op  # noqa: E402\n" in code
+    assert "hs, _ = pytensor.scan(" in code and "theano" not in code.lower()
+    print(f"\nscan RNN + custom Op: {seconds:.0f} s")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dlpick.project import render
-from dlpick.verify.serving import free_port
+from tests.ports import reserved_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_index]
 
@@ -73,14 +73,15 @@ def test_mindspore_two_processes_end_with_the_same_weights(tmp_path: Path, envs_
 
     project = render.render("mindspore", "image-classification", tmp_path / "mp-demo").project_dir
     python = Path(envs.ensure(envs.spec_for(project, "mindspore"), root=envs_root).python)
-    port = str(free_port())
-    ran = subprocess.run(
-        [str(python.parent / "msrun"), "--worker_num", "2", "--local_worker_num", "2", "--master_port", port,
-         "--log_dir", "runs/logs", "--join", "True",
-         "scripts/train.py", "--smoke", "--device", "cpu", "--out", "runs/mp"],
-        cwd=project, env={**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}"},
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    with reserved_port() as master_port:  # msrun binds it: outside the automatic range, nothing takes it first
+        port = str(master_port)
+        ran = subprocess.run(
+            [str(python.parent / "msrun"), "--worker_num", "2", "--local_worker_num", "2", "--master_port", port,
+             "--log_dir", "runs/logs", "--join", "True",
+             "scripts/train.py", "--smoke", "--device", "cpu", "--out", "runs/mp"],
+            cwd=project, env={**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}"},
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
     logs = "".join(path.read_text()[-2000:] for path in sorted((project / "runs" / "logs").glob("*.log")))
     assert ran.returncode == 0, ran.stderr[-2000:] + logs
     run = project / "runs" / "mp"

@@ -98,9 +98,10 @@ def test_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path, fram
     record = json.loads((first / "run.json").read_text())
     assert record["resumed_from"] == "runs/first" and record["previous"]["seed"] == 42, record
     assert any(record["packages"].get(name) for name in distributions), record
-    # The resumed run's TensorBoard logs go on from epoch 4, and have the learning rate and test metrics.
-    assert len(list((first / "tensorboard").glob("events.out.tfevents.*"))) == 2
-    logged = tensorboard_tags(first / "tensorboard")
+    # The resumed run's TensorBoard logs go on from epoch 4, and have the learning rate and test metrics;
+    # they lie in the run folder, so `tensorboard --logdir runs` names the run "first".
+    assert len(list(first.glob("events.out.tfevents.*"))) == 2
+    logged = tensorboard_tags(first)
     assert {"loss/train", "loss/validation", "learning_rate", "steps", "test/mse"} <= logged.keys(), logged
     assert sorted(logged["loss/train"]) == list(range(1, epochs + 1)), logged["loss/train"]
 

@@ -15,12 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from dlpick.project import render
-from dlpick.verify.serving import free_port
+from tests.ports import reserved_port
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +69,12 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A running one-node cluster; yields the environment that talks to it (SLURM_CONF)."""
+    with ExitStack() as ports:  # slurmctld's and slurmd's ports, held for the cluster's life
+        ctld_port, d_port = ports.enter_context(reserved_port()), ports.enter_context(reserved_port())
+        yield from _cluster(tmp_path_factory, ctld_port, d_port)
+
+
+def _cluster(tmp_path_factory: pytest.TempPathFactory, ctld_port: int, d_port: int) -> Iterator[dict[str, str]]:
     reason = _why_not()
     if reason:
         pytest.skip(reason)
@@ -81,7 +88,7 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     host = socket.gethostname().split(".")[0]
     conf = root / "slurm.conf"
     conf.write_text(
-        SLURM_CONF.format(host=host, root=root, ctld_port=free_port(), d_port=free_port(), cpus=os.cpu_count() or 1)
+        SLURM_CONF.format(host=host, root=root, ctld_port=ctld_port, d_port=d_port, cpus=os.cpu_count() or 1)
     )
     env = {**os.environ, "SLURM_CONF": str(conf)}
     munge = root / "munge"
@@ -150,14 +157,15 @@ def test_the_sbatch_script_trains_two_ranks_to_the_same_weights(
     options, extra = TWO_PROCESSES[framework]
     env = {**slurm, **extra, "PYTHON": python}
     env.pop("MASTER_PORT", None)
-    if framework != "pytorch":  # torchrun binds a port of its own on one node: nothing can take it first
-        env["MASTER_PORT"] = str(free_port())
     env["MSRUN"] = str(Path(python).parent / "msrun")  # MindSpore's launcher, in the same environment
     env["PATH"] = f"{Path(python).parent}{os.pathsep}{env['PATH']}"  # msrun starts `python` from PATH
-    submitted = subprocess.run(
-        ["sbatch", "--wait", *options, str(script), "--smoke", "--device", "cpu", "--out", str(run)],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    with ExitStack() as master:
+        if framework != "pytorch":  # torchrun binds a port of its own on one node: nothing can take it first
+            env["MASTER_PORT"] = str(master.enter_context(reserved_port()))
+        submitted = subprocess.run(
+            ["sbatch", "--wait", *options, str(script), "--smoke", "--device", "cpu", "--out", str(run)],
+            cwd=project, env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
     logs = "\n".join(p.read_text()[-3000:] for p in project.glob("slurm-*.out"))
     assert submitted.returncode == 0, submitted.stderr + logs
     ranks = [json.loads(p.read_text()) for p in sorted(run.glob("rank-*.json"))]

@@ -327,3 +327,46 @@ def test_evaluate_refuses_data_that_changed_since_training(tmp_path: Path):
         assert refused.returncode == 1, (command, refused.tail[-10:])
         expected = "error: the data's classes differ from the run's preprocess.json: data/sample/wine.csv changed"
         assert refused.tail[-1] == f"{expected} since training", (command, refused.tail[-10:])
+
+
+@needs("pytorch", "torch")
+def test_pytorch_export_says_what_it_wrote_and_nothing_of_the_exporters_internals(tmp_path: Path):
+    """`export --check` tells the user each file's check and where it wrote: no exporter progress, no
+    skipped-torchvision-op lines, no FutureWarning, no ONNX Runtime tips (issue: ten lines of noise)."""
+    from dlpick.project import render
+
+    rendered = render.render("pytorch", "image-classification", tmp_path / "export-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    run = tmp_path / "run"
+    trained = verify.run_step(
+        [sys.executable, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)], project, 600
+    )
+    assert trained.returncode == 0, "\n".join(trained.tail[-40:])
+    env = {**os.environ, "PYTHONPATH": "src"}
+    cmd = [sys.executable, "-m", f"{package}.export", "--run", str(run), "--check"]
+    exported = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    lines = [line for line in (exported.stdout + exported.stderr).splitlines() if line.strip()]
+    ours = re.compile(r"^(onnx|torch\.export|onnx-int8): ok \(|^exported model\.onnx, ")
+    assert all(ours.search(line) for line in lines), lines
+    assert len(lines) == 4, lines
+
+
+@needs("pytorch", "torch")
+def test_every_command_names_itself_the_way_the_user_runs_it(tmp_path: Path):
+    """`--help` and usage errors say `python -m PACKAGE.train`, not `train.py` (which cannot run alone)."""
+    from dlpick.project import render
+
+    rendered = render.render("pytorch", "tabular-regression", tmp_path / "usage-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    env = {**os.environ, "PYTHONPATH": "src"}
+    for module in ("train", "evaluate", "explain", "export", "serve"):
+        helped = subprocess.run(
+            [sys.executable, "-m", f"{package}.{module}", "--help"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert helped.returncode == 0, helped.stderr[-2000:]
+        assert helped.stdout.startswith(f"usage: python -m {package}.{module} "), helped.stdout[:200]

@@ -224,3 +224,21 @@ def test_the_readmes_links_point_at_something_real(tmp_path: Path):
         if not link.startswith(("http://", "https://", "#")):
             assert (project / link.split("#")[0]).exists(), link
     assert "pypi.org/project/dlpick" not in readme
+
+
+def test_the_gitignore_keeps_the_projects_own_sample_only(rendered: dict[tuple[str, str], Path]):
+    """git ignores the sample a project makes on demand and tracks the one it ships (text projects'
+    reviews.csv); no project's .gitignore speaks of another task's sample."""
+    for (framework, task), project in rendered.items():
+        subprocess.run(["git", "init", "-q", str(project)], check=True)
+        text = (project / ".gitignore").read_text()
+        ignored = subprocess.run(
+            ["git", "check-ignore", "data/sample/reviews.csv", "data/sample/class_0/0.png", "data/sample/x.csv"],
+            cwd=project, capture_output=True, text=True,
+        )  # fmt: skip
+        if task == "text-classification":
+            tracked = subprocess.run(["git", "check-ignore", "-q", "data/sample/reviews.csv"], cwd=project)
+            assert tracked.returncode == 1, (framework, task, "the shipped sample is ignored")
+        else:
+            assert "reviews.csv" not in text, (framework, task)
+            assert len(ignored.stdout.split()) == 3, (framework, task, "the generated sample is not ignored")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -564,6 +565,31 @@ def test_declared_requirements_are_checked_before_anything_runs(tmp_path: Path):
         assert "gpu-variant" in check(run(project, device="cuda"), "requirements").detail
     cli = invoke(str(project), "--json")
     assert cli.exit_code == 3 and json.loads(cli.stdout)["verified"] is False
+
+
+def test_the_commit_tools_of_the_dev_extra_are_installed_with_it_but_no_check_needs_them(tmp_path: Path):
+    """ruff and pre-commit (what `.pre-commit-config.yaml` runs) come with `pip install -e '.[dev]'`;
+    a machine without them still trains, tests and serves the project: verify does not ask for them."""
+    project = make_project(tmp_path)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = []\n[project.optional-dependencies]\n'
+        'dev = ["pytest>=7", "Ruff>=0.17", "pre_commit >= 4", "dlpick-dev-only-xyz"]\n'
+    )
+    detail = check(run(project), "requirements").detail
+    assert "dlpick-dev-only-xyz (not installed)" in detail, detail
+    assert "uff" not in detail and "commit" not in detail, detail
+    assert run(project).install == [f"python -m pip install -e '{project}[dev]'"]
+
+
+def test_a_generated_projects_dev_extra_carries_the_tools_its_pre_commit_config_runs(tmp_path: Path):
+    from dlpick.project import render
+    from dlpick.verify import requirements
+
+    project = render.render("pytorch", "tabular-regression", tmp_path / "dev-demo").project_dir
+    dev = requirements._pyproject(project)["project"]["optional-dependencies"]["dev"]
+    names = {re.split(r"[<>=!~ ]", requirement, maxsplit=1)[0] for requirement in dev}
+    assert {"pytest", "ruff", "pre-commit"} <= names, dev
+    assert "ruff-pre-commit" in (project / ".pre-commit-config.yaml").read_text()
 
 
 def test_requirements_txt_is_read_when_pyproject_points_there(tmp_path: Path):

@@ -70,10 +70,13 @@ def audit(
 ) -> None:
     """List what needs a maintainer: stale facts, dormant libraries, levels their notes contradict.
 
-    Findings: facts checked more than DAYS ago; libraries whose newest release
-    (registry-snapshot.yaml, or a last_release fact) breaks the two-year dormant rule
-    against their status; official/vendor/primary paths whose note speaks of a legacy
-    path; evidence without a source page. A finding that is true and explained is
+    Findings: facts checked more than DAYS ago; libraries (evidence, deployment paths,
+    library features, hardware plugins) whose newest release (registry-snapshot.yaml, or
+    a last_release fact) breaks the two-year dormant rule against their status;
+    official/vendor/primary paths whose note speaks of a legacy path or a preview;
+    items without a source page; one library with two kinds or statuses; install pins
+    older than the release; versions and wheel-platform claims in notes that the
+    snapshot contradicts; a snapshot older than 60 days. A finding that is true and explained is
     acknowledged in audit-ack.yaml (finding, reason, until). Exit status 0 when every
     finding is acknowledged, 1 when not.
 

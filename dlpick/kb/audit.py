@@ -14,7 +14,14 @@ Four kinds of finding, each fixed in the knowledge files or acknowledged in `aud
 - `library-mismatch`: one library (the same package) with different kinds or statuses in two places;
 - `old-snapshot`: a registry snapshot older than SNAPSHOT_MAX_DAYS;
 - `old-pin`: an install command that pins the framework's own package to another minor release than
-  the recorded `release`.
+  the recorded `release`, or a plugin it installs from PyPI to another than the snapshot's newest;
+- `note-version`: a note that names a library of the snapshot with a version newer than its newest, or
+  an older one it calls the newest / latest / current;
+- `platform-claim`: a note that says there is no wheel for a platform (aarch64, macOS arm64, Windows ...)
+  that the snapshot's newest release has, or names the newest release with a wheel it lacks.
+
+Every check reads every item it applies to, with or without a `package`: task evidence, deployment
+paths (named by tool), hardware entries and the plugins their install commands add, and features.
 
 A finding's `id` ("KIND FRAMEWORK WHERE") is what an acknowledgement names.
 """
@@ -55,7 +62,13 @@ KINDS = {
     "level-words": "primary/official/vendor support its own note calls a prototype, preview, beta or nightly",
     "library-mismatch": "one library with different kinds or statuses in different places",
     "old-snapshot": f"a registry snapshot older than {SNAPSHOT_MAX_DAYS} days",
-    "old-pin": "install commands that pin the framework to another release than the recorded one",
+    "old-pin": "install commands that pin the framework to another release than the recorded one, or a PyPI "
+    "plugin to another than the snapshot's newest",
+    "note-version": "notes that name a library of the snapshot with a version newer than its newest (unless called "
+    "a beta/rc/nightly, or PyPI's newest is two years old: published elsewhere), or an older one they call newest, "
+    "latest or current",
+    "platform-claim": "notes that say a release has no wheel for a platform the snapshot records for it (or names "
+    "the newest release with a wheel the snapshot lacks); pure-Python `any` wheels are not counted",
 }
 PIN = re.compile(r"(?<![\w.-])([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([0-9]+)\.([0-9]+)")
 REGISTRY_PAGE = (
@@ -71,6 +84,39 @@ def registry_key(url: str) -> str | None:
         if match:
             return f"{registry}:{match[1]}"
     return None
+
+
+PIP_INSTALL = re.compile(r"\bpip3?\s+install\b(.*)")
+INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
+REQUIREMENT = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?(?:==([0-9][^\s;,]*))?")
+
+
+def normalise(name: str) -> str:
+    """A PyPI name as PEP 503 compares them: torch_xla and Torch-XLA are torch-xla."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def install_packages(command: str | None) -> list[tuple[str, str | None, bool]]:
+    """(normalised name, pinned version or None, installed from PyPI) for each package a command pip-installs.
+
+    Requirements with other specifiers than `==` ('numpy<1.24') are constraints, not what the command is for,
+    and are left out; a part of the command that names another index (-i, --index-url ...) is not PyPI."""
+    found = []
+    for part in (command or "").split("&&"):
+        match = PIP_INSTALL.search(part.split("#", 1)[0])
+        if not match:
+            continue
+        words = [w.strip("'\"") for w in match[1].split()]
+        on_pypi = not any(w.split("=", 1)[0] in INDEX_OPTIONS for w in words)
+        skip = False
+        for word in words:
+            if skip or word.startswith("-"):
+                skip = word in INDEX_OPTIONS
+                continue
+            requirement = REQUIREMENT.fullmatch(word)
+            if requirement:
+                found.append((normalise(requirement[1]), requirement[2], on_pypi))
+    return found
 
 
 @dataclass(frozen=True)
@@ -176,12 +222,25 @@ def load_snapshot(dirs: list[Path]) -> tuple[dict[str, Any], list[str]]:
         path = directory / SNAPSHOT_FILE
         if path.is_file():
             data = _read_model(path, schema.RegistrySnapshot)
+            merged.pop("_pypi", None)
             merged["packages"].update(
-                {key: {**entry, "as_of": data["as_of"]} for key, entry in data["packages"].items()}
+                {key: {**e, "as_of": e.get("as_of") or data["as_of"]} for key, e in data["packages"].items()}
             )
             merged["as_of"] = max(filter(None, [merged["as_of"], data["as_of"]]))
             files.append(str(path))
     return merged, files
+
+
+def snapshot_entry(snapshot: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The snapshot's entry for 'pypi:NAME' (names compared as PyPI compares them) or 'npm:NAME'."""
+    registry, _, name = key.partition(":")
+    if registry != "pypi":
+        return snapshot["packages"].get(key)  # type: ignore[no-any-return]
+    if "_pypi" not in snapshot:
+        snapshot["_pypi"] = {
+            normalise(k.partition(":")[2]): v for k, v in snapshot["packages"].items() if k.startswith("pypi:")
+        }
+    return snapshot["_pypi"].get(normalise(name))  # type: ignore[no-any-return]
 
 
 def load_acks(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -252,18 +311,18 @@ def _item_label(item: TaskEvidence | DeploymentPath | Feature) -> str:
 
 
 def _newest_release(
-    item: TaskEvidence | DeploymentPath, snapshot: dict[str, Any]
+    item: TaskEvidence | DeploymentPath | Feature, snapshot: dict[str, Any]
 ) -> tuple[dt.date, dt.date, str, str] | None:
     """(release date, date it was read, version, source) of the item's newest known release."""
-    recorded = item.last_release
-    package = item.package if isinstance(item, TaskEvidence) else None
+    recorded = item.last_release if isinstance(item, (TaskEvidence, DeploymentPath)) else None
+    package = item.package
     key = f"pypi:{package}" if package else None
     if key is None and recorded:
         key = registry_key(recorded.source)
     seen = []
     if recorded:
         seen.append((_date(recorded.date), _date(recorded.as_of), recorded.version, recorded.source))
-    entry = snapshot["packages"].get(key) if key else None
+    entry = snapshot_entry(snapshot, key) if key else None
     if entry and not (recorded and entry["version"] == recorded.version):
         seen.append((_date(entry["date"]), _date(entry["as_of"]), entry["version"], entry["source"]))
     if not seen:
@@ -273,22 +332,36 @@ def _newest_release(
 
 
 def dormancy(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> list[Finding]:
+    """Evidence, deployment paths and library features (which have no status: they count as active) whose
+    newest release breaks, or no longer meets, the two-year dormant rule against their status."""
     found = []
     for fid, fw in frameworks.items():
-        items: list[tuple[str, TaskEvidence | DeploymentPath]] = [
+        items: list[tuple[str, TaskEvidence | DeploymentPath | Feature]] = [
             (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
         ]
         items += [(f"deployment.{target}", item) for target, paths in fw.deployment.items() for item in paths]
+        items += [
+            (section, item)
+            for section, features in (
+                ("performance", fw.performance),
+                ("ecosystem", fw.ecosystem),
+                ("ease_of_use", fw.ease_of_use),
+            )
+            for item in features
+        ]
         for section, item in items:
             release = _newest_release(item, snapshot)
             if release is None:
                 continue
             date, read, version, source = release
             age = (read - date).days
-            status = item.status or "active"
+            status = getattr(item, "status", None) or "active"
             where = f"{section}[{_item_label(item)}]"
-            if age >= DORMANT_AFTER_DAYS and status != "dormant":
+            if age >= DORMANT_AFTER_DAYS and status != "dormant" and not isinstance(item, Feature):
                 message = f"newest release {version} ({date}) is {age} days old on {read}, but status is {status}"
+                found.append(Finding("dormant", fid, where, message, source))
+            elif age >= DORMANT_AFTER_DAYS and isinstance(item, Feature):
+                message = f"newest release {version} ({date}) is {age} days old on {read}, but the feature still counts"
                 found.append(Finding("dormant", fid, where, message, source))
             elif age < DORMANT_AFTER_DAYS and status == "dormant":
                 message = f"marked dormant, but {version} was released {date}, {age} days before {read}"
@@ -335,28 +408,53 @@ def level_words(frameworks: Mapping[str, Framework]) -> list[Finding]:
     return found
 
 
+def _library_key(name: str) -> str:
+    """How a library without a package is named alike in two places: its name before any parenthesis."""
+    return re.sub(r"\s+", " ", name.split(" (")[0]).strip().lower()
+
+
 def library_mismatches(frameworks: Mapping[str, Framework]) -> list[Finding]:
-    """One package cited with different kinds or statuses (KerasHub official here, third-party there)."""
-    seen: dict[str, list[tuple[str, str, str, str]]] = {}
+    """One library cited with different kinds or statuses (KerasHub official here, third-party there).
+
+    A library is its package; evidence without one is matched by its name (before any parenthesis) to evidence
+    of the same name, with or without a package; deployment paths, by tool name, have a status but no kind."""
+    by_name = {
+        _library_key(item.name): normalise(item.package)
+        for fw in frameworks.values()
+        for evidence in fw.tasks.values()
+        for item in evidence
+        if item.package
+    }
+
+    def key(package: str | None, name: str) -> str:
+        return normalise(package) if package else by_name.get(_library_key(name), _library_key(name))
+
+    seen: dict[str, list[tuple[str, str, str | None, str]]] = {}
     for fid, fw in frameworks.items():
         for task, evidence in fw.tasks.items():
             for item in evidence:
-                if item.package:
-                    seen.setdefault(item.package, []).append((fid, f"tasks.{task}", item.kind, item.status))
+                seen.setdefault(key(item.package, item.name), []).append((fid, f"tasks.{task}", item.kind, item.status))
+        for target, paths in fw.deployment.items():
+            for path in paths:
+                seen.setdefault(key(path.package, path.tool), []).append(
+                    (fid, f"deployment.{target}", None, path.status or "active")
+                )
     found = []
-    for package, uses in sorted(seen.items()):
-        kinds = sorted({kind for _, _, kind, _ in uses})
+    for library, uses in sorted(seen.items()):
+        if not any(where.startswith("tasks.") for _, where, _, _ in uses):
+            continue  # deployment paths alone: several tools share a name ("ONNX export ...") without being one library
+        kinds = sorted({kind for _, _, kind, _ in uses if kind})
         statuses = sorted({status for _, _, _, status in uses})
         if len(kinds) > 1 or len(statuses) > 1:
             fid = uses[0][0]
-            message = f"{package}: kinds {', '.join(kinds)}; statuses {', '.join(statuses)} across " + ", ".join(
+            message = f"{library}: kinds {', '.join(kinds)}; statuses {', '.join(statuses)} across " + ", ".join(
                 sorted({f"{f} {w}" for f, w, _, _ in uses})
             )
-            found.append(Finding("library-mismatch", fid, f"package[{package}]", message, None))
+            found.append(Finding("library-mismatch", fid, f"package[{library}]", message, None))
     return found
 
 
-def old_pins(frameworks: Mapping[str, Framework]) -> list[Finding]:
+def old_pins(frameworks: Mapping[str, Framework], snapshot: dict[str, Any] | None = None) -> list[Finding]:
     """`torch==2.9.1` in an install command while the recorded release is 2.15.0: an old pin?"""
     found = []
     for fid, fw in frameworks.items():
@@ -367,6 +465,38 @@ def old_pins(frameworks: Mapping[str, Framework]) -> list[Finding]:
                 if name.lower() in own and [major, minor] != release:
                     message = f"install pins {name}=={major}.{minor}.*, the recorded release is {fw.release.version}"
                     found.append(Finding("old-pin", fid, f"hardware.{hw}", message, support.source))
+            # A plugin (torch-npu, torch_xla, tensorflow-metal ...) pinned from PyPI: against the snapshot's newest.
+            for name, pinned, on_pypi in install_packages(support.install):
+                entry = snapshot_entry(snapshot, f"pypi:{name}") if snapshot else None
+                if name in {normalise(p) for p in own} or not (pinned and on_pypi and entry):
+                    continue
+                if pinned.split(".")[:2] != entry["version"].split(".")[:2]:
+                    newest = f"{entry['version']} ({entry['date']})"
+                    message = f"install pins {name}=={pinned}, the snapshot's newest is {newest}"
+                    found.append(Finding("old-pin", fid, f"hardware.{hw}[{name}]", message, entry["source"]))
+    return found
+
+
+def plugin_dormancy(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> list[Finding]:
+    """A primary/official/vendor hardware entry whose install adds a PyPI plugin with no release for two years."""
+    found = []
+    for fid, fw in frameworks.items():
+        own = {normalise(p) for p in fw.packages}
+        for hw, support in fw.hardware.items():
+            if support.level not in STRONG_LEVELS:
+                continue
+            for name, _, on_pypi in install_packages(support.install):
+                entry = snapshot_entry(snapshot, f"pypi:{name}")
+                if name in own or not on_pypi or not entry:
+                    continue
+                read = _date(entry.get("as_of") or snapshot["as_of"])
+                age = (read - _date(entry["date"])).days
+                if age >= DORMANT_AFTER_DAYS:
+                    message = (
+                        f"level {support.level}, but the plugin {name}'s newest release {entry['version']} "
+                        f"({entry['date']}) is {age} days old on {read}"
+                    )
+                    found.append(Finding("dormant", fid, f"hardware.{hw}[{name}]", message, entry["source"]))
     return found
 
 
@@ -381,11 +511,13 @@ def old_snapshot(snapshot_as_of: str | None, today: dt.date) -> list[Finding]:
 
 
 def source_pages(frameworks: Mapping[str, Framework]) -> list[Finding]:
+    """Evidence, deployment paths, hardware entries and features whose source is not a page that can be opened."""
     found = []
     for fid, fw in frameworks.items():
-        items: list[tuple[str, TaskEvidence | Feature]] = [
+        items: list[tuple[str, TaskEvidence | Feature | DeploymentPath]] = [
             (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
         ]
+        items += [(f"deployment.{target}", path) for target, paths in fw.deployment.items() for path in paths]
         items += [
             (section, item)
             for section, features in (
@@ -395,11 +527,207 @@ def source_pages(frameworks: Mapping[str, Framework]) -> list[Finding]:
             )
             for item in features
         ]
-        for section, item in items:
-            if not item.source.startswith(("https://", "http://")):
-                where = f"{section}[{_item_label(item)}]"
-                message = f"source {item.source!r} is not a page that can be opened"
-                found.append(Finding("no-source-page", fid, where, message, item.source))
+        located = [(f"{section}[{_item_label(item)}]", item.source) for section, item in items]
+        located += [(f"hardware.{hw}", support.source) for hw, support in fw.hardware.items()]
+        for where, source in located:
+            if not source.startswith(("https://", "http://")):
+                message = f"source {source!r} is not a page that can be opened"
+                found.append(Finding("no-source-page", fid, where, message, source))
+    return found
+
+
+# --- notes against the registry snapshot ----------------------------------------------------------
+
+VERSION = r"\d+(?:\.\d+)+(?:\.post\d+)?"
+NOT_MORE_VERSION = r"(?![\w-]|\.\w)"  # 2.22.0rc0, 2.16.0.dev1, torch-npu: not the version or name read
+NEWEST = r"(?:newest|latest|current)"
+PRE_RELEASE_AFTER = re.compile(r"\s*(?:alpha|beta|betas|rc|release candidate|pre-release|preview|nightly|dev)\b", re.I)
+NEWEST_BEFORE = re.compile(rf"\b{NEWEST}(?:\s+(?:stable|final|release|version))?\s*$", re.IGNORECASE)
+# "NAME 1.2.0 is the newest", "NAME 1.2.0 (2026-11-21) is the newest", "NAME 1.2.0, the latest"
+NEWEST_AFTER = re.compile(rf"\s*(?:\([^()]{{0,40}}\))?\s*[,(]?\s*(?:is\s+|was\s+)?(?:the\s+)?{NEWEST}\b", re.IGNORECASE)
+
+
+def _numeric(version: str) -> tuple[int, ...] | None:
+    """A final release's version as numbers (2.15 == 2.15.0; .postN ignored); None for anything else."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)*)(?:\.post\d+)?", version)
+    if not match:
+        return None
+    parts = [int(x) for x in match[1].split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def _notes(fw: Framework) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(where, note, fact) for every fact of a framework with a note, whatever item it belongs to."""
+    for where, fact in _facts(fw.to_json()):
+        if fact.get("note"):
+            yield where, str(fact["note"]), fact
+
+
+def _library_names(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> dict[str, str]:
+    """How notes name a PyPI library of the snapshot (lower case) -> its normalised name: its own name, and a
+    framework's display name for the framework's first package ("PyTorch" -> torch)."""
+    snapshot_entry(snapshot, "pypi:-")  # builds the index
+    names = {name: name for name in snapshot["_pypi"]}
+    for fw in frameworks.values():
+        if fw.packages and normalise(fw.packages[0]) in snapshot["_pypi"]:
+            names.setdefault(fw.name.lower(), normalise(fw.packages[0]))
+    return names
+
+
+def _fact_package(fw: Framework, where: str, fact: dict[str, Any]) -> str | None:
+    """The snapshot key ('pypi:NAME' / 'npm:NAME') of the library a fact's note is about: the item's package, or the
+    registry of its `last_release`; the framework's first package where the fact is not a library item (hardware,
+    release, python ...); None for a library item without either, or a nested fact (a licence, a last release)."""
+    if where.endswith((".last_release", ".licence", ".round")):
+        return None
+    if fact.get("package"):
+        return f"pypi:{fact['package']}"
+    if isinstance(fact.get("last_release"), dict):
+        return registry_key(str(fact["last_release"]["source"]))
+    if {"name", "tool"} & fact.keys() or not fw.packages:
+        return None
+    return f"pypi:{fw.packages[0]}"
+
+
+def note_versions(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> list[Finding]:
+    """'vllm 0.34.0' where the snapshot's newest vllm is 0.33.0; 'the newest torchaudio 2.10.0' where it is 2.11.1.
+
+    A version is read after a library's name ('torch 2.9.0', 'torch==2.9.0', "torch_xla's newest release is
+    2.9.0"), or after 'newest/latest (release)' alone in a note about one library (its item's package, or the
+    framework's own for a hardware or release note)."""
+    names = _library_names(frameworks, snapshot)
+    if not names:
+        return []
+    alternatives = "|".join(re.escape(n).replace(r"\-", "[-_.]") for n in sorted(names, key=len, reverse=True))
+    named = rf"(?<![\w./-])({alternatives})"
+    qualifier = r"(?:\s+(?:stable|final|PyPI))?(?:\s+(?:release|version|build))?"
+    mention = re.compile(rf"{named}(?:\s+v?|==)({VERSION}){NOT_MORE_VERSION}", re.IGNORECASE)
+    owned = re.compile(
+        rf"{named}'s\s+{NEWEST}{qualifier}\s+(?:is\s+|was\s+)?v?({VERSION}){NOT_MORE_VERSION}", re.IGNORECASE
+    )
+    bare = re.compile(rf"(?<!'s )\b{NEWEST}{qualifier}\s+(?:is\s+|was\s+)?v?({VERSION}){NOT_MORE_VERSION}", re.I)
+    found = []
+    for fid, fw in frameworks.items():
+        for where, note, fact in _notes(fw):
+            claims: list[tuple[re.Match[str], str, str, dict[str, Any], bool]] = []  # match, name, version, entry
+            for m in owned.finditer(note):
+                name = names[normalise(m[1])]
+                claims.append((m, name, m[2], snapshot["_pypi"][name], True))
+            for m in mention.finditer(note):
+                name = names[normalise(m[1])]
+                before = note[max(0, m.start() - 30) : m.start()]
+                says_newest = bool(NEWEST_BEFORE.search(before) or NEWEST_AFTER.match(note, m.end()))
+                claims.append((m, name, m[2], snapshot["_pypi"][name], says_newest))
+            key = _fact_package(fw, where, fact)
+            entry = snapshot_entry(snapshot, key) if key else None
+            if key and entry:
+                spans = [m.span() for m, *_ in claims]
+                for m in bare.finditer(note):
+                    if not any(a < m.end() and m.start() < b for a, b in spans):  # not a named library's
+                        claims.append((m, normalise(key.partition(":")[2]), m[1], entry, True))
+            seen = set()
+            for match, name, version, entry, says_newest in claims:
+                said, newest = _numeric(version), _numeric(entry["version"])
+                if said is None or newest is None or (name, version) in seen:
+                    continue
+                seen.add((name, version))
+                read = entry.get("as_of") or snapshot["as_of"]
+                unreleased = PRE_RELEASE_AFTER.match(note, match.end())
+                # PyPI's newest two years old or more: the library stopped, or publishes elsewhere (paddlepaddle-gpu
+                # 3.x is on Paddle's own index), so a newer version in a note is not a contradiction.
+                stopped = (_date(read) - _date(entry["date"])).days >= DORMANT_AFTER_DAYS
+                if said > newest and not unreleased and not stopped:
+                    problem = f"newer than the snapshot's newest {entry['version']} ({read})"
+                elif said < newest and says_newest:
+                    problem = f"called the newest, but the snapshot's newest is {entry['version']} ({entry['date']})"
+                else:
+                    continue
+                message = f"the note names {name} {version}: {problem}"
+                found.append(Finding("note-version", fid, f"{where}[{name} {version}]", message, entry["source"]))
+    return found
+
+
+# Platforms a note may claim a wheel for (or none): a phrase, and the normalised wheel tags that have it.
+PLATFORM_PHRASES = (
+    (
+        "macOS arm64",
+        r"(?:mac\s?os|macosx)[\s_-]*(?:\d+[_.]\d+[\s_-]*)?(?:arm64|apple\s+silicon)|apple[\s-]silicon",
+        lambda tag: tag in ("macosx_arm64", "macosx_universal2"),
+    ),
+    (
+        "macOS x86_64",
+        r"(?:mac\s?os|macosx)[\s_-]*(?:\d+[_.]\d+[\s_-]*)?x86[_-]64",
+        lambda tag: tag in ("macosx_x86_64", "macosx_universal2", "macosx_intel"),
+    ),
+    (
+        "Linux aarch64",
+        r"(?:(?:many|musl)?linux(?:\d+|_\d+_\d+)?[\s_-]*)?aarch64|linux[\s_-]+arm64",
+        lambda tag: "linux" in tag and tag.endswith("aarch64"),
+    ),
+    (
+        "Linux x86_64",
+        r"(?:many|musl)?linux(?:\d+|_\d+_\d+)?[\s_-]+x86[_-]64",
+        lambda tag: "linux" in tag and tag.endswith("x86_64"),
+    ),
+    ("Windows", r"windows|win_amd64|win_arm64|win32", lambda tag: tag.startswith("win")),
+)
+NO_WHEEL = re.compile(r"\bno\s+((?:[\w./-]+\s+){0,4}?)wheels?\b", re.IGNORECASE)
+SENTENCE = re.compile(r"(?<=[.;])\s+")
+
+
+def _platforms_named(text: str) -> list[tuple[str, Any]]:
+    """(platform, has-it predicate) for each platform a piece of text names (macOS arm64 is not also aarch64)."""
+    named = []
+    for label, phrase, has in PLATFORM_PHRASES:
+        if re.search(phrase, text, re.IGNORECASE):
+            named.append((label, has))
+            text = re.sub(phrase, " ", text, flags=re.IGNORECASE)
+    return named
+
+
+def platform_claims(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> list[Finding]:
+    """'no aarch64 wheel' where the snapshot's newest release has one; 'X.Y.Z ships Windows wheels' where it has none.
+
+    A note is about the package of its item, or the framework's first package where the item is not a library
+    (hardware, release, python ...); a note of a library item without a package is not checked. A claim that there
+    is no wheel is read as about the newest release unless it names another version; a claim that there is one
+    only where it names the newest version. Pure-Python `any` wheels count for neither."""
+    found = []
+    for fid, fw in frameworks.items():
+        for where, note, fact in _notes(fw):
+            key = _fact_package(fw, where, fact)
+            entry = snapshot_entry(snapshot, key) if key else None
+            if not key or not entry or entry.get("platforms") is None:
+                continue
+            package = key.partition(":")[2]
+            tags = [t for t in entry["platforms"] if t != "any"]
+            newest = re.compile(rf"(?<![\w.]){re.escape(entry['version'])}(?![\w]|\.\d)")
+            for sentence in SENTENCE.split(note):
+                versions = re.findall(rf"(?<![\w.]){VERSION}", sentence)
+                about_newest = bool(newest.search(sentence))
+                denied = set()
+                for match in NO_WHEEL.finditer(sentence):
+                    if versions and not about_newest:
+                        break
+                    for label, has in _platforms_named(match[1]):
+                        denied.add(label)
+                        if any(has(t) for t in tags):
+                            message = (
+                                f"the note says no {label} wheel, but {package} {entry['version']} has "
+                                f"{', '.join(t for t in tags if has(t))}"
+                            )
+                            found.append(Finding("platform-claim", fid, f"{where}[{label}]", message, entry["source"]))
+                if about_newest and re.search(r"wheel", sentence, re.IGNORECASE):
+                    rest = NO_WHEEL.sub(" ", sentence)
+                    for label, has in _platforms_named(rest):
+                        if label not in denied and not any(has(t) for t in tags):
+                            message = (
+                                f"the note says {package} {entry['version']} has a {label} wheel; the snapshot "
+                                f"records {', '.join(entry['platforms']) or 'no wheels'}"
+                            )
+                            found.append(Finding("platform-claim", fid, f"{where}[{label}]", message, entry["source"]))
     return found
 
 
@@ -429,7 +757,10 @@ def run(
         *level_words(frameworks),
         *library_mismatches(frameworks),
         *old_snapshot(snapshot["as_of"], today),
-        *old_pins(frameworks),
+        *old_pins(frameworks, snapshot),
+        *plugin_dormancy(frameworks, snapshot),
+        *note_versions(frameworks, snapshot),
+        *platform_claims(frameworks, snapshot),
     ]
     ids = {f.id for f in findings}
     current = {a["finding"]: a for a in acks if _date(a["until"]) >= today}

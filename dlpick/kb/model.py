@@ -142,6 +142,7 @@ class DeploymentPath(Sourced):
     status: str | None = None  # None: active
     last_release: Release | None = None
     hardware: tuple[str, ...] = ()
+    package: str | None = None  # its PyPI name, where the path is a library
 
 
 @frozen
@@ -208,6 +209,7 @@ class Feature(Sourced):
     name: str
     kind: str
     hardware: tuple[str, ...] = ()
+    package: str | None = None  # its PyPI name, where the feature is a library
 
 
 @frozen
@@ -420,6 +422,7 @@ def _path(data: dict[str, Any]) -> DeploymentPath:
         level=data["level"],
         requires=data.get("requires"),
         status=data.get("status"),
+        package=data.get("package"),
         last_release=_release(data.get("last_release")),
         hardware=tuple(data.get("hardware") or ()),
     )
@@ -443,7 +446,13 @@ def _licence(data: Mapping[str, Any] | None) -> Licence | None:
 
 
 def _feature(data: dict[str, Any]) -> Feature:
-    return Feature(**_sourced(data), name=data["name"], kind=data["kind"], hardware=tuple(data.get("hardware") or ()))
+    return Feature(
+        **_sourced(data),
+        name=data["name"],
+        kind=data["kind"],
+        hardware=tuple(data.get("hardware") or ()),
+        package=data.get("package"),
+    )
 
 
 def _performance(data: dict[str, Any]) -> PerformanceItem:
@@ -453,6 +462,7 @@ def _performance(data: dict[str, Any]) -> PerformanceItem:
         name=data["name"],
         kind=data["kind"],
         hardware=tuple(data.get("hardware") or ()),
+        package=data.get("package"),
         round=MLPerfRound(**_sourced(rnd), version=rnd["version"], date=rnd["date"]) if rnd else None,
     )
 

@@ -112,6 +112,10 @@ class LastRelease(Release):
 class DeploymentPath(Sourced):
     tool: str
     level: SupportLevel
+    package: str | None = Field(
+        None,
+        description="its PyPI name, where the path is a library (ExecuTorch: executorch); `dlpick kb audit` reads it",
+    )
     requires: str | None = Field(
         None, description="what a device must have for this path, when it covers only part of the target"
     )
@@ -174,6 +178,9 @@ class Feature(Sourced):
     """A named capability that adds to a feature-list criterion."""
 
     name: str
+    package: str | None = Field(
+        None, description="its PyPI name, where the feature is a library (Pyro: pyro-ppl); `dlpick kb audit` reads it"
+    )
     hardware: list[str] = Field(
         default_factory=list, description="hardware ids it was shown on; empty: not hardware-specific"
     )
@@ -396,6 +403,14 @@ class RegistryRelease(Strict):
     version: str
     date: dt.date
     source: str = Field(min_length=8, description="the registry page of that release")
+    platforms: list[str] | None = Field(
+        None,
+        description="the platform tags of that release's wheels, normalised (manylinux_x86_64, manylinux_aarch64, "
+        "macosx_arm64, win_amd64, any ...); absent: not recorded (npm, or an older snapshot)",
+    )
+    as_of: dt.date | None = Field(
+        None, description="when this entry was read, where not the snapshot's as_of (kept from an earlier snapshot)"
+    )
 
 
 class RegistrySnapshot(Strict):

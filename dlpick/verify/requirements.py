@@ -9,6 +9,7 @@ installs them, never *failed*. The check runs in the project's interpreter and i
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,8 +141,18 @@ def declared(project: Path, device: str = "cpu", dev: bool = True) -> list[str]:
                 found += read_lines(path)
     optional = data.get("optional-dependencies", {})
     for extra in extras_for(project, device, dev):
-        found += [str(d) for d in optional.get(extra, [])]
+        found += [str(d) for d in optional.get(extra, []) if extra != "dev" or not _commit_tool(str(d))]
     return list(dict.fromkeys(found))
+
+
+# Developer tools of the dev extra that no check runs: the linter and formatter `.pre-commit-config.yaml`
+# runs on each commit. An environment without them still trains, exports, serves and passes its tests.
+COMMIT_TOOLS = frozenset({"ruff", "pre-commit"})
+
+
+def _commit_tool(requirement: str) -> bool:
+    name = re.split(r"[\s<>=!~;\[(@]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower() in COMMIT_TOOLS
 
 
 def install_command(project: Path, device: str = "cpu") -> str:

@@ -11,11 +11,13 @@ gradients of every process's share of the batch during `backward()`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 # [task: image-classification]
 import pickle
 # [end task]
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -411,6 +413,25 @@ def _onnx(path: Path, x: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
+@contextlib.contextmanager
+def _quiet_exporters():
+    """Keep the exporters' notes that say nothing about this model out of the terminal: torch.onnx's
+    "torchvision is not installed. Skipping torchvision::nms" lines, its own FutureWarnings and ONNX
+    Runtime's pre-processing tip (logged on the root logger). Errors still show; `export --check`
+    compares every file's outputs with the model's."""
+    loggers = [logging.getLogger(), logging.getLogger("torch.onnx")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        warnings.simplefilter("ignore", FutureWarning)
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
 def export(model: nn.Module, x: np.ndarray, run: Path) -> dict:
     """model.onnx (torch.onnx, a dynamic batch), model.pt2 (torch.export) and model.int8.onnx (ONNX
     Runtime's dynamic int8 quantisation), each reloaded with its runtime and run on `x`."""
@@ -419,19 +440,14 @@ def export(model: nn.Module, x: np.ndarray, run: Path) -> dict:
     model = model.cpu().eval()
     example = torch.from_numpy(np.ascontiguousarray(x[:2]))
     shapes = ({0: torch.export.Dim("batch", min=1)},)
-    with contextlib.redirect_stdout(sys.stderr):  # the exporters print progress
+    with _quiet_exporters():
         torch.onnx.export(
-            model,
-            (example,),
-            run / "model.onnx",
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_shapes=shapes,
-            external_data=False,  # one file, weights included (a model under 2 GB)
-        )
+            model, (example,), run / "model.onnx", input_names=["input"], output_names=["output"],
+            dynamic_shapes=shapes, verbose=False, external_data=False,  # one file with the weights (under 2 GB)
+        )  # fmt: skip
         program = torch.export.export(model, (example,), dynamic_shapes=shapes)
-    torch.export.save(program, run / "model.pt2")
-    quantize_dynamic(run / "model.onnx", run / "model.int8.onnx", weight_type=QuantType.QInt8)
+        torch.export.save(program, run / "model.pt2")
+        quantize_dynamic(run / "model.onnx", run / "model.int8.onnx", weight_type=QuantType.QInt8)
     with torch.no_grad():
         reloaded = torch.export.load(run / "model.pt2").module()(torch.from_numpy(x)).numpy()
     return {
