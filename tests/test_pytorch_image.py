@@ -174,7 +174,7 @@ def test_tensorboard_has_accuracy_per_epoch_and_evaluate_plots_the_confusion_mat
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert (run / "confusion_matrix.png").read_bytes().startswith(b"\x89PNG") and (run / "evaluation.png").is_file()
     accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-    events = accumulator.EventAccumulator(str(run / "tensorboard"))
+    events = accumulator.EventAccumulator(str(run))  # the events file is in the run folder
     events.Reload()
     accuracy = events.Scalars("accuracy/validation")
     assert [event.step for event in accuracy] == [1, 2]
