@@ -170,11 +170,13 @@ def test_pytorch_verify_isolated_keeps_the_cpu_build_with_a_constraint(
 
 
 @needs("pytorch", "torch")
-def test_pytorch_two_process_training_agrees(tmp_path: Path):
-    """torchrun with 2 CPU processes (gloo): both ranks finish with identical weights."""
+@pytest.mark.parametrize("task", ["tabular-classification", "image-classification"])
+def test_pytorch_two_process_training_agrees(tmp_path: Path, task: str):
+    """torchrun with 2 CPU processes (gloo): both ranks finish with identical weights (the image model's
+    batch norm statistics too: each process saw its own rows)."""
     from dlpick.project import render
 
-    rendered = render.render("pytorch", "tabular-classification", tmp_path / "ddp-demo")
+    rendered = render.render("pytorch", task, tmp_path / "ddp-demo")
     project, package = rendered.project_dir, rendered.name.package
     run = tmp_path / "run"
     torchrun = shutil.which("torchrun")

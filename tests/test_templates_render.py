@@ -94,7 +94,7 @@ def test_tensorflow_requirements_files_match_its_extras():
 # Code that belongs to some tasks only; a project carries its own task's and no other's.
 TASK_CODE = {
     "tabular": ("def load_table(", "class MLP("),
-    "image": ("def load_images(", "class CNN(", "IMAGE_SUFFIXES"),
+    "image": ("def load_images(", "class CNN(", "class BasicBlock(", "IMAGE_SUFFIXES"),
     "text": ("def load_text(", "def tokenize(", "class TextClassifier(", "class MaskedMean(", "def token_occlusion("),
 }
 TASK_GROUP = {

@@ -1,1 +1,1 @@
-{% include "driver/test_project.py.j2" -%}
+{% set rgb_images = true %}{% include "driver/test_project.py.j2" -%}

@@ -1,1 +1,1 @@
-{% include "src/config.py.j2" -%}
+{% set rgb_images = true %}{% include "src/config.py.j2" -%}

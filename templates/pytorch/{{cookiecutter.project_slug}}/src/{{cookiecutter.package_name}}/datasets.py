@@ -1,1 +1,1 @@
-{% include "src/datasets.py.j2" -%}
+{% set rgb_images = true %}{% include "src/datasets.py.j2" -%}

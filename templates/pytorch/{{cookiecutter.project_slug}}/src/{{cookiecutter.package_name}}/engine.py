@@ -13,6 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+# [task: image-classification]
+import pickle
+# [end task]
 import sys
 import warnings
 from pathlib import Path
@@ -25,7 +28,12 @@ from torch import nn
 NAME = "PyTorch"
 DEVICES = ("auto", "cuda", "mps", "cpu")  # auto: CUDA, then Apple MPS, then the CPU
 EXPORT_FORMATS = ("ONNX", "torch.export", "int8 ONNX")
+# [task: image-classification]
+PACKAGES = ("torch", "torchvision", "tensorboard")  # their versions go into run.json (torchvision: null when absent)
+# [end task]
+# [task: tabular-regression tabular-classification text-classification]
 PACKAGES = ("torch", "tensorboard")  # their versions go into run.json
+# [end task]
 _device = torch.device("cpu")
 _world = 1  # processes training together (distributed); 1: this one alone
 
@@ -89,22 +97,146 @@ class MLP(nn.Module):
 
 # [end task]
 # [task: image-classification]
-class CNN(nn.Module):
-    def __init__(self, channels: int, size: int, n_outputs: int, hidden: int) -> None:
+# ResNets of BasicBlocks (He et al., 2015), laid out as torchvision's: the same module and parameter
+# names, so a state_dict saved from torchvision's model loads into this one and back.
+RESNET_LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}  # blocks per stage
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm, added to the input (a 1x1 projection of it where the shape changes)."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, 16, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-        )
-        self.head = nn.Sequential(nn.Linear(32 * (size // 4) ** 2, hidden), nn.ReLU(), nn.Linear(hidden, n_outputs))
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class ResNet(nn.Module):
+    """A 7x7 stem, four stages of BasicBlocks (64 to 512 channels), global average pooling, `fc`."""
+
+    def __init__(self, layers: tuple[int, ...], num_classes: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.layer1 = self._stage(64, 64, layers[0], stride=1)
+        self.layer2 = self._stage(64, 128, layers[1], stride=2)
+        self.layer3 = self._stage(128, 256, layers[2], stride=2)
+        self.layer4 = self._stage(256, 512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    @staticmethod
+    def _stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
+        rest = (BasicBlock(planes, planes) for _ in range(1, blocks))
+        return nn.Sequential(BasicBlock(inplanes, planes, stride), *rest)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class ImageClassifier(nn.Module):
+    """RGB pixels in [0, 1] (channels first, as `data.inputs` gives them), normalised with ImageNet's
+    means and deviations as torchvision's pretrained weights expect, then `backbone`."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone((x - self.mean) / self.std)
+
+
+def _setting_error(message: str) -> SystemExit:
+    """A config value that cannot be used: one line, exit status 2 (as the config's own checks)."""
+    print(f"error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def _backbone(name: str, num_classes: int) -> nn.Module:
+    """`model.backbone`: torchvision's model of that name where torchvision is installed, else this
+    file's ResNet (resnet18, resnet34)."""
+    try:
+        import torchvision
+    except ImportError:
+        if name not in RESNET_LAYERS:
+            raise _setting_error(
+                f"model.backbone: {name!r} needs torchvision (pip install torchvision); without it: "
+                + ", ".join(RESNET_LAYERS)
+            ) from None
+        return ResNet(RESNET_LAYERS[name], num_classes)
+    if name not in torchvision.models.list_models(module=torchvision.models):
+        raise _setting_error(f"model.backbone: {name!r} is not a torchvision classification model (e.g. resnet18)")
+    return torchvision.models.get_model(name, num_classes=num_classes)
+
+
+def _read_weights(path: Path) -> dict:
+    """A weights file read as tensors only: .safetensors, or torch.save's format through
+    torch.load(weights_only=True), which refuses anything that would run code."""
+    if not path.is_file():  # a folder or a named pipe is never opened
+        raise _setting_error(f"model.weights: {path}: no such file (none, or a file of the backbone's weights)")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(path, device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise _setting_error(
+            f"model.weights: {path}: holds more than tensors, so it is not loaded (it could run code); "
+            "save the state_dict: torch.save(model.state_dict(), FILE)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 (torch.load raises many kinds: RuntimeError, KeyError, EOFError ...)
+        why = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise _setting_error(f"model.weights: {path}: not a weights file ({type(exc).__name__}: {why})") from None
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise _setting_error(
+            f"model.weights: {path}: not a state_dict (names to tensors: torch.save(model.state_dict(), FILE))"
+        )
+    return state
+
+
+def load_weights(backbone: nn.Module, path: Path, name: str) -> None:
+    """`model.weights` into `backbone`: every array must fit, but the classification head's when its
+    shape differs (another number of classes: the head starts new); anything else is one line."""
+    state, own = _read_weights(path), backbone.state_dict()
+    head = [module for module, layer in backbone.named_modules() if isinstance(layer, nn.Linear)][-1]
+    new_head = [k for k in own if k.startswith(f"{head}.") and k in state and state[k].shape != own[k].shape]
+    problems = [f"no {k!r}" for k in own if k not in state]
+    problems += [f"{k!r} is not in {name}" for k in state if k not in own]
+    problems += [
+        f"{k!r} is {list(state[k].shape)}, {name}'s is {list(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape and k not in new_head
+    ]
+    if problems:
+        raise _setting_error(
+            f"model.weights: {path}: not weights of {name} ({problems[0]}; {len(problems)} problems in all)"
+        )
+    backbone.load_state_dict({k: v for k, v in state.items() if k not in new_head}, strict=not new_head)
 
 
 # [end task]
@@ -127,7 +259,7 @@ class TextClassifier(nn.Module):
 def _model(preprocess: dict, config: dict) -> nn.Module:
     outputs = preprocess["n_outputs"]
     # [task: image-classification]
-    return CNN(*preprocess["input_shape"][:2], outputs, config["model"]["hidden"])
+    return ImageClassifier(_backbone(config["model"].get("backbone", "resnet18"), outputs))
     # [end task]
     # [task: text-classification]
     return TextClassifier(len(preprocess["vocabulary"]) + 2, config["model"]["embedding_dim"], outputs)
@@ -138,7 +270,13 @@ def _model(preprocess: dict, config: dict) -> nn.Module:
 
 
 def build(preprocess: dict, config: dict) -> nn.Module:
-    return _model(preprocess, config).to(_device)
+    model = _model(preprocess, config)
+    # [task: image-classification]
+    weights = config["model"].get("weights", "none")
+    if weights != "none":  # the backbone's starting weights (model.weights)
+        load_weights(model.backbone, Path(weights), config["model"].get("backbone", "resnet18"))
+    # [end task]
+    return model.to(_device)
 
 
 def _autocast(enabled: bool):
@@ -194,6 +332,13 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        # [task: image-classification]
+        if _world > 1:  # batch norm's running statistics saw this process's rows only: average them
+            for name, buffer in self.model.named_buffers():
+                if name.endswith(("running_mean", "running_var")):
+                    torch.distributed.all_reduce(buffer)
+                    buffer /= _world
+        # [end task]
         return loss.item()
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -298,7 +443,7 @@ def export(model: nn.Module, x: np.ndarray, run: Path) -> dict:
     with _quiet_exporters():
         torch.onnx.export(
             model, (example,), run / "model.onnx", input_names=["input"], output_names=["output"],
-            dynamic_shapes=shapes, verbose=False,
+            dynamic_shapes=shapes, verbose=False, external_data=False,  # one file with the weights (under 2 GB)
         )  # fmt: skip
         program = torch.export.export(model, (example,), dynamic_shapes=shapes)
         torch.export.save(program, run / "model.pt2")
