@@ -104,7 +104,7 @@ def test_isolated_bench_runs_the_engine_in_the_project_and_describes_it(monkeypa
     data = json.loads(result.stdout)
     jax = data["frameworks"][0]
     assert jax["status"] == "measured" and jax["worker"] == bench_engine.WORKER and jax["env"] == "/env"
-    assert data["worker"]["isolated"] is True and data["worker"]["version"] == bench_worker.VERSION == 5
+    assert data["worker"]["isolated"] is True and data["worker"]["version"] == bench_worker.VERSION == 6
     mlp = data["models"]["mlp"]
     assert mlp["parameters"] is None and mlp["layer_parameters"] is None  # only worker version < 4 had them
     assert mlp["parameters_by_framework"] == {"jax": 5251} and mlp["template_task"] == "tabular-classification"

@@ -9,7 +9,8 @@ train_cfg).step(x, y)` on batches from `data.batches(x, y, batch, rng, drop_last
 inside the timed step as the project's training loop draws them.
 
 - mlp: the template's tabular-classification project (its bundled sample, made on demand);
-- cnn: its image-classification project (the bundled image sample, at the config's image_size).
+- cnn: its image-classification project (the bundled image sample, at the size its `--smoke` run trains at:
+  `data.smoke_image_size` where the config has one, as PyTorch's 224 px ResNet does, else `data.image_size`).
 
 The project's training rows are repeated (whole, in order) until one batch fits, so any --batch
 works on the small bundled samples; batches are full (drop_last), so samples/s is steps/s x batch.
@@ -108,6 +109,8 @@ def run(
             f"the {engine.NAME} template has no device {device!r} (it has {', '.join(engine.DEVICES)})"
         )
     config = config_mod.load_config()
+    if hasattr(config_mod, "smoke_config"):  # an image project that trains --smoke at a smaller size
+        config = config_mod.smoke_config(config)
     config_mod.seed_everything(config["seed"])
     try:
         kind = engine.select_device(device)

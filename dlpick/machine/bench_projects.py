@@ -28,8 +28,8 @@ from dlpick.machine import bench_engine, bench_worker
 WORKER_FOLDER = ".dlpick-bench"  # in a cached project: the engine worker and the helpers it imports
 NOTES = [
     f"worker {bench_engine.WORKER!r}: the framework's template rendered as a project (mlp: its "
-    "tabular-classification project, cnn: its image-classification one), trained with the project's own "
-    "model, optimiser, config and data pipeline; sizes differ between frameworks "
+    "tabular-classification project, cnn: its image-classification one at its smoke-run size), trained with "
+    "the project's own model, optimiser, config and data pipeline; sizes differ between frameworks "
     "(models.*.parameters_by_framework; each figure's template and parameter_arrays)",
 ]
 

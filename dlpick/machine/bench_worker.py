@@ -35,8 +35,9 @@ MAX_STEPS_FACTOR = 100  # ... but at most this many times the steps asked for
 # 3: the engine frameworks (JAX, PaddlePaddle, ...) time their template's engine (bench_engine.py), not a
 # model written here, so their figures and sizes differ from a version-2 run; 4: PyTorch and TensorFlow
 # too (their templates have engines now): no hand-written model is left; 5: a repeat runs at least
-# MIN_REPEAT_S (more steps than asked for where steps are that fast).
-VERSION = 5
+# MIN_REPEAT_S (more steps than asked for where steps are that fast); 6: cnn is timed at the image project's
+# smoke-run size (PyTorch's image model is now a ResNet18, 32 px for --smoke, 224 px otherwise).
+VERSION = 6
 
 
 def _peak_rss_mb() -> float | None:
