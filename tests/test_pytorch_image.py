@@ -75,6 +75,8 @@ def test_the_default_config_trains_a_resnet_on_rgb_images_at_a_realistic_size(pr
 
 
 def test_the_sample_is_rgb_and_read_as_three_channels(project: Path):
+    pytest.importorskip("sklearn", reason="the sample is drawn from scikit-learn's digits")
+    pytest.importorskip("PIL", reason="the images are written and read with Pillow")
     code = (
         "from pathlib import Path\nfrom PIL import Image\nfrom PKG import config, datasets\n"
         "cfg = config.load_config()\n"
