@@ -86,7 +86,7 @@ def test_printed_next_steps_work_in_the_projects_own_environment(
     framework: str, tmp_path: Path, envs_root: Path
 ) -> None:
     from dlpick.project import render
-    from dlpick.verify import envs
+    from dlpick.verify import envs, requirements
 
     dest = tmp_path / "first-project"
     printed = scaffold(framework, dest)
@@ -99,9 +99,19 @@ def test_printed_next_steps_work_in_the_projects_own_environment(
         cwd=dest, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert dry.returncode == 0, dry.stderr[-3000:]
-    # uv: "Would install N packages" then one "+ name==version" line each: only the project itself.
-    added = [line.split()[1].split("==")[0] for line in dry.stderr.splitlines() if line.startswith(" + ")]
-    assert added == [printed["project_slug"]], dry.stderr
+    # uv: "Would install N packages" then one "+ name==version" line each: only the project itself, and
+    # the commit tools of its dev extra (ruff, pre-commit: no check needs them, so dlpick's environment
+    # leaves them out) with what they pull in; nothing of the framework's stack is added or changed.
+    tools = subprocess.run(
+        [*uv, "pip", "install", "--dry-run", "--python", str(python), *sorted(requirements.COMMIT_TOOLS)],
+        cwd=dest, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert tools.returncode == 0, tools.stderr[-3000:]
+
+    def added(output: str) -> set[str]:
+        return {line.split()[1].split("==")[0] for line in output.splitlines() if line.startswith(" + ")}
+
+    assert added(dry.stderr) == {printed["project_slug"]} | added(tools.stderr), dry.stderr
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)},
         "PATH": f"{python.parent}{os.pathsep}{os.environ['PATH']}",
