@@ -244,6 +244,16 @@ def stale(
     return found
 
 
+def _sourced_items(fw: Framework) -> list[tuple[str, TaskEvidence | DeploymentPath | Feature]]:
+    """(section, item) for every task evidence, deployment path and feature of a framework."""
+    items: list[tuple[str, TaskEvidence | DeploymentPath | Feature]] = [
+        (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
+    ]
+    items += [(f"deployment.{target}", item) for target, paths in fw.deployment.items() for item in paths]
+    sections = (("performance", fw.performance), ("ecosystem", fw.ecosystem), ("ease_of_use", fw.ease_of_use))
+    return items + [(section, item) for section, features in sections for item in features]
+
+
 def _item_label(item: TaskEvidence | DeploymentPath | Feature) -> str:
     """What names an item in a finding's `where`: its package, else its tool or name (as `_label` for data)."""
     if isinstance(item, TaskEvidence):
@@ -279,19 +289,7 @@ def dormancy(frameworks: Mapping[str, Framework], snapshot: dict[str, Any]) -> l
     newest release breaks, or no longer meets, the two-year dormant rule against their status."""
     found = []
     for fid, fw in frameworks.items():
-        items: list[tuple[str, TaskEvidence | DeploymentPath | Feature]] = [
-            (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
-        ]
-        items += [(f"deployment.{target}", item) for target, paths in fw.deployment.items() for item in paths]
-        items += [
-            (section, item)
-            for section, features in (
-                ("performance", fw.performance),
-                ("ecosystem", fw.ecosystem),
-                ("ease_of_use", fw.ease_of_use),
-            )
-            for item in features
-        ]
+        items = _sourced_items(fw)
         for section, item in items:
             release = _newest_release(item, snapshot)
             if release is None:
@@ -457,19 +455,7 @@ def source_pages(frameworks: Mapping[str, Framework]) -> list[Finding]:
     """Evidence, deployment paths, hardware entries and features whose source is not a page that can be opened."""
     found = []
     for fid, fw in frameworks.items():
-        items: list[tuple[str, TaskEvidence | Feature | DeploymentPath]] = [
-            (f"tasks.{task}", item) for task, evidence in fw.tasks.items() for item in evidence
-        ]
-        items += [(f"deployment.{target}", path) for target, paths in fw.deployment.items() for path in paths]
-        items += [
-            (section, item)
-            for section, features in (
-                ("performance", fw.performance),
-                ("ecosystem", fw.ecosystem),
-                ("ease_of_use", fw.ease_of_use),
-            )
-            for item in features
-        ]
+        items = _sourced_items(fw)
         located = [(f"{section}[{_item_label(item)}]", item.source) for section, item in items]
         located += [(f"hardware.{hw}", support.source) for hw, support in fw.hardware.items()]
         for where, source in located:
