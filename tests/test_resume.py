@@ -45,22 +45,45 @@ def max_difference(first: dict, second: dict) -> float:
 
 
 # The frameworks installed beside dlpick (not isolated): module, distributions (one of them is installed),
-# and a name in their checkpoint.npz that only the optimiser's state has (AdamW's first moment per parameter),
-# so the test sees that the optimiser state is saved, not only the weights.
+# and a name in their checkpoint that only the optimiser's state has (AdamW's first moment per parameter),
+# so the test sees that the optimiser state is saved, not only the weights. PyTorch's is torch.save's
+# checkpoint.pt of state_dicts (the optimizer's as torch.optim writes it), TensorFlow's the shared checkpoint.npz.
 IN_PLACE = {
-    "pytorch": ("torch", ("torch",), r"^state/optimizer/\d+/exp_avg$"),
+    "pytorch": ("torch", ("torch",), r"^optimizer/state/\d+/exp_avg$"),
     "tensorflow": ("tensorflow", ("tensorflow", "tensorflow-cpu"), r"^state/optimizer/\d+/adam_w/.+_momentum$"),
 }
 
 
 def checkpoint(run: Path) -> dict[str, np.ndarray]:
-    with np.load(run / "checkpoint.npz") as saved:
-        return {k: saved[k] for k in saved.files if k != "meta"}
+    """A run's checkpoint as {name: array}, but its meta record: checkpoint.npz's arrays, or checkpoint.pt's
+    tensors and numbers (read with weights_only) named by their place in it (optimizer/state/0/exp_avg)."""
+    if not (run / "checkpoint.pt").exists():
+        with np.load(run / "checkpoint.npz") as saved:
+            return {k: saved[k] for k in saved.files if k != "meta"}
+    import torch
+
+    flat: dict[str, np.ndarray] = {}
+
+    def walk(value: object, name: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{name}/{key}" if name else str(key))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                walk(item, f"{name}/{index}")
+        elif isinstance(value, torch.Tensor):
+            flat[name] = value.numpy()
+        elif isinstance(value, int | float):
+            flat[name] = np.asarray(value)
+
+    saved = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
+    walk({k: v for k, v in saved.items() if k != "meta"}, "")
+    return flat
 
 
 @pytest.mark.parametrize("framework", sorted(IN_PLACE))
 def test_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path, framework: str):
-    """PyTorch and TensorFlow resume through the shared driver's checkpoint.npz (Trainer.state()),
+    """PyTorch (checkpoint.pt) and TensorFlow (the shared driver's checkpoint.npz) resume through Trainer.state(),
     in dlpick's own environment; the README's --set, --epochs and --resume commands run as shown.
     Measured on one CPU: bit-identical (max |diff| 0.0) for both."""
     module, distributions, moments = IN_PLACE[framework]

@@ -6,6 +6,7 @@ real one does), PyTorch for the checkpoint of a real Trainer."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -140,35 +141,68 @@ def test_no_template_unpickles_a_run_folders_file(tmp_path: Path, framework: str
             assert "weights_only=True" in call, f"{framework}: {source.name}: {call}"
 
 
-# --- checkpoint.npz on --resume: PyTorch's real Trainer, in this process -----------------------------
+# --- the checkpoint on --resume: each format with a real Trainer, in this process -----------------------
+# PyTorch's checkpoint.pt (torch.save of state_dicts, read with weights_only); the shared checkpoint.npz of
+# the other eight engines, through TensorFlow's (the other framework installed beside dlpick).
+
+FORMATS = {
+    "checkpoint.pt": ("pytorch", "torch", "torch_run"),
+    "checkpoint.npz": ("tensorflow", "tensorflow", "npz_run"),
+}
+TAB = {"task": "tabular-classification", "input_shape": [3], "n_outputs": 2, "stats": {}}
 
 
 @pytest.fixture(scope="module")
-def torch_project(tmp_path_factory: pytest.TempPathFactory):
-    pytest.importorskip("torch")
-    parent = tmp_path_factory.mktemp("torch")
-    project = render.render("pytorch", "tabular-classification", parent / "t", name="Run folder").project_dir
+def checkpoint_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """(file name, the project's package) of a rendered project whose train and engine are importable."""
+    framework, module, package = FORMATS[request.param]
+    pytest.importorskip(module)
+    parent = tmp_path_factory.mktemp(framework)
+    project = render.render(framework, "tabular-classification", parent / "t", name=package).project_dir
     sys.path.insert(0, str(project / "src"))
     try:
-        from run_folder import config, train  # noqa: F401
-
-        yield project
+        train = importlib.import_module(f"{package}.train")
+        assert train.CHECKPOINT == request.param
+        yield request.param, package
     finally:
         sys.path.remove(str(project / "src"))
-        for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
+        for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
             del sys.modules[name]
 
 
-def good_checkpoint(run: Path) -> None:
-    from run_folder import config as config_mod
-    from run_folder import engine, train
+def modules(package: str):
+    return (importlib.import_module(f"{package}.{name}") for name in ("config", "engine", "train"))
 
-    preprocess = {"task": "tabular-classification", "input_shape": [3], "n_outputs": 2, "stats": {}}
-    cfg = {"model": {"hidden": 4}}
-    trainer = engine.Trainer(engine.build(preprocess, cfg), preprocess, {"learning_rate": 0.01, "batch_size": 4})
-    meta = {"epoch": 1, "step": 2, "best": 0.5, "stale": 0, "loss_history": [0.7], "rows": ["h"],
-            "rng": np.random.default_rng(0).bit_generator.state, "global_rng": config_mod.rng_state()}  # fmt: skip
-    train.save_checkpoint(run, trainer.state(), trainer.state(), meta)
+
+def trainer(package: str, hidden: int = 4):
+    """A fresh Trainer, as a new `train` process builds it (Keras names layers per process: its count starts again)."""
+    _, engine, _ = modules(package)
+    if engine.FRAMEWORK == "tensorflow":
+        engine.keras.backend.clear_session()
+    return engine.Trainer(
+        engine.build(TAB, {"model": {"hidden": hidden}, "train": {"mixed_precision": True}}),
+        TAB,
+        {"learning_rate": 0.01, "batch_size": 4},
+    )
+
+
+def meta(package: str, **changes) -> dict:
+    config_mod, _, _ = modules(package)
+    record = {"epoch": 1, "step": 2, "best": 0.5, "stale": 0, "loss_history": [0.7], "rows": ["h"],
+              "rng": np.random.default_rng(0).bit_generator.state, "global_rng": config_mod.rng_state()}  # fmt: skip
+    return {**record, **changes}
+
+
+def good_checkpoint(run: Path, package: str, hidden: int = 4) -> None:
+    _, _, train = modules(package)
+    state = trainer(package, hidden).state()
+    train.save_checkpoint(run, state, state, meta(package))
+
+
+def torch_file(path: Path, value: object, **kwargs) -> None:
+    import torch
+
+    torch.save(value, path, **kwargs)
 
 
 def npz(path: Path, **arrays: np.ndarray) -> None:
@@ -187,78 +221,151 @@ def npy(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def bomb(path: Path) -> None:
-    """64 MiB of zeros deflated into a few KiB: read whole, the member would be 64 MiB."""
-    zip_members(path, {"meta.npy": npy(np.array("{}")), "state/w.npy": npy(np.zeros(8 << 20))}, zipfile.ZIP_DEFLATED)
+def another_model(path: Path, package: str) -> None:
+    """A checkpoint this project's code wrote, for a model of another size."""
+    good_checkpoint(path.parent, package, hidden=7)
 
 
-def without_meta(path: Path) -> None:
-    npz(path, **{"state/w": np.zeros(3)})
+def torch_payload(path: Path, package: str) -> None:
+    """A pickle whose loading runs `open(MARKER, "w")`, saved in torch.save's own format."""
+    torch_file(path, {"model": {"w": Payload(path.parent / "the-payload-ran")}, "optimizer": {}, "rng": {},
+                      "meta": meta(package)})  # fmt: skip
 
 
-def meta_not_json(path: Path) -> None:
-    npz(path, meta=np.array("{not json"), **{"state/w": np.zeros(3)})
+def torch_bomb(path: Path, package: str) -> None:
+    """torch.save's file with its records deflated: 64 MiB of zeros in a few KiB."""
+    import torch
+
+    torch_file(path, {"model": {"w": torch.zeros(16 << 20)}, "optimizer": {}, "rng": {}, "meta": meta(package)})
+    with zipfile.ZipFile(path) as original:
+        members = {info.filename: original.read(info) for info in original.infolist()}
+    zip_members(path, members, zipfile.ZIP_DEFLATED)
 
 
-def meta_wrong_types(path: Path) -> None:
-    npz(path, meta=np.array(json.dumps({"epoch": "one"})), **{"state/w": np.zeros(3)})
-
-
-def foreign_state(path: Path) -> None:
-    from run_folder import config as config_mod
-
-    meta = {"epoch": 1, "step": 2, "best": 0.5, "stale": 0, "loss_history": [], "rows": [],
-            "rng": np.random.default_rng(0).bit_generator.state, "global_rng": config_mod.rng_state()}  # fmt: skip
-    npz(path, meta=np.array(json.dumps(meta)), **{"state/model/other.weight": np.zeros((7, 7), np.float32)})
-
-
-def pickled_member(path: Path) -> None:
-    npz(path, meta=np.array([{"a": 1}], dtype=object), **{"state/w": np.zeros(3)})
-
-
+# Broken or foreign files in each format, and what each one's author may have wanted.
 CORRUPT = {
-    "empty file": lambda p: p.write_bytes(b""),
-    "not a zip": lambda p: p.write_bytes(b"PK\x03\x04 but then nothing a zip has" * 10),
-    "truncated": lambda p: (good_checkpoint(p.parent), p.write_bytes(p.read_bytes()[:300])),
-    "decompression bomb": bomb,
-    "pickled member": pickled_member,
-    "no meta": without_meta,
-    "meta not JSON": meta_not_json,
-    "meta of wrong types": meta_wrong_types,
-    "another model's state": foreign_state,
-    "member that is no .npy": lambda p: zip_members(p, {"meta.npy": npy(np.array("{}")), "evil.txt": b"hi"}),
-    "header larger than its data": lambda p: zip_members(p, {"meta.npy": npy(np.zeros(1)).replace(b"(1,)", b"(9,)")}),
-    "a folder": lambda p: p.mkdir(),
-    "a named pipe": lambda p: os.mkfifo(p),
+    "checkpoint.pt": {
+        "code to run on loading": torch_payload,
+        "a decompression bomb": torch_bomb,
+        "torch.save's legacy format": lambda p, pkg: torch_file(p, {"meta": 1}, _use_new_zipfile_serialization=False),
+        "only weights (a model.pt)": lambda p, pkg: torch_file(p, trainer(pkg).state()["model"]),
+        "no meta": lambda p, pkg: torch_file(p, {k: v for k, v in trainer(pkg).state().items()}),
+        "meta of wrong types": lambda p, pkg: torch_file(p, {**trainer(pkg).state(), "meta": meta(pkg, epoch="one")}),
+        "a negative epoch": lambda p, pkg: torch_file(p, {**trainer(pkg).state(), "meta": meta(pkg, epoch=-1)}),
+        "random states that cannot be restored": lambda p, pkg: torch_file(
+            p, {**trainer(pkg).state(), "meta": meta(pkg, rng={"bit_generator": "nothing"})}
+        ),
+        "a best model of another shape": lambda p, pkg: torch_file(
+            p, {**trainer(pkg).state(), "best": trainer(pkg, hidden=7).state(), "meta": meta(pkg)}
+        ),
+        "a model that is no dict": lambda p, pkg: torch_file(
+            p, {**trainer(pkg).state(), "model": [1], "meta": meta(pkg)}
+        ),
+    },
+    "checkpoint.npz": {
+        "a decompression bomb": lambda p, pkg: zip_members(
+            p, {"meta.npy": npy(np.array("{}")), "state/w.npy": npy(np.zeros(8 << 20))}, zipfile.ZIP_DEFLATED
+        ),
+        "a pickled member": lambda p, pkg: npz(p, meta=np.array([{"a": 1}], dtype=object), **{"state/w": np.zeros(3)}),
+        "no meta": lambda p, pkg: npz(p, **{"state/w": np.zeros(3)}),
+        "meta not JSON": lambda p, pkg: npz(p, meta=np.array("{not json"), **{"state/w": np.zeros(3)}),
+        "meta of wrong types": lambda p, pkg: npz(
+            p, meta=np.array(json.dumps({"epoch": "one"})), **{"state/w": np.zeros(3)}
+        ),
+        "member that is no .npy": lambda p, pkg: zip_members(p, {"meta.npy": npy(np.array("{}")), "evil.txt": b"hi"}),
+        "header larger than its data": lambda p, pkg: zip_members(
+            p, {"meta.npy": npy(np.zeros(1)).replace(b"(1,)", b"(9,)")}
+        ),
+        "another model's state": lambda p, pkg: npz(
+            p, meta=np.array(json.dumps(meta(pkg))), **{"state/model/other.weight": np.zeros((7, 7), np.float32)}
+        ),
+    },
 }
+BOTH = {
+    "empty file": lambda p, pkg: p.write_bytes(b""),
+    "not a zip": lambda p, pkg: p.write_bytes(b"PK\x03\x04 but then nothing a zip has" * 10),
+    "truncated": lambda p, pkg: (good_checkpoint(p.parent, pkg), p.write_bytes(p.read_bytes()[:300])),
+    "another model": another_model,
+    "a folder": lambda p, pkg: p.mkdir(),
+    "a named pipe": lambda p, pkg: os.mkfifo(p),
+}
+CASES = [(name, kind) for name in sorted(FORMATS) for kind in sorted({**CORRUPT[name], **BOTH})]
 
 
-def resume_error(run: Path) -> str:
-    """`train --resume RUN`'s checkpoint reading and restoring, as main runs it: the one line it exits with."""
-    from run_folder import engine, train
-
+def resume_error(run: Path, package: str) -> str:
+    """`train --resume RUN`'s checkpoint reading and restoring, as main runs it: the code it exits with."""
+    _, _, train = modules(package)
     with pytest.raises(SystemExit) as exit_:
         resume = train.load_checkpoint(run)
-        preprocess = {"task": "tabular-classification", "input_shape": [3], "n_outputs": 2, "stats": {}}
-        model = engine.build(preprocess, {"model": {"hidden": 4}})
-        train.load_state(engine.Trainer(model, preprocess, {"learning_rate": 0.01, "batch_size": 4}), resume["state"])
+        train.restore(trainer(package), np.random.default_rng(), resume)
     return str(exit_.value.code)
 
 
-@pytest.mark.parametrize("kind", sorted(CORRUPT))
-def test_a_broken_or_foreign_checkpoint_is_one_line(torch_project: Path, tmp_path: Path, capsys, kind: str):
-    CORRUPT[kind](tmp_path / "checkpoint.npz")
-    assert resume_error(tmp_path) == "2"
+@pytest.mark.parametrize(("checkpoint_project", "kind"), CASES, indirect=["checkpoint_project"])
+def test_a_broken_or_foreign_checkpoint_is_one_line(checkpoint_project, tmp_path: Path, capsys, kind: str):
+    name, package = checkpoint_project
+    {**CORRUPT[name], **BOTH}[kind](tmp_path / name, package)
+    capsys.readouterr()
+    assert resume_error(tmp_path, package) == "2"
+    assert not (tmp_path / "the-payload-ran").exists(), "reading the checkpoint ran code from it"
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "checkpoint.npz" in err[0] and "Traceback" not in err[0], err
+    assert len(err) == 1 and name in err[0] and "Traceback" not in err[0], err
 
 
-def test_a_good_checkpoint_still_resumes(torch_project: Path, tmp_path: Path):
-    from run_folder import engine, train
-
-    good_checkpoint(tmp_path)
+@pytest.mark.parametrize("checkpoint_project", sorted(FORMATS), indirect=True)
+def test_a_good_checkpoint_still_resumes(checkpoint_project, tmp_path: Path):
+    """The same checks pass the checkpoint the project itself writes, and put its state back."""
+    name, package = checkpoint_project
+    _, _, train = modules(package)
+    good_checkpoint(tmp_path, package)
     resume = train.load_checkpoint(tmp_path)
-    preprocess = {"task": "tabular-classification", "input_shape": [3], "n_outputs": 2, "stats": {}}
-    trainer = engine.Trainer(engine.build(preprocess, {"model": {"hidden": 4}}), preprocess, {"learning_rate": 0.01})
-    train.load_state(trainer, resume["state"])
-    assert resume["meta"]["epoch"] == 1 and resume["best"]
+    loop, best = train.restore(trainer(package), np.random.default_rng(), resume)
+    assert loop.epoch == 1 and loop.step == 2 and best
+
+
+def torch_weights_bomb(path: Path) -> None:
+    import torch
+
+    torch_file(path, {"w": torch.zeros(16 << 20)})
+    with zipfile.ZipFile(path) as original:
+        members = {info.filename: original.read(info) for info in original.infolist()}
+    zip_members(path, members, zipfile.ZIP_DEFLATED)
+
+
+MODEL_PT = {
+    "code to run on loading": lambda p, pkg: torch_file(p, {"layers.0.weight": Payload(p.parent / "the-payload-ran")}),
+    "a decompression bomb": lambda p, pkg: torch_weights_bomb(p),
+    "truncated": lambda p, pkg: (torch_file(p, trainer(pkg).state()["model"]), p.write_bytes(p.read_bytes()[:300])),
+    "another model's weights": lambda p, pkg: torch_file(p, trainer(pkg, hidden=7).state()["model"]),
+    "a folder": lambda p, pkg: p.mkdir(),
+    "a named pipe": lambda p, pkg: os.mkfifo(p),
+}
+
+
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.pt"], indirect=True)
+@pytest.mark.parametrize("kind", sorted(MODEL_PT))
+def test_a_pytorch_model_pt_from_someone_else_is_one_line(checkpoint_project, tmp_path: Path, capsys, kind: str):
+    """evaluate, export and serve load a run's model.pt through the engine: tensors only, bounded, one line."""
+    _, package = checkpoint_project
+    _, engine, _ = modules(package)
+    config = {"model": {"hidden": 4}, "train": {"mixed_precision": True}}
+    MODEL_PT[kind](tmp_path / "model.pt", package)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        engine.load(tmp_path, TAB, config)
+    assert exit_.value.code == 2
+    assert not (tmp_path / "the-payload-ran").exists(), "loading model.pt ran code from it"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.pt" in err[0] and "Traceback" not in err[0], err
+
+
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.pt"], indirect=True)
+def test_a_pytorch_model_pt_the_project_saved_loads(checkpoint_project, tmp_path: Path):
+    _, package = checkpoint_project
+    _, engine, _ = modules(package)
+    config = {"model": {"hidden": 4}, "train": {"mixed_precision": True}}
+    model = engine.build(TAB, config)
+    engine.save(model, tmp_path)
+    loaded = engine.load(tmp_path, TAB, config)
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(engine.forward(loaded, x), engine.forward(model, x))

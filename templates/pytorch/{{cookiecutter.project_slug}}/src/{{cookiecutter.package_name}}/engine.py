@@ -355,35 +355,72 @@ class Trainer:
     def restore(self, snapshot: dict[str, np.ndarray]) -> None:
         self.model.load_state_dict({name: torch.from_numpy(value) for name, value in snapshot.items()})
 
-    def state(self) -> dict[str, np.ndarray]:
-        """All that training continues from: the weights, AdamW's step counts and moments per
-        parameter, the gradient scaler's state (float16 on CUDA) and torch's random states."""
-        arrays = {f"model/{name}": value for name, value in self.snapshot().items()}
-        for index, values in self.optimizer.state_dict()["state"].items():
-            arrays.update({f"optimizer/{index}/{key}": _numpy(torch.as_tensor(v)) for key, v in values.items()})
+    def state(self) -> dict:
+        """All that training continues from, as the state_dicts `torch.save` writes (copies on the
+        CPU): the model's, AdamW's (step counts and moments per parameter), the gradient scaler's
+        (float16 on CUDA) and torch's random states."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
         if self.scaler is not None:
-            arrays.update({f"scaler/{key}": np.asarray(v) for key, v in self.scaler.state_dict().items()})
-        arrays["rng/torch"] = _numpy(torch.get_rng_state())
+            state["scaler"] = self.scaler.state_dict()
+        state["rng"] = {"torch": torch.get_rng_state()}
         if _device.type == "cuda":
-            arrays["rng/cuda"] = _numpy(torch.cuda.get_rng_state(_device))
-        return arrays
+            state["rng"]["cuda"] = torch.cuda.get_rng_state(_device)
+        return _cpu_copy(state)
 
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        self.restore({name[6:]: value for name, value in state.items() if name.startswith("model/")})
-        saved = self.optimizer.state_dict()
-        moments: dict[int, dict] = {}
-        for name, value in state.items():
-            if name.startswith("optimizer/"):
-                _, index, key = name.split("/")
-                moments.setdefault(int(index), {})[key] = torch.from_numpy(np.array(value))
-        self.optimizer.load_state_dict({"state": moments, "param_groups": saved["param_groups"]})
-        if self.scaler is not None:
-            scaler = {name[7:]: value.item() for name, value in state.items() if name.startswith("scaler/")}
-            if scaler:
-                self.scaler.load_state_dict(scaler)
-        torch.set_rng_state(torch.from_numpy(np.array(state["rng/torch"])))
-        if "rng/cuda" in state and _device.type == "cuda":
-            torch.cuda.set_rng_state(torch.from_numpy(np.array(state["rng/cuda"])), _device)
+    def load_state(self, state: dict) -> None:
+        """A `state()` back into this trainer; ValueError naming the first tensor that does not fit
+        (a checkpoint of another model), before anything is changed."""
+        own = self.model.state_dict()
+        saved = state["model"]
+        misfit = [f"no {name!r}" for name in own if name not in saved]
+        misfit += [f"{name!r}, which this model has not" for name in saved if name not in own]
+        misfit += [
+            f"{name!r} of {list(saved[name].shape)}, this model's is {list(own[name].shape)}"
+            for name in own
+            if name in saved and (not isinstance(saved[name], torch.Tensor) or saved[name].shape != own[name].shape)
+        ]
+        if misfit:
+            raise ValueError(f"its model has {misfit[0]} ({len(misfit)} misfits in all)")
+        self.model.load_state_dict(saved)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and _device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], _device)
+
+
+def _cpu_copy(value):
+    """A nested state_dict with every tensor copied to the CPU (the live one changes as training goes on)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: _cpu_copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_copy(item) for item in value)
+    return value
+
+
+def save_checkpoint(path: Path, checkpoint: dict) -> None:
+    torch.save(checkpoint, path)
+
+
+def read_saved(path: Path) -> object:
+    """A file torch.save wrote (model.pt, checkpoint.pt) read back as tensors, numbers, strings and
+    containers only (`weights_only=True`: nothing in it can run code), on the CPU. torch.save stores
+    its records uncompressed: a file whose records are compressed, or add up to more than the file, is
+    refused before anything is read (it could unpack to any size)."""
+    import zipfile
+
+    if not path.is_file():  # a folder or a named pipe is never opened
+        raise FileNotFoundError(f"{path.name} is not a file")
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if any(member.compress_type != zipfile.ZIP_STORED for member in members):
+            raise ValueError("it has compressed records, which torch.save does not write")
+        if sum(member.file_size for member in members) > path.stat().st_size:
+            raise ValueError("its records add up to more than the file")
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def forward(model: nn.Module, x: np.ndarray) -> np.ndarray:
@@ -401,8 +438,14 @@ def load(run: Path, preprocess: dict, config: dict) -> nn.Module:
     """The run's model.pt in a freshly built model, on the CPU (tensors only: weights_only)."""
     global _device
     _device = torch.device("cpu")
-    net = _model(preprocess, config)
-    net.load_state_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=True))
+    net, path = _model(preprocess, config), run / "model.pt"
+    try:
+        net.load_state_dict(read_saved(path))
+    except Exception as exc:  # noqa: BLE001 (torch.load raises many kinds: UnpicklingError, RuntimeError, EOFError ...)
+        from .config import fail
+
+        why = (str(exc).strip().splitlines() or [""])[0][:160]
+        fail(f"{path}: not this model's weights ({type(exc).__name__}: {why})")
     return net.eval()
 
 
