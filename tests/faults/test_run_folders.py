@@ -312,6 +312,16 @@ def test_a_broken_or_foreign_checkpoint_is_one_line(checkpoint_project, tmp_path
     assert len(err) == 1 and name in err[0] and "Traceback" not in err[0], err
 
 
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.pt"], indirect=True)
+def test_a_pytorch_run_with_the_earlier_checkpoint_npz_says_so(checkpoint_project, tmp_path: Path, capsys):
+    """A run trained before PyTorch's checkpoints became checkpoint.pt: one line that names the old file."""
+    _, package = checkpoint_project
+    npz(tmp_path / "checkpoint.npz", meta=np.array("{}"))
+    assert resume_error(tmp_path, package) == "2"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint.npz" in err[0] and "earlier format" in err[0], err
+
+
 @pytest.mark.parametrize("checkpoint_project", sorted(FORMATS), indirect=True)
 def test_a_good_checkpoint_still_resumes(checkpoint_project, tmp_path: Path):
     """The same checks pass the checkpoint the project itself writes, and put its state back."""
