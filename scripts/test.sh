@@ -33,10 +33,16 @@ checked() {  # pytest's exit status, with "no tests collected" (5) counted as a 
 # machine has them: tests that need a deep-learning framework skip there with their reason (the
 # local PyTorch wheel is for Python 3.11 only). Skipped with a note when the extra runs are not
 # wanted (`bash scripts/test.sh ARGS` with arguments runs only the main suite).
+# The three quick suites (3.10, 3.12 and this Python's) run side by side, each in its own venv and
+# temporary folder, the other two with their own logs (printed when they are done); then this Python's
+# integration tests. Each quick suite keeps about one CPU busy: together they take 7-8 minutes on 2
+# CPUs, against 15-16 one after the other.
+quick=(-m "not integration and not needs_index")
 if [ "$#" -eq 0 ]; then
   python -m pip install --quiet --disable-pip-version-check uv
   scratch=$(mktemp -d "${TMPDIR:-/tmp}/dlpick-test.XXXXXX")  # this run's own: another run's venvs are not touched
   trap 'rm -rf "$scratch"' EXIT
+  started=()
   for version in 3.10 3.12; do
     interpreter=$(ls -d "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/"$version".*/bin/python 2>/dev/null | sort -V | tail -1 || true)
     [ -n "$interpreter" ] || interpreter=$(command -v "python$version" || true)
@@ -47,10 +53,24 @@ if [ "$#" -eq 0 ]; then
     venv="$scratch/py$version"
     uv venv --quiet --python "$interpreter" "$venv"
     VIRTUAL_ENV="$venv" uv pip install --quiet -e ".[test]"
-    echo "quick suite on $("$venv/bin/python" --version)"
-    checked "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not integration and not needs_index" || status=$?
+    echo "quick suite on $("$venv/bin/python" --version): started"
+    ( checked "$venv/bin/python" -m pytest -q -p no:cacheprovider --basetemp "$scratch/tmp$version" "${quick[@]}" \
+        >"$scratch/quick$version.log" 2>&1 ) &
+    started+=("$version:$!")
   done
+  echo "quick suite on $(python --version)"
+  checked python -m pytest "${quick[@]}" || status=$?
+  for entry in ${started[@]+"${started[@]}"}; do
+    version=${entry%%:*}
+    code=0
+    wait "${entry#*:}" || code=$?
+    echo "quick suite on Python $version (exit status $code):"
+    cat "$scratch/quick$version.log"
+    [ "$code" -eq 0 ] || status=$code
+  done
+  echo "integration tests on $(python --version)"
+  checked python -m pytest -m "integration or needs_index" || status=$?
+else
+  checked python -m pytest "$@" || status=$?
 fi
-
-checked python -m pytest "$@" || status=$?
 exit "$status"

@@ -455,19 +455,24 @@ def test_cli_passed(tmp_path: Path):
     assert "verified: json on cpu" in text.stdout
 
 
-def test_cli_verify_trains_in_its_own_temporary_run_and_leaves_the_projects_runs_alone(tmp_path: Path):
+def test_cli_verify_trains_in_its_own_temporary_run_and_leaves_the_projects_runs_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     """verify clears metrics.json/export.json in its run folder before training: from the CLI that folder
-    is always a fresh temporary one (no option names it), never a run of the user's."""
+    is always a fresh temporary one (no option names it), never a run of the user's. The temporary folder
+    is this test's own (another verify on the machine makes and removes its runs in the shared one)."""
     project = make_project(tmp_path)
     mine = project / "runs" / "first"
     mine.mkdir(parents=True)
     for name in ("metrics.json", "export.json"):
         (mine / name).write_text('{"mine": true}')
-    before = set(Path(verify.tempfile.gettempdir()).glob("dlpick-verify-*"))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(verify.tempfile, "tempdir", str(temporary))
     result = invoke(str(project), "--json", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert all((mine / name).read_text() == '{"mine": true}' for name in ("metrics.json", "export.json"))
-    assert set(Path(verify.tempfile.gettempdir()).glob("dlpick-verify-*")) == before  # its own run is gone
+    assert list(temporary.iterdir()) == []  # its own run is gone
 
 
 def test_cli_failed_exit_1(tmp_path: Path):

@@ -96,6 +96,7 @@ def kill_leftovers(pids: list[int]) -> None:
 
 def dlpick(args: list[str], tmp: Path, env_extra: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "TMPDIR": str(tmp), "DLPICK_NO_DETECT": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints where every thread is (finished: see `finished`)
     env.update(env_extra or {})
     return subprocess.Popen(
         [sys.executable, "-m", "dlpick", *args],
@@ -108,12 +109,23 @@ def dlpick(args: list[str], tmp: Path, env_extra: dict[str, str] | None = None, 
     )
 
 
+def finished(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """`proc.communicate(timeout)`; a dlpick still running then fails the test with the stack of each of
+    its threads (faulthandler's, on SIGABRT): a hang says where it hangs."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"dlpick still ran {timeout:g} s after the signal; its threads then:\n{err[-6000:]}")
+
+
 def wait_for(path: Path, proc: subprocess.Popen, limit: float = 60) -> None:
     deadline = time.monotonic() + limit
     while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.1)  # the file is complete: written in one call before the sleep
-    assert path.exists(), proc.communicate(timeout=30)
+    assert path.exists(), finished(proc, 30)
 
 
 @pytest.mark.parametrize("name", list(SIGNALS))
@@ -128,7 +140,7 @@ def test_a_signal_to_verify_kills_every_process_and_removes_the_run_folder(tmp_p
     pids = json.loads(pids_file.read_text())["pids"]
     try:
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        out, err = finished(proc, 60)
         assert proc.returncode == code, err
         last = err.strip().splitlines()[-1]
         assert last.startswith(f"dlpick: {says}; verification did not finish"), err
@@ -144,7 +156,7 @@ def test_a_finished_step_leaves_nothing_running(tmp_path: Path):
     pids_file = tmp_path / "pids.json"
     project = fake_project(tmp_path, pids_file, exit_at_once=True)
     proc = dlpick(["verify", str(project), "--json"], tmp_path)
-    out, err = proc.communicate(timeout=120)
+    out, err = finished(proc, 120)
     pids = json.loads(pids_file.read_text())["pids"]
     try:
         assert proc.returncode == 1, err
@@ -162,7 +174,7 @@ def test_the_json_flag_still_prints_json_when_interrupted(tmp_path: Path):
     pids = json.loads(pids_file.read_text())["pids"]
     try:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = finished(proc, 60)
         assert json.loads(out) == {"error": "terminated; verification did not finish; its temporary run folder "
                                    "was removed", "exit_code": 143}  # fmt: skip
     finally:
@@ -220,7 +232,7 @@ def test_a_signal_to_scaffold_leaves_the_old_project_or_the_new_one_whole(
     sig = signal.SIGKILL if name == "SIGKILL" else SIGNALS[name][0]
     if proc.poll() is None:
         proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    _, err = finished(proc, 60)
     # A signal in the interpreter's own start-up (site, .pth files), before any of dlpick's code runs,
     # ends it as Python does (SIGINT with Python's traceback of its start-up): nothing was written then.
     before_dlpick = proc.returncode == -sig or ("Traceback" in err and f"{os.sep}dlpick{os.sep}" not in err)
@@ -303,7 +315,7 @@ def test_a_signal_during_scaffolds_verify_says_the_project_was_written(tmp_path:
     proc = dlpick(env_args, tmp, env_extra={"DLPICK_TEMPLATES": str(templates)})
     wait_for(marker, proc)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = finished(proc, 60)
     assert proc.returncode == 143, err
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"dlpick: terminated; the project is complete at {dest}; verification did not finish"), err
