@@ -379,3 +379,25 @@ def test_a_pytorch_model_pt_the_project_saved_loads(checkpoint_project, tmp_path
     loaded = engine.load(tmp_path, TAB, config)
     x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     np.testing.assert_array_equal(engine.forward(loaded, x), engine.forward(model, x))
+
+
+def test_a_pytorch_weights_file_that_would_unpack_past_its_size_is_refused(tmp_path: Path, capsys):
+    """model.weights (an image project's starting weights, often downloaded): a torch.save zip whose
+    records are deflated is refused before torch.load unpacks them (5 KiB here would become 64 MiB)."""
+    pytest.importorskip("torch")
+    project = render.render("pytorch", "image-classification", tmp_path / "img", name="bomb_img").project_dir
+    sys.path.insert(0, str(project / "src"))
+    try:
+        engine = importlib.import_module("bomb_img.engine")
+        torch_weights_bomb(tmp_path / "start.pt")
+        preprocess = {"task": "image-classification", "input_shape": [3, 32, 32], "n_outputs": 3, "stats": {}}
+        config = {"model": {"backbone": "resnet18", "weights": str(tmp_path / "start.pt")}}
+        with pytest.raises(SystemExit) as exit_:
+            engine.build(preprocess, {**config, "train": {"mixed_precision": True}})
+    finally:
+        sys.path.remove(str(project / "src"))
+        for name in [n for n in sys.modules if n == "bomb_img" or n.startswith("bomb_img.")]:
+            del sys.modules[name]
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.weights" in err[0] and "compressed records" in err[0], err

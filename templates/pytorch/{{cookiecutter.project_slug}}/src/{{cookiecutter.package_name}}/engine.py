@@ -203,7 +203,7 @@ def _read_weights(path: Path) -> dict:
 
             state = load_file(path, device="cpu")
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = read_saved(path)  # torch.load(weights_only=True) once its records are known to be bounded
     except pickle.UnpicklingError:
         raise _setting_error(
             f"model.weights: {path}: holds more than tensors, so it is not loaded (it could run code); "
@@ -406,20 +406,24 @@ def save_checkpoint(path: Path, checkpoint: dict) -> None:
 
 
 def read_saved(path: Path) -> object:
-    """A file torch.save wrote (model.pt, checkpoint.pt) read back as tensors, numbers, strings and
-    containers only (`weights_only=True`: nothing in it can run code), on the CPU. torch.save stores
-    its records uncompressed: a file whose records are compressed, or add up to more than the file, is
-    refused before anything is read (it could unpack to any size)."""
+    """A file torch.save wrote (model.pt, checkpoint.pt, model.weights) read back as tensors, numbers,
+    strings and containers only (`weights_only=True`: nothing in it can run code), on the CPU.
+    torch.save's zip stores its records uncompressed: a zip whose records are compressed, or add up to
+    more than the file, is refused before anything is read (it could unpack to any size). A file of
+    torch.save's older format (a pickle, then its arrays) reads no more than its own bytes."""
     import zipfile
 
     if not path.is_file():  # a folder or a named pipe is never opened
         raise FileNotFoundError(f"{path.name} is not a file")
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        if any(member.compress_type != zipfile.ZIP_STORED for member in members):
-            raise ValueError("it has compressed records, which torch.save does not write")
-        if sum(member.file_size for member in members) > path.stat().st_size:
-            raise ValueError("its records add up to more than the file")
+    with path.open("rb") as handle:
+        zipped = handle.read(4) == b"PK\x03\x04"  # as torch.load tells the two formats apart
+    if zipped:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if any(member.compress_type != zipfile.ZIP_STORED for member in members):
+                raise ValueError("it has compressed records, which torch.save does not write")
+            if sum(member.file_size for member in members) > path.stat().st_size:
+                raise ValueError("its records add up to more than the file")
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
