@@ -217,10 +217,8 @@ def kill_tree(proc: subprocess.Popen[Any], seen: Sequence[Any] = (), grace: floa
         except (ProcessLookupError, PermissionError):
             break
         if wait is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(wait)
-    with contextlib.suppress(OSError):
-        proc.wait()
+            reap(proc, wait)
+    reap(proc)
     _kill_processes([p for p in [*found, *_descendants(proc.pid)] if _alive(p)])
     if group is not None:  # SIGKILL is delivered asynchronously; let the group go
         deadline = time.monotonic() + 2
@@ -230,6 +228,27 @@ def kill_tree(proc: subprocess.Popen[Any], seen: Sequence[Any] = (), grace: floa
             except (ProcessLookupError, PermissionError):
                 break
             time.sleep(0.02)
+
+
+def reap(proc: subprocess.Popen[Any], timeout: float | None = None) -> int | None:
+    """`proc.wait(timeout)` (None on a time-out) without Popen's own lock. A signal that lands inside an
+    earlier `proc.wait(t)` or `proc.poll()`, just after it took that lock and before its `try`, raises
+    `Interrupted` there and leaves the lock taken for good (the race of CPython's bpo-29988); the next
+    `proc.wait()` then blocks forever. Seen once: `dlpick verify` hung after a SIGTERM in a loaded run of
+    tests/faults/test_signals.py."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while proc.returncode is None:
+        try:
+            pid, status = os.waitpid(proc.pid, 0 if deadline is None else os.WNOHANG)
+        except ChildProcessError:  # reaped already (by Popen, in another thread)
+            return proc.poll()
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        elif deadline is not None and time.monotonic() >= deadline:
+            return None
+        else:
+            time.sleep(0.01)
+    return proc.returncode
 
 
 def _alive(process: Any) -> bool:

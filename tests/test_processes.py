@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -174,3 +175,28 @@ def test_a_deferred_block_leaves_an_ignored_signal_ignored() -> None:
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_step_is_stopped_even_when_a_signal_left_its_popen_lock_taken():
+    """A signal raised as `Interrupted` inside `proc.wait(0.2)` just after Popen took its wait lock, and
+    before its `try`, leaves that lock taken for good (CPython's bpo-29988 race). Stopping the step must
+    not wait on that lock: `dlpick verify` once hung there after a SIGTERM (seen in tests/faults/test_signals)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    proc._waitpid_lock.acquire()  # what the race leaves behind
+    stopped = threading.Event()
+    stopper = threading.Thread(target=lambda: (processes.kill_tree(proc, grace=None), stopped.set()), daemon=True)
+    try:
+        stopper.start()
+        assert stopped.wait(60), "kill_tree waited on the Popen's lock that the signal left taken"
+        assert proc.returncode == -signal.SIGKILL
+    finally:
+        proc._waitpid_lock.release()
+        proc.kill()
+        stopper.join(10)
+
+
+def test_reap_times_out_on_a_running_step_and_returns_its_status_once_it_ends():
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit(3)"], stdin=subprocess.PIPE)
+    assert processes.reap(proc, 0.05) is None and proc.returncode is None
+    proc.stdin.close()
+    assert processes.reap(proc) == 3 == proc.returncode
