@@ -95,7 +95,9 @@ def test_bench_measures_every_installed_framework(real_run):
             assert m["device"] == "cpu" and m["device_name"] == data["machine"]["cpu_model"]
             for key in ("import_s", "steps_per_s", "samples_per_s", "peak_rss_mb"):
                 assert isinstance(m[key], (int, float)) and m[key] > 0, (fid, model, key)
-            assert m["samples_per_s"] == pytest.approx(m["steps_per_s"] * 4, rel=0.01)
+            # samples/s = steps/s x batch, each rounded as printed (0.1 and 0.01): a slow, loaded machine
+            # gives small figures (0.66 steps/s, 2.6 samples/s), where a relative tolerance is too tight.
+            assert m["samples_per_s"] == pytest.approx(m["steps_per_s"] * 4, abs=0.05 + 0.005 * 4)
             # 5 timed repeats by default: the figure is their median, with its spread and the load
             assert m["repeats"] == 5 and len(m["repeat_s"]) == len(m["repeat_steps_per_s"]) == 5
             assert m["steps_per_s"] == pytest.approx(sorted(m["repeat_steps_per_s"])[2], rel=0.01)

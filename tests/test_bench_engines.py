@@ -144,7 +144,8 @@ def test_isolated_jax_bench_times_the_template_engine(tmp_path: Path, envs_root:
         m = jax["models"][model]
         assert m["status"] == "ok" and m["worker"] == bench_engine.WORKER and m["device"] == "cpu"
         assert m["worker_version"] == bench_worker.VERSION and m["repeats"] == 3 and len(m["repeat_s"]) == 3
-        assert m["samples_per_s"] == pytest.approx(m["steps_per_s"] * 16, rel=0.01) and m["spread"] >= 0
+        # each rounded as printed (samples/s to 0.1, steps/s to 0.01): no relative tolerance for slow figures
+        assert m["samples_per_s"] == pytest.approx(m["steps_per_s"] * 16, abs=0.05 + 0.005 * 16) and m["spread"] >= 0
         assert m["template"]["framework"] == "jax" and m["template"]["task"] == task
         assert m["template"]["dlpick"] and m["template"]["engine"] == "JAX/Flax"
         assert data["models"][model]["parameters_by_framework"] == {"jax": m["parameters"]}
