@@ -232,21 +232,27 @@ def torch_payload(path: Path, package: str) -> None:
                       "meta": meta(package)})  # fmt: skip
 
 
-def torch_bomb(path: Path, package: str) -> None:
-    """torch.save's file with its records deflated: 64 MiB of zeros in a few KiB."""
-    import torch
-
-    torch_file(path, {"model": {"w": torch.zeros(16 << 20)}, "optimizer": {}, "rng": {}, "meta": meta(package)})
+def torch_bomb(path: Path, value: dict) -> None:
+    """torch.save's file of `value` with its records deflated: 64 MiB of zeros (`zeros()`) in a few KiB."""
+    torch_file(path, value)
     with zipfile.ZipFile(path) as original:
         members = {info.filename: original.read(info) for info in original.infolist()}
     zip_members(path, members, zipfile.ZIP_DEFLATED)
+
+
+def zeros():
+    import torch
+
+    return torch.zeros(16 << 20)
 
 
 # Broken or foreign files in each format, and what each one's author may have wanted.
 CORRUPT = {
     "checkpoint.pt": {
         "code to run on loading": torch_payload,
-        "a decompression bomb": torch_bomb,
+        "a decompression bomb": lambda p, pkg: torch_bomb(
+            p, {"model": {"w": zeros()}, "optimizer": {}, "rng": {}, "meta": meta(pkg)}
+        ),
         "torch.save's legacy format": lambda p, pkg: torch_file(p, {"meta": 1}, _use_new_zipfile_serialization=False),
         "only weights (a model.pt)": lambda p, pkg: torch_file(p, trainer(pkg).state()["model"]),
         "no meta": lambda p, pkg: torch_file(p, {k: v for k, v in trainer(pkg).state().items()}),
@@ -333,18 +339,9 @@ def test_a_good_checkpoint_still_resumes(checkpoint_project, tmp_path: Path):
     assert loop.epoch == 1 and loop.step == 2 and best
 
 
-def torch_weights_bomb(path: Path) -> None:
-    import torch
-
-    torch_file(path, {"w": torch.zeros(16 << 20)})
-    with zipfile.ZipFile(path) as original:
-        members = {info.filename: original.read(info) for info in original.infolist()}
-    zip_members(path, members, zipfile.ZIP_DEFLATED)
-
-
 MODEL_PT = {
     "code to run on loading": lambda p, pkg: torch_file(p, {"layers.0.weight": Payload(p.parent / "the-payload-ran")}),
-    "a decompression bomb": lambda p, pkg: torch_weights_bomb(p),
+    "a decompression bomb": lambda p, pkg: torch_bomb(p, {"w": zeros()}),
     "truncated": lambda p, pkg: (torch_file(p, trainer(pkg).state()["model"]), p.write_bytes(p.read_bytes()[:300])),
     "another model's weights": lambda p, pkg: torch_file(p, trainer(pkg, hidden=7).state()["model"]),
     "a folder": lambda p, pkg: p.mkdir(),
@@ -389,7 +386,7 @@ def test_a_pytorch_weights_file_that_would_unpack_past_its_size_is_refused(tmp_p
     sys.path.insert(0, str(project / "src"))
     try:
         engine = importlib.import_module("bomb_img.engine")
-        torch_weights_bomb(tmp_path / "start.pt")
+        torch_bomb(tmp_path / "start.pt", {"w": zeros()})
         preprocess = {"task": "image-classification", "input_shape": [3, 32, 32], "n_outputs": 3, "stats": {}}
         config = {"model": {"backbone": "resnet18", "weights": str(tmp_path / "start.pt")}}
         with pytest.raises(SystemExit) as exit_:
