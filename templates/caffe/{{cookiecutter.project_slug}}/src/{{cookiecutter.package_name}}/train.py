@@ -1,1 +1,1 @@
-{% set distributed = false %}{% set tensorboard = false %}{% set drop_last = false %}{% set torch_checkpoint = false %}{% include "driver/train.py.j2" -%}
+{% set distributed = false %}{% set tensorboard = false %}{% set drop_last = false %}{% set checkpoint = "npz" %}{% include "driver/train.py.j2" -%}
