@@ -193,6 +193,40 @@ def test_pytorch_two_process_training_agrees(tmp_path: Path, task: str):
     assert metrics["loss_history"][-1] < metrics["loss_history"][0]
 
 
+# Loaded by every process of the run below (PYTHONPATH): when rank 1's interpreter exits, it records
+# whether rank 0 had written the run's metrics.json by then.
+LEAVE_PROBE = """
+import atexit, os
+from pathlib import Path
+
+if os.environ.get("RANK") == "1":
+    atexit.register(lambda: Path(os.environ["LEAVE_RECORD"]).write_text(
+        str((Path(os.environ["LEAVE_RUN"]) / "metrics.json").is_file())))
+"""
+
+
+@needs("pytorch", "torch")
+def test_pytorch_ranks_leave_the_process_group_together(tmp_path: Path):
+    """A rank that is done waits for rank 0 to write the run before it leaves: one that took the group
+    down alone while rank 0 still evaluated could abort in Gloo's teardown (seen under load)."""
+    from dlpick.project import render
+
+    rendered = render.render("pytorch", "tabular-regression", tmp_path / "leave-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    run, record, probe = tmp_path / "run", tmp_path / "rank-1-left", tmp_path / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(LEAVE_PROBE)
+    env = {**os.environ, "PYTHONPATH": f"{probe}{os.pathsep}{project / 'src'}"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    ran = subprocess.run(
+        [*cmd, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)],
+        cwd=project, env={**env, "LEAVE_RUN": str(run), "LEAVE_RECORD": str(record)},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert record.read_text() == "True", "rank 1 left before rank 0 had written metrics.json"
+
+
 @needs("pytorch", "torch")
 def test_pytorch_text_sample_learns_without_perfection_and_explain_names_its_tokens(tmp_path: Path):
     """The bundled reviews after a smoke-train: test accuracy clearly above chance and below 1.0;

@@ -63,6 +63,13 @@ def distributed(name: str) -> tuple[int, int]:
     return jax.process_index(), _world
 
 
+def finish() -> None:
+    """Leave together, once training went well: jax.distributed.shutdown waits at the coordination
+    service's shutdown barrier until every process arrives (rank 0 after writing the run)."""
+    if _world > 1:
+        jax.distributed.shutdown()
+
+
 def select_device(name: str) -> str:
     """Make `name` JAX's default device; "auto" keeps JAX's choice (GPU, then TPU, then CPU)."""
     if name == "cpu":

@@ -65,6 +65,15 @@ def distributed(name: str) -> tuple[int, int]:
     return get_rank(), _world
 
 
+def finish() -> None:
+    """Release the communication group once training went well (MindSpore has no barrier on CPUs:
+    msrun waits for every worker before it returns)."""
+    if _world > 1:
+        from mindspore.communication import release
+
+        release()
+
+
 def select_device(name: str) -> str:
     global _selected
     if _selected is not None:

@@ -54,6 +54,13 @@ def distributed(name: str) -> tuple[int, int]:
     return paddle.distributed.get_rank(), _world
 
 
+def finish() -> None:
+    """Leave together, once training went well: each process waits here until every one arrives
+    (rank 0 after writing the run), so none exits while another still talks to it."""
+    if _world > 1:
+        paddle.distributed.barrier()
+
+
 @paddle.no_grad()
 def _average_across_processes(tensors: list[paddle.Tensor]) -> None:
     for tensor in tensors:

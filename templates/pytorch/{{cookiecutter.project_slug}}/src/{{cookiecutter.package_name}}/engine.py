@@ -47,11 +47,18 @@ def distributed(name: str) -> tuple[int, int]:
         return 0, 1
     cuda = name in ("auto", "cuda") and torch.cuda.is_available()
     torch.distributed.init_process_group("nccl" if cuda else "gloo")
-    import atexit
-
-    atexit.register(torch.distributed.destroy_process_group)
     _world = torch.distributed.get_world_size()
     return torch.distributed.get_rank(), _world
+
+
+def finish() -> None:
+    """Leave the process group together, once training went well: each process waits here until every
+    one arrives (rank 0 after writing the run), then all take the group down. One that took it down
+    alone while another still used it could abort in Gloo's teardown. After a failure nobody calls
+    this: the process exits, and the launcher (torchrun, srun --kill-on-bad-exit) stops the others."""
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def select_device(name: str) -> str:
