@@ -35,7 +35,7 @@ checked() {  # pytest's exit status, with "no tests collected" (5) counted as a 
 # wanted (`bash scripts/test.sh ARGS` with arguments runs only the main suite).
 # The three quick suites (3.10, 3.12 and this Python's) run side by side, each in its own venv and
 # temporary folder, the other two with their own logs (printed when they are done); then this Python's
-# integration tests. Each quick suite keeps about one CPU busy: together they take 7-8 minutes on 2
+# integration tests. Each quick suite keeps about one CPU busy: together they take 8-11 minutes on 2
 # CPUs, against 15-16 one after the other.
 quick=(-m "not integration and not needs_index")
 if [ "$#" -eq 0 ]; then
@@ -68,8 +68,23 @@ if [ "$#" -eq 0 ]; then
     cat "$scratch/quick$version.log"
     [ "$code" -eq 0 ] || status=$code
   done
-  echo "integration tests on $(python --version)"
-  checked python -m pytest -m "integration or needs_index" || status=$?
+  # The integration tests in two halves side by side (each keeps one CPU busy about half the time:
+  # training subprocesses, installs, waits), sharing one cache of isolated environments (a build holds
+  # a lock the other half waits on). The first half's log is printed when both are done.
+  export DLPICK_TEST_ENVS="${DLPICK_TEST_ENVS:-$scratch/envs}"
+  first=(tests/test_templates_integration.py tests/test_resume.py tests/test_multiprocess.py)
+  others=()
+  for file in "${first[@]}"; do others+=(--ignore "$file"); done
+  echo "integration tests on $(python --version), in two halves side by side: ${first[*]}; the rest"
+  ( checked python -m pytest -m "integration or needs_index" --basetemp "$scratch/tmp-first" "${first[@]}" \
+      >"$scratch/first.log" 2>&1 ) &
+  half=$!
+  checked python -m pytest -m "integration or needs_index" "${others[@]}" || status=$?
+  code=0
+  wait "$half" || code=$?
+  echo "integration tests, first half (exit status $code):"
+  cat "$scratch/first.log"
+  [ "$code" -eq 0 ] || status=$code
 else
   checked python -m pytest "$@" || status=$?
 fi
