@@ -202,13 +202,26 @@ TASK_ID = re.compile("|".join(re.escape(f'"{task}"') for task in TASK_GROUP))
 
 @pytest.mark.parametrize(("framework", "task"), CASES)
 def test_no_branch_for_another_task(rendered: dict[tuple[str, str], Path], framework: str, task: str):
-    """The renderer keeps the project's own task's code only: no other task's id in its sources. config.py is
-    the exception: it names the four tasks to refuse another task's config or keys in one line (CONTRACT.md)."""
+    """The renderer keeps the project's own task's code only: no other task's id in its sources, config.py
+    included (its schema has this task's keys only), and no other task's setting in its config."""
     project = rendered[framework, task]
     for path in [*(project / "src").rglob("*.py"), *(project / "tests").rglob("*.py")]:
-        if path.name != "config.py":
-            found = {match for match in TASK_ID.findall(path.read_text(encoding="utf-8")) if match != f'"{task}"'}
-            assert not found, f"{path.relative_to(project)}: {sorted(found)}"
+        found = {match for match in TASK_ID.findall(path.read_text(encoding="utf-8")) if match != f'"{task}"'}
+        assert not found, f"{path.relative_to(project)}: {sorted(found)}"
+    config = next((project / "src").rglob("config.py")).read_text(encoding="utf-8")
+    default = (project / "configs" / "default.yaml").read_text(encoding="utf-8")
+    for group, keys in TASK_KEYS.items():
+        if group != TASK_GROUP[task]:
+            assert not [key for key in keys if f'"{key}"' in config], f"config.py: a key of {group} tasks"
+            assert not [key for key in keys if f"  {key}:" in default], f"default.yaml: a key of {group} tasks"
+
+
+# The settings of some tasks only (configs/default.yaml, config.py's schema).
+TASK_KEYS = {
+    "tabular": ("target",),
+    "image": ("image_size", "smoke_image_size", "backbone"),
+    "text": ("text_column", "label_column", "max_tokens", "vocab_size", "embedding_dim"),
+}
 
 
 def test_the_readmes_links_point_at_something_real(tmp_path: Path):
