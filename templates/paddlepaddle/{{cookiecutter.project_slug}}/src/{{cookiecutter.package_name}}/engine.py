@@ -61,13 +61,6 @@ def finish() -> None:
         paddle.distributed.barrier()
 
 
-@paddle.no_grad()
-def _average_across_processes(tensors: list[paddle.Tensor]) -> None:
-    for tensor in tensors:
-        paddle.distributed.all_reduce(tensor)
-        tensor.scale_(1.0 / _world)
-
-
 def select_device(name: str) -> str:
     """`paddle.set_device`: "gpu" for --device cuda (or auto with a CUDA build and a GPU), else "cpu"."""
     if name in ("auto", "cuda") and _has_cuda():
@@ -182,15 +175,20 @@ class Trainer:
         self.optimizer = paddle.optimizer.AdamW(learning_rate=train_cfg["learning_rate"], parameters=model.parameters())
         self.amp_dtype = _amp_dtype(train_cfg)
         self.scaler = paddle.amp.GradScaler() if self.amp_dtype == "float16" else None
+        # Several processes: DataParallel broadcasts rank 0's weights now and averages the gradients in backward().
+        self.parallel = paddle.DataParallel(model) if _world > 1 else model
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One update; with several processes, `x` and `y` are this process's share of the batch,
+        the gradients are averaged across processes and the loss returned is their mean."""
         self.model.train()
         with paddle.amp.auto_cast(enable=self.amp_dtype is not None, dtype=self.amp_dtype or "float16"):
-            loss = _loss(self.model, self.model(paddle.to_tensor(x)), paddle.to_tensor(y))
+            loss = _loss(self.model, self.parallel(paddle.to_tensor(x)), paddle.to_tensor(y))
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-        if _world > 1:  # several processes: each gradient (and the loss reported) averaged across them
-            loss = loss.detach()
-            _average_across_processes([loss, *(p.grad for p in self.model.parameters() if p.grad is not None)])
+        if _world > 1:  # the loss reported: the mean over processes
+            loss = loss.detach().clone()
+            paddle.distributed.all_reduce(loss)
+            loss = loss / _world
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
