@@ -489,6 +489,35 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint(checkpoint_project,
         np.testing.assert_array_equal(resumed.state()[name], value)
 
 
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
+@pytest.mark.parametrize(
+    ("saved", "resumed"), [("mixed_float16", "float32"), ("float32", "mixed_float16"), ("mixed_float16",) * 2]
+)
+def test_a_tensorflow_run_resumes_under_another_precision_policy(
+    checkpoint_project, tmp_path: Path, monkeypatch, saved: str, resumed: str
+):
+    """train.mixed_precision may change on --resume (a GPU run resumed on a CPU): mixed_float16's
+    LossScaleOptimizer adds its loss scale to the checkpoint; the weights and AdamW's state come back
+    either way."""
+    _, package = checkpoint_project
+    _, engine, train = modules(package)
+    monkeypatch.setattr(engine, "_policy", lambda enabled: saved)
+    first = trainer(package)
+    first.step(np.ones((4, 3), np.float32), np.array([0, 1, 0, 1]))  # moments and a step count to restore
+    train.save_checkpoint(tmp_path, first, first.state(), meta(package))
+    monkeypatch.setattr(engine, "_policy", lambda enabled: resumed)
+    second = trainer(package)
+    train.restore(second, np.random.default_rng(), train.load_checkpoint(tmp_path))
+    assert engine.keras.mixed_precision.global_policy().name == resumed
+    for before, after in zip(first.checkpoint.optimizer.variables, second.checkpoint.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(after.numpy(), before.numpy())
+    for name, value in first.state().items():
+        np.testing.assert_array_equal(second.state()[name], value)
+    if saved == resumed:  # the loss scale too
+        assert second.optimizer.dynamic_scale.numpy() == first.optimizer.dynamic_scale.numpy()
+        assert second.optimizer.step_counter.numpy() == first.optimizer.step_counter.numpy() == 1
+
+
 MODEL_PT = {
     "code to run on loading": lambda p, pkg: torch_file(p, {"layers.0.weight": Payload(p.parent / "the-payload-ran")}),
     "a decompression bomb": lambda p, pkg: torch_bomb(p, {"w": zeros()}),

@@ -33,6 +33,7 @@ DEVICES = ("auto", "cuda", "gpu", "mps", "cpu")
 EXPORT_FORMATS = ("Keras", "SavedModel", "TFLite", "int8 TFLite")
 PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tensorboard")  # their versions go into run.json
 WEIGHT_DECAY = 0.01  # AdamW, as torch.optim.AdamW's default
+SCALE = "loss_scale/"  # mixed_float16's LossScaleOptimizer's state in a checkpoint (other policies have none)
 _device = "cpu"
 
 
@@ -202,15 +203,20 @@ class Trainer:
 
     def __init__(self, model: keras.Model, preprocess: dict, train_cfg: dict) -> None:
         self.model = model
-        optimizer = keras.optimizers.AdamW(learning_rate=train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
+        adamw = keras.optimizers.AdamW(learning_rate=train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
+        optimizer = adamw
         if keras.mixed_precision.global_policy().name == "mixed_float16":  # float16 needs loss scaling
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer = keras.optimizers.LossScaleOptimizer(adamw)
         optimizer.build(model.trainable_variables)  # its variables exist before the step is traced
         self.optimizer = optimizer
-        # What training continues from, as tf.train.Checkpoint saves it: the model's and the optimizer's
-        # variables, and the best epoch's weights (the models draw no random numbers: no dropout).
+        # What training continues from, as tf.train.Checkpoint saves it: the model's and AdamW's variables,
+        # the best epoch's weights and, under mixed_float16, the loss scale (a run resumes under either
+        # policy). The models draw no random numbers (no dropout): there is no random state to keep.
         self.best = {variable.path: tf.Variable(variable.numpy(), trainable=False) for variable in model.weights}
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, best=self.best)
+        scale = {}
+        if optimizer is not adamw:
+            scale = {"loss_scale": {"dynamic_scale": optimizer.dynamic_scale, "step_counter": optimizer.step_counter}}
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=adamw, best=self.best, **scale)
         spec = model.inputs[0]
         x = tf.TensorSpec((None, *spec.shape[1:]), spec.dtype)
         # [task: tabular-regression]
@@ -282,6 +288,9 @@ class Trainer:
             own = self.checkpoint.write(str(Path(folder) / "own"))
             expected, size = _variables(own), _data_bytes(own)
         found = _variables(str(prefix))
+        same_policy = any(n.startswith(SCALE) for n in expected) == any(n.startswith(SCALE) for n in found)
+        if not same_policy:  # mixed_float16's loss scale on one side only: the rest is restored
+            expected, found = ({n: v for n, v in side.items() if not n.startswith(SCALE)} for side in (expected, found))
         misfit = [f"no {name}" for name in expected if name not in found]
         misfit += [f"{name}, which this model has not" for name in found if name not in expected]
         misfit += [f"{name} {found[name]}, this model's is {expected[name]}" for name in expected
@@ -293,7 +302,11 @@ class Trainer:
         state = tf.train.get_checkpoint_state(str(prefix.parent))  # CheckpointManager deletes what it names
         if state is not None and any(Path(p).parent != prefix.parent for p in state.all_model_checkpoint_paths):
             raise ValueError("its state file names checkpoints outside its folder")
-        self.checkpoint.restore(str(prefix)).assert_consumed()
+        status = self.checkpoint.restore(str(prefix))
+        if same_policy:
+            status.assert_consumed()
+        else:
+            status.expect_partial()
         return {path: variable.numpy() for path, variable in self.best.items()}
 
 
