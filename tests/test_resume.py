@@ -45,18 +45,33 @@ def max_difference(first: dict, second: dict) -> float:
 
 
 # The frameworks installed beside dlpick (not isolated): module, distributions (one of them is installed),
-# and a name in their checkpoint that only the optimiser's state has (AdamW's first moment per parameter),
-# so the test sees that the optimiser state is saved, not only the weights. PyTorch's is torch.save's
-# checkpoint.pt of state_dicts (the optimizer's as torch.optim writes it), TensorFlow's the shared checkpoint.npz.
+# a name in their checkpoint that only the optimiser's state has (AdamW's moments), so the test sees that
+# the optimiser state is saved, not only the weights, and where the best epoch's weights are. PyTorch's is
+# torch.save's checkpoint.pt of state_dicts (the optimizer's as torch.optim writes it), TensorFlow's
+# tf.train.Checkpoint(model=..., optimizer=..., best=...) (the optimizer's own variables by their index).
 IN_PLACE = {
-    "pytorch": ("torch", ("torch",), r"^optimizer/state/\d+/exp_avg$"),
-    "tensorflow": ("tensorflow", ("tensorflow", "tensorflow-cpu"), r"^state/optimizer/\d+/adam_w/.+_momentum$"),
+    "pytorch": ("torch", ("torch",), r"^optimizer/state/\d+/exp_avg$", "best/model/"),
+    "tensorflow": (
+        "tensorflow",
+        ("tensorflow", "tensorflow-cpu"),
+        r"^optimizer/_variables/\d+/\.ATTRIBUTES/VARIABLE_VALUE$",
+        "best/",
+    ),
 }
 
 
 def checkpoint(run: Path) -> dict[str, np.ndarray]:
-    """A run's checkpoint as {name: array}, but its meta record: checkpoint.npz's arrays, or checkpoint.pt's
-    tensors and numbers (read with weights_only) named by their place in it (optimizer/state/0/exp_avg)."""
+    """A run's checkpoint as {name: array}, but its meta record: checkpoint.npz's arrays, checkpoint.pt's
+    tensors and numbers (read with weights_only) named by their place in it (optimizer/state/0/exp_avg),
+    or the variables of the TensorFlow checkpoint that checkpoint.json names, read with TensorFlow's tools."""
+    if (run / "checkpoint.json").exists():
+        import tensorflow as tf
+
+        prefix = str(run / "checkpoints" / json.loads((run / "checkpoint.json").read_text())["checkpoint"])
+        assert tf.train.latest_checkpoint(str(run / "checkpoints")) == prefix  # CheckpointManager's record agrees
+        reader = tf.train.load_checkpoint(prefix)
+        return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+                if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}  # fmt: skip
     if not (run / "checkpoint.pt").exists():
         with np.load(run / "checkpoint.npz") as saved:
             return {k: saved[k] for k in saved.files if k != "meta"}
@@ -83,10 +98,10 @@ def checkpoint(run: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("framework", sorted(IN_PLACE))
 def test_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path, framework: str):
-    """PyTorch (checkpoint.pt) and TensorFlow (the shared driver's checkpoint.npz) resume through Trainer.state(),
+    """PyTorch (checkpoint.pt) and TensorFlow (tf.train.Checkpoint and checkpoint.json) resume bit-identically,
     in dlpick's own environment; the README's --set, --epochs and --resume commands run as shown.
     Measured on one CPU: bit-identical (max |diff| 0.0) for both."""
-    module, distributions, moments = IN_PLACE[framework]
+    module, distributions, moments, best = IN_PLACE[framework]
     pytest.importorskip(module)
     project = render.render(framework, "tabular-regression", tmp_path / "resume-demo").project_dir
     commands = readme_commands(project)
@@ -112,7 +127,7 @@ def test_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path, fram
     # epoch's, which the run ends with.
     last = [checkpoint(run) for run in (first, one_go)]
     assert any(re.search(moments, name) for name in last[0]), sorted(last[0])
-    assert any(name.startswith("best/model/") for name in last[0]), sorted(last[0])
+    assert any(name.startswith(best) for name in last[0]), sorted(last[0])
     assert last[0].keys() == last[1].keys()
     assert max_difference(*last) <= TOLERANCE
     # The final (best) weights as saved for evaluate and export: equal predictions on the test split.

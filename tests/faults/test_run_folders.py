@@ -2,7 +2,8 @@
 weights are plain arrays, never unpickled; every .npz a project reads (weights, checkpoint.npz) goes
 through `config.read_npz`; `train --resume` refuses each kind of broken or foreign checkpoint with one
 line. Quick: rendered projects, PaddlePaddle replaced by a stub (its `paddle.load` unpickles, as the
-real one does), PyTorch for the checkpoint of a real Trainer."""
+real one does), PyTorch and TensorFlow for their checkpoints of a real Trainer, and the shared
+checkpoint.npz over an engine of NumPy arrays."""
 
 from __future__ import annotations
 
@@ -142,23 +143,62 @@ def test_no_template_unpickles_a_run_folders_file(tmp_path: Path, framework: str
 
 
 # --- the checkpoint on --resume: each format with a real Trainer, in this process -----------------------
-# PyTorch's checkpoint.pt (torch.save of state_dicts, read with weights_only); the shared checkpoint.npz of
-# the other eight engines, through TensorFlow's (the other framework installed beside dlpick).
+# PyTorch's checkpoint.pt (torch.save of state_dicts, read with weights_only); TensorFlow's checkpoint.json
+# naming a tf.train.Checkpoint in checkpoints/; the shared checkpoint.npz of the other engines, its driver
+# code over NUMPY_ENGINE (no framework needed: the checks are the driver's).
+
+
+def npz_framework() -> str:
+    """A template whose projects still write the shared checkpoint.npz."""
+    for framework, template in sorted(render.list_templates().items()):
+        if '{% set checkpoint = "npz" %}' in next(template.path.glob("*/src/*/train.py")).read_text():
+            return framework
+    pytest.skip("no template writes checkpoint.npz")
+
 
 FORMATS = {
     "checkpoint.pt": ("pytorch", "torch", "torch_run"),
-    "checkpoint.npz": ("tensorflow", "tensorflow", "npz_run"),
+    "checkpoint.json": ("tensorflow", "tensorflow", "tf_run"),
+    "checkpoint.npz": (npz_framework, None, "npz_run"),
 }
 TAB = {"task": "tabular-classification", "input_shape": [3], "n_outputs": 2, "stats": {}}
+NUMPY_ENGINE = '''"""An engine of NumPy arrays: a weight and a bias, and an optimiser's moment for each."""
+import numpy as np
+
+FRAMEWORK = "numpy"
+
+
+def build(preprocess, config):
+    hidden = config["model"]["hidden"]
+    return {"w": np.ones((preprocess["input_shape"][0], hidden), np.float32), "b": np.zeros(hidden, np.float32)}
+
+
+class Trainer:
+    def __init__(self, model, preprocess, train_cfg):
+        self.model, self.moments = model, {name: np.zeros_like(value) for name, value in model.items()}
+
+    def state(self):
+        return {**{f"model/{k}": v.copy() for k, v in self.model.items()},
+                **{f"optimizer/{k}": v.copy() for k, v in self.moments.items()}}
+
+    def load_state(self, state):
+        self.model = {k: state[f"model/{k}"] for k in self.model}
+        self.moments = {k: state[f"optimizer/{k}"] for k in self.moments}
+'''
 
 
 @pytest.fixture(scope="module")
 def checkpoint_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """(file name, the project's package) of a rendered project whose train and engine are importable."""
     framework, module, package = FORMATS[request.param]
-    pytest.importorskip(module)
+    if module is None:
+        framework = framework()
+    else:
+        pytest.importorskip(module)
     parent = tmp_path_factory.mktemp(framework)
     project = render.render(framework, "tabular-classification", parent / "t", name=package).project_dir
+    if module is None:
+        (project / "src" / package / "engine.py").write_text(NUMPY_ENGINE)
     sys.path.insert(0, str(project / "src"))
     try:
         train = importlib.import_module(f"{package}.train")
@@ -193,10 +233,12 @@ def meta(package: str, **changes) -> dict:
     return {**record, **changes}
 
 
-def good_checkpoint(run: Path, package: str, hidden: int = 4) -> None:
+def good_checkpoint(run: Path, package: str, hidden: int = 4, **changes) -> None:
+    """The checkpoint this project's code writes after epoch 1 (TensorFlow's: checkpoints/ckpt-1)."""
     _, _, train = modules(package)
-    state = trainer(package, hidden).state()
-    train.save_checkpoint(run, state, state, meta(package))
+    fresh = trainer(package, hidden)
+    written = fresh if train.CHECKPOINT == "checkpoint.json" else fresh.state()  # TensorFlow saves the trainer's
+    train.save_checkpoint(run, written, fresh.state(), meta(package, **changes))
 
 
 def torch_file(path: Path, value: object, **kwargs) -> None:
@@ -287,6 +329,72 @@ CORRUPT = {
         ),
     },
 }
+
+
+def tf_checkpoint(path: Path, package: str, change=None, **meta_changes) -> Path:
+    """The project's own TensorFlow checkpoint of epoch 1 (`path`: its checkpoint.json), then `change`d:
+    change(checkpoints folder, record) may alter the files or the record (a dict, written back, with its
+    meta updated by `meta_changes`)."""
+    good_checkpoint(path.parent, package)
+    record = json.loads(path.read_text())
+    record["meta"].update(meta_changes)
+    if change is not None:
+        change(path.parent / "checkpoints", record)
+    path.write_text(json.dumps(record))
+    return path
+
+
+def cut(file: Path, size: int) -> None:
+    with file.open("r+b") as handle:
+        handle.truncate(size)
+
+
+def replace_with_fifo(file: Path) -> None:
+    file.unlink()
+    os.mkfifo(file)
+
+
+def foreign_tf_checkpoint(folder: Path, record: dict) -> None:
+    """A TensorFlow checkpoint of something else at the place of ckpt-1 (a Keras user's own tf.train.Checkpoint)."""
+    import tensorflow as tf
+
+    for file in folder.glob("ckpt-1.*"):
+        file.unlink()
+    table = tf.Variable(np.zeros((3, 2), np.float32))
+    tf.train.Checkpoint(step=tf.Variable(7), table=table).write(str(folder / "ckpt-1"))
+
+
+def state_file_elsewhere(folder: Path, record: dict) -> None:
+    """CheckpointManager's state file naming a checkpoint outside the folder: it would delete those files."""
+    elsewhere = folder.parent.parent / "victim"
+    (folder / "checkpoint").write_text(f'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "{elsewhere}"\n')
+
+
+INDEX, DATA = "ckpt-1.index", "ckpt-1.data-00000-of-00001"
+CORRUPT["checkpoint.json"] = {
+    "a truncated index": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / INDEX, 40)),
+    "truncated data": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / DATA, (f / DATA).stat().st_size // 2)),
+    "data far larger than the model's": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / DATA, 64 << 20)),
+    "an index over the size limit (sparse)": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / INDEX, 1 << 30)),
+    "an index that is a named pipe": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: replace_with_fifo(f / INDEX)),
+    "data that is a named pipe": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: replace_with_fifo(f / DATA)),
+    "an index linked to a device": lambda p, pkg: tf_checkpoint(
+        p, pkg, lambda f, r: ((f / INDEX).unlink(), (f / INDEX).symlink_to("/dev/zero"))
+    ),
+    "no data files": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: (f / DATA).unlink()),
+    "a foreign TensorFlow checkpoint": lambda p, pkg: tf_checkpoint(p, pkg, foreign_tf_checkpoint),
+    "a state file naming files elsewhere": lambda p, pkg: tf_checkpoint(p, pkg, state_file_elsewhere),
+    "names a checkpoint outside checkpoints/": lambda p, pkg: tf_checkpoint(
+        p, pkg, lambda f, r: r.update(checkpoint="../../elsewhere/ckpt-1")
+    ),
+    "names no checkpoint": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: r.pop("checkpoint")),
+    "no meta": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: r.pop("meta")),
+    "meta not JSON": lambda p, pkg: (tf_checkpoint(p, pkg), p.write_text('{"checkpoint": "ckpt-1", "meta": {not json')),
+    "meta of wrong types": lambda p, pkg: tf_checkpoint(p, pkg, epoch="one"),
+    "a negative epoch": lambda p, pkg: tf_checkpoint(p, pkg, epoch=-1),
+    "random states that cannot be restored": lambda p, pkg: tf_checkpoint(p, pkg, rng={"bit_generator": "nothing"}),
+    "a record over the size limit (sparse)": lambda p, pkg: (tf_checkpoint(p, pkg), cut(p, 1 << 30)),
+}
 BOTH = {
     "empty file": lambda p, pkg: p.write_bytes(b""),
     "not a zip": lambda p, pkg: p.write_bytes(b"PK\x03\x04 but then nothing a zip has" * 10),
@@ -296,6 +404,7 @@ BOTH = {
     "a named pipe": lambda p, pkg: os.mkfifo(p),
 }
 CASES = [(name, kind) for name in sorted(FORMATS) for kind in sorted({**CORRUPT[name], **BOTH})]
+SAID = {"checkpoint.json": "checkpoint"}  # TensorFlow's line names checkpoint.json or the checkpoints/ file
 
 
 def resume_error(run: Path, package: str) -> str:
@@ -315,12 +424,13 @@ def test_a_broken_or_foreign_checkpoint_is_one_line(checkpoint_project, tmp_path
     assert resume_error(tmp_path, package) == "2"
     assert not (tmp_path / "the-payload-ran").exists(), "reading the checkpoint ran code from it"
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and name in err[0] and "Traceback" not in err[0], err
+    assert len(err) == 1 and SAID.get(name, name) in err[0] and "Traceback" not in err[0], err
 
 
-@pytest.mark.parametrize("checkpoint_project", ["checkpoint.pt"], indirect=True)
-def test_a_pytorch_run_with_the_earlier_checkpoint_npz_says_so(checkpoint_project, tmp_path: Path, capsys):
-    """A run trained before PyTorch's checkpoints became checkpoint.pt: one line that names the old file."""
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.pt", "checkpoint.json"], indirect=True)
+def test_a_run_with_the_earlier_checkpoint_npz_says_so(checkpoint_project, tmp_path: Path, capsys):
+    """A run trained before PyTorch's checkpoints became checkpoint.pt, or TensorFlow's TensorFlow
+    checkpoints: one line that names the old file."""
     _, package = checkpoint_project
     npz(tmp_path / "checkpoint.npz", meta=np.array("{}"))
     assert resume_error(tmp_path, package) == "2"
@@ -337,6 +447,75 @@ def test_a_good_checkpoint_still_resumes(checkpoint_project, tmp_path: Path):
     resume = train.load_checkpoint(tmp_path)
     loop, best = train.restore(trainer(package), np.random.default_rng(), resume)
     assert loop.epoch == 1 and loop.step == 2 and best
+
+
+class Crash(Exception):
+    """The process killed at that point."""
+
+
+def crash(*args, **kwargs):
+    raise Crash
+
+
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
+@pytest.mark.parametrize("when", ["while TensorFlow writes", "before the record names it"])
+def test_a_crash_while_saving_leaves_the_previous_checkpoint(checkpoint_project, tmp_path: Path, monkeypatch, when):
+    """Epoch 2's save dies half-way: --resume continues from epoch 1's checkpoint, its weights and meta."""
+    _, package = checkpoint_project
+    _, engine, train = modules(package)
+    first = trainer(package)
+    train.save_checkpoint(tmp_path, first, first.state(), meta(package))
+    second = trainer(package)
+    for variable in second.model.weights:
+        variable.assign(variable + 1.0)
+    if when == "while TensorFlow writes":  # ckpt-2's files half there, CheckpointManager's state naming it
+        real_save = engine.tf.train.CheckpointManager.save
+
+        def save_half(self, *args, **kwargs):
+            written = real_save(self, *args, **kwargs)
+            cut(Path(written + ".index"), 40)
+            raise Crash
+
+        monkeypatch.setattr(engine.tf.train.CheckpointManager, "save", save_half)
+    else:  # ckpt-2 complete, checkpoint.json not yet replaced
+        monkeypatch.setattr(train.os, "replace", crash)
+    with pytest.raises(Crash):
+        train.save_checkpoint(tmp_path, second, second.state(), meta(package, epoch=2, step=4))
+    monkeypatch.undo()
+    resumed = trainer(package)
+    loop, best = train.restore(resumed, np.random.default_rng(), train.load_checkpoint(tmp_path))
+    assert (loop.epoch, loop.step) == (1, 2)
+    for name, value in first.state().items():
+        np.testing.assert_array_equal(resumed.state()[name], value)
+
+
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
+@pytest.mark.parametrize(
+    ("saved", "resumed"), [("mixed_float16", "float32"), ("float32", "mixed_float16"), ("mixed_float16",) * 2]
+)
+def test_a_tensorflow_run_resumes_under_another_precision_policy(
+    checkpoint_project, tmp_path: Path, monkeypatch, saved: str, resumed: str
+):
+    """train.mixed_precision may change on --resume (a GPU run resumed on a CPU): mixed_float16's
+    LossScaleOptimizer adds its loss scale to the checkpoint; the weights and AdamW's state come back
+    either way."""
+    _, package = checkpoint_project
+    _, engine, train = modules(package)
+    monkeypatch.setattr(engine, "_policy", lambda enabled: saved)
+    first = trainer(package)
+    first.step(np.ones((4, 3), np.float32), np.array([0, 1, 0, 1]))  # moments and a step count to restore
+    train.save_checkpoint(tmp_path, first, first.state(), meta(package))
+    monkeypatch.setattr(engine, "_policy", lambda enabled: resumed)
+    second = trainer(package)
+    train.restore(second, np.random.default_rng(), train.load_checkpoint(tmp_path))
+    assert engine.keras.mixed_precision.global_policy().name == resumed
+    for before, after in zip(first.checkpoint.optimizer.variables, second.checkpoint.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(after.numpy(), before.numpy())
+    for name, value in first.state().items():
+        np.testing.assert_array_equal(second.state()[name], value)
+    if saved == resumed:  # the loss scale too
+        assert second.optimizer.dynamic_scale.numpy() == first.optimizer.dynamic_scale.numpy()
+        assert second.optimizer.step_counter.numpy() == first.optimizer.step_counter.numpy() == 1
 
 
 MODEL_PT = {

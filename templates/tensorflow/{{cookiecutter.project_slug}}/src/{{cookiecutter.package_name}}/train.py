@@ -1,1 +1,1 @@
-{% set distributed = false %}{% set tensorboard = true %}{% set drop_last = false %}{% set checkpoint = "npz" %}{% include "driver/train.py.j2" -%}
+{% set distributed = false %}{% set tensorboard = true %}{% set drop_last = false %}{% set checkpoint = "tf" %}{% include "driver/train.py.j2" -%}
