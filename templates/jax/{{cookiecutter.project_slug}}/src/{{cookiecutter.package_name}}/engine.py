@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
 from pathlib import Path
 
@@ -258,23 +257,34 @@ class Trainer:
     def state(self) -> dict[str, nnx.State]:
         """All that training continues from, as Orbax saves it: the model's nnx state (weights, and the
         key and count of any `nnx.Rngs` a layer such as `nnx.Dropout` draws from) and the optimizer's
-        (AdamW's step count and moments). A copy: later steps leave it as it is."""
-        state = {"model": nnx.state(self.model), "optimizer": nnx.state(self.optimizer)}
-        return jax.tree.map(lambda value: value, state)
+        (AdamW's step count and moments), as NumPy copies, which one process saves for all."""
+        return jax.tree.map(_host, {"model": nnx.state(self.model), "optimizer": nnx.state(self.optimizer)})
 
     def load_state(self, state: dict[str, nnx.State]) -> None:
-        nnx.update(self.model, state["model"])
-        nnx.update(self.optimizer, state["optimizer"])
+        for node, saved in ((self.model, state["model"]), (self.optimizer, state["optimizer"])):
+            nnx.update(node, jax.tree.map(_device, saved, nnx.state(node)))
 
 
-def _checkpoints(folder: Path, read_only: bool = False) -> ocp.CheckpointManager:
+def _host(value: jax.Array) -> np.ndarray:
+    """A NumPy copy; a typed random key (nnx.Rngs) as its raw bits."""
+    if jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
+        value = jax.random.key_data(value)
+    return np.array(value)
+
+
+def _device(saved: np.ndarray, current: jax.Array) -> jax.Array:
+    if jnp.issubdtype(current.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(saved, impl=jax.random.key_impl(current))
+    return jnp.asarray(saved, dtype=current.dtype)
+
+
+def _checkpoints(folder: Path) -> ocp.CheckpointManager:
     """A run's Orbax checkpoints, one folder per epoch, the latest kept. Each process handles them
     alone: with several, rank 0 saves and every rank restores the same one."""
     this = jax.process_index()
     options = ocp.CheckpointManagerOptions(
         max_to_keep=1,
         create=False,  # made by save_checkpoint (Orbax's create does not go with active_processes)
-        read_only=read_only,
         enable_async_checkpointing=False,
         multiprocessing_options=ocp.options.MultiprocessingOptions(primary_host=this, active_processes={this}),
     )
@@ -302,18 +312,17 @@ def read_checkpoint(folder: Path, state: dict) -> dict:
     first: only folders and regular files, no more than the model could need (`_look_over`), and
     Orbax's metadata names every array `state` has, of its shape and dtype, and no other; so nothing
     larger than this model is read. ValueError says what does not fit."""
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
-    nbytes = sum(math.prod(leaf.shape) * leaf.dtype.itemsize for leaf in jax.tree.leaves(abstract))
+    nbytes = sum(array.nbytes for array in jax.tree.leaves(state))
     _look_over(folder, budget=4 * nbytes + (16 << 20))  # state and best, and Orbax's own records
-    with _checkpoints(folder, read_only=True) as manager:
+    with _checkpoints(folder) as manager:  # which saves nothing here, nor removes
         step = manager.latest_step()
         if step is None:
             raise ValueError("no complete checkpoint in it")
         saved = manager.item_metadata(step)
-        items = {"state": ocp.args.StandardRestore(abstract), "meta": ocp.args.JsonRestore()}
+        items = {"meta": ocp.args.JsonRestore()}
         for name in ("state", "best") if saved.get("best") is not None else ("state",):
-            _same_arrays(name, _arrays(saved.get(name)), _arrays(abstract))
-            items[name] = ocp.args.StandardRestore(abstract)
+            _same_arrays(name, _arrays(saved.get(name)), _arrays(state))
+            items[name] = ocp.args.StandardRestore(state)  # into NumPy arrays of these shapes and dtypes
         restored = manager.restore(step, args=ocp.args.Composite(**items))
     return {"state": restored["state"], "best": restored.get("best"), "meta": restored["meta"]}
 
