@@ -1,8 +1,9 @@
 """JAX's training checkpoint is Orbax's (`RUN/checkpoints/EPOCH/{state,best,meta}`), and a run folder may
 come from someone else: `train --resume` runs no code of theirs, reads nothing unbounded (only folders and
 regular files, within a size the model bounds, arrays only where Orbax's metadata gives this model's
-shapes and dtypes) and answers each broken or foreign checkpoint with one line and exit status 2. Needs
-JAX: every case runs in the project's isolated environment, all in one process (slow: builds it once)."""
+shapes and dtypes, each stored in one chunk of its shape) and answers each broken or foreign checkpoint
+with one line and exit status 2, never a traceback. Needs JAX: every case runs in the project's isolated
+environment, all in one process (slow: builds it once)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,17 @@ def truncated(run):
         data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
 
 
+def big_chunks(run):
+    # dense1's bias (4 floats) rewritten in one chunk of 2**28: 1 GiB decompressed on reading, from a few bytes
+    import tensorstore as ts
+
+    state = (good(run) / "state").absolute()
+    store = {"driver": "ocdbt", "base": f"file://{state}/", "path": "model.dense1.bias.value/"}
+    metadata = {"shape": [4], "chunks": [1 << 28], "dtype": "<f4", "compressor": {"id": "zstd", "level": 1}}
+    spec = {"driver": "zarr", "kvstore": store, "metadata": metadata}
+    ts.open(spec, create=True, delete_existing=True).result()[...] = np.ones(4, np.float32)
+
+
 def pipe(run):
     os.mkfifo(good(run) / "state" / "d" / "fifo")
 
@@ -94,6 +106,7 @@ CASES = {
     "a truncated array file": truncated,
     "another model's checkpoint": lambda run: good(run, hidden=7),
     "arrays larger than the model's": lambda run: good(run, hidden=64),
+    "an array stored in chunks larger than itself": big_chunks,
     "a named pipe": pipe,
     "a link leading out": link_out,
     "more bytes than the model could need": large_file,
@@ -162,6 +175,7 @@ REFUSED = {
     "a truncated array file": "not a checkpoint of this model",
     "another model's checkpoint": "this model's is",
     "arrays larger than the model's": "this model's is",
+    "an array stored in chunks larger than itself": "in chunks of (268435456,), not of its shape (4,)",
     "a named pipe": "neither a folder nor a regular file",
     "a link leading out": "neither a folder nor a regular file",
     "more bytes than the model could need": "more than this model's checkpoint could",

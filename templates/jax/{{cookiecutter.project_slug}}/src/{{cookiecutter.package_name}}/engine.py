@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from pathlib import Path
 
 import jax
@@ -314,6 +315,11 @@ def read_checkpoint(folder: Path, state: dict) -> dict:
     larger than this model is read. ValueError says what does not fit."""
     nbytes = sum(array.nbytes for array in jax.tree.leaves(state))
     _look_over(folder, budget=4 * nbytes + (16 << 20))  # state and best, and Orbax's own records
+    # Orbax reads every array at once; when one read fails, TensorStore's threads finishing the others
+    # print tracebacks on finding Orbax's event loop closed. Quiet until it succeeds: the caller reports a
+    # failure in one line, and exits.
+    hooks = sys.excepthook, sys.unraisablehook
+    sys.excepthook = sys.unraisablehook = lambda *args: None
     with _checkpoints(folder) as manager:  # which saves nothing here, nor removes
         step = manager.latest_step()
         if step is None:
@@ -322,8 +328,10 @@ def read_checkpoint(folder: Path, state: dict) -> dict:
         items = {"meta": ocp.args.JsonRestore()}
         for name in ("state", "best") if saved.get("best") is not None else ("state",):
             _same_arrays(name, _arrays(saved.get(name)), _arrays(state))
+            _stored_whole(name, saved[name])
             items[name] = ocp.args.StandardRestore(state)  # into NumPy arrays of these shapes and dtypes
         restored = manager.restore(step, args=ocp.args.Composite(**items))
+    sys.excepthook, sys.unraisablehook = hooks
     return {"state": restored["state"], "best": restored.get("best"), "meta": restored["meta"]}
 
 
@@ -349,6 +357,16 @@ def _same_arrays(item: str, saved: dict, own: dict) -> None:
     ]
     if misfit:
         raise ValueError(f"its {item} has {misfit[0]} ({len(misfit)} misfits in all)")
+
+
+def _stored_whole(item: str, metadata) -> None:
+    """Each array stored in one chunk of its own shape, as Orbax writes it here: a read decompresses
+    whole chunks, and a chunk of another shape could be any size."""
+    for path, array in jax.tree_util.tree_flatten_with_path(metadata)[0]:
+        chunks = getattr(getattr(array, "storage", None), "chunk_shape", None)
+        if chunks is None or tuple(chunks) != tuple(array.shape):
+            name = jax.tree_util.keystr(path, simple=True, separator="/")
+            raise ValueError(f"its {item} stores {name} in chunks of {chunks}, not of its shape {array.shape}")
 
 
 def _look_over(folder: Path, budget: int, most: int = 10_000) -> None:
