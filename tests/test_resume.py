@@ -173,7 +173,7 @@ def tensorboard_tags(folder: Path) -> dict[str, list[int]]:
 # moments have (so the test sees that the optimiser state is saved, not only the weights).
 RESUMABLE_ENGINES = {
     "pytensor": r"\.m$",  # Adam's first moment of each shared variable
-    "jax": r"^state/optimizer/opt_state/0/mu/",  # optax AdamW's first moments
+    "jax": r"^state/optimizer/opt_state/0/mu/",  # optax AdamW's first moments (in Orbax's checkpoint)
     "paddlepaddle": r"^state/optimizer/.+/moment1_0$",  # AdamW's accumulators, per parameter
     "mxnet": r"^state/optimizer/.+/0$",  # gluon.Trainer's Adam: the first moment, per parameter
     "mindspore": r"^state/optimizer/moment1\.",  # nn.Adam's first moments
@@ -181,11 +181,45 @@ RESUMABLE_ENGINES = {
 }
 
 
+# JAX's checkpoint is Orbax's (checkpoints/EPOCH/{state,best,meta}): its arrays read back, in the project's
+# environment, without a target, as {"state/model/dense1/kernel/value": array, ...}.
+ORBAX_ARRAYS = r"""
+import sys
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from pathlib import Path
+
+folder = Path(sys.argv[1]).absolute()
+(step,) = [path for path in folder.iterdir() if path.name.isdigit()]  # one kept
+arrays = {}
+for item in ("state", "best"):
+    tree = ocp.StandardCheckpointer().restore(step / item)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        arrays[f"{item}/{jax.tree_util.keystr(path, simple=True, separator='/')}"] = np.asarray(leaf)
+np.savez(sys.argv[2], **arrays)
+"""
+
+
+def engine_checkpoint(run: Path, python: Path) -> dict[str, np.ndarray]:
+    """A run's checkpoint as {name: array}, but its meta record: checkpoint.npz, or Orbax's (JAX)."""
+    if (run / "checkpoints").is_dir():
+        flat = run / "checkpoint-arrays.npz"
+        ran = subprocess.run([str(python), "-c", ORBAX_ARRAYS, str(run / "checkpoints"), str(flat)],
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        with np.load(flat) as saved:
+            return dict(saved)
+    with np.load(run / "checkpoint.npz") as saved:
+        return {k: saved[k] for k in saved.files if k != "meta"}
+
+
 @pytest.mark.needs_index
 @pytest.mark.parametrize("framework", sorted(RESUMABLE_ENGINES))
 def test_engine_template_resume_equals_one_run(tmp_path: Path, envs_root: Path, framework: str):
-    """The shared driver's checkpoint.npz, through the engine's Trainer.state()/load_state(), in the
-    project's own isolated environment (the one `verify --isolated` builds and the other tests share).
+    """The shared driver's checkpoint.npz (JAX: Orbax's checkpoints/EPOCH), through the engine's
+    Trainer.state()/load_state(), in the project's own isolated environment (the one `verify --isolated`
+    builds and the other tests share).
     On one CPU each is bit-identical (measured max |diff| 0.0 for PyTensor, JAX under XLA,
     PaddlePaddle, MXNet and MindSpore; by hand also on the image and text tasks): a resumed step is
     the same computation on the same values (JAX's and MindSpore's compiled again, deterministically).
@@ -207,10 +241,7 @@ def test_engine_template_resume_equals_one_run(tmp_path: Path, envs_root: Path, 
     assert resumed_metrics["steps"] == whole_metrics["steps"]
     assert resumed_metrics["loss_history"] == pytest.approx(whole_metrics["loss_history"], abs=TOLERANCE)
     assert (first / "history.csv").read_text() == (one_go / "history.csv").read_text()
-    checkpoints = []
-    for run in (first, one_go):
-        with np.load(run / "checkpoint.npz") as saved:
-            checkpoints.append({k: saved[k] for k in saved.files if k != "meta"})
+    checkpoints = [engine_checkpoint(run, python) for run in (first, one_go)]
     names = sorted(checkpoints[0])
     assert any(re.search(RESUMABLE_ENGINES[framework], name) for name in names), names
     # The last state (weights, optimiser, random keys) and the best epoch's, which the run ends with.

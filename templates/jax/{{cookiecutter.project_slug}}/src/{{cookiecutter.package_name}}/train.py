@@ -1,1 +1,1 @@
-{# drop_last: every training batch has the same shape, so the compiled step is built once #}{% set distributed = true %}{% set tensorboard = false %}{% set drop_last = true %}{% set checkpoint = "npz" %}{% include "driver/train.py.j2" -%}
+{# drop_last: every training batch has the same shape, so the compiled step is built once #}{% set distributed = true %}{% set tensorboard = false %}{% set drop_last = true %}{% set checkpoint = "orbax" %}{% include "driver/train.py.j2" -%}
