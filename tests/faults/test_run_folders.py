@@ -577,3 +577,41 @@ def test_a_pytorch_weights_file_that_would_unpack_past_its_size_is_refused(tmp_p
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.weights" in err[0] and "compressed records" in err[0], err
+
+
+def yours(run: Path, outside: Path, linked: bool) -> list[Path]:
+    """A checkpoints/ in `run` that no run of the project wrote: a file of the user's, or a link to their
+    folder of numbered folders (what a checkpoint manager keeps by the newest and deletes). Its files."""
+    if linked:
+        (outside / "1").mkdir(parents=True)
+        (outside / "1" / "weights.bin").write_bytes(b"mine")
+        run.mkdir()
+        (run / "checkpoints").symlink_to(outside, target_is_directory=True)
+        return [outside / "1" / "weights.bin"]
+    (run / "checkpoints" / "1").mkdir(parents=True)
+    (run / "checkpoints" / "1" / "notes.txt").write_text("mine")
+    (run / "checkpoints" / "checkpoint").write_text('all_model_checkpoint_paths: "1/notes"\n')
+    return [run / "checkpoints" / "1" / "notes.txt", run / "checkpoints" / "checkpoint"]
+
+
+def train_into(python: str, project: Path, package: str, run: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": "src", "JAX_PLATFORMS": "cpu"}
+    return subprocess.run([python, "-m", f"{package}.train", "--out", str(run), "--epochs", "2"],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["a folder of yours", "a link to your folder"])
+def test_training_into_a_folder_with_checkpoints_it_did_not_write_deletes_nothing(tmp_path: Path, linked: bool):
+    """TensorFlow's CheckpointManager keeps the newest checkpoints in RUN/checkpoints and deletes the others
+    (the ones its state file names too): a new run refuses a --out whose checkpoints/ it did not write,
+    in one line, before anything there changes."""
+    pytest.importorskip("tensorflow")
+    project = render.render("tensorflow", "tabular-regression", tmp_path / "p", name="Into").project_dir
+    files = yours(tmp_path / "run", tmp_path / "outside", linked)
+    ran = train_into(sys.executable, project, "into", tmp_path / "run")
+    assert ran.returncode == 2, ran.stderr[-2000:]
+    assert "Traceback" not in ran.stderr  # TensorFlow's own start-up lines come first
+    assert ran.stderr.strip().splitlines()[-1] == (
+        f"--out {tmp_path / 'run'}: it holds a checkpoints/ this run did not write; a new --out, or --resume it"
+    )
+    assert all(file.exists() for file in files)

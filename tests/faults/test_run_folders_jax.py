@@ -140,12 +140,19 @@ print(json.dumps(results))
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory, envs_root: Path) -> dict:
+def jax_project(tmp_path_factory: pytest.TempPathFactory, envs_root: Path) -> tuple[Path, Path]:
+    """A rendered JAX project and the Python of its isolated environment."""
     from dlpick.verify import envs
 
     parent = tmp_path_factory.mktemp("orbax")
     project = render.render("jax", "tabular-classification", parent / "p", name=PACKAGE).project_dir
-    python = envs.ensure(envs.spec_for(project, "jax"), root=envs_root).python
+    return project, envs.ensure(envs.spec_for(project, "jax"), root=envs_root).python
+
+
+@pytest.fixture(scope="module")
+def results(jax_project: tuple[Path, Path]) -> dict:
+    project, python = jax_project
+    parent = project.parent
     (parent / "runs").mkdir()
     env = {**os.environ, "PYTHONPATH": "src", "PYTHONDONTWRITEBYTECODE": "1", "JAX_PLATFORMS": "cpu"}
     ran = subprocess.run([str(python), "-c", SCRIPT, str(parent / "runs")], cwd=project, env=env,
@@ -196,3 +203,23 @@ def test_a_broken_or_foreign_checkpoint_is_one_line(results: dict, case: str):
     assert result["code"] == 2, result
     assert len(result["err"]) == 1 and REFUSED[case] in result["err"][0], result
     assert "Traceback" not in result["err"][0]
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["a folder of yours", "a link to your folder"])
+def test_training_into_a_folder_with_checkpoints_it_did_not_write_deletes_nothing(
+    jax_project: tuple[Path, Path], tmp_path: Path, linked: bool
+):
+    """Orbax's CheckpointManager keeps the newest step in RUN/checkpoints and deletes the other numbered
+    folders there: a new run refuses a --out whose checkpoints/ it did not write, in one line, before
+    anything there changes."""
+    from tests.faults.test_run_folders import train_into, yours
+
+    project, python = jax_project
+    files = yours(tmp_path / "run", tmp_path / "outside", linked)
+    ran = train_into(str(python), project, PACKAGE, tmp_path / "run")
+    assert ran.returncode == 2, ran.stderr[-2000:]
+    assert "Traceback" not in ran.stderr
+    assert ran.stderr.strip().splitlines()[-1] == (
+        f"--out {tmp_path / 'run'}: it holds a checkpoints/ this run did not write; a new --out, or --resume it"
+    )
+    assert all(file.exists() for file in files)
