@@ -189,14 +189,14 @@ def test_the_shipped_config_and_a_run_folder_copy_load(projects: dict[str, Path]
     proc = python(projects[task], f"""
 import yaml
 from pathlib import Path
-from {PACKAGE} import config
+from {PACKAGE} import config, records
 loaded = config.load_config()
 assert loaded["task"] == {task!r}, loaded
 loaded["train"]["epochs"] = 3  # train --epochs 3
 run = Path("runs/check")
 run.mkdir(parents=True, exist_ok=True)
 (run / "config.yaml").write_text(yaml.safe_dump(loaded, sort_keys=False))
-assert config.read_run(run)[0] == loaded
+assert records.read_run(run)[0] == loaded
 """)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
@@ -305,7 +305,7 @@ def test_set_overrides_the_file_and_lands_in_the_run_record(projects: dict[str, 
 import json
 from pathlib import Path
 import yaml
-{PARSE_ARGS}from {PACKAGE} import config
+{PARSE_ARGS}from {PACKAGE} import config, records
 args = parse_args(["--set", "train.learning_rate=0.01", "data.val_size=0.25", "train.mixed_precision=false",
                    "--set", "evaluate.kfold=3", "--epochs", "2"])
 loaded = config.train_config(args)
@@ -313,8 +313,8 @@ assert loaded["train"]["learning_rate"] == 0.01 and loaded["data"]["val_size"] =
 assert loaded["train"]["mixed_precision"] is False and loaded["evaluate"]["kfold"] == 3, loaded
 assert loaded["train"]["epochs"] == 2, loaded
 run = Path("runs/set")
-config.write_run_start(run, loaded, ["numpy"])
-assert config.read_run(run)[0] == loaded
+records.write_run_start(run, loaded, ["numpy"])
+assert records.read_run(run)[0] == loaded
 record = json.loads((run / "run.json").read_text())
 assert record["seed"] == 42 and record["config"] == "config.yaml", record
 assert record["packages"]["numpy"] and record["packages"]["pyyaml"], record
@@ -332,8 +332,8 @@ def test_the_run_record_names_the_git_commit_and_whether_the_tree_is_dirty(tmp_p
         subprocess.run([*git, *cmd], cwd=project, check=True, capture_output=True)
     code = f"""
 import json
-from {PACKAGE} import config
-print(json.dumps(config.run_record(config.load_config())["git"]))
+from {PACKAGE} import config, records
+print(json.dumps(records.run_record(config.load_config())["git"]))
 """
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
     clean = python(project, code)

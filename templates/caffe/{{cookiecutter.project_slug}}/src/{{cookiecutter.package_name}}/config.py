@@ -1,1 +1,1 @@
-{% include "src/config.py.j2" -%}
+{% set stdlib_config = true %}{% include "src/config.py.j2" -%}

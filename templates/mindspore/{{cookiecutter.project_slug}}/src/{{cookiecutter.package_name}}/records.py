@@ -1,0 +1,1 @@
+{% include "src/records.py.j2" -%}
