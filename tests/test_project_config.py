@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -400,3 +401,120 @@ def test_processes_making_the_sample_at_once_each_see_all_of_it(projects: dict[s
     assert len(counts) == 1  # every process saw the same, whole sample
     assert int(counts.pop()) == (600 if task == "image-classification" else 179)  # 600 images; wine: 178 rows + header
     assert not [p.name for p in (project / "data" / "sample").iterdir() if ".partial-" in p.name]
+
+
+# The settings' declaration: pydantic models where pip installs the project, the standard library in
+# Caffe's Debian root (bullseye's python3-pydantic is 1.x); a project carries one of the two only.
+HOME_MADE_SCHEMA = ("class Key(", "SCHEMA", "def _check_section(", "def _value(", "def _required(")
+
+
+@pytest.mark.parametrize("framework", sorted(render.list_templates()))
+def test_a_project_declares_its_settings_with_pydantic_or_in_caffe_with_the_standard_library(
+    tmp_path: Path, framework: str
+):
+    task = render.list_templates()[framework].tasks[0]
+    project = render.render(framework, task, tmp_path / framework, name="Config check").project_dir
+    source = (project / "src" / PACKAGE / "config.py").read_text()
+    if framework == "caffe":
+        assert "pydantic" not in source and "class Key(" in source and "SCHEMA" in source
+        return
+    assert not [name for name in HOME_MADE_SCHEMA if name in source], framework
+    classes = {node.name: node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)}
+    assert [ast.unparse(base) for base in classes["Section"].bases] == ["BaseModel"]
+    assert "ConfigDict(extra='forbid', strict=True, allow_inf_nan=False)" in ast.unparse(classes["Section"])
+    assert {"Config", "Data", "Train", "Model", "Evaluate"} <= classes.keys()
+    assert f"task: Literal['{task}']" in ast.unparse(classes["Config"])
+    requirements = "requirements-common.txt" if framework == "tensorflow" else "requirements.txt"
+    assert "pydantic>=2.7,<3" in (project / requirements).read_text().splitlines(), framework
+
+
+def test_run_records_git_state_and_json_files_have_a_module_of_their_own(projects: dict[str, Path]):
+    project = projects["tabular-regression"]
+    config = ast.parse((project / "src" / PACKAGE / "config.py").read_text())
+    records = ast.parse((project / "src" / PACKAGE / "records.py").read_text())
+
+    def defined(tree: ast.Module) -> set[str]:
+        return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+    moved = {"run_record", "_git", "write_run_start", "read_run", "write_json"}
+    assert moved <= defined(records)
+    assert not moved & defined(config)
+    imported = {alias.name for node in ast.walk(config) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {"json", "platform", "subprocess"} & imported
+    sources = [*(project / "src").rglob("*.py"), *(project / "tests").rglob("*.py")]
+    callers = "\n".join(path.read_text() for path in sources)
+    assert not re.findall(r"\bconfig(?:_mod)?\.(?:run_record|write_run_start|read_run|write_json)\b", callers)
+    for stub in sorted((ROOT / "templates").glob("*/{{cookiecutter.project_slug}}/src/*/records.py")):
+        assert stub.read_text().strip() == '{% include "src/records.py.j2" -%}', stub
+
+
+def _load_each(project: Path, cases: list[tuple[str, list[str]]]) -> list[tuple[int, str]]:
+    """(exit status, stderr) of load_config(path, --set items) for each case, in one process."""
+    (project / "cases.json").write_text(json.dumps(cases))
+    proc = python(project, f"""
+import contextlib, io, json
+from {PACKAGE}.config import load_config
+answers = []
+for path, items in json.load(open("cases.json")):
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        try:
+            load_config(path, items)
+            status = 0
+        except SystemExit as exit:
+            status = exit.code
+    answers.append([status, stderr.getvalue()])
+print(json.dumps(answers))
+""")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return [tuple(answer) for answer in json.loads(proc.stdout)]
+
+
+def _settings(text: str) -> list[tuple[int, str, str]]:
+    """(line, dotted key, the line's text) of each setting of a config written as configs/default.yaml is."""
+    found, section = [], ""
+    for number, line in enumerate(text.splitlines(), 1):
+        match = re.match(r"^( *)(\w+):(.*)$", line)
+        if match and not match.group(3).split("#")[0].strip():
+            section = match.group(2)  # a section: its keys follow, indented
+        elif match:
+            dotted = f"{section}.{match.group(2)}" if match.group(1) else match.group(2)
+            found.append((number, dotted, line))
+    return found
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_setting_of_the_wrong_type_is_reported_at_its_own_line_or_set_item(projects: dict[str, Path], task: str):
+    """Each of pydantic's errors finds its way back to the key's line in the file (or its --set item): a
+    list where a setting is expected, and a fraction where a whole number is (2.5 for an integer)."""
+    project = projects[task]
+    shipped = (project / "configs" / "default.yaml").read_text()
+    settings = [setting for setting in _settings(shipped) if setting[1] != "task"]
+    assert len(settings) >= 11, settings
+    cases, expected = [], []
+    for number, dotted, line in settings:
+        value = line.split(":", 1)[1].split("#")[0].strip()
+        wrong, got = ("2.5", "got a number 2.5") if re.fullmatch(r"\d+", value) else ("[1]", "got a list")
+        bad = f"configs/wrong-{dotted}.yaml"
+        (project / bad).write_text(shipped.replace(line, line.replace(f": {value}", f": {wrong}", 1), 1))
+        cases += [(bad, []), ("configs/default.yaml", [f"{dotted}={wrong}"])]
+        expected += [(f"{bad}:{number}: {dotted}: must be ", got), (f"--set {dotted}={wrong}: {dotted}: must be ", got)]
+    for (status, stderr), (start, got) in zip(_load_each(project, cases), expected, strict=True):
+        assert status == 2 and len(stderr.splitlines()) == 1, (start, stderr)
+        assert stderr.startswith(start) and got in stderr, (start, stderr)
+
+
+def test_an_optional_setting_left_null_takes_its_default(projects: dict[str, Path]):
+    """`key:` (null) in the file, or `--set key=`, is as if the key were left out: the loaded config has
+    no such key, and the code's default applies."""
+    project = projects["tabular-regression"]
+    shipped = (project / "configs" / "default.yaml").read_text()
+    (project / "configs" / "nulls.yaml").write_text(shipped.replace("kfold: 5", "kfold:"))
+    proc = python(project, f"""
+from {PACKAGE}.config import load_config
+loaded = load_config("configs/nulls.yaml", ["train.mixed_precision=", "data.target="])
+assert "kfold" not in loaded["evaluate"] and "mixed_precision" not in loaded["train"], loaded
+assert "target" not in loaded["data"] and loaded["train"]["epochs"] == 40, loaded
+print("ok")
+""")  # fmt: skip
+    assert (proc.returncode, proc.stdout.strip()) == (0, "ok"), proc.stderr

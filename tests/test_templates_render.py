@@ -203,7 +203,8 @@ TASK_ID = re.compile("|".join(re.escape(f'"{task}"') for task in TASK_GROUP))
 @pytest.mark.parametrize(("framework", "task"), CASES)
 def test_no_branch_for_another_task(rendered: dict[tuple[str, str], Path], framework: str, task: str):
     """The renderer keeps the project's own task's code only: no other task's id in its sources, config.py
-    included (its schema has this task's keys only), and no other task's setting in its config."""
+    included (its schema, a pydantic model's fields or Caffe's table, has this task's keys only), and no other
+    task's setting in its config."""
     project = rendered[framework, task]
     for path in [*(project / "src").rglob("*.py"), *(project / "tests").rglob("*.py")]:
         found = {match for match in TASK_ID.findall(path.read_text(encoding="utf-8")) if match != f'"{task}"'}
@@ -212,7 +213,8 @@ def test_no_branch_for_another_task(rendered: dict[tuple[str, str], Path], frame
     default = (project / "configs" / "default.yaml").read_text(encoding="utf-8")
     for group, keys in TASK_KEYS.items():
         if group != TASK_GROUP[task]:
-            assert not [key for key in keys if f'"{key}"' in config], f"config.py: a key of {group} tasks"
+            declared = [key for key in keys if f'"{key}"' in config or re.search(rf"^ +{key}:", config, re.M)]
+            assert not declared, f"config.py: a key of {group} tasks"
             assert not [key for key in keys if f"  {key}:" in default], f"default.yaml: a key of {group} tasks"
 
 
