@@ -408,10 +408,6 @@ def _cpu_copy(value):
     return value
 
 
-def save_checkpoint(path: Path, checkpoint: dict) -> None:
-    torch.save(checkpoint, path)
-
-
 def read_saved(path: Path) -> object:
     """A file torch.save wrote (model.pt, checkpoint.pt, model.weights) read back as tensors, numbers,
     strings and containers only (`weights_only=True`: nothing in it can run code), on the CPU.
