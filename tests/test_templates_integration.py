@@ -337,6 +337,26 @@ print(json.dumps({{"step": trainer._step.experimental_get_tracing_count(),
 
 
 @needs("pytorch", "torch")
+def test_evaluate_kfold_retrains_each_fold(tmp_path: Path):
+    """`evaluate --run RUN --kfold 2`, as the README shows it: each fold is trained again (a smoke run's
+    with its smoke steps) and scored on its held-out part, into kfold.json."""
+    from dlpick.project import render
+
+    rendered = render.render("pytorch", "tabular-classification", tmp_path / "folds-demo")
+    project, package = rendered.project_dir, rendered.name.package
+    run = tmp_path / "run"
+    trained = verify.run_step(
+        [sys.executable, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)], project, 600
+    )
+    assert trained.returncode == 0, "\n".join(trained.tail[-40:])
+    command = [sys.executable, "-m", f"{package}.evaluate", "--run", str(run), "--kfold", "2"]
+    evaluated = verify.run_step(command, project, 600)
+    assert evaluated.returncode == 0, "\n".join(evaluated.tail[-40:])
+    folds = json.loads((run / "kfold.json").read_text())
+    assert folds["k"] == 2 and len(folds["folds"]) == 2 and "accuracy" in folds["summary"], folds
+
+
+@needs("pytorch", "torch")
 def test_evaluate_refuses_data_that_changed_since_training(tmp_path: Path):
     """evaluate, explain and export re-read the run's test split: if the data's classes no longer match the
     run's preprocess.json, they stop with one line instead of scoring against the wrong classes."""
