@@ -42,6 +42,20 @@ def dlpick(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]
     )
 
 
+def smoke_trained(task: str, folder: Path) -> tuple[Path, str, Path]:
+    """A PyTorch project of `task` rendered into `folder` and smoke-trained on the CPU: (project, package, run)."""
+    from dlpick.project import render
+
+    rendered = render.render("pytorch", task, folder)
+    project, package = rendered.project_dir, rendered.name.package
+    run = folder.parent / "run"
+    trained = verify.run_step(
+        [sys.executable, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)], project, 600
+    )
+    assert trained.returncode == 0, "\n".join(trained.tail[-40:])
+    return project, package, run
+
+
 CASES = [
     pytest.param(framework, task, marks=needs(framework, module), id=f"{framework}-{task}")
     for framework, module in (("pytorch", "torch"), ("tensorflow", "tensorflow"))
@@ -231,15 +245,7 @@ def test_pytorch_ranks_leave_the_process_group_together(tmp_path: Path):
 def test_pytorch_text_sample_learns_without_perfection_and_explain_names_its_tokens(tmp_path: Path):
     """The bundled reviews after a smoke-train: test accuracy clearly above chance and below 1.0;
     explain's token occlusion names tokens of the sample, sentiment words among the top ones."""
-    from dlpick.project import render
-
-    rendered = render.render("pytorch", "text-classification", tmp_path / "text-demo")
-    project, package = rendered.project_dir, rendered.name.package
-    run = tmp_path / "run"
-    trained = verify.run_step(
-        [sys.executable, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)], project, 600
-    )
-    assert trained.returncode == 0, "\n".join(trained.tail[-40:])
+    project, package, run = smoke_trained("text-classification", tmp_path / "text-demo")
     evaluation = json.loads((run / "metrics.json").read_text())["eval"]
     per_class = [sum(row) for row in evaluation["confusion_matrix"]]
     chance = max(per_class) / sum(per_class)  # always answering the commonest class
@@ -337,18 +343,22 @@ print(json.dumps({{"step": trainer._step.experimental_get_tracing_count(),
 
 
 @needs("pytorch", "torch")
+def test_evaluate_kfold_retrains_each_fold(tmp_path: Path):
+    """`evaluate --run RUN --kfold 2`, as the README shows it: each fold is trained again (a smoke run's
+    with its smoke steps) and scored on its held-out part, into kfold.json."""
+    project, package, run = smoke_trained("tabular-classification", tmp_path / "folds-demo")
+    command = [sys.executable, "-m", f"{package}.evaluate", "--run", str(run), "--kfold", "2"]
+    evaluated = verify.run_step(command, project, 600)
+    assert evaluated.returncode == 0, "\n".join(evaluated.tail[-40:])
+    folds = json.loads((run / "kfold.json").read_text())
+    assert folds["k"] == 2 and len(folds["folds"]) == 2 and "accuracy" in folds["summary"], folds
+
+
+@needs("pytorch", "torch")
 def test_evaluate_refuses_data_that_changed_since_training(tmp_path: Path):
     """evaluate, explain and export re-read the run's test split: if the data's classes no longer match the
     run's preprocess.json, they stop with one line instead of scoring against the wrong classes."""
-    from dlpick.project import render
-
-    rendered = render.render("pytorch", "tabular-classification", tmp_path / "drift-demo")
-    project, package = rendered.project_dir, rendered.name.package
-    run = tmp_path / "run"
-    trained = verify.run_step(
-        [sys.executable, "-m", f"{package}.train", "--smoke", "--device", "cpu", "--out", str(run)], project, 600
-    )
-    assert trained.returncode == 0, "\n".join(trained.tail[-40:])
+    project, package, run = smoke_trained("tabular-classification", tmp_path / "drift-demo")
     evaluated = verify.run_step([sys.executable, "-m", f"{package}.evaluate", "--run", str(run)], project, 600)
     assert evaluated.returncode == 0, "\n".join(evaluated.tail[-40:])
     sample = project / "data" / "sample" / "wine.csv"

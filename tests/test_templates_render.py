@@ -197,6 +197,38 @@ def test_no_function_in_the_project_is_over_60_lines(rendered: dict[tuple[str, s
     assert not long, long
 
 
+# The framework's own calls that write and read a run's checkpoint (templates/CONTRACT.md); the frameworks
+# whose templates keep no native format write the shared checkpoint.npz.
+CHECKPOINT_CALLS = {
+    "pytorch": ("torch.save(", "torch.load("),
+    "tensorflow": ("tf.train.CheckpointManager(", ".checkpoint.restore("),
+    "jax": ("ocp.CheckpointManager(", "ocp.args.StandardSave(", "ocp.args.StandardRestore("),
+}
+NPZ_CALLS = ("np.savez(", "config_mod.read_npz(")
+CHECKPOINT_WORDS = ("CheckpointManager", "ocp.", "np.savez", "torch.save(", "torch.load(", "read_npz", "check_meta")
+
+
+@pytest.mark.parametrize(("framework", "task"), CASES)
+def test_train_py_is_the_loop_and_checkpoint_py_the_frameworks_checkpoint(
+    rendered: dict[tuple[str, str], Path], framework: str, task: str
+):
+    """train.py keeps the loop, the step, the smoke and training paths and main, in at most 200 lines; the
+    checkpoint (save, the checks of a run folder from someone else, load, restore) is checkpoint.py's, with the
+    framework's own save and load calls, and neither train.py nor engine.py writes or reads it."""
+    package = rendered[framework, task] / "src" / "every_case"
+    train = (package / "train.py").read_text(encoding="utf-8")
+    assert len(train.splitlines()) <= 200, f"train.py: {len(train.splitlines())} lines"
+    assert "checkpoint.save(" in train and "checkpoint.restore(" in train and "checkpoint.load(" in train
+    checkpoint = (package / "checkpoint.py").read_text(encoding="utf-8")
+    for call in CHECKPOINT_CALLS.get(framework, NPZ_CALLS):
+        assert call in checkpoint, f"checkpoint.py: no {call}"
+    for word in ("def save(", "def load(", "def restore(", "def check_meta("):
+        assert word in checkpoint, f"checkpoint.py: no {word}"
+    assert not [word for word in CHECKPOINT_WORDS if word in train], "train.py writes or reads the checkpoint"
+    engine = (package / "engine.py").read_text(encoding="utf-8")
+    assert not [word for word in ("CheckpointManager", "ocp.", "def save_checkpoint") if word in engine], "engine.py"
+
+
 TASK_ID = re.compile("|".join(re.escape(f'"{task}"') for task in TASK_GROUP))
 
 

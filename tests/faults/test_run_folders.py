@@ -144,8 +144,8 @@ def test_no_template_unpickles_a_run_folders_file(tmp_path: Path, framework: str
 
 # --- the checkpoint on --resume: each format with a real Trainer, in this process -----------------------
 # PyTorch's checkpoint.pt (torch.save of state_dicts, read with weights_only); TensorFlow's checkpoint.json
-# naming a tf.train.Checkpoint in checkpoints/; the shared checkpoint.npz of the other engines, its driver
-# code over NUMPY_ENGINE (no framework needed: the checks are the driver's).
+# naming a tf.train.Checkpoint in checkpoints/; the shared checkpoint.npz of the other engines, the project's
+# checkpoint.py over NUMPY_ENGINE (no framework needed: the checks are checkpoint.py's).
 
 
 def npz_framework() -> str:
@@ -201,8 +201,7 @@ def checkpoint_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.
         (project / "src" / package / "engine.py").write_text(NUMPY_ENGINE)
     sys.path.insert(0, str(project / "src"))
     try:
-        train = importlib.import_module(f"{package}.train")
-        assert train.CHECKPOINT == request.param
+        assert importlib.import_module(f"{package}.checkpoint").NAME == request.param
         yield request.param, package
     finally:
         sys.path.remove(str(project / "src"))
@@ -211,7 +210,7 @@ def checkpoint_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 
 
 def modules(package: str):
-    return (importlib.import_module(f"{package}.{name}") for name in ("config", "engine", "train"))
+    return (importlib.import_module(f"{package}.{name}") for name in ("config", "engine", "checkpoint"))
 
 
 def trainer(package: str, hidden: int = 4):
@@ -235,10 +234,9 @@ def meta(package: str, **changes) -> dict:
 
 def good_checkpoint(run: Path, package: str, hidden: int = 4, **changes) -> None:
     """The checkpoint this project's code writes after epoch 1 (TensorFlow's: checkpoints/ckpt-1)."""
-    _, _, train = modules(package)
+    _, _, checkpoint = modules(package)
     fresh = trainer(package, hidden)
-    written = fresh if train.CHECKPOINT == "checkpoint.json" else fresh.state()  # TensorFlow saves the trainer's
-    train.save_checkpoint(run, written, fresh.state(), meta(package, **changes))
+    checkpoint.save(run, fresh, fresh.state(), meta(package, **changes))
 
 
 def torch_file(path: Path, value: object, **kwargs) -> None:
@@ -409,10 +407,10 @@ SAID = {"checkpoint.json": "checkpoint"}  # TensorFlow's line names checkpoint.j
 
 def resume_error(run: Path, package: str) -> str:
     """`train --resume RUN`'s checkpoint reading and restoring, as main runs it: the code it exits with."""
-    _, _, train = modules(package)
+    _, _, checkpoint = modules(package)
     with pytest.raises(SystemExit) as exit_:
-        resume = train.load_checkpoint(run)
-        train.restore(trainer(package), np.random.default_rng(), resume)
+        resume = checkpoint.load(run)
+        checkpoint.restore(trainer(package), np.random.default_rng(), resume)
     return str(exit_.value.code)
 
 
@@ -442,11 +440,11 @@ def test_a_run_with_the_earlier_checkpoint_npz_says_so(checkpoint_project, tmp_p
 def test_a_good_checkpoint_still_resumes(checkpoint_project, tmp_path: Path):
     """The same checks pass the checkpoint the project itself writes, and put its state back."""
     name, package = checkpoint_project
-    _, _, train = modules(package)
+    _, _, checkpoint = modules(package)
     good_checkpoint(tmp_path, package)
-    resume = train.load_checkpoint(tmp_path)
-    loop, best = train.restore(trainer(package), np.random.default_rng(), resume)
-    assert loop.epoch == 1 and loop.step == 2 and best
+    resume = checkpoint.load(tmp_path)
+    loop, best = checkpoint.restore(trainer(package), np.random.default_rng(), resume)
+    assert loop["epoch"] == 1 and loop["step"] == 2 and best
 
 
 class Crash(Exception):
@@ -462,9 +460,9 @@ def crash(*args, **kwargs):
 def test_a_crash_while_saving_leaves_the_previous_checkpoint(checkpoint_project, tmp_path: Path, monkeypatch, when):
     """Epoch 2's save dies half-way: --resume continues from epoch 1's checkpoint, its weights and meta."""
     _, package = checkpoint_project
-    _, engine, train = modules(package)
+    _, engine, checkpoint = modules(package)
     first = trainer(package)
-    train.save_checkpoint(tmp_path, first, first.state(), meta(package))
+    checkpoint.save(tmp_path, first, first.state(), meta(package))
     second = trainer(package)
     for variable in second.model.weights:
         variable.assign(variable + 1.0)
@@ -478,13 +476,13 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint(checkpoint_project,
 
         monkeypatch.setattr(engine.tf.train.CheckpointManager, "save", save_half)
     else:  # ckpt-2 complete, checkpoint.json not yet replaced
-        monkeypatch.setattr(train.os, "replace", crash)
+        monkeypatch.setattr(checkpoint.os, "replace", crash)
     with pytest.raises(Crash):
-        train.save_checkpoint(tmp_path, second, second.state(), meta(package, epoch=2, step=4))
+        checkpoint.save(tmp_path, second, second.state(), meta(package, epoch=2, step=4))
     monkeypatch.undo()
     resumed = trainer(package)
-    loop, best = train.restore(resumed, np.random.default_rng(), train.load_checkpoint(tmp_path))
-    assert (loop.epoch, loop.step) == (1, 2)
+    loop, best = checkpoint.restore(resumed, np.random.default_rng(), checkpoint.load(tmp_path))
+    assert (loop["epoch"], loop["step"]) == (1, 2)
     for name, value in first.state().items():
         np.testing.assert_array_equal(resumed.state()[name], value)
 
@@ -500,14 +498,14 @@ def test_a_tensorflow_run_resumes_under_another_precision_policy(
     LossScaleOptimizer adds its loss scale to the checkpoint; the weights and AdamW's state come back
     either way."""
     _, package = checkpoint_project
-    _, engine, train = modules(package)
+    _, engine, checkpoint = modules(package)
     monkeypatch.setattr(engine, "_policy", lambda enabled: saved)
     first = trainer(package)
     first.step(np.ones((4, 3), np.float32), np.array([0, 1, 0, 1]))  # moments and a step count to restore
-    train.save_checkpoint(tmp_path, first, first.state(), meta(package))
+    checkpoint.save(tmp_path, first, first.state(), meta(package))
     monkeypatch.setattr(engine, "_policy", lambda enabled: resumed)
     second = trainer(package)
-    train.restore(second, np.random.default_rng(), train.load_checkpoint(tmp_path))
+    checkpoint.restore(second, np.random.default_rng(), checkpoint.load(tmp_path))
     assert engine.keras.mixed_precision.global_policy().name == resumed
     for before, after in zip(first.checkpoint.optimizer.variables, second.checkpoint.optimizer.variables, strict=True):
         np.testing.assert_array_equal(after.numpy(), before.numpy())

@@ -21,14 +21,14 @@ pytestmark = pytest.mark.needs_index
 PACKAGE = "orbax_run"
 
 # Run in the project's environment, from its root: sets each case up in a run folder of its own, then
-# does what `train --resume RUN` does with it (load_checkpoint, then restore into a fresh trainer).
+# does what `train --resume RUN` does with it (checkpoint.load, then checkpoint.restore into a fresh trainer).
 SCRIPT = r"""
 import contextlib, io, json, os, shutil, sys
 from pathlib import Path
 
 import numpy as np
 
-from orbax_run import config, engine, train
+from orbax_run import checkpoint, config, engine
 
 TAB = {"task": "tabular-classification", "input_shape": [3], "n_outputs": 2, "stats": {}}
 
@@ -44,8 +44,8 @@ def meta(**changes):
 
 
 def good(run, hidden=4, **changes):
-    state = trainer(hidden).state()
-    train.save_checkpoint(run, state, state, meta(**changes))
+    fresh = trainer(hidden)
+    checkpoint.save(run, fresh, fresh.state(), meta(**changes))
     return run / "checkpoints" / str(meta(**changes)["epoch"])
 
 
@@ -128,8 +128,8 @@ for index, (name, prepare) in enumerate(CASES.items()):
     said = io.StringIO()
     with contextlib.redirect_stderr(said):
         try:
-            loop, best = train.restore(trainer(), np.random.default_rng(), train.load_checkpoint(run))
-            code, detail = 0, [loop.epoch, loop.step, best is not None]
+            loop, best = checkpoint.restore(trainer(), np.random.default_rng(), checkpoint.load(run))
+            code, detail = 0, [loop["epoch"], loop["step"], best is not None]
         except SystemExit as exc:
             code, detail = exc.code, None
         except BaseException as exc:  # what the promise rules out: a traceback

@@ -72,7 +72,10 @@ def make_run(project: Path, run: Path, preprocess: dict) -> Path:
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     parent = tmp_path_factory.mktemp("serve-router")
     tasks = ("tabular-classification", "image-classification")
-    return {task: render.render("pytensor", task, parent / task, name="Serve router").project_dir for task in tasks}
+    projects = {task: render.render("pytensor", task, parent / task, name="Serve router").project_dir for task in tasks}
+    # Caffe's project serves on http.server (its Debian environment has no FastAPI); the stub model needs no Caffe
+    projects["caffe"] = render.render("caffe", tasks[0], parent / "caffe", name="Serve router").project_dir
+    return projects
 
 
 @pytest.fixture
@@ -219,7 +222,7 @@ def test_predict_of_what_is_no_file_is_one_line(projects, tmp_path: Path, what: 
     assert "--predict" in one_line(serve_command(project, "--run", str(run), "--predict", str(target)))
 
 
-# --- slow clients and load (FastAPI + uvicorn, loopback) --------------------------------------------------
+# --- slow clients and load (FastAPI + uvicorn, and Caffe's http.server; loopback) ----------------------------
 
 
 class Server:
@@ -256,7 +259,7 @@ class Server:
                 raise AssertionError("the server did not say where it listens within 60 s") from None
             assert line, "the server ended before it listened"
             if " on http://" in line:
-                assert ("http.server" in line) == ("--stdlib" in self.process.args), line
+                self.backend = line.rstrip("\n").rsplit(" (", 1)[-1].rstrip(")")  # a whole line: log() writes once
                 return int(line.split(" on http://", 1)[1].split()[0].rsplit(":", 1)[1])
 
     def stop(self) -> None:
@@ -283,14 +286,11 @@ def health(port: int, timeout: float = 10) -> tuple[int, str]:
         connection.close()
 
 
-@pytest.fixture(params=["FastAPI", "http.server"])
+@pytest.fixture(params=["FastAPI + uvicorn", "http.server"])
 def stub_server(projects, tmp_path: Path, request):
-    if request.param == "FastAPI":
-        pytest.importorskip("fastapi")
-        pytest.importorskip("uvicorn")
-    project = projects["tabular-classification"]
-    options = ["--stdlib"] if request.param == "http.server" else []
-    server = Server(project, make_run(project, tmp_path / "run", TABLE), 1.0, *options)
+    project = projects["tabular-classification" if request.param == "FastAPI + uvicorn" else "caffe"]
+    server = Server(project, make_run(project, tmp_path / "run", TABLE), 1.0)
+    assert server.backend == request.param
     yield server
     server.stop()
 
@@ -380,3 +380,16 @@ def test_a_body_that_does_not_come_gets_408_and_health_answers(projects, tmp_pat
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("framework", sorted(render.list_templates()))
+def test_a_project_carries_the_one_server_its_environment_installs(framework: str, tmp_path: Path):
+    """A project serves on FastAPI + uvicorn when its requirements install them, else (Caffe's Debian root)
+    on http.server: never both, and never a fallback chosen at run time."""
+    template = render.list_templates()[framework]
+    project = render.render(framework, template.tasks[0], tmp_path / framework, name="Serve router").project_dir
+    serve = (project / "src" / PACKAGE / "serve.py").read_text()
+    installs = any("fastapi" in path.read_text() for path in project.glob("requirements*.txt"))
+    assert ("def serve_fastapi(" in serve) == installs, framework
+    assert ("def serve_stdlib(" in serve) != installs, framework
+    assert ("http.server" in serve) != installs and "find_spec" not in serve and "--stdlib" not in serve

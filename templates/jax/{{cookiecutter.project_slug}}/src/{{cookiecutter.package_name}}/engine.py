@@ -11,14 +11,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import nnx, traverse_util
 
 # XLA's compiled programs persist in the project's .cache/jax (git-ignored; JAX_COMPILATION_CACHE_DIR
@@ -284,116 +282,6 @@ def _device(saved: np.ndarray, current: jax.Array) -> jax.Array:
     if jnp.issubdtype(current.dtype, jax.dtypes.prng_key):
         return jax.random.wrap_key_data(saved, impl=jax.random.key_impl(current))
     return jnp.asarray(saved, dtype=current.dtype)
-
-
-def _checkpoints(folder: Path) -> ocp.CheckpointManager:
-    """A run's Orbax checkpoints, one folder per epoch, the latest kept. Each process handles them
-    alone: with several, rank 0 saves and every rank restores the same one."""
-    this = jax.process_index()
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=1,
-        create=False,  # made by save_checkpoint (Orbax's create does not go with active_processes)
-        enable_async_checkpointing=False,
-        multiprocessing_options=ocp.options.MultiprocessingOptions(primary_host=this, active_processes={this}),
-    )
-    handlers = {"state": ocp.StandardCheckpointHandler(), "best": ocp.StandardCheckpointHandler(),
-                "meta": ocp.JsonCheckpointHandler()}  # fmt: skip
-    return ocp.CheckpointManager(folder.absolute(), options=options, item_handlers=handlers)
-
-
-def save_checkpoint(folder: Path, epoch: int, state: dict, best: dict | None, meta: dict) -> None:
-    """`folder/EPOCH`: the trainer's state, the best epoch's and the loop's record (JSON). Orbax writes
-    into a temporary folder, renames it when complete, then removes the previous epoch's."""
-    items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
-    if best is not None:
-        items["best"] = ocp.args.StandardSave(best)
-    folder.mkdir(exist_ok=True)
-    with _checkpoints(folder) as manager:
-        for stale in [step for step in manager.all_steps() if step >= epoch]:  # an earlier run's, in this folder
-            manager.delete(stale)
-        manager.save(epoch, args=ocp.args.Composite(**items))
-
-
-def read_checkpoint(folder: Path, state: dict) -> dict:
-    """The latest checkpoint in `folder` (see save_checkpoint), restored into arrays shaped like `state`
-    (this trainer's): {"state", "best" (or None), "meta"}. A run folder may come from someone else, so
-    first: only folders and regular files, no more than the model could need (`_look_over`), and
-    Orbax's metadata names every array `state` has, of its shape and dtype, and no other; so nothing
-    larger than this model is read. ValueError says what does not fit."""
-    nbytes = sum(array.nbytes for array in jax.tree.leaves(state))
-    _look_over(folder, budget=4 * nbytes + (16 << 20))  # state and best, and Orbax's own records
-    # Orbax reads every array at once; when one read fails, TensorStore's threads finishing the others
-    # print tracebacks on finding Orbax's event loop closed. Quiet until it succeeds: the caller reports a
-    # failure in one line, and exits.
-    hooks = sys.excepthook, sys.unraisablehook
-    sys.excepthook = sys.unraisablehook = lambda *args: None
-    with _checkpoints(folder) as manager:  # which saves nothing here, nor removes
-        step = manager.latest_step()
-        if step is None:
-            raise ValueError("no complete checkpoint in it")
-        saved = manager.item_metadata(step)
-        items = {"meta": ocp.args.JsonRestore()}
-        for name in ("state", "best") if saved.get("best") is not None else ("state",):
-            _same_arrays(name, _arrays(saved.get(name)), _arrays(state))
-            _stored_whole(name, saved[name])
-            items[name] = ocp.args.StandardRestore(state)  # into NumPy arrays of these shapes and dtypes
-        restored = manager.restore(step, args=ocp.args.Composite(**items))
-    sys.excepthook, sys.unraisablehook = hooks
-    return {"state": restored["state"], "best": restored.get("best"), "meta": restored["meta"]}
-
-
-def _arrays(tree) -> dict[str, tuple]:
-    """(shape, dtype) of each array in a state, or in Orbax's metadata of one, by path ("model/dense1/kernel/value")."""
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {
-        jax.tree_util.keystr(path, simple=True, separator="/"): (
-            tuple(getattr(leaf, "shape", ())),
-            str(getattr(leaf, "dtype", type(leaf).__name__)),
-        )
-        for path, leaf in leaves
-    }
-
-
-def _same_arrays(item: str, saved: dict, own: dict) -> None:
-    misfit = [f"no {name}" for name in own if name not in saved]
-    misfit += [f"{name}, which this model has not" for name in saved if name not in own]
-    misfit += [
-        f"{name} of {saved[name]}, this model's is {own[name]}"
-        for name in own
-        if saved.get(name, own[name]) != own[name]
-    ]
-    if misfit:
-        raise ValueError(f"its {item} has {misfit[0]} ({len(misfit)} misfits in all)")
-
-
-def _stored_whole(item: str, metadata) -> None:
-    """Each array stored in one chunk of its own shape, as Orbax writes it here: a read decompresses
-    whole chunks, and a chunk of another shape could be any size."""
-    for path, array in jax.tree_util.tree_flatten_with_path(metadata)[0]:
-        chunks = getattr(getattr(array, "storage", None), "chunk_shape", None)
-        if chunks is None or tuple(chunks) != tuple(array.shape):
-            name = jax.tree_util.keystr(path, simple=True, separator="/")
-            raise ValueError(f"its {item} stores {name} in chunks of {chunks}, not of its shape {array.shape}")
-
-
-def _look_over(folder: Path, budget: int, most: int = 10_000) -> None:
-    """Before Orbax opens `folder`: only folders and regular files in it (a link could lead out, a
-    named pipe would block a read), at most `most` of them, of at most `budget` bytes together."""
-    entries, size, pending = 0, 0, [folder]
-    while pending:
-        with os.scandir(pending.pop()) as found:
-            for entry in found:
-                entries += 1
-                if entries > most:
-                    raise ValueError(f"it holds more than {most} files")
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    size += entry.stat(follow_symlinks=False).st_size
-                else:
-                    raise ValueError(f"{os.path.relpath(entry.path, folder)} is neither a folder nor a regular file")
-    if size > budget:
-        raise ValueError(f"it holds {size} bytes, more than this model's checkpoint could ({budget})")
 
 
 def forward(model: nnx.Module, x: np.ndarray) -> np.ndarray:

@@ -1,1 +1,1 @@
-{% set serve_runtime = "engine" %}{% include "src/serve.py.j2" -%}
+{% set server = "fastapi" %}{% set serve_runtime = "engine" %}{% include "src/serve.py.j2" -%}

@@ -1,1 +1,1 @@
-{% include "driver/data.py.j2" -%}
+{% set distributed = false %}{% include "driver/data.py.j2" -%}

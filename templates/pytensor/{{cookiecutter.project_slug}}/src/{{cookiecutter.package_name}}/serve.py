@@ -1,1 +1,1 @@
-{% set serve_runtime = "portable" %}{% include "src/serve.py.j2" -%}
+{% set server = "fastapi" %}{% set serve_runtime = "portable" %}{% include "src/serve.py.j2" -%}

@@ -1,1 +1,1 @@
-{% include "driver/data.py.j2" -%}
+{% set distributed = true %}{% include "driver/data.py.j2" -%}

@@ -408,16 +408,18 @@ def _cpu_copy(value):
     return value
 
 
-def save_checkpoint(path: Path, checkpoint: dict) -> None:
-    torch.save(checkpoint, path)
-
-
 def read_saved(path: Path) -> object:
-    """A file torch.save wrote (model.pt, checkpoint.pt, model.weights) read back as tensors, numbers,
-    strings and containers only (`weights_only=True`: nothing in it can run code), on the CPU.
-    torch.save's zip stores its records uncompressed: a zip whose records are compressed, or add up to
-    more than the file, is refused before anything is read (it could unpack to any size). A file of
-    torch.save's older format (a pickle, then its arrays) reads no more than its own bytes."""
+    """A file torch.save wrote (model.pt, model.weights) read back as tensors, numbers, strings and
+    containers only (`weights_only=True`: nothing in it can run code), on the CPU, once `check_saved`."""
+    check_saved(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def check_saved(path: Path) -> None:
+    """Before torch.load reads a file that may come from someone else: torch.save's zip stores its records
+    uncompressed, so a zip whose records are compressed, or add up to more than the file, is refused (it
+    could unpack to any size). A file of torch.save's older format (a pickle, then its arrays) reads no
+    more than its own bytes."""
     import zipfile
 
     if not path.is_file():  # a folder or a named pipe is never opened
@@ -431,7 +433,6 @@ def read_saved(path: Path) -> object:
                 raise ValueError("it has compressed records, which torch.save does not write")
             if sum(member.file_size for member in members) > path.stat().st_size:
                 raise ValueError("its records add up to more than the file")
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def forward(model: nn.Module, x: np.ndarray) -> np.ndarray:

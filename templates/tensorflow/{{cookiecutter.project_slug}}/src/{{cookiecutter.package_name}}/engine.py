@@ -15,7 +15,6 @@ import io
 # [end task]
 import shutil
 import sys
-import tempfile
 # [task: image-classification]
 import warnings
 # [end task]
@@ -33,7 +32,6 @@ DEVICES = ("auto", "cuda", "gpu", "mps", "cpu")
 EXPORT_FORMATS = ("Keras", "SavedModel", "TFLite", "int8 TFLite")
 PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tensorboard")  # their versions go into run.json
 WEIGHT_DECAY = 0.01  # AdamW, as torch.optim.AdamW's default
-SCALE = "loss_scale/"  # mixed_float16's LossScaleOptimizer's state in a checkpoint (other policies have none)
 _device = "cpu"
 
 
@@ -270,56 +268,6 @@ class Trainer:
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.restore(state)
-
-    def save_checkpoint(self, folder: Path, number: int, best: dict[str, np.ndarray] | None) -> str:
-        """folder/ckpt-<number>, as tf.train.CheckpointManager writes it (the newest two are kept), with
-        `best` (the best epoch's weights, from `state()`); its name."""
-        if best is not None:
-            for path, variable in self.best.items():
-                variable.assign(best[path])
-        manager = tf.train.CheckpointManager(self.checkpoint, str(folder), max_to_keep=2)
-        return Path(manager.save(checkpoint_number=number)).name
-
-    def restore_checkpoint(self, prefix: Path) -> dict[str, np.ndarray]:
-        """A checkpoint `save_checkpoint` wrote, put back once its variables have this trainer's names,
-        shapes and dtypes and its files no more than twice this trainer's bytes (ValueError naming the
-        first misfit, before a value is read); the best epoch's weights it holds."""
-        with tempfile.TemporaryDirectory() as folder:  # this trainer's own checkpoint, to compare with
-            own = self.checkpoint.write(str(Path(folder) / "own"))
-            expected, size = _variables(own), _data_bytes(own)
-        found = _variables(str(prefix))
-        same_policy = any(n.startswith(SCALE) for n in expected) == any(n.startswith(SCALE) for n in found)
-        if not same_policy:  # mixed_float16's loss scale on one side only: the rest is restored
-            expected, found = ({n: v for n, v in side.items() if not n.startswith(SCALE)} for side in (expected, found))
-        misfit = [f"no {name}" for name in expected if name not in found]
-        misfit += [f"{name}, which this model has not" for name in found if name not in expected]
-        misfit += [f"{name} {found[name]}, this model's is {expected[name]}" for name in expected
-                   if name in found and found[name] != expected[name]]  # fmt: skip
-        if misfit:
-            raise ValueError(f"it has {misfit[0]} ({len(misfit)} misfits in all)")
-        if _data_bytes(str(prefix)) > 2 * size + (1 << 20):
-            raise ValueError(f"its data files hold more than twice this model's {size} bytes")
-        state = tf.train.get_checkpoint_state(str(prefix.parent))  # CheckpointManager deletes what it names
-        if state is not None and any(Path(p).parent != prefix.parent for p in state.all_model_checkpoint_paths):
-            raise ValueError("its state file names checkpoints outside its folder")
-        status = self.checkpoint.restore(str(prefix))
-        if same_policy:
-            status.assert_consumed()
-        else:
-            status.expect_partial()
-        return {path: variable.numpy() for path, variable in self.best.items()}
-
-
-def _variables(prefix: str) -> dict[str, tuple]:
-    """A checkpoint's variables (tf.train.load_checkpoint reads its index): name -> (dtype, shape)."""
-    reader = tf.train.load_checkpoint(prefix)
-    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
-    own = ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter/.ATTRIBUTES/VARIABLE_VALUE")  # the checkpoint's own
-    return {name: (dtypes[name].name, shapes[name]) for name in shapes if name not in own}
-
-
-def _data_bytes(prefix: str) -> int:
-    return sum(path.stat().st_size for path in Path(prefix).parent.glob(Path(prefix).name + ".data-*"))
 
 
 def forward(model: keras.Model, x: np.ndarray) -> np.ndarray:

@@ -1,1 +1,1 @@
-{% set serve_runtime = "tensorflow" %}{% include "src/serve.py.j2" -%}
+{% set server = "fastapi" %}{% set serve_runtime = "tensorflow" %}{% include "src/serve.py.j2" -%}

@@ -1,0 +1,1 @@
+{% set checkpoint = "orbax" %}{% include "driver/checkpoint.py.j2" -%}

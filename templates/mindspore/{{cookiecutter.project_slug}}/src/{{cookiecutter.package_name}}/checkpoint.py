@@ -1,0 +1,1 @@
+{% set checkpoint = "npz" %}{% include "driver/checkpoint.py.j2" -%}

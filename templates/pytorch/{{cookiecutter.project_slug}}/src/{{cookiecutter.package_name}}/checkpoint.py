@@ -1,0 +1,1 @@
+{% set checkpoint = "torch" %}{% include "driver/checkpoint.py.j2" -%}

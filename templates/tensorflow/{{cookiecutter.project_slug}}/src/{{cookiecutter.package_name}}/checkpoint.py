@@ -1,0 +1,1 @@
+{% set checkpoint = "tf" %}{% include "driver/checkpoint.py.j2" -%}
