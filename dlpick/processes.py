@@ -37,6 +37,7 @@ _active: set[int] = set()  # pids of the steps running now (any thread)
 _active_lock = threading.Lock()
 _subreaper = False
 _outcome: list[str] = []  # what a command has done so far, said if a signal stops it
+_received: list[int] = []  # the signals `_raise` turned into `Interrupted`, first first
 
 
 class Interrupted(KeyboardInterrupt):
@@ -80,7 +81,14 @@ def _raise(signum: int, frame: Any) -> None:
         again.daemon = True  # never a thread that interpreter shutdown waits for
         again.start()
         return
+    _received.append(signum)
     raise Interrupted(signum)
+
+
+def received() -> int | None:
+    """The first signal delivered as `Interrupted` in this process, if any: where a library swallowed the
+    exception (typer turns one in its argument parsing into a silent exit 130), the caller still knows."""
+    return _received[0] if _received else None
 
 
 def install_signal_handlers() -> None:

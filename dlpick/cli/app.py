@@ -154,6 +154,8 @@ class DlpickGroup(TyperGroup):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
+            if code == 130 and (signum := processes.received()) is not None:
+                raise _Stopped(signum)  # typer made the signal a silent 130 (one outside `invoke`): say it
         except errors.DlpickError as exc:  # outside a command (an option's callback)
             if _debug_asked(args):
                 _traceback()

@@ -288,6 +288,9 @@ def health(port: int, timeout: float = 10) -> tuple[int, str]:
 
 @pytest.fixture(params=["FastAPI + uvicorn", "http.server"])
 def stub_server(projects, tmp_path: Path, request):
+    if request.param == "FastAPI + uvicorn":  # the quick suites on other Pythons install dlpick's test needs only
+        pytest.importorskip("fastapi")
+        pytest.importorskip("uvicorn")
     project = projects["tabular-classification" if request.param == "FastAPI + uvicorn" else "caffe"]
     server = Server(project, make_run(project, tmp_path / "run", TABLE), 1.0)
     assert server.backend == request.param

@@ -321,3 +321,27 @@ def test_a_signal_during_scaffolds_verify_says_the_project_was_written(tmp_path:
     assert last.startswith(f"dlpick: terminated; the project is complete at {dest}; verification did not finish"), err
     assert err.count("verification did not finish") == 1, err  # said once, in the signal's line
     assert (dest / ".cookiecutter.json").is_file() and list(tmp.iterdir()) == []
+
+
+def test_a_signal_while_the_command_line_is_parsed_still_ends_with_its_line_and_status(tmp_path: Path):
+    """typer turns a KeyboardInterrupt in its argument parsing (outside any command) into a silent exit
+    130, whichever signal it was: dlpick still says what stopped it, with 128 + the signal's number."""
+    code = """
+import os, signal, sys
+from dlpick.cli import app
+
+parse_args = app.DlpickGroup.parse_args
+
+def parse_args_then_sigterm(self, ctx, args):
+    os.kill(os.getpid(), signal.SIGTERM)  # delivered before the next line runs: inside typer's parsing
+    return parse_args(self, ctx, args)
+
+app.DlpickGroup.parse_args = parse_args_then_sigterm
+sys.argv = ["dlpick", "show", "pytorch"]
+from dlpick.__main__ import main
+main()
+"""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "DLPICK_NO_DETECT": "1"}
+    ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 143, (ran.returncode, ran.stderr)
+    assert ran.stderr.strip().splitlines()[-1] == "dlpick: terminated; nothing was written", ran.stderr
