@@ -200,7 +200,7 @@ def test_no_function_in_the_project_is_over_60_lines(rendered: dict[tuple[str, s
 # The framework's own calls that write and read a run's checkpoint (templates/CONTRACT.md); the frameworks
 # whose templates keep no native format write the shared checkpoint.npz.
 CHECKPOINT_CALLS = {
-    "pytorch": ("torch.save(", "torch.load("),
+    "pytorch": ("torch.save(", "engine.read_saved("),  # the engine's one bounded torch.load(weights_only=True)
     "tensorflow": ("tf.train.CheckpointManager(", ".checkpoint.restore("),
     "jax": ("ocp.CheckpointManager(", "ocp.args.StandardSave(", "ocp.args.StandardRestore("),
 }
