@@ -31,17 +31,19 @@ sys.path.insert(0, str(ROOT))
 from dlpick.project import render  # noqa: E402
 
 STUB = """
-import sys, time
+import json, sys, time
 import numpy as np
 from bench import serve
 work = float(sys.argv[1])
 
-def load_forward(run, preprocess, config):
+def load_forward(run):
+    outputs = json.loads((run / "preprocess.json").read_text())["n_outputs"]
+
     def forward(x):
         end = time.perf_counter() + work
         while time.perf_counter() < end:
             pass
-        return np.zeros((len(x), preprocess["n_outputs"]))
+        return np.zeros((len(x), outputs))
     return "stub", forward
 
 serve.load_forward = load_forward

@@ -80,7 +80,7 @@ def test_the_sample_is_rgb_and_read_as_three_channels(project: Path):
     code = (
         "from pathlib import Path\nfrom PIL import Image\nfrom PKG import config, datasets\n"
         "cfg = config.load_config()\n"
-        "train = datasets.load(cfg['task'], config.smoke_config(cfg)['data'])\n"
+        "train = datasets.load(config.smoke_config(cfg)['data'])\n"
         "first = sorted(Path('data/sample/images').glob('*/*.png'))[0]\n"
         "print(Image.open(first).mode, Image.open(first).size, train.x.shape[1:])"
     )

@@ -328,7 +328,7 @@ engine.select_device("cpu")
 engine.seed(0)
 train_split, val_split, _, preprocess = data.prepare(cfg)
 model = engine.build(preprocess, cfg)
-trainer = engine.Trainer(model, preprocess, cfg["train"])
+trainer = engine.Trainer(model, cfg["train"])
 x, y = data.inputs(train_split.x, preprocess), data.targets(train_split.y, preprocess)
 losses = [trainer.step(x[:size], y[:size]) for size in (32, 32, 7, 32, 1)]
 losses += [trainer.loss(x[:size], y[:size]) for size in (64, 3)]

@@ -105,7 +105,7 @@ def test_explain_writes_token_occlusion_for_text_and_keeps_permutation_for_table
     pytest.importorskip("matplotlib")  # explain draws importance.png
     x = encode(*["the movie was good", "bad movie", "good", "the bad"] * 6)
     y = np.array([1, 0, 1, 0] * 6)
-    path = metrics.explain("text-classification", count_model, x, y, [], tmp_path, 0, VOCAB, CLASSES)
+    path = metrics.explain(count_model, x, y, tmp_path, 0, VOCAB, CLASSES)
     assert path == tmp_path / "importance.png" and path.stat().st_size > 0
     result = json.loads((tmp_path / "importance.json").read_text())
     assert result["method"].startswith("token occlusion")
@@ -119,7 +119,7 @@ def test_explain_writes_token_occlusion_for_text_and_keeps_permutation_for_table
     def first_column(inputs: np.ndarray) -> np.ndarray:
         return np.stack([inputs[:, 0] <= 0, inputs[:, 0] > 0], axis=1).astype(float)
 
-    table_metrics.explain("tabular-classification", first_column, features, labels, ["a", "b"], table, 0)
+    table_metrics.explain(first_column, features, labels, table, 0, ["a", "b"])
     permutation = json.loads((table / "importance.json").read_text())
     assert permutation["labels"] == ["a", "b"] and permutation["importance"][0] > 0 == permutation["importance"][1]
 

@@ -4,7 +4,7 @@
 TensorFlow, JAX, PaddlePaddle, MindSpore, MXNet, Theano, PyTensor, Caffe). It times the code a
 scaffolded project trains with (templates/CONTRACT.md, "Engine templates"): the project's `config.load_config()` (its
 configs/default.yaml), `data.prepare`, `data.inputs`/`data.targets`, `engine.select_device`,
-`engine.seed`, `engine.build(preprocess, config)` and `engine.Trainer(model, preprocess,
+`engine.seed`, `engine.build(preprocess, config)` and `engine.Trainer(model,
 train_cfg).step(x, y)` on batches from `data.batches(x, y, batch, rng, drop_last=True)`, drawn
 inside the timed step as the project's training loop draws them.
 
@@ -120,7 +120,7 @@ def run(
     train, _, _, preprocess = data.prepare(config)
     net = engine.build(preprocess, config)
     train_cfg = {**config["train"], "batch_size": batch}
-    trainer = engine.Trainer(net, preprocess, train_cfg)
+    trainer = engine.Trainer(net, train_cfg)
     arrays = {str(name): count(value) for name, value in trainer.snapshot().items()}
     x, y = data.inputs(train.x, preprocess), data.targets(train.y, preprocess)
     rows = len(y)

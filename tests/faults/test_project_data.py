@@ -85,14 +85,14 @@ CSVS: dict[str, tuple[bytes, str]] = {
 def test_a_bad_table_is_one_line(table, tmp_path: Path, capsys, case: str):
     content, says = CSVS[case]
     (tmp_path / "data.csv").write_bytes(content)
-    line = refused(capsys, table.load, "tabular-classification", {"path": str(tmp_path / "data.csv")})
+    line = refused(capsys, table.load, {"path": str(tmp_path / "data.csv")})
     assert says in line and "data.csv" in line, line
 
 
 def test_nan_in_a_regression_target_is_refused_with_row_and_column(projects, tmp_path: Path, capsys):
     regression = _datasets(projects["tabular-regression"])
     (tmp_path / "data.csv").write_text(rows(row="1,2,3") + "1,2,nan\n")
-    line = refused(capsys, regression.load, "tabular-regression", {"path": str(tmp_path / "data.csv")})
+    line = refused(capsys, regression.load, {"path": str(tmp_path / "data.csv")})
     assert "data row 13, column 'target'" in line and "not a finite number" in line, line
 
 
@@ -105,19 +105,19 @@ def test_data_paths_must_be_regular_files(table, tmp_path: Path, capsys, what: s
         path.mkdir()
     else:
         path = Path("/dev/zero")
-    assert "not a regular file" in refused(capsys, table.load, "tabular-classification", {"path": str(path)})
+    assert "not a regular file" in refused(capsys, table.load, {"path": str(path)})
 
 
 def test_a_good_table_loads(table, tmp_path: Path):
     (tmp_path / "data.csv").write_bytes(b"\xef\xbb\xbf" + rows().encode())  # a BOM, as Excel writes
-    dataset = table.load("tabular-classification", {"path": str(tmp_path / "data.csv")})
+    dataset = table.load({"path": str(tmp_path / "data.csv")})
     assert dataset.x.shape == (12, 2) and dataset.feature_names == ["a", "b"] and dataset.classes == ["x", "y"]
 
 
 def test_too_few_of_a_class_to_split_is_one_line(table, tmp_path: Path, capsys):
     pytest.importorskip("sklearn")  # the project splits with scikit-learn
     (tmp_path / "data.csv").write_text(rows(row="1,2,x") + "1,2,y\n")
-    dataset = table.load("tabular-classification", {"path": str(tmp_path / "data.csv")})
+    dataset = table.load({"path": str(tmp_path / "data.csv")})
     assert "cannot be split" in refused(capsys, table.split, dataset, 0.2, 0.2, 0)
 
 
@@ -138,7 +138,7 @@ def test_any_table_loads_finite_or_is_one_line(table, tmp_path: Path, capsys, he
     path.write_bytes(text.encode(encoding, errors="replace"))
     capsys.readouterr()
     try:
-        dataset = table.load("tabular-classification", {"path": str(path)})
+        dataset = table.load({"path": str(path)})
     except SystemExit as exit_:
         assert exit_.code == 2
         lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
@@ -168,7 +168,7 @@ def image_folder(root: Path) -> Path:
 
 
 def test_a_good_image_folder_loads_and_other_files_are_left_alone(images, tmp_path: Path):
-    dataset = images.load("image-classification", {"path": str(image_folder(tmp_path / "data")), "image_size": 8})
+    dataset = images.load({"path": str(image_folder(tmp_path / "data")), "image_size": 8})
     assert dataset.x.shape == (6, 1, 8, 8) and dataset.classes == ["cat", "dog"]
 
 
@@ -191,7 +191,7 @@ def test_a_bad_file_in_an_image_folder_is_one_line(images, tmp_path: Path, capsy
     root = image_folder(tmp_path / "data")
     make, says = BAD_IMAGES[case]
     make(root / "dog" / "z.png")
-    line = refused(capsys, images.load, "image-classification", {"path": str(root), "image_size": 8})
+    line = refused(capsys, images.load, {"path": str(root), "image_size": 8})
     assert says in line and "z.png" in line, line
 
 
@@ -201,7 +201,7 @@ def test_an_image_over_the_pixel_bound_is_refused_before_decoding(images, tmp_pa
     root = image_folder(tmp_path / "data")
     Image.new("L", (11, 11)).save(root / "dog" / "big.png")
     monkeypatch.setattr(images, "MAX_PIXELS", 100)
-    line = refused(capsys, images.load, "image-classification", {"path": str(root), "image_size": 8})
+    line = refused(capsys, images.load, {"path": str(root), "image_size": 8})
     assert "11x11 pixels" in line and "big.png" in line, line
 
 
@@ -209,4 +209,4 @@ def test_a_text_csv_with_duplicate_columns_is_one_line(projects, tmp_path: Path,
     text = _datasets(projects["text-classification"])
     (tmp_path / "reviews.csv").write_text("text,text,label\n" + "good,fine,pos\n" * 12)
     settings_ = {"path": str(tmp_path / "reviews.csv"), "text_column": "text", "label_column": "label"}
-    assert "both named 'text'" in refused(capsys, text.load, "text-classification", settings_)
+    assert "both named 'text'" in refused(capsys, text.load, settings_)

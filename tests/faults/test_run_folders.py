@@ -220,7 +220,6 @@ def trainer(package: str, hidden: int = 4):
         engine.keras.backend.clear_session()
     return engine.Trainer(
         engine.build(TAB, {"model": {"hidden": hidden}, "train": {"mixed_precision": True}}),
-        TAB,
         {"learning_rate": 0.01, "batch_size": 4},
     )
 

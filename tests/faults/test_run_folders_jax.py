@@ -34,7 +34,7 @@ TAB = {"task": "tabular-classification", "input_shape": [3], "n_outputs": 2, "st
 
 
 def trainer(hidden=4):
-    return engine.Trainer(engine.build(TAB, {"model": {"hidden": hidden}}), TAB, {"learning_rate": 0.01})
+    return engine.Trainer(engine.build(TAB, {"model": {"hidden": hidden}}), {"learning_rate": 0.01})
 
 
 def meta(**changes):

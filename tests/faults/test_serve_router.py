@@ -40,7 +40,7 @@ IMAGE = {**TABLE, "task": "image-classification", "feature_names": [], "stats": 
 
 # The real serve.main with load_forward replaced by a stub: each prediction waits for RELEASE to exist.
 STUB_SERVER = """
-import sys, threading, time
+import json, sys, threading, time
 from pathlib import Path
 import numpy as np
 from serve_router import serve
@@ -48,12 +48,14 @@ from serve_router import serve
 serve.HEAD_TIMEOUT = serve.BODY_TIMEOUT = float(sys.argv[1])
 release = Path(sys.argv[2])
 
-def load_forward(run, preprocess, config):
+def load_forward(run):
+    outputs = json.loads((run / "preprocess.json").read_text())["n_outputs"]
+
     def forward(x):
         (release.parent / f"started-{threading.get_ident()}-{time.monotonic_ns()}").touch()
         while not release.exists():
             time.sleep(0.01)
-        return np.zeros((len(x), preprocess["n_outputs"]))
+        return np.zeros((len(x), outputs))
     return "stub", forward
 
 serve.load_forward = load_forward
@@ -98,7 +100,7 @@ def _service(project: Path, preprocess: dict, tmp_path: Path, monkeypatch: pytes
         monkeypatch.delitem(sys.modules, name)
     from serve_router import serve
 
-    monkeypatch.setattr(serve, "load_forward", lambda run, pre, cfg: ("stub", lambda x: np.zeros((len(x), 2))))
+    monkeypatch.setattr(serve, "load_forward", lambda run: ("stub", lambda x: np.zeros((len(x), 2))))
     service = serve.Service(make_run(project, tmp_path / "run", preprocess))
     service.load()
     assert service.model is not None, service.error

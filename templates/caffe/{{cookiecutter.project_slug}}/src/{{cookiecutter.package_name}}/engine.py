@@ -135,7 +135,6 @@ class Model:
     """A deploy net (no loss) and the prototxt files it was made from (in a temporary folder)."""
 
     def __init__(self, preprocess: dict, config: dict, weights: Path | None = None) -> None:
-        self.task = preprocess["task"]
         self._folder = tempfile.TemporaryDirectory(prefix="caffe-")
         self.folder = Path(self._folder.name)
         self.deploy = self.folder / "deploy.prototxt"
@@ -175,7 +174,7 @@ def _feed(net, x: np.ndarray, y: np.ndarray | None = None) -> None:
 class Trainer:
     """Caffe's Adam solver over the train net, whose weights the model's deploy net shares."""
 
-    def __init__(self, model: Model, preprocess: dict, train_cfg: dict) -> None:
+    def __init__(self, model: Model, train_cfg: dict) -> None:
         self.model = model
         solver = caffe_pb2.SolverParameter(
             net=str(model.train_net),
@@ -283,7 +282,7 @@ def export(model: Model, x: np.ndarray, run: Path) -> dict:
     reloaded = caffe.Net(str(run / "deploy.prototxt"), caffe.TEST, weights=str(run / "model.caffemodel"))
     np.savez(run / "weights.npz", **model.weights())
     with np.load(run / "weights.npz") as weights:
-        portable_output = portable.forward(dict(weights), x, model.task)
+        portable_output = portable.forward(dict(weights), x)
     return {
         "caffe": {"file": "model.caffemodel", "output": _run(reloaded, x)},
         "numpy": {"file": "weights.npz", "output": portable_output},

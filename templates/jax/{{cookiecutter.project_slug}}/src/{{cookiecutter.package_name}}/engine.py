@@ -158,7 +158,7 @@ def build(preprocess: dict, config: dict) -> nnx.Module:
     return _init(kind, args, jax.random.key(_seed))
 
 
-def _inputs(model: nnx.Module, x: np.ndarray) -> np.ndarray:
+def _inputs(x: np.ndarray) -> np.ndarray:
     # [task: text-classification]
     return np.asarray(x, dtype=np.int32)  # token ids
     # [end task]
@@ -234,7 +234,7 @@ def _set_weights(model: nnx.Module, weights: dict[str, np.ndarray]) -> None:
 class Trainer:
     """AdamW (optax) on the model's parameters; `step` runs one jitted update."""
 
-    def __init__(self, model: nnx.Module, preprocess: dict, train_cfg: dict) -> None:
+    def __init__(self, model: nnx.Module, train_cfg: dict) -> None:
         self.model = model
         tx = optax.adamw(train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
         self.optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
@@ -242,7 +242,7 @@ class Trainer:
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One update; with several processes, `x` and `y` are this process's share of the batch and
         the loss returned is the mean over processes."""
-        x, y = _inputs(self.model, x), _targets(y)
+        x, y = _inputs(x), _targets(y)
         if _world == 1:
             return float(_train_step(self.model, self.optimizer, x, y))
         loss, grads = _grads(self.model, x, y)
@@ -251,7 +251,7 @@ class Trainer:
         return float(loss)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
-        x, y = _inputs(self.model, x), _targets(y)
+        x, y = _inputs(x), _targets(y)
         return float(_eval_loss(self.model, x, y))
 
     def snapshot(self) -> dict[str, np.ndarray]:
@@ -285,7 +285,7 @@ def _device(saved: np.ndarray, current: jax.Array) -> jax.Array:
 
 
 def forward(model: nnx.Module, x: np.ndarray) -> np.ndarray:
-    return np.asarray(_forward(model, _inputs(model, x)))
+    return np.asarray(_forward(model, _inputs(x)))
 
 
 def save(model: nnx.Module, run: Path) -> None:
@@ -312,7 +312,7 @@ def export(model: nnx.Module, x: np.ndarray, run: Path) -> dict:
     def predict(inputs: jax.Array) -> jax.Array:
         return nnx.merge(graphdef, state)(inputs)
 
-    inputs = _inputs(model, x)
+    inputs = _inputs(x)
     shape = jax.export.symbolic_shape(", ".join(["b", *map(str, inputs.shape[1:])]))
     exported = jax.export.export(jax.jit(predict), platforms=("cpu", "cuda"))(jax.ShapeDtypeStruct(shape, inputs.dtype))
     (run / "model.stablehlo").write_bytes(exported.serialize())

@@ -177,7 +177,7 @@ def _tensor(x: np.ndarray) -> ms.Tensor:
 class Trainer:
     """`nn.Adam` on the model's parameters; `step` is one jit-compiled forward, backward and update."""
 
-    def __init__(self, model: nn.Cell, preprocess: dict, train_cfg: dict) -> None:
+    def __init__(self, model: nn.Cell, train_cfg: dict) -> None:
         self.model = model
         self.optimizer = nn.Adam(model.trainable_params(), learning_rate=train_cfg["learning_rate"])
 

@@ -132,7 +132,7 @@ class Trainer:
     """Adam steps on numpy batches: forward under `autograd.record()`, `backward()`, then
     `gluon.Trainer.step(batch_size)` (which divides the summed gradient by the batch size)."""
 
-    def __init__(self, model: gluon.HybridBlock, preprocess: dict, train_cfg: dict) -> None:
+    def __init__(self, model: gluon.HybridBlock, train_cfg: dict) -> None:
         self.model = model
         self.loss_fn = _loss_fn()
         self.trainer = gluon.Trainer(model.collect_params(), "adam", {"learning_rate": train_cfg["learning_rate"]})

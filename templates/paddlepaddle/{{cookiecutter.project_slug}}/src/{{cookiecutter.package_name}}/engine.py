@@ -150,7 +150,7 @@ def build(preprocess: dict, config: dict) -> nn.Layer:
     return model
 
 
-def _loss(model: nn.Layer, output: paddle.Tensor, y: paddle.Tensor) -> paddle.Tensor:
+def _loss(output: paddle.Tensor, y: paddle.Tensor) -> paddle.Tensor:
     output = output.astype("float32")
     # [task: tabular-regression]
     return F.mse_loss(output[:, 0], y)
@@ -170,7 +170,7 @@ def _amp_dtype(train_cfg: dict) -> str | None:
 class Trainer:
     """AdamW steps on numpy batches (eager mode), under `paddle.amp.auto_cast` on GPUs."""
 
-    def __init__(self, model: nn.Layer, preprocess: dict, train_cfg: dict) -> None:
+    def __init__(self, model: nn.Layer, train_cfg: dict) -> None:
         self.model = model
         self.optimizer = paddle.optimizer.AdamW(learning_rate=train_cfg["learning_rate"], parameters=model.parameters())
         self.amp_dtype = _amp_dtype(train_cfg)
@@ -183,7 +183,7 @@ class Trainer:
         the gradients are averaged across processes and the loss returned is their mean."""
         self.model.train()
         with paddle.amp.auto_cast(enable=self.amp_dtype is not None, dtype=self.amp_dtype or "float16"):
-            loss = _loss(self.model, self.parallel(paddle.to_tensor(x)), paddle.to_tensor(y))
+            loss = _loss(self.parallel(paddle.to_tensor(x)), paddle.to_tensor(y))
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         if _world > 1:  # the loss reported: the mean over processes
             loss = loss.detach().clone()
@@ -200,7 +200,7 @@ class Trainer:
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         self.model.eval()
         with paddle.no_grad():
-            return float(_loss(self.model, self.model(paddle.to_tensor(x)), paddle.to_tensor(y)))
+            return float(_loss(self.model(paddle.to_tensor(x)), paddle.to_tensor(y)))
 
     def snapshot(self) -> dict[str, paddle.Tensor]:
         with paddle.no_grad():

@@ -302,7 +302,7 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
 class Trainer:
     """AdamW on the model's parameters and the task's loss; `step` is one eager update."""
 
-    def __init__(self, model: nn.Module, preprocess: dict, train_cfg: dict) -> None:
+    def __init__(self, model: nn.Module, train_cfg: dict) -> None:
         self.model = model
         # [task: tabular-regression]
         self.criterion = nn.MSELoss()

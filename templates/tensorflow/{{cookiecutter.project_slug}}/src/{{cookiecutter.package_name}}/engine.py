@@ -199,7 +199,7 @@ class Trainer:
     """AdamW and the task's loss; `step` runs one update in a `tf.function` traced once (the batch
     dimension is left open, so a short last batch does not trace it again)."""
 
-    def __init__(self, model: keras.Model, preprocess: dict, train_cfg: dict) -> None:
+    def __init__(self, model: keras.Model, train_cfg: dict) -> None:
         self.model = model
         adamw = keras.optimizers.AdamW(learning_rate=train_cfg["learning_rate"], weight_decay=WEIGHT_DECAY)
         optimizer = adamw
