@@ -250,6 +250,51 @@ def test_no_branch_for_another_task(rendered: dict[tuple[str, str], Path], frame
             assert not [key for key in keys if f"  {key}:" in default], f"default.yaml: a key of {group} tasks"
 
 
+# Words for what only some tasks have: their data, their outputs, their explanations.
+TASK_WORDS = {
+    "tabular": r"\b(?:tabular|feature_names)\b",
+    "image": r"\b(?:images?|pixels?)\b",
+    "text": r"\b(?:tokens?|vocabulary|reviews?)\b",
+    "regression": r"\b(?:regress\w*|residuals?|target's (?:own )?units)\b",
+    "classification": r"\b(?:class probabilities|classifiers?|stratif\w*|confusion|softmax)\b",
+}
+TASK_KINDS = {
+    "tabular-regression": {"tabular", "regression"},
+    "tabular-classification": {"tabular", "classification"},
+    "image-classification": {"image", "classification"},
+    "text-classification": {"text", "classification"},
+}
+
+
+@pytest.mark.parametrize(("framework", "task"), CASES)
+def test_the_projects_code_and_prose_speak_of_its_own_task_only(
+    rendered: dict[tuple[str, str], Path], framework: str, task: str
+):
+    """A reader of an image project meets no tokens, residuals or feature names, in code or in a docstring:
+    the words of another task's data and outputs are left out with its code."""
+    project = rendered[framework, task]
+    found = []
+    for path in sorted([*(project / "src").rglob("*.py"), *(project / "tests").rglob("*.py")]):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for kind, pattern in TASK_WORDS.items():
+                if kind not in TASK_KINDS[task] and re.search(pattern, line, re.IGNORECASE):
+                    found.append(f"{path.relative_to(project)}:{number}: {kind}: {line.strip()[:100]}")
+    assert not found, "\n".join(found[:10])
+
+
+def test_every_rendered_project_names_no_argument_it_does_not_use(rendered: dict[tuple[str, str], Path]):
+    """A parameter only another task or framework needs is left out with that task's code: ruff's
+    unused-argument rules (ARG) find none in any rendered case."""
+    folders = [str(path) for path in rendered.values()]
+    ran = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select=ARG", "--output-format=concise", *folders],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+
+
 # The settings of some tasks only (configs/default.yaml, config.py's schema).
 TASK_KEYS = {
     "tabular": ("target",),

@@ -1,9 +1,14 @@
 {% raw %}"""JAX/Flax engine: models are `flax.nnx` modules, trained with an optax AdamW step under `nnx.jit`
 and exported as serialised StableHLO with `jax.export`.
+# [task: image-classification]
 
-Images arrive channels-first (N, 1, H, W) and are transposed to the channels-last layout that
+Images arrive channels-first (N, C, H, W) and are transposed to the channels-last layout that
 `nnx.Conv` expects inside the model, so the exported function takes the same input as `forward`.
+# [end task]
+# [task: text-classification]
+
 Token ids are fed as int32 (JAX's default integer width).
+# [end task]
 """
 
 from __future__ import annotations

@@ -111,9 +111,9 @@ def build(preprocess: dict, config: dict) -> gluon.HybridBlock:
 
 
 def _array(x: np.ndarray) -> mx.nd.NDArray:
-    """A numpy batch as an NDArray on the selected context, dtype kept (float32 features, int64
-    token ids). `from_numpy(copy)` rather than `mx.nd.array`: the latter checks every call for a
-    `scipy.sparse.csr` matrix, which SciPy >= 1.8 answers with a DeprecationWarning."""
+    """A numpy batch as an NDArray on the selected context, dtype kept. `from_numpy(copy)` rather than
+    `mx.nd.array`: the latter checks every call for a `scipy.sparse.csr` matrix, which SciPy >= 1.8
+    answers with a DeprecationWarning."""
     return mx.nd.from_numpy(np.ascontiguousarray(x), zero_copy=False).as_in_context(_ctx)
 
 

@@ -2,9 +2,15 @@
 AdamW), traced once for any batch size; exported as model.keras, a SavedModel, TFLite and
 dynamic-range int8 TFLite.
 
-The models take the driver's inputs as they are (channels-first images, transposed to Keras'
-channels-last layout by their first layer) and output raw values, so the exports and the server
+# [task: image-classification]
+The model takes the driver's inputs as they are (channels-first images, transposed to Keras'
+channels-last layout by its first layer) and outputs raw values, so the exports and the server
 take and give the same as `forward`.
+# [end task]
+# [task: tabular-regression tabular-classification text-classification]
+The model takes the driver's inputs as they are and outputs raw values, so the exports and the
+server take and give the same as `forward`.
+# [end task]
 """
 
 from __future__ import annotations
@@ -88,7 +94,7 @@ class MaskedMean(layers.Layer):
         weights = keras.ops.expand_dims(keras.ops.cast(mask, inputs.dtype), -1)
         return keras.ops.sum(inputs * weights, axis=1) / keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs, mask=None):  # noqa: ARG002 (Keras's signature)
         return None  # the mean has no time axis left to mask
 
 
@@ -154,10 +160,16 @@ def _backbone(settings: dict, x, initial_weights: bool):
 
 
 # [end task]
+# [task: image-classification]
 def _model(preprocess: dict, config: dict, initial_weights: bool = True) -> keras.Model:
     """The task's model; its output layer is float32
     even under a mixed-precision policy. `initial_weights=False`: the architecture only (the
     weights are loaded next), so a pretrained backbone's are not fetched for nothing."""
+    # [end task]
+    # [task: tabular-regression tabular-classification text-classification]
+def _model(preprocess: dict, config: dict) -> keras.Model:
+    """The task's model; its output layer is float32 even under a mixed-precision policy."""
+    # [end task]
     outputs, shape = preprocess["n_outputs"], tuple(preprocess["input_shape"])
     # [task: text-classification]
     tokens = keras.Input(shape, dtype="int64", name="tokens")
@@ -283,7 +295,12 @@ def load(run: Path, preprocess: dict, config: dict) -> keras.Model:
     """The trained model of a run, in float32 whatever policy it was trained under: rebuilt and
     loaded (rather than keras.saving.load_model), which drops a GPU run's mixed-precision policy."""
     keras.mixed_precision.set_global_policy("float32")
+    # [task: image-classification]
     model = _model(preprocess, config, initial_weights=False)
+    # [end task]
+    # [task: tabular-regression tabular-classification text-classification]
+    model = _model(preprocess, config)
+    # [end task]
     model.load_weights(run / "model.keras")
     return model
 
