@@ -48,13 +48,13 @@ def max_difference(first: dict, second: dict) -> float:
 # a name in their checkpoint that only the optimiser's state has (AdamW's moments), so the test sees that
 # the optimiser state is saved, not only the weights, and where the best epoch's weights are. PyTorch's is
 # torch.save's checkpoint.pt of state_dicts (the optimizer's as torch.optim writes it), TensorFlow's
-# tf.train.Checkpoint(model=..., optimizer=..., best=...) (the optimizer's own variables by their index).
+# Keras weights files (the compiled model's optimizer's variables by their index; the best epoch's file).
 IN_PLACE = {
     "pytorch": ("torch", ("torch",), r"^optimizer/state/\d+/exp_avg$", "best/model/"),
     "tensorflow": (
         "tensorflow",
         ("tensorflow", "tensorflow-cpu"),
-        r"^optimizer/_variables/\d+/\.ATTRIBUTES/VARIABLE_VALUE$",
+        r"^optimizer/vars/\d+$",
         "best/",
     ),
 }
@@ -63,15 +63,20 @@ IN_PLACE = {
 def checkpoint(run: Path) -> dict[str, np.ndarray]:
     """A run's checkpoint as {name: array}, but its meta record: checkpoint.npz's arrays, checkpoint.pt's
     tensors and numbers (read with weights_only) named by their place in it (optimizer/state/0/exp_avg),
-    or the variables of the TensorFlow checkpoint that checkpoint.json names, read with TensorFlow's tools."""
+    or the datasets of the Keras weights files that checkpoint.json names (the best epoch's as best/...),
+    the only files in the run's checkpoints/."""
     if (run / "checkpoint.json").exists():
-        import tensorflow as tf
+        import h5py
 
-        prefix = str(run / "checkpoints" / json.loads((run / "checkpoint.json").read_text())["checkpoint"])
-        assert tf.train.latest_checkpoint(str(run / "checkpoints")) == prefix  # CheckpointManager's record agrees
-        reader = tf.train.load_checkpoint(prefix)
-        return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-                if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}  # fmt: skip
+        record = json.loads((run / "checkpoint.json").read_text())
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == sorted([record["checkpoint"], record["best"]])
+        flat = {}
+        for prefix, name in (("", record["checkpoint"]), ("best/", record["best"])):
+            with h5py.File(run / "checkpoints" / name, "r") as file:
+                names: list[str] = []
+                file.visit(names.append)
+                flat.update({prefix + path: file[path][()] for path in names if isinstance(file[path], h5py.Dataset)})
+        return flat
     if not (run / "checkpoint.pt").exists():
         with np.load(run / "checkpoint.npz") as saved:
             return {k: saved[k] for k in saved.files if k != "meta"}
@@ -98,7 +103,7 @@ def checkpoint(run: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("framework", sorted(IN_PLACE))
 def test_resume_equals_one_run_and_the_readme_commands_work(tmp_path: Path, framework: str):
-    """PyTorch (checkpoint.pt) and TensorFlow (tf.train.Checkpoint and checkpoint.json) resume bit-identically,
+    """PyTorch (checkpoint.pt) and TensorFlow (Keras .weights.h5 and checkpoint.json) resume bit-identically,
     in dlpick's own environment; the README's --set, --epochs and --resume commands run as shown.
     Measured on one CPU: bit-identical (max |diff| 0.0) for both."""
     module, distributions, moments, best = IN_PLACE[framework]

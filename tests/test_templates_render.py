@@ -201,7 +201,7 @@ def test_no_function_in_the_project_is_over_60_lines(rendered: dict[tuple[str, s
 # whose templates keep no native format write the shared checkpoint.npz.
 CHECKPOINT_CALLS = {
     "pytorch": ("torch.save(", "engine.read_saved("),  # the engine's one bounded torch.load(weights_only=True)
-    "tensorflow": ("tf.train.CheckpointManager(", ".checkpoint.restore("),
+    "tensorflow": ("with_optimizer.save_weights", "with_optimizer.load_weights(", "h5py.File("),  # Keras's .weights.h5
     "jax": ("ocp.CheckpointManager(", "ocp.args.StandardSave(", "ocp.args.StandardRestore("),
 }
 NPZ_CALLS = ("np.savez(", "config_mod.read_npz(")

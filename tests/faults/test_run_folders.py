@@ -144,7 +144,7 @@ def test_no_template_unpickles_a_run_folders_file(tmp_path: Path, framework: str
 
 # --- the checkpoint on --resume: each format with a real Trainer, in this process -----------------------
 # PyTorch's checkpoint.pt (torch.save of state_dicts, read with weights_only); TensorFlow's checkpoint.json
-# naming a tf.train.Checkpoint in checkpoints/; the shared checkpoint.npz of the other engines, the project's
+# naming its epoch's Keras weights files in checkpoints/; the shared checkpoint.npz of the other engines, the project's
 # checkpoint.py over NUMPY_ENGINE (no framework needed: the checks are checkpoint.py's).
 
 
@@ -232,7 +232,7 @@ def meta(package: str, **changes) -> dict:
 
 
 def good_checkpoint(run: Path, package: str, hidden: int = 4, **changes) -> None:
-    """The checkpoint this project's code writes after epoch 1 (TensorFlow's: checkpoints/ckpt-1)."""
+    """The checkpoint this project's code writes after epoch 1 (TensorFlow's: checkpoints/epoch-1.*.h5)."""
     _, _, checkpoint = modules(package)
     fresh = trainer(package, hidden)
     checkpoint.save(run, fresh, fresh.state(), meta(package, **changes))
@@ -351,46 +351,119 @@ def replace_with_fifo(file: Path) -> None:
     os.mkfifo(file)
 
 
-def foreign_tf_checkpoint(folder: Path, record: dict) -> None:
-    """A TensorFlow checkpoint of something else at the place of ckpt-1 (a Keras user's own tf.train.Checkpoint)."""
-    import tensorflow as tf
+def h5(file: Path, change) -> None:
+    """`change(h5py.File)` on a weights file, opened for writing."""
+    import h5py
 
-    for file in folder.glob("ckpt-1.*"):
-        file.unlink()
-    table = tf.Variable(np.zeros((3, 2), np.float32))
-    tf.train.Checkpoint(step=tf.Variable(7), table=table).write(str(folder / "ckpt-1"))
+    with h5py.File(file, "r+") as opened:
+        change(opened)
 
 
-def state_file_elsewhere(folder: Path, record: dict) -> None:
-    """CheckpointManager's state file naming a checkpoint outside the folder: it would delete those files."""
-    elsewhere = folder.parent.parent / "victim"
-    (folder / "checkpoint").write_text(f'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "{elsewhere}"\n')
+def foreign_weights(folder: Path, record: dict) -> None:
+    """A Keras weights file of something else at the place of epoch 1's (a Keras user's own model's)."""
+    import keras
+
+    inputs = keras.Input((5,))
+    other = keras.Model(inputs, keras.layers.Dense(9)(keras.layers.Dense(6)(inputs)))
+    (folder / WEIGHTS).unlink()
+    other.save_weights(folder / WEIGHTS)
 
 
-INDEX, DATA = "ckpt-1.index", "ckpt-1.data-00000-of-00001"
+def rewritten(name: str, **how):
+    """A change rewriting dataset `name` with h5py's `create_dataset(**how)`: its own data unless `how` says."""
+
+    def change(file) -> None:
+        data = file[name][()]
+        del file[name]
+        file.create_dataset(name, **{"data": data, **how})
+
+    return change
+
+
+def linked(name: str, link):
+    """A change putting `link(file)` (an h5py link) at the place of dataset `name`."""
+
+    def change(file) -> None:
+        del file[name]
+        file[name] = link(file)
+
+    return change
+
+
+WEIGHTS, BEST = "epoch-1.weights.h5", "epoch-1.best.weights.h5"
+KERNEL, MOMENT = "layers/dense/vars/0", "optimizer/vars/2"  # the first layer's kernel, AdamW's first moment
 CORRUPT["checkpoint.json"] = {
-    "a truncated index": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / INDEX, 40)),
-    "truncated data": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / DATA, (f / DATA).stat().st_size // 2)),
-    "data far larger than the model's": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / DATA, 64 << 20)),
-    "an index over the size limit (sparse)": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / INDEX, 1 << 30)),
-    "an index that is a named pipe": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: replace_with_fifo(f / INDEX)),
-    "data that is a named pipe": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: replace_with_fifo(f / DATA)),
-    "an index linked to a device": lambda p, pkg: tf_checkpoint(
-        p, pkg, lambda f, r: ((f / INDEX).unlink(), (f / INDEX).symlink_to("/dev/zero"))
+    "a truncated weights file": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / WEIGHTS, 900)),
+    "a truncated best weights file": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: cut(f / BEST, 900)),
+    "weights far larger than the model's (sparse)": lambda p, pkg: tf_checkpoint(
+        p, pkg, lambda f, r: cut(f / WEIGHTS, 1 << 30)
     ),
-    "no data files": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: (f / DATA).unlink()),
-    "a foreign TensorFlow checkpoint": lambda p, pkg: tf_checkpoint(p, pkg, foreign_tf_checkpoint),
-    "a state file naming files elsewhere": lambda p, pkg: tf_checkpoint(p, pkg, state_file_elsewhere),
-    "names a checkpoint outside checkpoints/": lambda p, pkg: tf_checkpoint(
-        p, pkg, lambda f, r: r.update(checkpoint="../../elsewhere/ckpt-1")
+    "weights that are a named pipe": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: replace_with_fifo(f / WEIGHTS)),
+    "best weights that are a named pipe": lambda p, pkg: tf_checkpoint(
+        p, pkg, lambda f, r: replace_with_fifo(f / BEST)
     ),
+    "weights linked to a device": lambda p, pkg: tf_checkpoint(
+        p, pkg, lambda f, r: ((f / WEIGHTS).unlink(), (f / WEIGHTS).symlink_to("/dev/zero"))
+    ),
+    "no weights file": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: (f / WEIGHTS).unlink()),
+    "no best weights file": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: (f / BEST).unlink()),
+    "a foreign Keras weights file": lambda p, pkg: tf_checkpoint(p, pkg, foreign_weights),
+    "a checkpoints folder that is a link": lambda p, pkg: tf_checkpoint(
+        p, pkg, lambda f, r: (f.rename(f.parent / "elsewhere"), f.symlink_to(f.parent / "elsewhere"))
+    ),
+    "names weights outside checkpoints/": lambda p, pkg: tf_checkpoint(
+        p, pkg, lambda f, r: r.update(checkpoint="../../elsewhere/epoch-1.weights.h5")
+    ),
+    "names the weights of another epoch": lambda p, pkg: tf_checkpoint(p, pkg, epoch=2),
     "names no checkpoint": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: r.pop("checkpoint")),
     "no meta": lambda p, pkg: tf_checkpoint(p, pkg, lambda f, r: r.pop("meta")),
-    "meta not JSON": lambda p, pkg: (tf_checkpoint(p, pkg), p.write_text('{"checkpoint": "ckpt-1", "meta": {not json')),
+    "meta not JSON": lambda p, pkg: (tf_checkpoint(p, pkg), p.write_text('{"checkpoint": "x", "meta": {not json')),
     "meta of wrong types": lambda p, pkg: tf_checkpoint(p, pkg, epoch="one"),
     "a negative epoch": lambda p, pkg: tf_checkpoint(p, pkg, epoch=-1),
     "random states that cannot be restored": lambda p, pkg: tf_checkpoint(p, pkg, rng={"bit_generator": "nothing"}),
     "a record over the size limit (sparse)": lambda p, pkg: (tf_checkpoint(p, pkg), cut(p, 1 << 30)),
+}
+# Weights files that hold what Keras would read, but should not be read: each refused before Keras opens
+# the file, with the line saying why (the words). Keras itself would decompress a filtered dataset, read
+# a dataset of any declared size into memory, and skip an optimizer whose variables do not count right.
+H5 = {
+    "a compressed dataset": (WEIGHTS, rewritten(KERNEL, compression="gzip"), "filter"),
+    "a shuffled, checksummed dataset": (BEST, rewritten(KERNEL, shuffle=True, fletcher32=True), "filter"),
+    "an oversized dataset (declared, not stored)": (
+        WEIGHTS,
+        rewritten(KERNEL, data=None, shape=(1 << 16, 1 << 14), dtype="float32"),
+        "this model's is",
+    ),
+    "an oversized dataset beside a loss scale's": (  # as if saved under mixed_float16, where the scale's go unread
+        WEIGHTS,
+        lambda file: (
+            file.copy("optimizer/vars", "optimizer/inner_optimizer/vars"),
+            file.create_dataset("optimizer/vars/99", shape=(1 << 30,), dtype="float32"),
+        ),  # fmt: skip
+        "bytes",
+    ),
+    "a dataset of another dtype": (WEIGHTS, rewritten(KERNEL, dtype="float64"), "this model's is"),
+    "an extra optimizer variable": (
+        WEIGHTS,
+        lambda file: file.create_dataset("optimizer/vars/99", data=np.zeros(3, np.float32)),
+        "which this model",
+    ),
+    "a missing optimizer variable": (WEIGHTS, lambda file: file.__delitem__(MOMENT), f"no {MOMENT}"),
+    "a soft link": (
+        WEIGHTS,
+        linked(KERNEL, lambda file: __import__("h5py").SoftLink("/layers/dense/vars/1")),
+        "SoftLink",
+    ),
+    "an external link": (
+        BEST,
+        linked(KERNEL, lambda file: __import__("h5py").ExternalLink("/etc/hostname", "/x")),
+        "ExternalLink",
+    ),
+    "a group linked into itself": (
+        WEIGHTS,
+        lambda file: file["layers/dense"].__setitem__("loop", file["layers/dense"]),
+        "groups and datasets",
+    ),
 }
 BOTH = {
     "empty file": lambda p, pkg: p.write_bytes(b""),
@@ -455,35 +528,104 @@ def crash(*args, **kwargs):
 
 
 @pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
-@pytest.mark.parametrize("when", ["while TensorFlow writes", "before the record names it"])
-def test_a_crash_while_saving_leaves_the_previous_checkpoint(checkpoint_project, tmp_path: Path, monkeypatch, when):
-    """Epoch 2's save dies half-way: --resume continues from epoch 1's checkpoint, its weights and meta."""
+@pytest.mark.parametrize("kind", sorted(H5))
+def test_a_hostile_keras_weights_file_is_refused_before_keras_reads_it(
+    checkpoint_project, tmp_path: Path, monkeypatch, capsys, kind: str
+):
+    """A weights file in a run folder whose datasets Keras would read (or skip) as they come: refused
+    in one line that says why, and Keras never opens it."""
+    _, package = checkpoint_project
+    _, engine, _ = modules(package)
+    file, change, words = H5[kind]
+    tf_checkpoint(tmp_path / "checkpoint.json", package, lambda folder, record: h5(folder / file, change))
+    capsys.readouterr()
+    monkeypatch.setattr(engine.keras.Model, "load_weights", crash)
+    assert resume_error(tmp_path, package) == "2"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and file in err[0] and words in err[0], err
+
+
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
+def test_a_run_with_the_earlier_tensorflow_checkpoint_says_so(checkpoint_project, tmp_path: Path, capsys):
+    """A run of 0.4.0-0.5.0, whose checkpoint.json names a tf.train.Checkpoint (checkpoints/ckpt-N): one
+    line, train it again."""
+    import tensorflow as tf
+
+    _, package = checkpoint_project
+    own = trainer(package)
+    tf.train.Checkpoint(model=own.model, optimizer=own.adamw).write(str(tmp_path / "checkpoints" / "ckpt-1"))
+    (tmp_path / "checkpoint.json").write_text(json.dumps({"checkpoint": "ckpt-1", "meta": meta(package)}))
+    assert resume_error(tmp_path, package) == "2"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ckpt-1" in err[0] and "earlier format" in err[0], err
+
+
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
+def test_a_tensorflow_checkpoint_is_keras_weights_with_the_optimizer(checkpoint_project, tmp_path: Path):
+    """Each epoch keeps Keras weights files a Keras user loads: the compiled model's (weights and AdamW's
+    variables, as keras.callbacks.BackupAndRestore keeps them) and the best epoch's weights, the
+    previous epoch's removed once checkpoint.json names the new ones."""
     _, package = checkpoint_project
     _, engine, checkpoint = modules(package)
     first = trainer(package)
-    checkpoint.save(tmp_path, first, first.state(), meta(package))
+    first.step(np.ones((4, 3), np.float32), np.array([0, 1, 0, 1]))
+    best = first.state()
+    first.step(np.ones((4, 3), np.float32), np.array([1, 1, 0, 0]))
+    checkpoint.save(tmp_path, first, best, meta(package))
+    checkpoint.save(tmp_path, first, best, meta(package, epoch=2, step=4, stale=1))
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "epoch-2.best.weights.h5", "epoch-2.weights.h5"
+    ]  # fmt: skip
+    fresh = trainer(package)
+    fresh.model.load_weights(tmp_path / "checkpoints" / "epoch-2.best.weights.h5")
+    for name, value in best.items():
+        np.testing.assert_array_equal(fresh.state()[name], value)
+    fresh.with_optimizer.load_weights(tmp_path / "checkpoints" / "epoch-2.weights.h5")
+    for before, after in zip(first.optimizer.variables, fresh.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(after.numpy(), before.numpy())
+    assert int(fresh.adamw.iterations.numpy()) == 2
+
+
+@pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
+@pytest.mark.parametrize("when", ["while Keras writes", "before a file is in place", "before the record names them"])
+def test_a_crash_while_saving_leaves_the_previous_checkpoint(checkpoint_project, tmp_path: Path, monkeypatch, when):
+    """Epoch 2's save dies half-way: --resume continues from epoch 1's checkpoint, its weights, best
+    weights and meta."""
+    _, package = checkpoint_project
+    _, engine, checkpoint = modules(package)
+    first = trainer(package)
+    best = {name: value - 1.0 for name, value in first.state().items()}
+    checkpoint.save(tmp_path, first, best, meta(package))
     second = trainer(package)
     for variable in second.model.weights:
         variable.assign(variable + 1.0)
-    if when == "while TensorFlow writes":  # ckpt-2's files half there, CheckpointManager's state naming it
-        real_save = engine.tf.train.CheckpointManager.save
+    if when == "while Keras writes":  # epoch 2's weights file half there
+        real_save = engine.keras.Model.save_weights
 
-        def save_half(self, *args, **kwargs):
-            written = real_save(self, *args, **kwargs)
-            cut(Path(written + ".index"), 40)
+        def save_half(self, path, *args, **kwargs):
+            real_save(self, path, *args, **kwargs)
+            cut(Path(path), 900)
             raise Crash
 
-        monkeypatch.setattr(engine.tf.train.CheckpointManager, "save", save_half)
-    else:  # ckpt-2 complete, checkpoint.json not yet replaced
+        monkeypatch.setattr(engine.keras.Model, "save_weights", save_half)
+    elif when == "before a file is in place":  # epoch 2's weights file complete under its partial name
         monkeypatch.setattr(checkpoint.os, "replace", crash)
+    else:  # epoch 2's files in place, checkpoint.json not yet replaced
+        real_replace = os.replace
+        monkeypatch.setattr(
+            checkpoint.os,
+            "replace",
+            lambda src, dst: crash() if Path(dst).name == "checkpoint.json" else real_replace(src, dst),
+        )
     with pytest.raises(Crash):
         checkpoint.save(tmp_path, second, second.state(), meta(package, epoch=2, step=4))
     monkeypatch.undo()
     resumed = trainer(package)
-    loop, best = checkpoint.restore(resumed, np.random.default_rng(), checkpoint.load(tmp_path))
+    loop, resumed_best = checkpoint.restore(resumed, np.random.default_rng(), checkpoint.load(tmp_path))
     assert (loop["epoch"], loop["step"]) == (1, 2)
     for name, value in first.state().items():
         np.testing.assert_array_equal(resumed.state()[name], value)
+        np.testing.assert_array_equal(resumed_best[name], best[name])
 
 
 @pytest.mark.parametrize("checkpoint_project", ["checkpoint.json"], indirect=True)
@@ -494,8 +636,8 @@ def test_a_tensorflow_run_resumes_under_another_precision_policy(
     checkpoint_project, tmp_path: Path, monkeypatch, saved: str, resumed: str
 ):
     """train.mixed_precision may change on --resume (a GPU run resumed on a CPU): mixed_float16's
-    LossScaleOptimizer adds its loss scale to the checkpoint; the weights and AdamW's state come back
-    either way."""
+    LossScaleOptimizer adds its loss scale to the weights file, with AdamW's variables inside it; the
+    weights and AdamW's state come back either way."""
     _, package = checkpoint_project
     _, engine, checkpoint = modules(package)
     monkeypatch.setattr(engine, "_policy", lambda enabled: saved)
@@ -506,7 +648,8 @@ def test_a_tensorflow_run_resumes_under_another_precision_policy(
     second = trainer(package)
     checkpoint.restore(second, np.random.default_rng(), checkpoint.load(tmp_path))
     assert engine.keras.mixed_precision.global_policy().name == resumed
-    for before, after in zip(first.checkpoint.optimizer.variables, second.checkpoint.optimizer.variables, strict=True):
+    assert int(second.adamw.iterations.numpy()) == 1
+    for before, after in zip(first.adamw.variables, second.adamw.variables, strict=True):
         np.testing.assert_array_equal(after.numpy(), before.numpy())
     for name, value in first.state().items():
         np.testing.assert_array_equal(second.state()[name], value)
@@ -599,8 +742,8 @@ def train_into(python: str, project: Path, package: str, run: Path) -> subproces
 
 @pytest.mark.parametrize("linked", [False, True], ids=["a folder of yours", "a link to your folder"])
 def test_training_into_a_folder_with_checkpoints_it_did_not_write_deletes_nothing(tmp_path: Path, linked: bool):
-    """TensorFlow's CheckpointManager keeps the newest checkpoints in RUN/checkpoints and deletes the others
-    (the ones its state file names too): a new run refuses a --out whose checkpoints/ it did not write,
+    """TensorFlow's checkpoint.save keeps the newest epoch's weights files in RUN/checkpoints and deletes the
+    others: a new run refuses a --out whose checkpoints/ it did not write,
     in one line, before anything there changes."""
     pytest.importorskip("tensorflow")
     project = render.render("tensorflow", "tabular-regression", tmp_path / "p", name="Into").project_dir

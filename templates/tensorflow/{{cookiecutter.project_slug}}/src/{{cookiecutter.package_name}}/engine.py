@@ -219,14 +219,16 @@ class Trainer:
             optimizer = keras.optimizers.LossScaleOptimizer(adamw)
         optimizer.build(model.trainable_variables)  # its variables exist before the step is traced
         self.optimizer = optimizer
-        # What training continues from, as tf.train.Checkpoint saves it: the model's and AdamW's variables,
-        # the best epoch's weights and, under mixed_float16, the loss scale (a run resumes under either
-        # policy). The models draw no random numbers (no dropout): there is no random state to keep.
-        self.best = {variable.path: tf.Variable(variable.numpy(), trainable=False) for variable in model.weights}
-        scale = {}
-        if optimizer is not adamw:
-            scale = {"loss_scale": {"dynamic_scale": optimizer.dynamic_scale, "step_counter": optimizer.step_counter}}
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=adamw, best=self.best, **scale)
+        # What training continues from, in one Keras weights file: `with_optimizer`, a model over the same
+        # layers compiled with the optimizer (no loss: the step below is the training), whose `save_weights`
+        # writes the layers' weights and the optimizer's variables (AdamW's step count, learning rate and
+        # moments; under mixed_float16 the LossScaleOptimizer's loss scale too), as it does for any compiled
+        # model (Keras 3 walks the model's `optimizer` in keras/src/saving/saving_lib.py `_save_state`; the
+        # file keras.callbacks.BackupAndRestore keeps). `model` stays uncompiled: model.keras and a best
+        # epoch's weights file hold its weights only. The models draw no random numbers (no dropout).
+        self.with_optimizer = keras.Model(model.inputs, model.outputs, name=model.name)
+        self.with_optimizer.compile(optimizer=optimizer)
+        self.adamw = adamw
         spec = model.inputs[0]
         x = tf.TensorSpec((None, *spec.shape[1:]), spec.dtype)
         # [task: tabular-regression]
@@ -275,7 +277,8 @@ class Trainer:
             variable.assign(snapshot[variable.path])
 
     def state(self) -> dict[str, np.ndarray]:
-        """The weights, as the loop keeps the best epoch's (the checkpoint holds the optimizer's variables too)."""
+        """The weights, as the loop keeps the best epoch's (the checkpoint holds the optimizer's variables too:
+        `with_optimizer`)."""
         return self.snapshot()
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
