@@ -174,7 +174,7 @@ def build(preprocess, config):
 
 
 class Trainer:
-    def __init__(self, model, preprocess, train_cfg):
+    def __init__(self, model, train_cfg):
         self.model, self.moments = model, {name: np.zeros_like(value) for name, value in model.items()}
 
     def state(self):
