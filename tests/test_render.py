@@ -194,6 +194,31 @@ def test_unknown_framework_or_task_names_what_exists(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("framework", sorted(render.list_templates()))
+def test_a_python_older_than_the_templates_oldest_is_refused_and_nothing_written(framework: str, tmp_path: Path):
+    """A pip project's code needs Python 3.10 (pydantic reads `int | None` at run time, zip(strict=...));
+    Caffe's runs on Debian bullseye's 3.9. An older answer is one line, not a project that fails later."""
+    template = render.list_templates()[framework]
+    task = template.tasks[0]
+    minor = int(template.min_python.split(".")[1])
+    assert minor == (9 if framework == "caffe" else 10)
+    with pytest.raises(BadInput, match=rf"needs Python 3\.{minor} or newer, not 3\.{minor - 1}; nothing written"):
+        render.render(framework, task, tmp_path / "old", python_version=f"3.{minor - 1}")
+    assert list(tmp_path.iterdir()) == []
+    rendered = render.render(framework, task, tmp_path / "oldest", python_version=template.min_python)
+    pyproject = (rendered.project_dir / "pyproject.toml").read_text()
+    assert f'requires-python = ">={template.min_python}"' in pyproject
+
+
+def test_an_answers_file_with_too_old_a_python_is_one_line_and_exit_2(tmp_path: Path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text('python: "3.9"\ntask: image-classification\n')
+    ran = CliRunner().invoke(app, ["scaffold", "pytorch", "-a", str(answers), "-d", str(tmp_path / "p"), "--no-verify"])
+    assert ran.exit_code == 2
+    assert "a pytorch project needs Python 3.10 or newer, not 3.9; nothing written" in ran.output
+    assert not (tmp_path / "p").exists()
+
+
 @pytest.fixture
 def fail_midway(monkeypatch: pytest.MonkeyPatch):
     """Make cookiecutter's generate_file raise `error` after it wrote a few files."""

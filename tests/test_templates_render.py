@@ -44,6 +44,20 @@ def test_the_project_byte_compiles(rendered: dict[tuple[str, str], Path], framew
     assert (project / "src" / "every_case" / "train.py").is_file()
 
 
+@pytest.mark.parametrize(("framework", "task"), CASES)
+def test_a_project_is_written_in_the_python_its_template_says_it_runs_on(
+    rendered: dict[tuple[str, str], Path], framework: str, task: str
+):
+    """Every file parses with the grammar of the oldest Python the template accepts (`_min_python`), and a
+    3.9 project calls no 3.10-only builtin (zip's strict=)."""
+    minor = int(render.list_templates()[framework].min_python.split(".")[1])
+    for path in rendered[framework, task].rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        ast.parse(source, str(path), feature_version=(3, minor))
+        if minor < 10:
+            assert not re.search(r"\bzip\([^)]*strict=", source), f"{path}: zip(strict=...) needs Python 3.10"
+
+
 def test_every_rendered_project_passes_ruff(rendered: dict[tuple[str, str], Path]):
     folders = [str(path) for path in rendered.values()]
     ran = subprocess.run(

@@ -52,6 +52,7 @@ class Template:
     path: Path
     tasks: tuple[str, ...]
     install: tuple[str, ...] = ()  # `_install`: the commands that install a project on a CPU, in order
+    min_python: str = "3.10"  # `_min_python`: the oldest Python its projects' code and pinned frameworks run on
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,10 @@ def list_templates(root: Path | None = None) -> dict[str, Template]:
         install = data.get("_install", [])
         if not isinstance(install, list) or not all(isinstance(step, str) for step in install):
             raise BadInput(f"{path / 'cookiecutter.json'}: _install must be a list of commands")
-        found[framework] = Template(framework, path, tasks, tuple(install))
+        min_python = data.get("_min_python", Template.min_python)
+        if not isinstance(min_python, str) or not PYTHON_RE.fullmatch(min_python):
+            raise BadInput(f"{path / 'cookiecutter.json'}: _min_python must be a version like \"3.10\"")
+        found[framework] = Template(framework, path, tasks, tuple(install), min_python)
     return found
 
 
@@ -192,6 +196,11 @@ def check_python(version: str) -> str:
     if not isinstance(version, str) or not PYTHON_RE.fullmatch(version):
         raise BadInput(f"invalid Python version {version!r}", hint="e.g. 3.11")
     return version
+
+
+def _minor(version: str) -> int:
+    """3.9 -> 9: the minor version of a checked "3.MINOR"."""
+    return int(version.split(".")[1])
 
 
 def context_for(names: ProjectName, task: str, python_version: str) -> dict[str, str]:
@@ -384,6 +393,11 @@ def render(
         )
     python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
     context = context_for(names, task, python_version)
+    if _minor(python_version) < _minor(template.min_python):
+        raise BadInput(
+            f"a {framework} project needs Python {template.min_python} or newer, not {python_version}; nothing written",
+            hint=f'set python: "{template.min_python}" or newer in the answers file or the team profile',
+        )
     created_parents: list[Path] = []
     staging: Path | None = None
     held: int | None = None
