@@ -388,7 +388,7 @@ def test_processes_making_the_sample_at_once_each_see_all_of_it(projects: dict[s
     target = "data/sample/race-images" if task == "image-classification" else "data/sample/race.csv"
     code = (
         f"from pathlib import Path; from config_check import datasets as d; p = Path({target!r}); "
-        f"d.ensure_sample({task!r}, p); "
+        "d.ensure_sample(p); "
         "print(len(list(p.rglob('*.png'))) if p.is_dir() else len(p.read_text().splitlines()))"
     )
     env = {**os.environ, "PYTHONPATH": "src", "PYTHONDONTWRITEBYTECODE": "1"}
