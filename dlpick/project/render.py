@@ -124,7 +124,7 @@ def list_templates(root: Path | None = None) -> dict[str, Template]:
             raise BadInput(f"{path / 'cookiecutter.json'}: _install must be a list of commands")
         min_python = data.get("_min_python", Template.min_python)
         if not isinstance(min_python, str) or not PYTHON_RE.fullmatch(min_python):
-            raise BadInput(f"{path / 'cookiecutter.json'}: _min_python must be a version like \"3.10\"")
+            raise BadInput(f'{path / "cookiecutter.json"}: _min_python must be a version like "3.10"')
         found[framework] = Template(framework, path, tasks, tuple(install), min_python)
     return found
 
