@@ -191,15 +191,16 @@ def kill_orphans(before: set[int], since: float) -> None:
     """
     if not _subreaper:
         return
-    with _active_lock:
-        active = set(_active)
     import psutil
 
     orphans = []
-    for pid, process in _direct_children().items():
-        with contextlib.suppress(psutil.Error):
-            if pid not in before and pid not in active and process.create_time() >= since - 1:
-                orphans.append(process)
+    # Under the lock `_start` holds from fork to registration: a step another thread is starting is
+    # either not a child yet or already active, never a child that looks like an orphan.
+    with _active_lock:
+        for pid, process in _direct_children().items():
+            with contextlib.suppress(psutil.Error):
+                if pid not in before and pid not in _active and process.create_time() >= since - 1:
+                    orphans.append(process)
     _kill_processes(orphans)
 
 
@@ -291,20 +292,23 @@ def plain(text: str) -> str:
 def _start(
     cmd: Sequence[str], cwd: Path | None, env: dict[str, str] | None, stderr: int, pass_fds: Sequence[int] = ()
 ) -> subprocess.Popen[str]:
-    """Start `cmd` in a session of its own (so its whole tree can be stopped), as a running step."""
-    proc = subprocess.Popen(
-        list(cmd),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        pass_fds=tuple(pass_fds),
-    )
+    """Start `cmd` in a session of its own (so its whole tree can be stopped), as a running step.
+
+    It is registered as active under the same lock `kill_orphans` holds: a step that another thread
+    ends meanwhile cannot take this new child, seen before its registration, for an orphan."""
     with _active_lock:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            pass_fds=tuple(pass_fds),
+        )
         _active.add(proc.pid)
     return proc
 

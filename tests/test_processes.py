@@ -200,3 +200,34 @@ def test_reap_times_out_on_a_running_step_and_returns_its_status_once_it_ends():
     assert processes.reap(proc, 0.05) is None and proc.returncode is None
     proc.stdin.close()
     assert processes.reap(proc) == 3 == proc.returncode
+
+
+def test_a_step_started_while_another_thread_ends_one_is_never_taken_for_an_orphan(monkeypatch: pytest.MonkeyPatch):
+    """A step that ends kills dlpick's new children it did not start (orphans). One that another thread is
+    starting at that moment is no orphan: `verify`'s server, started while the offline --predict-example
+    ended, was killed before its registration (and its reaped exit read as status 0, with no output)."""
+    if not processes.become_subreaper():
+        pytest.skip("needs Linux's child subreaper")
+    real = subprocess.Popen
+    before = set(processes._direct_children())
+    ending: list[threading.Thread] = []
+
+    def popen(*args, **kwargs):
+        proc = real(*args, **kwargs)
+        # Another thread's step ends now, between the fork and the registration of this one.
+        ending.append(threading.Thread(target=processes.kill_orphans, args=(before, time.time() - 60)))
+        ending[0].start()
+        ending[0].join(1)  # a step that may run now has run; one that waits for the registration waits
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    proc = processes._start([sys.executable, "-c", "import time; time.sleep(60)"], None, None, subprocess.PIPE)
+    monkeypatch.undo()
+    try:
+        ending[0].join(30)
+        assert not ending[0].is_alive()
+        assert proc.poll() is None, f"the step being started was killed as an orphan (status {proc.returncode})"
+    finally:
+        processes.kill_tree(proc, grace=None)
+        with processes._active_lock:
+            processes._active.discard(proc.pid)
