@@ -58,24 +58,22 @@ def test_a_project_is_written_in_the_python_its_template_says_it_runs_on(
             assert not re.search(r"\bzip\([^)]*strict=", source), f"{path}: zip(strict=...) needs Python 3.10"
 
 
-def test_every_rendered_project_passes_ruff(rendered: dict[tuple[str, str], Path]):
+def ruff(rendered: dict[tuple[str, str], Path], *args: str) -> None:
+    """`ruff ARGS` over every rendered case (each project's own pyproject settings) finds nothing."""
     folders = [str(path) for path in rendered.values()]
     ran = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", *folders], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "ruff", *args, "--no-cache", *folders], capture_output=True, text=True, timeout=300
     )
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+
+
+def test_every_rendered_project_passes_ruff(rendered: dict[tuple[str, str], Path]):
+    ruff(rendered, "check")
 
 
 def test_every_rendered_project_is_ruff_formatted(rendered: dict[tuple[str, str], Path]):
     """As generated, `ruff format` (each project's own pyproject settings) would change nothing."""
-    folders = [str(path) for path in rendered.values()]
-    ran = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", "--diff", "--no-cache", *folders],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    ruff(rendered, "format", "--check", "--diff")
 
 
 def test_every_rendered_project_runs_ruff_under_pre_commit(rendered: dict[tuple[str, str], Path]):
@@ -299,14 +297,7 @@ def test_the_projects_code_and_prose_speak_of_its_own_task_only(
 def test_every_rendered_project_names_no_argument_it_does_not_use(rendered: dict[tuple[str, str], Path]):
     """A parameter only another task or framework needs is left out with that task's code: ruff's
     unused-argument rules (ARG) find none in any rendered case."""
-    folders = [str(path) for path in rendered.values()]
-    ran = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select=ARG", "--output-format=concise", *folders],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    ruff(rendered, "check", "--select=ARG", "--output-format=concise")
 
 
 # The settings of some tasks only (configs/default.yaml, config.py's schema).
